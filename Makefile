@@ -1,0 +1,96 @@
+# relaylease: plain make. `make`, `make check`, `make install`.
+#
+# relay-allow, relay-check and relay-expire run once per login or SMTP connection, and a
+# static musl binary starts in a fraction of the time of a dynamic glibc one (see README,
+# "Why musl"). Without musl-tools: make STATICCC=cc STATICLDFLAGS=
+# relay-cdb needs tinycdb and is linked with $(CC) against -lcdb.
+
+PREFIX = /usr/local
+DESTDIR =
+MANDIR = $(PREFIX)/share/man
+CC = cc
+CFLAGS = -O2
+LDFLAGS =
+STATICCC = musl-gcc
+STATICLDFLAGS = -static
+WARN = -std=c11 -Wall -Wextra -Werror
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
+# Where the sources are; the sanitizer build runs this Makefile from san/ with SRC=..
+SRC = .
+
+PROGS = relay-allow relay-check relay-expire
+MAN8 = relay-allow.8 relay-check.8 relay-expire.8
+HDRS = $(SRC)/addr.h $(SRC)/log.h $(SRC)/settings.h $(SRC)/store.h
+CORE = $(SRC)/addr.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
+UNITS = tests/unit-addr tests/unit-store tests/unit-settings
+STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
+	tests/standins/pop3d tests/standins/chat
+
+all: $(PROGS)
+
+relay-allow: $(SRC)/relay-allow.c $(CORE) $(HDRS)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-allow.c $(CORE) $(LDFLAGS) $(STATICLDFLAGS)
+
+relay-check: $(SRC)/relay-check.c $(CORE) $(HDRS)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-check.c $(CORE) $(LDFLAGS) $(STATICLDFLAGS)
+
+relay-expire: $(SRC)/relay-expire.c $(CORE) $(HDRS)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-expire.c $(CORE) $(LDFLAGS) $(STATICLDFLAGS)
+
+# Test programs: unit tests and the stand-ins for servers Debian does not ship.
+testprogs: $(UNITS) $(STANDINS)
+
+tests/unit-addr: $(SRC)/tests/unit-addr.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-addr.c $(CORE) $(LDFLAGS)
+
+tests/unit-store: $(SRC)/tests/unit-store.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-store.c $(CORE) $(LDFLAGS)
+
+tests/unit-settings: $(SRC)/tests/unit-settings.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-settings.c $(CORE) $(LDFLAGS)
+
+tests/standins/smtpd: $(SRC)/tests/standins/smtpd.c
+	@mkdir -p tests/standins
+	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/smtpd.c $(LDFLAGS)
+
+tests/standins/popup: $(SRC)/tests/standins/popup.c
+	@mkdir -p tests/standins
+	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/popup.c $(LDFLAGS)
+
+tests/standins/checkpassword: $(SRC)/tests/standins/checkpassword.c
+	@mkdir -p tests/standins
+	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/checkpassword.c $(LDFLAGS)
+
+tests/standins/pop3d: $(SRC)/tests/standins/pop3d.c
+	@mkdir -p tests/standins
+	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/pop3d.c $(LDFLAGS)
+
+tests/standins/chat: $(SRC)/tests/standins/chat.c
+	@mkdir -p tests/standins
+	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/chat.c $(LDFLAGS)
+
+# Everything again with AddressSanitizer and UndefinedBehaviorSanitizer, into san/.
+san:
+	@mkdir -p san
+	cd san && $(MAKE) -f ../Makefile SRC=.. CC='$(CC) $(SANFLAGS)' \
+		STATICCC='$(CC) $(SANFLAGS)' STATICLDFLAGS= all testprogs
+
+check: all testprogs san
+	sh $(SRC)/tests/run . san
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8
+	for p in $(PROGS); do cp $$p $(DESTDIR)$(PREFIX)/bin/$$p.new && \
+		chmod 755 $(DESTDIR)$(PREFIX)/bin/$$p.new && \
+		mv -f $(DESTDIR)$(PREFIX)/bin/$$p.new $(DESTDIR)$(PREFIX)/bin/$$p || exit 111; done
+	for m in $(MAN8); do cp $(SRC)/man/$$m $(DESTDIR)$(MANDIR)/man8/$$m && \
+		chmod 644 $(DESTDIR)$(MANDIR)/man8/$$m || exit 111; done
+
+clean:
+	rm -f $(PROGS) $(UNITS) $(STANDINS)
+	rm -rf san
+
+.PHONY: all testprogs san check install clean

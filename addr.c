@@ -1,0 +1,175 @@
+/* addr.c: strict address parsing and the one canonical text that store keys are made of. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "addr.h"
+
+/* inet_pton differs a little between libcs at the edges (zone ids, odd forms), and
+ * relay-check (musl) and relay-cdb (glibc) must agree on every key, so the characters and the
+ * length are checked here first: what reaches inet_pton is plain RFC 4291 text or nothing. */
+static int plain_text(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        if (n >= max)
+            return 0;
+        char c = s[n];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+              c == ':' || c == '.'))
+            return 0;
+    }
+    return n > 0;
+}
+
+static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+int addr_parse(struct addr *a, const char *s)
+{
+    memset(a, 0, sizeof *a);
+    if (!plain_text(s, 45))
+        return -1;
+    if (strchr(s, ':') == NULL) {
+        /* inet_pton(AF_INET) takes exactly four decimal parts without leading zeros in both
+         * glibc and musl, unlike inet_aton, which would read "010" as octal 8. */
+        if (inet_pton(AF_INET, s, a->b) != 1)
+            return -1;
+        a->family = 4;
+        return 0;
+    }
+    unsigned char b[16];
+    if (inet_pton(AF_INET6, s, b) != 1)
+        return -1;
+    if (memcmp(b, v4mapped, sizeof v4mapped) == 0) {
+        /* The same client reaches us as ::ffff:a.b.c.d through tcpserver -6 or couriertcpd
+         * and as a.b.c.d elsewhere; one key for both. */
+        a->family = 4;
+        memcpy(a->b, b + 12, 4);
+        return 0;
+    }
+    a->family = 6;
+    memcpy(a->b, b, 16);
+    return 0;
+}
+
+void addr_format(char *buf, const struct addr *a)
+{
+    if (a->family == 4) {
+        snprintf(buf, ADDR_TEXT_MAX, "%u.%u.%u.%u", a->b[0], a->b[1], a->b[2], a->b[3]);
+        return;
+    }
+    unsigned g[8];
+    for (int i = 0; i < 8; i++)
+        g[i] = (unsigned)a->b[2 * i] << 8 | a->b[2 * i + 1];
+
+    /* RFC 5952 4.2: the longest run of two or more zero groups becomes "::", the first one
+     * if two runs are equally long; a lone zero group stays "0". */
+    int best = -1, bestlen = 1;
+    for (int i = 0; i < 8;) {
+        if (g[i] != 0) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && g[j] == 0)
+            j++;
+        if (j - i > bestlen) {
+            best = i;
+            bestlen = j - i;
+        }
+        i = j;
+    }
+
+    char *p = buf;
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            *p++ = ':';
+            if (i == 0)
+                *p++ = ':';
+            i += bestlen - 1;
+            continue;
+        }
+        p += sprintf(p, "%x", g[i]);
+        if (i < 7)
+            *p++ = ':';
+    }
+    *p = '\0';
+}
+
+void addr_mask(struct addr *a, unsigned bits)
+{
+    for (unsigned i = 0; i < 16; i++) {
+        if (bits >= 8 * (i + 1))
+            continue;
+        if (bits <= 8 * i)
+            a->b[i] = 0;
+        else
+            a->b[i] &= (unsigned char)(0xff << (8 * (i + 1) - bits));
+    }
+}
+
+void addr_key(char *buf, const struct addr *a, unsigned v6bits)
+{
+    if (a->family == 4) {
+        addr_format(buf, a);
+        return;
+    }
+    struct addr net = *a;
+    addr_mask(&net, v6bits);
+    addr_format(buf, &net);
+    size_t n = strlen(buf);
+    snprintf(buf + n, ADDR_KEY_MAX - n, "_%u", v6bits);
+}
+
+int addr_key_parse(struct addr *a, unsigned *bits, const char *s)
+{
+    char text[ADDR_TEXT_MAX];
+    const char *us = strchr(s, '_');
+    size_t n = us ? (size_t)(us - s) : strlen(s);
+    if (n == 0 || n >= sizeof text)
+        return -1;
+    memcpy(text, s, n);
+    text[n] = '\0';
+    if (addr_parse(a, text) != 0)
+        return -1;
+
+    if (a->family == 4) {
+        if (us != NULL)
+            return -1;
+        *bits = 32;
+    } else {
+        if (us == NULL)
+            return -1;
+        /* One to three digits, no leading zero, 1..128: "_064" would be a second name for
+         * the same key, and two names for one key would let a record hide from lookups. */
+        const char *d = us + 1;
+        size_t nd = strlen(d);
+        if (nd < 1 || nd > 3 || d[0] == '0' || strspn(d, "0123456789") != nd)
+            return -1;
+        unsigned v = (unsigned)strtoul(d, NULL, 10);
+        if (v < 1 || v > 128)
+            return -1;
+        *bits = v;
+    }
+
+    char again[ADDR_KEY_MAX];
+    addr_key(again, a, *bits);
+    return strcmp(again, s) == 0 ? 0 : -1;
+}
+
+const char *addr_from_env(const char **var)
+{
+    static const char *const names[] = {"TCP6REMOTEIP", "TCPREMOTEIP", "IP"};
+    const char *proto = getenv("PROTO");
+    size_t first = (proto != NULL && strcmp(proto, "TCP6") == 0) ? 0 : 1;
+    for (size_t i = first; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v != NULL) {
+            *var = names[i];
+            return v;
+        }
+    }
+    *var = NULL;
+    return NULL;
+}

@@ -1,0 +1,44 @@
+/* addr.h: client addresses, their canonical text, and the store keys made from them. */
+#ifndef RELAYLEASE_ADDR_H
+#define RELAYLEASE_ADDR_H
+
+#include <stddef.h>
+
+/* An IPv4 address (family 4, 4 bytes used) or an IPv6 address (family 6).
+ * An IPv4-mapped IPv6 address is always held as family 4. */
+struct addr {
+    int family;
+    unsigned char b[16];
+};
+
+/* Longest canonical text plus NUL: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff". */
+#define ADDR_TEXT_MAX 40
+/* Longest store key plus NUL: canonical IPv6 text, "_", up to three digits. */
+#define ADDR_KEY_MAX 44
+
+/* Strict parse of a textual address: dotted quad with no leading zeros, or IPv6 text with no
+ * zone id, spaces or trailing junk. Returns 0, or -1 if s is not an address. */
+int addr_parse(struct addr *a, const char *s);
+
+/* Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run of two or more
+ * groups as "::", first on a tie). buf must hold ADDR_TEXT_MAX bytes. */
+void addr_format(char *buf, const struct addr *a);
+
+/* Keep the first bits of an IPv6 address, clear the rest. bits is 1..128. */
+void addr_mask(struct addr *a, unsigned bits);
+
+/* The store key: "1.2.3.4" for IPv4 (matched exactly), and the client's IPv6 prefix of
+ * v6bits bits as "2001:db8:1:2::_64". buf must hold ADDR_KEY_MAX bytes. */
+void addr_key(char *buf, const struct addr *a, unsigned v6bits);
+
+/* Parse a store key back into its address and prefix length (32 for IPv4). Only canonical
+ * keys parse: the key must equal what addr_key would make of the result.
+ * Returns 0, or -1 if s is not a key. */
+int addr_key_parse(struct addr *a, unsigned *bits, const char *s);
+
+/* The client address as the server left it in the environment: TCP6REMOTEIP when
+ * PROTO=TCP6, otherwise TCPREMOTEIP (tcpserver, couriertcpd), otherwise IP (Dovecot).
+ * Returns the text and sets *var to the variable's name, or returns NULL if none is set. */
+const char *addr_from_env(const char **var);
+
+#endif

@@ -1,0 +1,81 @@
+/* log.c: every diagnostic is one whole line, written with a single write(2) so that lines
+ * from concurrent logins do not interleave in multilog or Dovecot's log. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+
+static const char *prog = "relaylease";
+
+void log_init(const char *progname)
+{
+    prog = progname;
+}
+
+/* Control characters from the environment or a store file would let a caller forge log
+ * lines, so everything outside printable ASCII is shown as '?'. */
+static void emit(const char *level, const char *fmt, va_list ap)
+{
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s: %s", prog, level);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    int m = vsnprintf(line + len, sizeof line - len, fmt, ap);
+    if (m < 0)
+        return;
+    len += (size_t)m < sizeof line - len ? (size_t)m : sizeof line - len - 1;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
+            line[i] = '?';
+    if (len == sizeof line - 1)
+        len--; /* a truncated message still ends in a newline */
+    line[len++] = '\n';
+    int saved = errno;
+    const char *p = line;
+    while (len > 0) {
+        ssize_t w = write(2, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* nowhere left to complain to */
+        p += w;
+        len -= (size_t)w;
+    }
+    errno = saved;
+}
+
+void log_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit("", fmt, ap);
+    va_end(ap);
+}
+
+void log_fatal(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit("fatal: ", fmt, ap);
+    va_end(ap);
+    exit(code);
+}
+
+void log_exec(char **argv)
+{
+    execvp(argv[0], argv);
+    log_fatal(111, "unable to run %s: %s", argv[0], strerror(errno));
+}

@@ -1,0 +1,21 @@
+/* log.h: one-line diagnostics on stderr, each prefixed with the program's name. */
+#ifndef RELAYLEASE_LOG_H
+#define RELAYLEASE_LOG_H
+
+/* Set the name that starts every line, once, at the top of main. */
+void log_init(const char *progname);
+
+/* "prog: warning: ...": something is wrong, and the program goes on without it. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "prog: ...": a decision worth a line in the log (granted, recorded, summary). */
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "prog: fatal: ...", then exit(code): 100 permanent or usage, 111 temporary. */
+_Noreturn void log_fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Exec argv[0] from PATH with the current environment. If that fails, say so and exit 111,
+ * as qmail's programs do when an exec fails. */
+_Noreturn void log_exec(char **argv);
+
+#endif

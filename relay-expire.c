@@ -1,0 +1,93 @@
+/* relay-expire: the cron job. It removes allowances older than the expiry and the temp files
+ * of writers that died, and can list the live allowances or show what a sweep would do. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "log.h"
+#include "settings.h"
+#include "store.h"
+
+/* Keys name IPv6 prefixes as "2001:db8::_64" because a file name cannot hold '/';
+ * people read "2001:db8::/64". */
+static void show_key(char *out, size_t n, const char *key)
+{
+    snprintf(out, n, "%s", key);
+    char *us = strchr(out, '_');
+    if (us != NULL)
+        *us = '/';
+}
+
+struct listing {
+    long expiry;
+    time_t now;
+    unsigned long count;
+};
+
+static void print_live(const struct record *r, void *arg)
+{
+    struct listing *l = arg;
+    char shown[ADDR_KEY_MAX];
+    long age = (long)(l->now - r->time);
+    show_key(shown, sizeof shown, r->key);
+    printf("%s %s %ld %ld\n", shown, r->user[0] != '\0' ? r->user : "-", age,
+           l->expiry - age > 0 ? l->expiry - age : 0);
+    l->count++;
+}
+
+static void print_removal(const char *name, long age, void *arg)
+{
+    (void)arg;
+    char shown[ADDR_KEY_MAX + 8];
+    show_key(shown, sizeof shown, name);
+    printf("would remove %s age %ld\n", shown, age);
+}
+
+static void usage(void)
+{
+    log_fatal(100, "usage: relay-expire [-n | -l]");
+}
+
+int main(int argc, char **argv)
+{
+    struct settings cfg;
+    struct store store;
+    int dry_run = 0, list = 0, opt;
+
+    log_init("relay-expire");
+    while ((opt = getopt(argc, argv, "nl")) != -1) {
+        if (opt == 'n')
+            dry_run = 1;
+        else if (opt == 'l')
+            list = 1;
+        else
+            usage();
+    }
+    if (optind != argc || (dry_run && list))
+        usage();
+    settings_load(&cfg);
+
+    if (store_open(&store, cfg.dir) != 0)
+        log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
+
+    if (list) {
+        struct listing l = {cfg.expiry, time(NULL), 0};
+        printf("address user age left\n");
+        if (store_list(&store, cfg.expiry, print_live, &l) != 0)
+            log_fatal(111, "unable to list %s: %s", cfg.dir, strerror(errno));
+    } else {
+        struct sweep_stats st;
+        if (store_sweep(&store, cfg.expiry, dry_run, &st, dry_run ? print_removal : NULL,
+                        NULL) != 0)
+            log_fatal(111, "unable to sweep %s: %s", cfg.dir, strerror(errno));
+        printf("%s %lu %s %lu temp %lu skipped %lu\n", "kept", st.kept,
+               dry_run ? "would remove" : "removed", st.removed, st.temps, st.skipped);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout))
+        log_fatal(111, "unable to write output: %s", strerror(errno));
+    store_close(&store);
+    return 0;
+}

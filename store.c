@@ -1,0 +1,466 @@
+/* store.c: the directory backend. One file per address key; its mtime is the login time, as
+ * in relay-ctrl's spool, so that a sweep needs only a stat per record and relay-ctrl's files
+ * keep working in place. What a file says is never trusted beyond what is checked here. */
+#define _GNU_SOURCE /* O_NOFOLLOW, O_DIRECTORY and flock on glibc and musl alike */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "log.h"
+#include "store.h"
+
+#define MAGIC "relaylease1 "
+#define TEMP_PREFIX ".tmp."
+/* A record is one short line; anything bigger is not one of ours. */
+#define RECORD_MAX 1024
+/* Clocks of hosts sharing a store may differ by a little; a login time further in the future
+ * than this is a forged or broken record, not a skewed one. */
+#define FUTURE_SLACK 5
+/* A temp file older than this belongs to a writer that died between create and rename. */
+#define TEMP_MAX_AGE 60
+/* How long a writer waits for a sweep to let go of the directory lock. A sweep holds it for
+ * one chunk of names at a time (a millisecond or so), so this is reached only if a sweep is
+ * stuck; the login then goes on without the lock rather than wait longer. */
+#define LOCK_WAIT_MS 5000
+#define SWEEP_CHUNK 256
+
+int store_open(struct store *s, const char *dir)
+{
+    s->dir = dir;
+    s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return s->dirfd < 0 ? -1 : 0;
+}
+
+void store_close(struct store *s)
+{
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    s->dirfd = -1;
+}
+
+/* TCPREMOTEINFO lands inside a comment in qmail-smtpd's Received header, so parentheses and
+ * backslashes, which would end or escape that comment, are kept out along with spaces and
+ * control characters. */
+int store_user_ok(const char *user)
+{
+    size_t n = 0;
+    for (; user[n] != '\0'; n++) {
+        unsigned char c = (unsigned char)user[n];
+        if (n >= STORE_USER_MAX || c < 0x21 || c > 0x7e || c == '(' || c == ')' || c == '\\')
+            return 0;
+    }
+    return n > 0;
+}
+
+int store_fresh(time_t t, time_t now, long expiry)
+{
+    return now - t <= expiry && t - now <= FUTURE_SLACK;
+}
+
+static int sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    return nanosleep(&ts, NULL);
+}
+
+/* Shared by writers so that a sweep, which takes it exclusively around each stat-and-unlink,
+ * never deletes a record that a login has just replaced. */
+static int lock_shared(int dirfd)
+{
+    for (long waited = 0; waited < LOCK_WAIT_MS; waited += 2) {
+        if (flock(dirfd, LOCK_SH | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        sleep_ms(2);
+    }
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int store_record(struct store *s, const char *key, const char *user)
+{
+    struct addr a;
+    unsigned bits;
+    if (addr_key_parse(&a, &bits, key) != 0 || (user[0] != '\0' && !store_user_ok(user))) {
+        errno = EINVAL;
+        return -1;
+    }
+
+    char line[RECORD_MAX];
+    int len = snprintf(line, sizeof line, MAGIC "%s %s\n", key, user);
+    char tmp[sizeof TEMP_PREFIX + 24 + ADDR_KEY_MAX];
+    snprintf(tmp, sizeof tmp, TEMP_PREFIX "%ld.%s", (long)getpid(), key);
+
+    /* O_EXCL: a name we did not just create is never written through. A leftover of our own
+     * pid can only be from a writer that died, so it is removed and the create tried again. */
+    int fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST && unlinkat(s->dirfd, tmp, 0) == 0)
+        fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+
+    /* No fsync: an allowance lives for minutes, and one lost in a crash costs the user one
+     * more login, while an fsync would cost every login a disk flush. The explicit mode
+     * keeps records readable by relay-check whatever umask the login chain runs under. */
+    if (fchmod(fd, 0644) != 0 || write_all(fd, line, (size_t)len) != 0) {
+        int e = errno;
+        close(fd);
+        unlinkat(s->dirfd, tmp, 0);
+        errno = e;
+        return -1;
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        unlinkat(s->dirfd, tmp, 0);
+        errno = e;
+        return -1;
+    }
+
+    int locked = lock_shared(s->dirfd) == 0;
+    if (!locked)
+        log_warn("unable to lock %s (%s): recording without the lock", s->dir, strerror(errno));
+    int r = renameat(s->dirfd, tmp, s->dirfd, key);
+    int e = errno;
+    if (locked)
+        flock(s->dirfd, LOCK_UN);
+    if (r != 0) {
+        unlinkat(s->dirfd, tmp, 0);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* relay-ctrl's content: "NAME=value\0" entries. Only USER and DOMAIN are read, for the user
+ * name; relay-ctrl-check exported every entry into qmail-smtpd's environment, which is
+ * exactly what must not happen here. */
+static int parse_legacy(const char *p, size_t n, struct record *r, const char **why)
+{
+    const char *user = "", *domain = "";
+    size_t ulen = 0, dlen = 0;
+    if (n > 0 && p[n - 1] != '\0') {
+        *why = "relay-ctrl record not NUL-terminated";
+        return -1;
+    }
+    for (size_t i = 0; i < n;) {
+        const char *e = p + i;
+        size_t elen = strlen(e);
+        const char *eq = memchr(e, '=', elen);
+        if (eq == NULL || eq == e) {
+            *why = "relay-ctrl record entry without NAME=";
+            return -1;
+        }
+        for (const char *c = e; c < eq; c++)
+            if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_')) {
+                *why = "relay-ctrl record entry with a bad name";
+                return -1;
+            }
+        if ((size_t)(eq - e) == 4 && memcmp(e, "USER", 4) == 0) {
+            user = eq + 1;
+            ulen = elen - 5;
+        } else if ((size_t)(eq - e) == 6 && memcmp(e, "DOMAIN", 6) == 0) {
+            domain = eq + 1;
+            dlen = elen - 7;
+        }
+        i += elen + 1;
+    }
+    if (ulen + 1 + dlen > STORE_USER_MAX) {
+        *why = "user name too long";
+        return -1;
+    }
+    if (dlen > 0 && ulen > 0)
+        snprintf(r->user, sizeof r->user, "%.*s@%.*s", (int)ulen, user, (int)dlen, domain);
+    else
+        snprintf(r->user, sizeof r->user, "%.*s", (int)ulen, user);
+    if (r->user[0] != '\0' && !store_user_ok(r->user)) {
+        *why = "user name with forbidden characters";
+        return -1;
+    }
+    r->legacy = 1;
+    return 0;
+}
+
+static int parse_ours(const char *p, size_t n, struct record *r, const char **why)
+{
+    size_t m = sizeof MAGIC - 1;
+    size_t klen = strlen(r->key);
+    if (n == 0 || p[n - 1] != '\n' || memchr(p, '\0', n) != NULL) {
+        *why = "record is not one line of text";
+        return -1;
+    }
+    if (n < m + klen + 2 || memcmp(p + m, r->key, klen) != 0 || p[m + klen] != ' ') {
+        *why = "record names another key";
+        return -1;
+    }
+    size_t ustart = m + klen + 1, ulen = n - 1 - ustart;
+    if (ulen > STORE_USER_MAX) {
+        *why = "user name too long";
+        return -1;
+    }
+    memcpy(r->user, p + ustart, ulen);
+    r->user[ulen] = '\0';
+    if (ulen > 0 && !store_user_ok(r->user)) {
+        *why = "user name with forbidden characters";
+        return -1;
+    }
+    r->legacy = 0;
+    return 0;
+}
+
+/* Validate an open record file. The caller has put the key (the file's name) in r->key. */
+static enum store_result check_record(int fd, struct record *r, time_t now, const char **why)
+{
+    struct stat st;
+    char buf[RECORD_MAX + 1];
+    if (fstat(fd, &st) != 0)
+        return STORE_ERROR;
+    if (!S_ISREG(st.st_mode)) {
+        *why = "not a regular file";
+        return STORE_INVALID;
+    }
+    if (st.st_size > RECORD_MAX) {
+        *why = "record too big";
+        return STORE_INVALID;
+    }
+    size_t n = 0;
+    for (;;) {
+        ssize_t got = read(fd, buf + n, sizeof buf - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return STORE_ERROR;
+        if (got == 0)
+            break;
+        n += (size_t)got;
+        if (n == sizeof buf) {
+            *why = "record too big";
+            return STORE_INVALID;
+        }
+    }
+    r->time = st.st_mtime;
+    if (r->time - now > FUTURE_SLACK) {
+        *why = "login time in the future";
+        return STORE_INVALID;
+    }
+    int ok;
+    if (n >= sizeof MAGIC - 1 && memcmp(buf, MAGIC, sizeof MAGIC - 1) == 0)
+        ok = parse_ours(buf, n, r, why);
+    else if (strchr(r->key, '_') == NULL)
+        ok = parse_legacy(buf, n, r, why);
+    else {
+        *why = "not a relaylease record";
+        ok = -1;
+    }
+    return ok == 0 ? STORE_FOUND : STORE_INVALID;
+}
+
+/* The caller has checked that key fits. */
+static void set_key(struct record *r, const char *key)
+{
+    memset(r, 0, sizeof *r);
+    memcpy(r->key, key, strnlen(key, sizeof r->key - 1));
+}
+
+enum store_result store_lookup(const char *dir, const char *key, struct record *r,
+                               time_t now, const char **why)
+{
+    char path[PATH_MAX];
+    *why = "";
+    int n = snprintf(path, sizeof path, "%s/%s", dir, key);
+    if (n < 0 || (size_t)n >= sizeof path || strlen(key) >= sizeof r->key) {
+        errno = ENAMETOOLONG;
+        return STORE_ERROR;
+    }
+    set_key(r, key);
+    /* O_NONBLOCK: a FIFO planted under a key must not hang the SMTP session.
+     * O_NOFOLLOW: a record is a file in the store, never something it points to. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return STORE_MISSING;
+        if (errno == ELOOP) {
+            *why = "a symbolic link";
+            return STORE_INVALID;
+        }
+        return STORE_ERROR;
+    }
+    enum store_result res = check_record(fd, r, now, why);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return res;
+}
+
+static int is_temp(const char *name)
+{
+    return strncmp(name, TEMP_PREFIX, sizeof TEMP_PREFIX - 1) == 0;
+}
+
+/* Names are read without the lock and judged under it, a chunk at a time, so that a login
+ * waits at most for one chunk of stats and unlinks, never for a whole sweep. */
+int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
+                void (*removed)(const char *name, long age, void *arg), void *arg)
+{
+    memset(st, 0, sizeof *st);
+    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    static char names[SWEEP_CHUNK][NAME_MAX + 1];
+    int failed = 0, saved = 0, done = 0;
+    while (!done) {
+        size_t count = 0;
+        while (count < SWEEP_CHUNK) {
+            errno = 0;
+            struct dirent *de = readdir(d);
+            if (de == NULL) {
+                if (errno != 0) {
+                    failed = 1;
+                    saved = errno;
+                }
+                done = 1;
+                break;
+            }
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            snprintf(names[count++], sizeof names[0], "%s", de->d_name);
+        }
+        if (count == 0)
+            break;
+
+        int locked = 0;
+        if (!dry_run) {
+            if (flock(s->dirfd, LOCK_EX) != 0) {
+                failed = 1;
+                saved = errno;
+                break;
+            }
+            locked = 1;
+        }
+        time_t now = time(NULL);
+        for (size_t i = 0; i < count; i++) {
+            const char *name = names[i];
+            struct stat sb;
+            if (fstatat(s->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (errno != ENOENT)
+                    log_warn("unable to stat %s/%s: %s", s->dir, name, strerror(errno));
+                continue;
+            }
+            long age = (long)(now - sb.st_mtime);
+            int temp = is_temp(name);
+            struct addr a;
+            unsigned bits;
+            if (!temp && addr_key_parse(&a, &bits, name) != 0) {
+                log_warn("%s/%s is not an address key: left alone", s->dir, name);
+                st->skipped++;
+                continue;
+            }
+            if (!S_ISREG(sb.st_mode)) {
+                log_warn("%s/%s is not a regular file: left alone", s->dir, name);
+                st->skipped++;
+                continue;
+            }
+            int stale = temp ? age > TEMP_MAX_AGE : !store_fresh(sb.st_mtime, now, expiry);
+            if (!stale) {
+                if (!temp)
+                    st->kept++;
+                continue;
+            }
+            if (!dry_run && unlinkat(s->dirfd, name, 0) != 0) {
+                if (errno != ENOENT)
+                    log_warn("unable to remove %s/%s: %s", s->dir, name, strerror(errno));
+                continue;
+            }
+            if (temp)
+                st->temps++;
+            else
+                st->removed++;
+            if (removed != NULL)
+                removed(name, age, arg);
+        }
+        if (locked)
+            flock(s->dirfd, LOCK_UN);
+    }
+    closedir(d);
+    if (failed) {
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, void *arg),
+               void *arg)
+{
+    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    time_t now = time(NULL);
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        struct addr a;
+        unsigned bits;
+        if (addr_key_parse(&a, &bits, de->d_name) != 0) {
+            errno = 0;
+            continue;
+        }
+        struct record r;
+        const char *why = "";
+        set_key(&r, de->d_name);
+        int rfd = openat(s->dirfd, de->d_name,
+                         O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (rfd < 0) {
+            if (errno != ENOENT)
+                log_warn("unable to read %s/%s: %s", s->dir, de->d_name, strerror(errno));
+            errno = 0;
+            continue;
+        }
+        enum store_result res = check_record(rfd, &r, now, &why);
+        close(rfd);
+        if (res == STORE_INVALID)
+            log_warn("invalid record %s/%s: %s", s->dir, de->d_name, why);
+        else if (res == STORE_FOUND && store_fresh(r.time, now, expiry))
+            fn(&r, arg);
+        errno = 0;
+    }
+    int e = errno;
+    closedir(d);
+    errno = e;
+    return e != 0 ? -1 : 0;
+}

@@ -1,0 +1,65 @@
+/* store.h: the allowances, one record per address key, behind a small interface (open,
+ * record, look up, sweep, list) so that another backend can stand beside the directory. */
+#ifndef RELAYLEASE_STORE_H
+#define RELAYLEASE_STORE_H
+
+#include <time.h>
+#include "addr.h"
+
+#define STORE_USER_MAX 255
+
+struct store {
+    int dirfd;
+    const char *dir;
+};
+
+struct record {
+    char key[ADDR_KEY_MAX];
+    char user[STORE_USER_MAX + 1];  /* may be empty: the login gave no usable name */
+    time_t time;                    /* the login time */
+    int legacy;                     /* written by relay-ctrl */
+};
+
+enum store_result {
+    STORE_FOUND = 0,
+    STORE_MISSING,   /* no record for the key */
+    STORE_INVALID,   /* a record is there but failed validation: it grants nothing */
+    STORE_ERROR      /* the store could not be read: errno says why */
+};
+
+/* Open the store for reading and writing. Returns 0, or -1 with errno set. */
+int store_open(struct store *s, const char *dir);
+void store_close(struct store *s);
+
+/* Is user fit to be recorded and put into TCPREMOTEINFO? 1 or 0. */
+int store_user_ok(const char *user);
+
+/* Record an allowance for key, made now. Returns 0, or -1 with errno set. */
+int store_record(struct store *s, const char *key, const char *user);
+
+/* Is a login made at t still fresh at now? Age at most expiry, and not from the future. */
+int store_fresh(time_t t, time_t now, long expiry);
+
+/* Look up the record for key without opening the directory (relay-check's fast path).
+ * now is the current time, against which a login time in the future is refused.
+ * On STORE_INVALID, *why says what was wrong. */
+enum store_result store_lookup(const char *dir, const char *key, struct record *r,
+                               time_t now, const char **why);
+
+struct sweep_stats {
+    unsigned long kept, removed, temps, skipped;
+};
+
+/* Remove every record older than expiry seconds, and temp files left by crashed writers.
+ * With dry_run, remove nothing and report what would go through the callback.
+ * The callback, if any, sees each removed (or would-be removed) name.
+ * Returns 0, or -1 with errno set if the store could not be read. */
+int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
+                void (*removed)(const char *name, long age, void *arg), void *arg);
+
+/* Call fn for each valid live record (age <= expiry), in no particular order.
+ * Returns 0, or -1 with errno set. */
+int store_list(struct store *s, long expiry,
+               void (*fn)(const struct record *r, void *arg), void *arg);
+
+#endif
