@@ -229,6 +229,16 @@ static int parse_ours(const char *p, size_t n, struct record *r, const char **wh
     return 0;
 }
 
+int store_parse(const char *buf, size_t n, struct record *r, const char **why)
+{
+    if (n >= sizeof MAGIC - 1 && memcmp(buf, MAGIC, sizeof MAGIC - 1) == 0)
+        return parse_ours(buf, n, r, why);
+    if (strchr(r->key, '_') == NULL)
+        return parse_legacy(buf, n, r, why);
+    *why = "not a relaylease record";
+    return -1;
+}
+
 /* Validate an open record file. The caller has put the key (the file's name) in r->key. */
 static enum store_result check_record(int fd, struct record *r, time_t now, const char **why)
 {
@@ -264,16 +274,7 @@ static enum store_result check_record(int fd, struct record *r, time_t now, cons
         *why = "login time in the future";
         return STORE_INVALID;
     }
-    int ok;
-    if (n >= sizeof MAGIC - 1 && memcmp(buf, MAGIC, sizeof MAGIC - 1) == 0)
-        ok = parse_ours(buf, n, r, why);
-    else if (strchr(r->key, '_') == NULL)
-        ok = parse_legacy(buf, n, r, why);
-    else {
-        *why = "not a relaylease record";
-        ok = -1;
-    }
-    return ok == 0 ? STORE_FOUND : STORE_INVALID;
+    return store_parse(buf, n, r, why) == 0 ? STORE_FOUND : STORE_INVALID;
 }
 
 /* The caller has checked that key fits. */

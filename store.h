@@ -3,6 +3,7 @@
 #ifndef RELAYLEASE_STORE_H
 #define RELAYLEASE_STORE_H
 
+#include <stddef.h>
 #include <time.h>
 #include "addr.h"
 
@@ -26,6 +27,11 @@ enum store_result {
     STORE_INVALID,   /* a record is there but failed validation: it grants nothing */
     STORE_ERROR      /* the store could not be read: errno says why */
 };
+
+/* Validate the content of a record file whose name, the key, is already in r->key; fill
+ * in r->user and r->legacy. Returns 0, or -1 with *why saying what is wrong. Used by the
+ * lookups, and on its own by tests and fuzzers. */
+int store_parse(const char *buf, size_t n, struct record *r, const char **why);
 
 /* Open the store for reading and writing. Returns 0, or -1 with errno set. */
 int store_open(struct store *s, const char *dir);
