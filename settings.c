@@ -1,6 +1,7 @@
 /* settings.c: configuration comes only from the environment, so that envdir, run files and
  * Dovecot's hook wrapper can all set it. A bad value never widens what is granted. */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
@@ -12,10 +13,14 @@ int settings_number(const char *s, long min, long max, long *out)
     size_t n = strlen(s);
     /* Digits only: strtol would take "+5", " 5" and "0x5", and a leading zero reads as
      * octal to some tools and decimal to others. */
-    if (n == 0 || n > 18 || strspn(s, "0123456789") != n || (s[0] == '0' && n > 1))
+    if (n == 0 || strspn(s, "0123456789") != n || (s[0] == '0' && n > 1))
         return -1;
-    for (size_t i = 0; i < n; i++)
-        v = v * 10 + (s[i] - '0');
+    for (size_t i = 0; i < n; i++) {
+        int d = s[i] - '0';
+        if (v > (LONG_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
     if (v < min || v > max)
         return -1;
     *out = v;

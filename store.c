@@ -186,7 +186,7 @@ static int parse_legacy(const char *p, size_t n, struct record *r, const char **
         }
         i += elen + 1;
     }
-    if (ulen + 1 + dlen > STORE_USER_MAX) {
+    if (ulen + (ulen > 0 && dlen > 0 ? 1 + dlen : 0) > STORE_USER_MAX) {
         *why = "user name too long";
         return -1;
     }
@@ -299,8 +299,11 @@ enum store_result store_lookup(const char *dir, const char *key, struct record *
      * O_NOFOLLOW: a record is a file in the store, never something it points to. */
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
+        struct stat st;
+        /* A missing store must not read as "no allowance": a mistyped RELAY_DIR would
+         * refuse everyone in silence. Only misses pay for this stat. */
         if (errno == ENOENT)
-            return STORE_MISSING;
+            return stat(dir, &st) == 0 ? STORE_MISSING : STORE_ERROR;
         if (errno == ELOOP) {
             *why = "a symbolic link";
             return STORE_INVALID;
@@ -447,7 +450,9 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
         int rfd = openat(s->dirfd, de->d_name,
                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (rfd < 0) {
-            if (errno != ENOENT)
+            if (errno == ELOOP)
+                log_warn("invalid record %s/%s: a symbolic link", s->dir, de->d_name);
+            else if (errno != ENOENT)
                 log_warn("unable to read %s/%s: %s", s->dir, de->d_name, strerror(errno));
             errno = 0;
             continue;

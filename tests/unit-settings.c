@@ -1,0 +1,323 @@
+/* unit-settings.c: strict numbers, and the settings read from the environment: defaults,
+ * relay-ctrl's names as fallbacks, and the safe choice (with a warning) for a bad value. */
+#define _POSIX_C_SOURCE 200809L
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "settings.h"
+#include "unit.h"
+
+static void test_number(void)
+{
+    static const struct {
+        const char *s;
+        long min, max;
+        int rc;
+        long out;
+    } cases[] = {
+        {"0", 0, 10, 0, 0},
+        {"1", 1, 10, 0, 1},
+        {"10", 1, 10, 0, 10},
+        {"7", 7, 7, 0, 7},
+        {"900", 1, 604800, 0, 900},
+        {"604800", 1, 604800, 0, 604800},
+        {"128", 1, 128, 0, 128},
+        {"0", 1, 10, -1, 0},
+        {"11", 1, 10, -1, 0},
+        {"604801", 1, 604800, -1, 0},
+        {"129", 1, 128, -1, 0},
+        {"6", 7, 7, -1, 0},
+        {"8", 7, 7, -1, 0},
+        {"01", 0, 10, -1, 0},
+        {"00", 0, 10, -1, 0},
+        {"007", 0, 10, -1, 0},
+        {"0900", 1, 604800, -1, 0},
+        {"+1", 0, 10, -1, 0},
+        {"-1", -5, 5, -1, 0},
+        {"-0", 0, 10, -1, 0},
+        {"+0", 0, 10, -1, 0},
+        {"--1", -5, 5, -1, 0},
+        {" 1", 0, 10, -1, 0},
+        {"1 ", 0, 10, -1, 0},
+        {"1\n", 0, 10, -1, 0},
+        {"\t1", 0, 10, -1, 0},
+        {"1 0", 0, 100, -1, 0},
+        {"", 0, 10, -1, 0},
+        {" ", 0, 10, -1, 0},
+        {"a", 0, 10, -1, 0},
+        {"1a", 0, 100, -1, 0},
+        {"a1", 0, 100, -1, 0},
+        {"0x10", 0, 100, -1, 0},
+        {"0X10", 0, 100, -1, 0},
+        {"1e3", 0, 10000, -1, 0},
+        {"1.0", 0, 10, -1, 0},
+        {"1.", 0, 10, -1, 0},
+        {"1,000", 0, 10000, -1, 0},
+        {"1_000", 0, 10000, -1, 0},
+        {"99999999999999999999", 0, LONG_MAX, -1, 0},
+        {"18446744073709551616", 0, LONG_MAX, -1, 0},  /* 2^64: 0 after a wrap */
+        {"18446744073709551617", 0, LONG_MAX, -1, 0},  /* 2^64 + 1: 1 after a wrap */
+        {"18446744073709552516", 1, 604800, -1, 0},    /* 2^64 + 900 */
+        {"4294967296", 0, 10, -1, 0},      /* 2^32: 0 after a 32-bit wrap */
+        {"4294967297", 1, 604800, -1, 0},  /* 2^32 + 1 */
+        {"4294968196", 1, 604800, -1, 0},  /* 2^32 + 900 */
+        {"999999999999999999999999999999999999999999", 0, LONG_MAX, -1, 0},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long out = -12345;
+        int rc = settings_number(cases[i].s, cases[i].min, cases[i].max, &out);
+        if (cases[i].rc == 0) {
+            if (CHECK_LONG(rc, 0, "settings_number accepts \"%s\" in [%ld, %ld]", cases[i].s,
+                           cases[i].min, cases[i].max))
+                CHECK_LONG(out, cases[i].out, "settings_number \"%s\" is %ld", cases[i].s,
+                           cases[i].out);
+        } else {
+            CHECK_LONG(rc, -1, "settings_number refuses \"%s\" in [%ld, %ld]", cases[i].s,
+                       cases[i].min, cases[i].max);
+        }
+    }
+
+    if (LONG_MAX == 9223372036854775807L) {
+        long out = 0;
+        CHECK_LONG(settings_number("9223372036854775807", 0, LONG_MAX, &out), 0,
+                   "settings_number accepts LONG_MAX");
+        CHECK(out == LONG_MAX, "settings_number LONG_MAX is LONG_MAX");
+        CHECK_LONG(settings_number("9223372036854775808", 0, LONG_MAX, &out), -1,
+                   "settings_number refuses LONG_MAX + 1");
+        CHECK_LONG(settings_number("9223372036854775810", 0, LONG_MAX, &out), -1,
+                   "settings_number refuses LONG_MAX + 3");
+    } else {
+        unit_skip("long is not 64 bits", "settings_number at LONG_MAX");
+    }
+}
+
+static const char *const names[] = {
+    "RELAY_DIR", "RELAY_CTRL_DIR", "RELAY_EXPIRY", "RELAY_CTRL_EXPIRY", "RELAY_RELAYCLIENT",
+    "RELAY_CTRL_RELAYCLIENT", "RELAY_IPV6_PREFIX", "RELAY_REMOTEINFO", "RELAY_LOG",
+};
+
+/* Up to three "NAME=value" settings for one case. */
+struct env_case {
+    const char *set[3];
+    const char *dir;
+    long expiry;
+    const char *relayclient;  /* checked only if relayclient_ok is 1 */
+    int relayclient_ok;
+    unsigned v6bits;
+    int remoteinfo;
+    int log;
+    const char *warns;  /* NULL: no warning; else a warning naming this variable */
+};
+
+#define DIR_DEF SETTINGS_DEFAULT_DIR
+
+static const struct env_case env_cases[] = {
+    /* defaults */
+    {{NULL}, DIR_DEF, 900, "", 1, 64, 0, 1, NULL},
+    /* the store */
+    {{"RELAY_DIR=/srv/relay"}, "/srv/relay", 900, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_CTRL_DIR=/var/spool/relay-ctrl/allow"}, "/var/spool/relay-ctrl/allow", 900, "", 1,
+     64, 0, 1, NULL},
+    {{"RELAY_DIR=/srv/new", "RELAY_CTRL_DIR=/srv/old"}, "/srv/new", 900, "", 1, 64, 0, 1, NULL},
+    /* the expiry */
+    {{"RELAY_EXPIRY=60"}, DIR_DEF, 60, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_CTRL_EXPIRY=120"}, DIR_DEF, 120, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_EXPIRY=60", "RELAY_CTRL_EXPIRY=120"}, DIR_DEF, 60, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_EXPIRY=1"}, DIR_DEF, 1, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_EXPIRY=604800"}, DIR_DEF, 604800, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_EXPIRY=604801"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY=0"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY="}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY=060"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY=-60"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY=+60"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY= 60"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY=60s"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY=1e3"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY=abc"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY=99999999999999999999"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_EXPIRY=18446744073709551676"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_EXPIRY"},
+    {{"RELAY_CTRL_EXPIRY=abc"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_CTRL_EXPIRY"},
+    {{"RELAY_CTRL_EXPIRY=0"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_CTRL_EXPIRY"},
+    /* the new name, when set, wins even if its value is bad: no silent fallback */
+    {{"RELAY_EXPIRY=abc", "RELAY_CTRL_EXPIRY=60"}, DIR_DEF, 900, "", 1, 64, 0, 1,
+     "RELAY_EXPIRY"},
+    /* RELAYCLIENT */
+    {{"RELAY_RELAYCLIENT=@fixup"}, DIR_DEF, 900, "@fixup", 1, 64, 0, 1, NULL},
+    {{"RELAY_CTRL_RELAYCLIENT=@old"}, DIR_DEF, 900, "@old", 1, 64, 0, 1, NULL},
+    {{"RELAY_RELAYCLIENT=@new", "RELAY_CTRL_RELAYCLIENT=@old"}, DIR_DEF, 900, "@new", 1, 64, 0,
+     1, NULL},
+    {{"RELAY_RELAYCLIENT=", "RELAY_CTRL_RELAYCLIENT=@old"}, DIR_DEF, 900, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_RELAYCLIENT="}, DIR_DEF, 900, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_RELAYCLIENT=a\nb"}, DIR_DEF, 900, NULL, 0, 64, 0, 1, "RELAY_RELAYCLIENT"},
+    {{"RELAY_RELAYCLIENT=\r"}, DIR_DEF, 900, NULL, 0, 64, 0, 1, "RELAY_RELAYCLIENT"},
+    {{"RELAY_RELAYCLIENT=@x\t"}, DIR_DEF, 900, NULL, 0, 64, 0, 1, "RELAY_RELAYCLIENT"},
+    {{"RELAY_RELAYCLIENT=@x\x7f"}, DIR_DEF, 900, NULL, 0, 64, 0, 1, "RELAY_RELAYCLIENT"},
+    {{"RELAY_RELAYCLIENT=@x\x1b[0m"}, DIR_DEF, 900, NULL, 0, 64, 0, 1, "RELAY_RELAYCLIENT"},
+    {{"RELAY_CTRL_RELAYCLIENT=@x\x01"}, DIR_DEF, 900, NULL, 0, 64, 0, 1,
+     "RELAY_CTRL_RELAYCLIENT"},
+    {{"RELAY_RELAYCLIENT=a\nb", "RELAY_CTRL_RELAYCLIENT=@old"}, DIR_DEF, 900, NULL, 0, 64, 0, 1,
+     "RELAY_RELAYCLIENT"},
+    /* the IPv6 prefix */
+    {{"RELAY_IPV6_PREFIX=48"}, DIR_DEF, 900, "", 1, 48, 0, 1, NULL},
+    {{"RELAY_IPV6_PREFIX=1"}, DIR_DEF, 900, "", 1, 1, 0, 1, NULL},
+    {{"RELAY_IPV6_PREFIX=128"}, DIR_DEF, 900, "", 1, 128, 0, 1, NULL},
+    {{"RELAY_IPV6_PREFIX=64"}, DIR_DEF, 900, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_IPV6_PREFIX=0"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=129"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=064"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX="}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=-64"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=64 "}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=/64"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=4294967360"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    /* TCPREMOTEINFO */
+    {{"RELAY_REMOTEINFO=0"}, DIR_DEF, 900, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_REMOTEINFO="}, DIR_DEF, 900, "", 1, 64, 1, 1, NULL},
+    {{"RELAY_REMOTEINFO=1"}, DIR_DEF, 900, "", 1, 64, 1, 1, NULL},
+    {{"RELAY_REMOTEINFO=yes"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_REMOTEINFO"},
+    {{"RELAY_REMOTEINFO=2"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_REMOTEINFO"},
+    {{"RELAY_REMOTEINFO=01"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_REMOTEINFO"},
+    {{"RELAY_REMOTEINFO= 1"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_REMOTEINFO"},
+    {{"RELAY_REMOTEINFO=on"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_REMOTEINFO"},
+    /* the decision log */
+    {{"RELAY_LOG="}, DIR_DEF, 900, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_LOG=1"}, DIR_DEF, 900, "", 1, 64, 0, 1, NULL},
+    {{"RELAY_LOG=0"}, DIR_DEF, 900, "", 1, 64, 0, 0, NULL},
+    {{"RELAY_LOG=no"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_LOG"},
+    {{"RELAY_LOG=00"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_LOG"},
+    {{"RELAY_LOG=off"}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_LOG"},
+    {{"RELAY_LOG=0 "}, DIR_DEF, 900, "", 1, 64, 0, 1, "RELAY_LOG"},
+    /* everything at once */
+    {{"RELAY_EXPIRY=300", "RELAY_IPV6_PREFIX=56", "RELAY_REMOTEINFO=1"}, DIR_DEF, 300, "", 1, 56,
+     1, 1, NULL},
+    {{"RELAY_EXPIRY=x", "RELAY_IPV6_PREFIX=x", "RELAY_LOG=x"}, DIR_DEF, 900, "", 1, 128, 0, 1,
+     "RELAY_IPV6_PREFIX"},
+};
+
+/* Run settings_load with stderr going to a temp file; return what it wrote in buf. */
+static void load_captured(struct settings *s, char *buf, size_t size)
+{
+    FILE *f = tmpfile();
+    int saved;
+    size_t n = 0;
+
+    buf[0] = '\0';
+    fflush(stderr);
+    saved = dup(2);
+    if (f == NULL || saved < 0 || dup2(fileno(f), 2) < 0) {
+        printf("# unable to capture stderr\n");
+        settings_load(s);
+        return;
+    }
+    settings_load(s);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* A short description of a case, for the TAP lines. */
+static void describe(char *buf, size_t size, const struct env_case *c)
+{
+    size_t i, n = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < 3 && c->set[i]; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%.60s", i ? " " : "", c->set[i]);
+    if (n == 0)
+        snprintf(buf, size, "(nothing set)");
+}
+
+static void set_case(const struct env_case *c)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        unsetenv(names[i]);
+    for (i = 0; i < 3 && c->set[i]; i++) {
+        char name[64];
+        const char *eq = strchr(c->set[i], '=');
+        snprintf(name, sizeof name, "%.*s", (int)(eq - c->set[i]), c->set[i]);
+        setenv(name, eq + 1, 1);
+    }
+}
+
+static void test_load(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof env_cases / sizeof env_cases[0]; i++) {
+        const struct env_case *c = &env_cases[i];
+        struct settings s;
+        char what[256], err[4096];
+
+        set_case(c);
+        describe(what, sizeof what, c);
+        memset(&s, 0x5a, sizeof s);
+        load_captured(&s, err, sizeof err);
+
+        CHECK_STR(s.dir, c->dir, "%s: dir", what);
+        CHECK_LONG(s.expiry, c->expiry, "%s: expiry", what);
+        CHECK_LONG(s.relayclient_ok, c->relayclient_ok, "%s: relayclient_ok", what);
+        if (c->relayclient_ok)
+            CHECK_STR(s.relayclient, c->relayclient, "%s: relayclient", what);
+        CHECK_LONG(s.v6bits, c->v6bits, "%s: v6bits", what);
+        CHECK_LONG(s.remoteinfo, c->remoteinfo, "%s: remoteinfo", what);
+        CHECK_LONG(s.log, c->log, "%s: log", what);
+        if (c->warns == NULL) {
+            if (!CHECK(err[0] == '\0', "%s: no warning", what))
+                unit_note("stderr: %s", err);
+        } else {
+            if (!CHECK(strstr(err, "unit-settings: warning: ") != NULL &&
+                           strstr(err, c->warns) != NULL,
+                       "%s: a warning naming %s", what, c->warns))
+                unit_note("stderr: %s", err);
+        }
+    }
+
+    /* a RELAYCLIENT of 255 bytes is fine, 256 is not */
+    {
+        char value[300], err[4096];
+        struct settings s;
+
+        set_case(&env_cases[0]);
+        memset(value, 'r', 255);
+        value[255] = '\0';
+        setenv("RELAY_RELAYCLIENT", value, 1);
+        load_captured(&s, err, sizeof err);
+        CHECK_LONG(s.relayclient_ok, 1, "RELAY_RELAYCLIENT of 255 bytes is fine");
+        CHECK_STR(s.relayclient, value, "RELAY_RELAYCLIENT of 255 bytes is kept whole");
+        CHECK(err[0] == '\0', "RELAY_RELAYCLIENT of 255 bytes: no warning");
+
+        value[255] = 'r';
+        value[256] = '\0';
+        setenv("RELAY_RELAYCLIENT", value, 1);
+        load_captured(&s, err, sizeof err);
+        CHECK_LONG(s.relayclient_ok, 0, "RELAY_RELAYCLIENT of 256 bytes grants nothing");
+        CHECK(strstr(err, "warning") != NULL, "RELAY_RELAYCLIENT of 256 bytes: a warning");
+
+        unsetenv("RELAY_RELAYCLIENT");
+        setenv("RELAY_CTRL_RELAYCLIENT", value, 1);
+        load_captured(&s, err, sizeof err);
+        CHECK_LONG(s.relayclient_ok, 0, "RELAY_CTRL_RELAYCLIENT of 256 bytes grants nothing");
+        unsetenv("RELAY_CTRL_RELAYCLIENT");
+    }
+}
+
+int main(void)
+{
+    log_init("unit-settings");
+    test_number();
+    test_load();
+    return unit_done();
+}

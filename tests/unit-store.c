@@ -1,0 +1,920 @@
+/* unit-store.c: the directory store, in a scratch directory of its own: recording, lookup and
+ * the validation of what a record file holds, relay-ctrl's files, the sweep and the list. */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, utimensat, mkfifo, symlink */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "unit.h"
+
+static char top[4096];        /* the scratch directory */
+static char alarm_msg[4200];  /* what on_alarm prints: made before any alarm is set */
+
+/* A call that blocks (a FIFO opened without O_NONBLOCK) must fail the test, not hang it.
+ * Only write and _exit here; the scratch directory is left for a look. */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (write(1, alarm_msg, strlen(alarm_msg)) < 0)
+        _exit(2);
+    _exit(1);
+}
+
+static void fail_setup(const char *what, const char *path)
+{
+    printf("# unable to %s %s: %s\n", what, path, strerror(errno));
+    exit(1);
+}
+
+static void path_of(char *buf, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= size) {
+        errno = ENAMETOOLONG;
+        fail_setup("name", dir);
+    }
+}
+
+/* Make an empty store directory under the scratch directory. */
+static void new_dir(char *buf, size_t size, const char *name)
+{
+    path_of(buf, size, top, name);
+    if (mkdir(buf, 0755) != 0)
+        fail_setup("create", buf);
+}
+
+/* Write exactly n bytes (NULs included) to dir/name. */
+static void put(const char *dir, const char *name, const char *data, size_t n)
+{
+    char p[4096];
+    int fd;
+
+    path_of(p, sizeof p, dir, name);
+    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, data, n) != (ssize_t)n || close(fd) != 0)
+        fail_setup("write", p);
+}
+
+static void put_str(const char *dir, const char *name, const char *data)
+{
+    put(dir, name, data, strlen(data));
+}
+
+/* Set the mtime (and atime) of dir/name, without following a symbolic link. */
+static void set_time(const char *dir, const char *name, time_t when)
+{
+    char p[4096];
+    struct timespec ts[2];
+
+    path_of(p, sizeof p, dir, name);
+    ts[0].tv_sec = ts[1].tv_sec = when;
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    if (utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) != 0)
+        fail_setup("set the time of", p);
+}
+
+static void make_fifo(const char *dir, const char *name)
+{
+    char p[4096];
+
+    path_of(p, sizeof p, dir, name);
+    if (mkfifo(p, 0644) != 0)
+        fail_setup("create the FIFO", p);
+}
+
+static void make_link(const char *dir, const char *name, const char *target)
+{
+    char p[4096];
+
+    path_of(p, sizeof p, dir, name);
+    if (symlink(target, p) != 0)
+        fail_setup("create the symbolic link", p);
+}
+
+static void make_subdir(const char *dir, const char *name)
+{
+    char p[4096];
+
+    path_of(p, sizeof p, dir, name);
+    if (mkdir(p, 0755) != 0)
+        fail_setup("create", p);
+}
+
+static void remove_entry(const char *dir, const char *name)
+{
+    char p[4096];
+
+    path_of(p, sizeof p, dir, name);
+    unlink(p);
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char p[4096];
+    struct stat st;
+
+    path_of(p, sizeof p, dir, name);
+    return lstat(p, &st) == 0;
+}
+
+static int is_regular(const char *dir, const char *name)
+{
+    char p[4096];
+    struct stat st;
+
+    path_of(p, sizeof p, dir, name);
+    return lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Read dir/name into buf (NUL-terminated, empty on failure); returns the length, or -1. */
+static long slurp(const char *dir, const char *name, char *buf, size_t size)
+{
+    char p[4096];
+    int fd;
+    ssize_t n;
+
+    buf[0] = '\0';
+    path_of(p, sizeof p, dir, name);
+    fd = open(p, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, size - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return (long)n;
+}
+
+/* How many entries in dir start with ".tmp."? */
+static int count_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, ".tmp.", 5) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type == FTW_DP)
+        return rmdir(path);
+    return unlink(path);
+}
+
+static const char *result_name(enum store_result r)
+{
+    switch (r) {
+    case STORE_FOUND:
+        return "STORE_FOUND";
+    case STORE_MISSING:
+        return "STORE_MISSING";
+    case STORE_INVALID:
+        return "STORE_INVALID";
+    case STORE_ERROR:
+        return "STORE_ERROR";
+    }
+    return "?";
+}
+
+/* Look up key and check the result; on STORE_INVALID also that a reason is given. */
+static int check_lookup(const char *file, int line, const char *dir, const char *key,
+                        time_t now, enum store_result want, struct record *r, const char *what)
+{
+    const char *why = NULL;
+    enum store_result got;
+    int pass;
+
+    memset(r, 0x5a, sizeof *r);
+    got = store_lookup(dir, key, r, now, &why);
+    pass = unit_check(file, line, got == want, "%s: %s", what, result_name(want));
+    if (!pass)
+        printf("#   got %s (why: %s)\n", result_name(got), why ? why : "NULL");
+    if (want == STORE_INVALID && got == STORE_INVALID)
+        pass = unit_check(file, line, why != NULL && why[0] != '\0', "%s: a reason (%s)", what,
+                          why ? why : "NULL");
+    return pass;
+}
+
+#define CHECK_LOOKUP(dir, key, now, want, r, what) \
+    check_lookup(__FILE__, __LINE__, (dir), (key), (now), (want), (r), (what))
+
+static void test_user_ok(void)
+{
+    static const char *const good[] = {
+        "bob", "bob@example.org", "a", "!", "~", "a.b-c_d+e=f", "user%host", "\"quoted\"",
+        "a/b", "a:b", "a#b", "{}[]<>", "*?&$^|`'",
+    };
+    static const char *const bad[] = {
+        "", "bo b", " bob", "bob ", "bob\n", "bob\r", "bo\tb", "b(b", "b)b", "b\\b", "(bob)",
+        "bob\x7f", "bob\x01", "b\x80", "b\xff", "j\xc3\xb6rg", "\x1b[31m",
+    };
+    char user[300], c[2] = {0, 0};
+    size_t i;
+    int bad_bytes = 0;
+
+    for (i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK(store_user_ok(good[i]) == 1, "store_user_ok accepts \"%s\"", good[i]);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(store_user_ok(bad[i]) == 0, "store_user_ok refuses \"%s\"", bad[i]);
+
+    for (i = 1; i < 256; i++) {
+        int want = i >= 0x21 && i <= 0x7e && i != '(' && i != ')' && i != '\\';
+        c[0] = (char)i;
+        if (store_user_ok(c) != want && bad_bytes++ < 5)
+            unit_note("store_user_ok of byte 0x%02zx is %d", i, store_user_ok(c));
+    }
+    CHECK(bad_bytes == 0, "store_user_ok allows exactly 0x21..0x7e but ( ) \\ as single bytes");
+
+    memset(user, 'a', 255);
+    user[255] = '\0';
+    CHECK(store_user_ok(user) == 1, "store_user_ok accepts 255 bytes");
+    user[255] = 'a';
+    user[256] = '\0';
+    CHECK(store_user_ok(user) == 0, "store_user_ok refuses 256 bytes");
+    memset(user, 'a', sizeof user - 1);
+    user[sizeof user - 1] = '\0';
+    CHECK(store_user_ok(user) == 0, "store_user_ok refuses 299 bytes");
+}
+
+static void test_fresh(void)
+{
+    time_t now = 1700000000;
+
+    CHECK(store_fresh(now, now, 900) == 1, "store_fresh: age 0 is fresh");
+    CHECK(store_fresh(now - 900, now, 900) == 1, "store_fresh: age = expiry is fresh");
+    CHECK(store_fresh(now - 901, now, 900) == 0, "store_fresh: age = expiry + 1 is stale");
+    CHECK(store_fresh(now - 86400, now, 900) == 0, "store_fresh: a day old is stale");
+    CHECK(store_fresh(now + 60, now, 900) == 0, "store_fresh: a minute ahead is not fresh");
+    CHECK(store_fresh(now + 86400 * 365, now, 604800) == 0,
+          "store_fresh: a year ahead is not fresh");
+}
+
+static void test_record_lookup(void)
+{
+    char dir[4096], buf[2048], user[300];
+    struct store s;
+    struct record r;
+    time_t before, after;
+
+    new_dir(dir, sizeof dir, "rl");
+    if (!CHECK(store_open(&s, dir) == 0, "store_open on an empty directory"))
+        return;
+
+    CHECK_LOOKUP(dir, "1.2.3.4", time(NULL), STORE_MISSING, &r, "lookup of a missing key");
+    CHECK_LOOKUP(dir, "2001:db8:1:2::_64", time(NULL), STORE_MISSING, &r,
+                 "lookup of a missing IPv6 key");
+
+    before = time(NULL);
+    CHECK(store_record(&s, "1.2.3.4", "bob") == 0, "store_record 1.2.3.4 bob");
+    after = time(NULL);
+    CHECK(slurp(dir, "1.2.3.4", buf, sizeof buf) >= 0, "the record is a file named by its key");
+    CHECK_STR(buf, "relaylease1 1.2.3.4 bob\n", "the record's content");
+    {
+        char p[4096];
+        struct stat st;
+        path_of(p, sizeof p, dir, "1.2.3.4");
+        if (CHECK(lstat(p, &st) == 0, "stat the record")) {
+            CHECK(S_ISREG(st.st_mode), "the record is a regular file");
+            CHECK((st.st_mode & 0022) == 0, "the record is writable by its owner only (%o)",
+                  (unsigned)(st.st_mode & 07777));
+            CHECK((st.st_mode & 0444) == 0444, "the record is readable by relay-check (%o)",
+                  (unsigned)(st.st_mode & 07777));
+        }
+    }
+    CHECK_LONG(count_temps(dir), 0, "store_record leaves no temp file");
+
+    if (CHECK_LOOKUP(dir, "1.2.3.4", time(NULL), STORE_FOUND, &r, "lookup after record")) {
+        CHECK_STR(r.user, "bob", "lookup gives the user back");
+        CHECK_STR(r.key, "1.2.3.4", "lookup gives the key back");
+        CHECK(r.time >= before && r.time <= after, "the login time is the record time");
+        CHECK_LONG(r.legacy, 0, "our record is not legacy");
+    }
+    CHECK_LOOKUP(dir, "1.2.3.5", time(NULL), STORE_MISSING, &r, "another key is still missing");
+
+    CHECK(store_record(&s, "1.2.3.4", "alice@example.org") == 0, "store_record again");
+    if (CHECK_LOOKUP(dir, "1.2.3.4", time(NULL), STORE_FOUND, &r, "lookup after a refresh"))
+        CHECK_STR(r.user, "alice@example.org", "the refresh replaced the user");
+
+    CHECK(store_record(&s, "1.2.3.6", "") == 0, "store_record with an empty user");
+    slurp(dir, "1.2.3.6", buf, sizeof buf);
+    CHECK_STR(buf, "relaylease1 1.2.3.6 \n", "an empty user is recorded as nothing");
+    if (CHECK_LOOKUP(dir, "1.2.3.6", time(NULL), STORE_FOUND, &r, "lookup of an empty user"))
+        CHECK_STR(r.user, "", "the empty user comes back empty");
+
+    CHECK(store_record(&s, "2001:db8:1:2::_64", "carol") == 0, "store_record of an IPv6 key");
+    slurp(dir, "2001:db8:1:2::_64", buf, sizeof buf);
+    CHECK_STR(buf, "relaylease1 2001:db8:1:2::_64 carol\n", "the IPv6 record's content");
+    if (CHECK_LOOKUP(dir, "2001:db8:1:2::_64", time(NULL), STORE_FOUND, &r, "IPv6 lookup"))
+        CHECK_STR(r.user, "carol", "IPv6 lookup gives the user back");
+
+    memset(user, 'u', 255);
+    user[255] = '\0';
+    CHECK(store_record(&s, "1.2.3.7", user) == 0, "store_record of a 255-byte user");
+    if (CHECK_LOOKUP(dir, "1.2.3.7", time(NULL), STORE_FOUND, &r, "lookup of a 255-byte user"))
+        CHECK_STR(r.user, user, "the 255-byte user comes back whole");
+
+    /* a name that store_user_ok refuses never reaches a record file */
+    {
+        static const char *const bad_users[] = {
+            "bo b", "bob\nrelaylease1 1.2.3.8 mallory", "b(b", "b\\b", "bob\x7f",
+        };
+        size_t i;
+        memset(user, 'u', 256);
+        user[256] = '\0';
+        for (i = 0; i <= sizeof bad_users / sizeof bad_users[0]; i++) {
+            const char *u = i < sizeof bad_users / sizeof bad_users[0] ? bad_users[i] : user;
+            int rc = store_record(&s, "1.2.3.8", u);
+            enum store_result res;
+            const char *why = NULL;
+            memset(&r, 0, sizeof r);
+            res = store_lookup(dir, "1.2.3.8", &r, time(NULL), &why);
+            CHECK(rc == -1 || (res == STORE_FOUND && r.user[0] == '\0'),
+                  "store_record of \"%.40s\" records no such user (rc %d, %s, user \"%.40s\")",
+                  u, rc, result_name(res), r.user);
+            remove_entry(dir, "1.2.3.8");
+        }
+    }
+
+    /* keys that are not keys are not written, and nothing lands outside the store */
+    {
+        static const char *const bad_keys[] = {
+            "", "../escape", "a/b", ".tmp.1.1.2.3.4", ".", "..", "01.2.3.4", "2001:db8::1_64",
+        };
+        size_t i;
+        for (i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++)
+            CHECK(store_record(&s, bad_keys[i], "bob") == -1, "store_record refuses key \"%s\"",
+                  bad_keys[i]);
+        CHECK(!exists(top, "escape"), "nothing was written outside the store");
+        CHECK_LONG(count_temps(dir), 0, "refused records leave no temp file");
+    }
+
+    /* a leftover temp file of our own pid, from a writer that died, is no obstacle */
+    {
+        char tmp[200];
+        snprintf(tmp, sizeof tmp, ".tmp.%ld.1.2.3.9", (long)getpid());
+        put_str(dir, tmp, "half a rec");
+        CHECK(store_record(&s, "1.2.3.9", "dave") == 0, "store_record past a stale temp file");
+        if (CHECK_LOOKUP(dir, "1.2.3.9", time(NULL), STORE_FOUND, &r, "lookup past a temp"))
+            CHECK_STR(r.user, "dave", "the record past a stale temp file is whole");
+        CHECK(!exists(dir, tmp), "the stale temp file is gone");
+    }
+
+    /* a symbolic link planted at the temp name or at the key is never written through */
+    {
+        char tmp[200], victim[4096];
+        put_str(top, "victim", "precious\n");
+        path_of(victim, sizeof victim, top, "victim");
+        snprintf(tmp, sizeof tmp, ".tmp.%ld.1.2.3.10", (long)getpid());
+        make_link(dir, tmp, victim);
+        store_record(&s, "1.2.3.10", "eve");
+        slurp(top, "victim", buf, sizeof buf);
+        CHECK_STR(buf, "precious\n", "a symlink at the temp name is not written through");
+        remove_entry(dir, tmp);
+
+        make_link(dir, "1.2.3.11", victim);
+        CHECK(store_record(&s, "1.2.3.11", "eve") == 0, "store_record over a symbolic link");
+        slurp(top, "victim", buf, sizeof buf);
+        CHECK_STR(buf, "precious\n", "a symlink at the key is not written through");
+        CHECK(is_regular(dir, "1.2.3.11"), "the symlink at the key was replaced by a record");
+    }
+    store_close(&s);
+}
+
+/* Record contents that no lookup may accept, and the key (file name) they sit under. */
+static const struct {
+    const char *key;
+    const char *data;
+    size_t len;  /* 0: strlen(data) */
+    const char *what;
+} bad_content[] = {
+    {"1.2.3.4", "relaylease2 1.2.3.4 bob\n", 0, "wrong magic"},
+    {"1.2.3.4", "Relaylease1 1.2.3.4 bob\n", 0, "magic in another case"},
+    {"1.2.3.4", "relaylease1 1.2.3.5 bob\n", 0, "content names another key"},
+    {"1.2.3.4", "relaylease1 1.2.3.44 bob\n", 0, "content names a longer key"},
+    {"1.2.3.4", "relaylease1 1.2.3. bob\n", 0, "content names a shorter key"},
+    {"1.2.3.4", "relaylease1 01.2.3.4 bob\n", 0, "content names the key non-canonically"},
+    {"2001:db8:1:2::_64", "relaylease1 2001:db8:1:3::_64 bob\n", 0,
+     "IPv6 content names another prefix"},
+    {"2001:db8:1:2::_64", "relaylease1 2001:db8:1:2::_48 bob\n", 0,
+     "IPv6 content names another length"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bob\nx", 0, "trailing junk"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bob\n\n", 0, "a second line"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bob\nrelaylease1 1.2.3.4 eve\n", 0, "two records"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bob", 0, "no newline"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bob\r\n", 0, "CRLF"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bob\n\0", 25, "a NUL after the newline"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 b\0b\n", 24, "embedded NUL in the user"},
+    {"1.2.3.4", "relaylease1 1.2.3.4\0bob\n", 24, "embedded NUL after the key"},
+    {"1.2.3.4", "relaylease1 1.2.3.4\n", 0, "no space before the (empty) user"},
+    {"1.2.3.4", "relaylease1 1.2.3.4  bob\n", 0, "two spaces before the user"},
+    {"1.2.3.4", "relaylease1  1.2.3.4 bob\n", 0, "two spaces before the key"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bob \n", 0, "a space after the user"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bo b\n", 0, "user with a space"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bo\x01" "b\n", 0, "user with a control char"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bo\tb\n", 0, "user with a tab"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bob\x1b[2J\n", 0, "user with an escape sequence"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bo\x7f" "b\n", 0, "user with DEL"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 b\xc3\xb6" "b\n", 0, "user with UTF-8"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bo(b\n", 0, "user with a parenthesis"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bo)b\n", 0, "user with a closing parenthesis"},
+    {"1.2.3.4", "relaylease1 1.2.3.4 bo\\b\n", 0, "user with a backslash"},
+    {"1.2.3.4", "relaylease1", 0, "magic alone"},
+    {"1.2.3.4", "relaylease1 ", 0, "magic and a space"},
+    {"1.2.3.4", "relaylease1 \n", 0, "magic and a newline"},
+    {"1.2.3.4", "\n", 0, "a newline alone"},
+    {"1.2.3.4", "garbage", 0, "legacy garbage without '='"},
+    {"1.2.3.4", "garbage\0", 8, "legacy entry without '='"},
+    {"1.2.3.4", "USER=bob\0garbage\0", 17, "legacy garbage after USER"},
+    {"1.2.3.4", "USER=bo b\0", 10, "legacy user with a space"},
+    {"1.2.3.4", "USER=bob\nX\0", 11, "legacy user with a newline"},
+    {"1.2.3.4", "USER=bob\0DOMAIN=ex(ample).org\0", 30, "legacy domain with parentheses"},
+    {"2001:db8:1:2::_64", "USER=bob\0", 9, "legacy content under an IPv6 key"},
+    {"2001:db8:1:2::_64", "USER=bob\0DOMAIN=example.org\0", 28,
+     "legacy USER and DOMAIN under an IPv6 key"},
+    {"2001:db8:1:2::_64", "", 0, "an empty file under an IPv6 key"},
+    {"2001:db8:1:2::_64", "garbage", 0, "garbage under an IPv6 key"},
+};
+/* The same contents through store_parse alone, with no file around them; and good ones. */
+static void test_parse(void)
+{
+    static const struct {
+        const char *key, *data;
+        size_t len;
+        const char *user;
+        int legacy;
+    } good[] = {
+        {"1.2.3.4", "relaylease1 1.2.3.4 bob\n", 24, "bob", 0},
+        {"1.2.3.4", "relaylease1 1.2.3.4 \n", 21, "", 0},
+        {"2001:db8:1:2::_64", "relaylease1 2001:db8:1:2::_64 carol\n", 36, "carol", 0},
+        {"1.2.3.4", "USER=bob\0DOMAIN=example.org\0", 28, "bob@example.org", 1},
+        {"1.2.3.4", "USER=bob\0", 9, "bob", 1},
+        {"1.2.3.4", "", 0, "", 1},
+    };
+    struct record r;
+    size_t i;
+
+    for (i = 0; i < sizeof bad_content / sizeof bad_content[0]; i++) {
+        const char *why = NULL;
+        size_t n = bad_content[i].len ? bad_content[i].len : strlen(bad_content[i].data);
+        memset(&r, 0, sizeof r);
+        snprintf(r.key, sizeof r.key, "%s", bad_content[i].key);
+        CHECK(store_parse(bad_content[i].data, n, &r, &why) == -1 && why != NULL && *why,
+              "store_parse refuses %s (%s)", bad_content[i].what, bad_content[i].key);
+    }
+    for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *why = NULL;
+        memset(&r, 0, sizeof r);
+        snprintf(r.key, sizeof r.key, "%s", good[i].key);
+        if (CHECK(store_parse(good[i].data, good[i].len, &r, &why) == 0,
+                  "store_parse accepts good record %zu (%s)", i, good[i].key)) {
+            CHECK_STR(r.user, good[i].user, "store_parse good record %zu: user", i);
+            CHECK_LONG(r.legacy, good[i].legacy, "store_parse good record %zu: legacy", i);
+        }
+    }
+}
+
+static void test_invalid(void)
+{
+    char dir[4096], big[2048];
+    struct record r;
+    size_t i;
+    time_t now = time(NULL);
+
+    new_dir(dir, sizeof dir, "inv");
+    for (i = 0; i < sizeof bad_content / sizeof bad_content[0]; i++) {
+        char what[200];
+        put(dir, bad_content[i].key, bad_content[i].data,
+            bad_content[i].len ? bad_content[i].len : strlen(bad_content[i].data));
+        snprintf(what, sizeof what, "%s (%s)", bad_content[i].what, bad_content[i].key);
+        CHECK_LOOKUP(dir, bad_content[i].key, now, STORE_INVALID, &r, what);
+    }
+
+    /* user length: 255 is fine, 256 is too long, in a file of either format */
+    {
+        char user[300];
+        int n;
+        memset(user, 'u', 256);
+        user[255] = '\0';
+        n = snprintf(big, sizeof big, "relaylease1 1.2.3.4 %s\n", user);
+        put(dir, "1.2.3.4", big, (size_t)n);
+        if (CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_FOUND, &r, "a 255-byte user"))
+            CHECK(strlen(r.user) == 255, "the 255-byte user comes back whole");
+        user[255] = 'u';
+        user[256] = '\0';
+        n = snprintf(big, sizeof big, "relaylease1 1.2.3.4 %s\n", user);
+        put(dir, "1.2.3.4", big, (size_t)n);
+        CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, "a 256-byte user");
+        n = snprintf(big, sizeof big, "USER=%s", user);
+        put(dir, "1.2.3.4", big, (size_t)n + 1);
+        CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, "a 256-byte legacy user");
+        user[255] = '\0';
+        n = snprintf(big, sizeof big, "USER=%s", user);
+        put(dir, "1.2.3.4", big, (size_t)n + 1);
+        if (CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_FOUND, &r, "a 255-byte legacy USER"))
+            CHECK(strlen(r.user) == 255, "the 255-byte legacy user comes back whole");
+        user[200] = '\0';
+        n = snprintf(big, sizeof big, "USER=%s", user);
+        n += 1 + snprintf(big + n + 1, sizeof big - (size_t)n - 1, "DOMAIN=%.54s", user);
+        put(dir, "1.2.3.4", big, (size_t)n + 1);
+        if (CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_FOUND, &r,
+                         "a legacy USER@DOMAIN of 255 bytes"))
+            CHECK(strlen(r.user) == 255, "the 255-byte legacy USER@DOMAIN comes back whole");
+        n = snprintf(big, sizeof big, "USER=%s", user);
+        n += 1 + snprintf(big + n + 1, sizeof big - (size_t)n - 1, "DOMAIN=%.55s", user);
+        put(dir, "1.2.3.4", big, (size_t)n + 1);
+        CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r,
+                     "a legacy USER@DOMAIN of 256 bytes");
+        n = snprintf(big, sizeof big, "USER=%s", user);
+        n += 1 + snprintf(big + n + 1, sizeof big - (size_t)n - 1, "DOMAIN=%s", user);
+        put(dir, "1.2.3.4", big, (size_t)n + 1);
+        CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r,
+                     "a legacy USER@DOMAIN of 401 bytes");
+    }
+
+    /* too big */
+    memset(big, 'x', sizeof big);
+    memcpy(big, "relaylease1 1.2.3.4 bob\n", 24);
+    put(dir, "1.2.3.4", big, 1025);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, "a record of 1025 bytes");
+    memset(big, 0, sizeof big);
+    memcpy(big, "USER=bob", 8);
+    put(dir, "1.2.3.4", big, 1025);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, "a legacy record of 1025 bytes");
+    put(dir, "1.2.3.4", big, sizeof big);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, "a legacy record of 2048 bytes");
+
+    /* not a regular file */
+    make_fifo(dir, "1.2.3.20");
+    alarm(30);
+    CHECK_LOOKUP(dir, "1.2.3.20", now, STORE_INVALID, &r, "a FIFO (and the lookup returns)");
+    alarm(0);
+    put_str(dir, "1.2.3.21", "relaylease1 1.2.3.21 bob\n");
+    make_link(dir, "1.2.3.22", "1.2.3.21");
+    CHECK_LOOKUP(dir, "1.2.3.22", now, STORE_INVALID, &r, "a symbolic link to a record");
+    make_link(dir, "1.2.3.23", "nowhere");
+    CHECK_LOOKUP(dir, "1.2.3.23", now, STORE_INVALID, &r, "a dangling symbolic link");
+    make_subdir(dir, "1.2.3.24");
+    CHECK_LOOKUP(dir, "1.2.3.24", now, STORE_INVALID, &r, "a directory");
+    make_subdir(dir, "2001:db8:1:9::_64");
+    CHECK_LOOKUP(dir, "2001:db8:1:9::_64", now, STORE_INVALID, &r, "a directory (IPv6 key)");
+
+    /* the login time: from the future is refused, a little clock skew is not */
+    put_str(dir, "1.2.3.25", "relaylease1 1.2.3.25 bob\n");
+    set_time(dir, "1.2.3.25", now + 60);
+    CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_INVALID, &r, "mtime a minute in the future");
+    set_time(dir, "1.2.3.25", now + 86400 * 365);
+    CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_INVALID, &r, "mtime a year in the future");
+    set_time(dir, "1.2.3.25", now + 6);
+    CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_INVALID, &r, "mtime 6 s in the future");
+    set_time(dir, "1.2.3.25", now + 5);
+    CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_FOUND, &r, "mtime 5 s in the future");
+    set_time(dir, "1.2.3.25", now + 2);
+    CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_FOUND, &r, "mtime 2 s in the future");
+    set_time(dir, "1.2.3.25", now - 100000);
+    if (CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_FOUND, &r, "an old record is still a record"))
+        CHECK(r.time == now - 100000, "an old record's time is its mtime");
+}
+
+static void test_legacy(void)
+{
+    static const struct {
+        const char *data;
+        size_t len;
+        const char *user;
+        const char *what;
+    } cases[] = {
+        {"USER=bob\0DOMAIN=example.org\0", 28, "bob@example.org", "USER and DOMAIN"},
+        {"USER=bob\0", 9, "bob", "USER alone"},
+        {"", 0, "", "an empty file"},
+        {"DOMAIN=example.org\0USER=bob\0", 28, "bob@example.org", "DOMAIN before USER"},
+        {"USER=bob\0DOMAIN=\0", 17, "bob", "an empty DOMAIN"},
+        {"USER=bob@example.org\0", 21, "bob@example.org", "USER with a domain in it"},
+    };
+    char dir[4096];
+    struct record r;
+    size_t i;
+    time_t now = time(NULL);
+
+    new_dir(dir, sizeof dir, "legacy");
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char what[200];
+        put(dir, "10.0.0.1", cases[i].data, cases[i].len);
+        snprintf(what, sizeof what, "relay-ctrl file: %s", cases[i].what);
+        if (CHECK_LOOKUP(dir, "10.0.0.1", now, STORE_FOUND, &r, what)) {
+            CHECK_STR(r.user, cases[i].user, "relay-ctrl file: %s: user", cases[i].what);
+            CHECK_LONG(r.legacy, 1, "relay-ctrl file: %s: marked legacy", cases[i].what);
+        }
+    }
+
+    /* relay-ctrl exported every variable; only the user name may come out of it here */
+    put(dir, "10.0.0.1", "USER=bob\0RELAYCLIENT=@evil\0PATH=/tmp\0", 37);
+    if (CHECK_LOOKUP(dir, "10.0.0.1", now, STORE_FOUND, &r, "relay-ctrl file with more"))
+        CHECK_STR(r.user, "bob", "relay-ctrl file with more: only the user is taken");
+}
+
+/* The names a sweep reports, collected. */
+struct seen {
+    char names[64][64];
+    long ages[64];
+    int n;
+};
+
+static void note_removed(const char *name, long age, void *arg)
+{
+    struct seen *seen = arg;
+
+    if (seen->n < 64) {
+        snprintf(seen->names[seen->n], sizeof seen->names[0], "%s", name);
+        seen->ages[seen->n] = age;
+        seen->n++;
+    }
+}
+
+static int seen_has(const struct seen *seen, const char *name)
+{
+    int i, count = 0;
+
+    for (i = 0; i < seen->n; i++)
+        if (strcmp(seen->names[i], name) == 0)
+            count++;
+    return count;
+}
+
+/* A store with every kind of entry, and the times relative to now. */
+static void sweep_fixture(const char *dir, time_t now)
+{
+    char outside[4096];
+
+    put_str(dir, "1.2.3.1", "relaylease1 1.2.3.1 fresh\n");
+    set_time(dir, "1.2.3.1", now);
+    put_str(dir, "1.2.3.3", "relaylease1 1.2.3.3 older\n");
+    set_time(dir, "1.2.3.3", now - 900);
+    put_str(dir, "2001:db8:1:3::_64", "relaylease1 2001:db8:1:3::_64 fresh6\n");
+    set_time(dir, "2001:db8:1:3::_64", now - 10);
+
+    put_str(dir, "1.2.3.2", "relaylease1 1.2.3.2 stale\n");
+    set_time(dir, "1.2.3.2", now - 1100);
+    put_str(dir, "2001:db8:1:2::_64", "relaylease1 2001:db8:1:2::_64 stale6\n");
+    set_time(dir, "2001:db8:1:2::_64", now - 5000);
+    put(dir, "1.2.3.5", "USER=bob\0", 9);
+    set_time(dir, "1.2.3.5", now - 2000);
+    put_str(dir, "1.2.3.6", "garbage");
+    set_time(dir, "1.2.3.6", now - 2000);
+
+    put_str(dir, ".tmp.123.1.2.3.7", "relaylease1 1.2.3.7 x\n");
+    set_time(dir, ".tmp.123.1.2.3.7", now - 120);
+    put_str(dir, ".tmp.124.1.2.3.8", "relaylease1 1.2.3.8 x\n");
+    set_time(dir, ".tmp.124.1.2.3.8", now - 10);
+
+    make_subdir(dir, "1.2.3.9");
+    put_str(dir, "1.2.3.9/1.2.3.10", "relaylease1 1.2.3.10 inside\n");
+    set_time(dir, "1.2.3.9/1.2.3.10", now - 5000);
+    set_time(dir, "1.2.3.9", now - 5000);
+    make_subdir(dir, ".tmp.125.1.2.3.12");
+    set_time(dir, ".tmp.125.1.2.3.12", now - 5000);
+
+    path_of(outside, sizeof outside, top, "outside");
+    put_str(top, "outside", "relaylease1 1.2.3.11 outside\n");
+    set_time(top, "outside", now - 5000);
+    make_link(dir, "1.2.3.11", outside);
+    set_time(dir, "1.2.3.11", now - 5000);
+    make_fifo(dir, "1.2.3.13");
+    set_time(dir, "1.2.3.13", now - 5000);
+
+    put_str(dir, "junk", "relaylease1 junk x\n");
+    set_time(dir, "junk", now - 5000);
+    put_str(dir, "01.2.3.4", "relaylease1 01.2.3.4 x\n");
+    set_time(dir, "01.2.3.4", now - 5000);
+}
+
+static const char *const sweep_stale[] = {"1.2.3.2", "2001:db8:1:2::_64", "1.2.3.5", "1.2.3.6"};
+static const char *const sweep_left[] = {
+    "1.2.3.1", "1.2.3.3", "2001:db8:1:3::_64", ".tmp.124.1.2.3.8", "1.2.3.9", "1.2.3.9/1.2.3.10",
+    ".tmp.125.1.2.3.12", "1.2.3.11", "1.2.3.13", "junk", "01.2.3.4",
+};
+
+static void test_sweep(void)
+{
+    char dir[4096];
+    struct store s;
+    struct sweep_stats st;
+    static struct seen seen;
+    time_t now = time(NULL);
+    size_t i;
+
+    /* dry run first: it reports, and removes nothing */
+    new_dir(dir, sizeof dir, "sweep");
+    sweep_fixture(dir, now);
+    if (!CHECK(store_open(&s, dir) == 0, "store_open for the sweep"))
+        return;
+    alarm(30);
+    memset(&seen, 0, sizeof seen);
+    CHECK(store_sweep(&s, 1000, 1, &st, note_removed, &seen) == 0, "dry-run sweep succeeds");
+    CHECK_LONG(st.removed, 4, "dry run: four stale records counted");
+    CHECK_LONG(st.temps, 1, "dry run: one stale temp file counted");
+    CHECK_LONG(st.kept, 3, "dry run: three fresh records counted");
+    CHECK_LONG(st.skipped, 6, "dry run: six bad names and non-regular entries skipped");
+    for (i = 0; i < sizeof sweep_stale / sizeof sweep_stale[0]; i++) {
+        CHECK_LONG(seen_has(&seen, sweep_stale[i]), 1, "dry run reports %s once",
+                   sweep_stale[i]);
+        CHECK(exists(dir, sweep_stale[i]), "dry run leaves %s", sweep_stale[i]);
+    }
+    CHECK(exists(dir, ".tmp.123.1.2.3.7"), "dry run leaves the stale temp file");
+    for (i = 0; i < sizeof sweep_left / sizeof sweep_left[0]; i++)
+        CHECK_LONG(seen_has(&seen, sweep_left[i]), 0, "dry run does not report %s",
+                   sweep_left[i]);
+    CHECK_LONG(seen.n, 5, "dry run reports the four records and the temp file, nothing else");
+    for (i = 0; i < (size_t)seen.n; i++)
+        if (strcmp(seen.names[i], "2001:db8:1:2::_64") == 0)
+            CHECK(seen.ages[i] >= 5000 && seen.ages[i] < 5060, "the reported age is the age");
+
+    /* the real sweep */
+    memset(&seen, 0, sizeof seen);
+    CHECK(store_sweep(&s, 1000, 0, &st, note_removed, &seen) == 0, "sweep succeeds");
+    alarm(0);
+    CHECK_LONG(st.removed, 4, "sweep: four stale records removed");
+    CHECK_LONG(st.temps, 1, "sweep: one stale temp file removed");
+    CHECK_LONG(st.kept, 3, "sweep: three fresh records kept");
+    CHECK_LONG(st.skipped, 6, "sweep: six bad names and non-regular entries skipped");
+    for (i = 0; i < sizeof sweep_stale / sizeof sweep_stale[0]; i++) {
+        CHECK_LONG(seen_has(&seen, sweep_stale[i]), 1, "sweep reports %s", sweep_stale[i]);
+        CHECK(!exists(dir, sweep_stale[i]), "sweep removes stale %s", sweep_stale[i]);
+    }
+    CHECK(!exists(dir, ".tmp.123.1.2.3.7"), "sweep removes a temp file older than 60 s");
+    for (i = 0; i < sizeof sweep_left / sizeof sweep_left[0]; i++)
+        CHECK(exists(dir, sweep_left[i]), "sweep leaves %s", sweep_left[i]);
+    CHECK(exists(top, "outside"), "sweep does not follow a symbolic link");
+    {
+        char buf[256];
+        slurp(top, "outside", buf, sizeof buf);
+        CHECK_STR(buf, "relaylease1 1.2.3.11 outside\n", "the link's target is untouched");
+    }
+
+    /* a second sweep finds nothing more to do */
+    memset(&seen, 0, sizeof seen);
+    CHECK(store_sweep(&s, 1000, 0, &st, NULL, NULL) == 0, "a second sweep succeeds");
+    CHECK_LONG(st.removed + st.temps, 0, "a second sweep removes nothing");
+    CHECK_LONG(st.kept, 3, "a second sweep keeps the three fresh records");
+
+    /* a shorter expiry: what is older than it goes */
+    CHECK(store_sweep(&s, 100, 0, &st, NULL, NULL) == 0, "a sweep with expiry 100");
+    CHECK(!exists(dir, "1.2.3.3"), "expiry 100 removes the 900 s old record");
+    CHECK(exists(dir, "1.2.3.1") && exists(dir, "2001:db8:1:3::_64"),
+          "expiry 100 keeps the records younger than 100 s");
+    store_close(&s);
+
+    /* an empty store, and one with many records (more than one chunk of names) */
+    new_dir(dir, sizeof dir, "sweep-empty");
+    if (CHECK(store_open(&s, dir) == 0, "store_open of an empty store")) {
+        CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "sweep of an empty store");
+        CHECK_LONG(st.removed + st.kept + st.temps + st.skipped, 0, "an empty store has nothing");
+        store_close(&s);
+    }
+    new_dir(dir, sizeof dir, "sweep-many");
+    {
+        char key[32];
+        int n;
+        for (n = 0; n < 600; n++) {
+            snprintf(key, sizeof key, "10.0.%d.%d", n / 256, n % 256);
+            put_str(dir, key, "");
+            set_time(dir, key, n % 2 ? now - 5000 : now);
+        }
+        if (CHECK(store_open(&s, dir) == 0, "store_open of a store of 600 records")) {
+            CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "sweep of 600 records");
+            CHECK_LONG(st.removed, 300, "sweep of 600 records removes the 300 stale ones");
+            CHECK_LONG(st.kept, 300, "sweep of 600 records keeps the 300 fresh ones");
+            CHECK(exists(dir, "10.0.0.0") && !exists(dir, "10.0.0.1") &&
+                      exists(dir, "10.0.2.86") && !exists(dir, "10.0.2.87"),
+                  "the right ones go");
+            store_close(&s);
+        }
+    }
+}
+
+struct listed {
+    char keys[16][ADDR_KEY_MAX];
+    char users[16][STORE_USER_MAX + 1];
+    int n;
+};
+
+static void note_listed(const struct record *r, void *arg)
+{
+    struct listed *l = arg;
+
+    if (l->n < 16) {
+        snprintf(l->keys[l->n], sizeof l->keys[0], "%s", r->key);
+        snprintf(l->users[l->n], sizeof l->users[0], "%s", r->user);
+        l->n++;
+    }
+}
+
+static const char *listed_user(const struct listed *l, const char *key)
+{
+    int i;
+
+    for (i = 0; i < l->n; i++)
+        if (strcmp(l->keys[i], key) == 0)
+            return l->users[i];
+    return NULL;
+}
+
+static void test_list(void)
+{
+    char dir[4096];
+    struct store s;
+    static struct listed l;
+    time_t now = time(NULL);
+
+    new_dir(dir, sizeof dir, "list");
+    put_str(dir, "1.2.3.1", "relaylease1 1.2.3.1 alice\n");
+    put_str(dir, "1.2.3.2", "relaylease1 1.2.3.2 stale\n");
+    set_time(dir, "1.2.3.2", now - 5000);
+    put_str(dir, "1.2.3.3", "relaylease1 1.2.3.3 bad user\n");
+    put(dir, "1.2.3.4", "USER=bob\0DOMAIN=example.org\0", 28);
+    make_fifo(dir, "1.2.3.5");
+    put_str(dir, "2001:db8:1:2::_64", "relaylease1 2001:db8:1:2::_64 carol\n");
+    put_str(dir, ".tmp.1.1.2.3.6", "relaylease1 1.2.3.6 dave\n");
+    put_str(dir, "junk", "USER=junk\0");
+    put_str(dir, "1.2.3.7", "relaylease1 1.2.3.7 future\n");
+    set_time(dir, "1.2.3.7", now + 3600);
+    make_link(dir, "1.2.3.8", "1.2.3.1");
+    make_subdir(dir, "1.2.3.9");
+    put_str(dir, "2001:db8:1:3::_64", "USER=legacy6\0");
+    put_str(dir, "1.2.3.10", "relaylease1 1.2.3.11 mallory\n");
+    put_str(dir, "1.2.3.12", "");
+
+    if (!CHECK(store_open(&s, dir) == 0, "store_open for the list"))
+        return;
+    alarm(30);
+    memset(&l, 0, sizeof l);
+    CHECK(store_list(&s, 900, note_listed, &l) == 0, "store_list succeeds");
+    alarm(0);
+    CHECK_LONG(l.n, 4, "store_list lists four records");
+    CHECK_STR(listed_user(&l, "1.2.3.1"), "alice", "store_list: a fresh record");
+    CHECK_STR(listed_user(&l, "1.2.3.4"), "bob@example.org", "store_list: a relay-ctrl record");
+    CHECK_STR(listed_user(&l, "2001:db8:1:2::_64"), "carol", "store_list: an IPv6 record");
+    CHECK_STR(listed_user(&l, "1.2.3.12"), "", "store_list: an empty relay-ctrl record");
+    {
+        static const char *const not_listed[] = {
+            "1.2.3.2", "1.2.3.3", "1.2.3.5", ".tmp.1.1.2.3.6", "junk", "1.2.3.7", "1.2.3.8",
+            "1.2.3.9", "2001:db8:1:3::_64", "1.2.3.10",
+        };
+        size_t i;
+        for (i = 0; i < sizeof not_listed / sizeof not_listed[0]; i++)
+            CHECK(listed_user(&l, not_listed[i]) == NULL, "store_list leaves out %s",
+                  not_listed[i]);
+    }
+    CHECK(exists(dir, "1.2.3.2") && exists(dir, "1.2.3.3"), "store_list removes nothing");
+    store_close(&s);
+}
+
+int main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    int status;
+
+    log_init("unit-store");
+    signal(SIGALRM, on_alarm);
+    snprintf(top, sizeof top, "%s/unit-store.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(top) == NULL) {
+        printf("# unable to create a scratch directory: %s\n", strerror(errno));
+        return 1;
+    }
+    snprintf(alarm_msg, sizeof alarm_msg,
+             "not ok - no call blocked (one did, for 30 s)\n# scratch directory left: %s\n",
+             top);
+
+    test_user_ok();
+    test_fresh();
+    test_record_lookup();
+    test_parse();
+    test_invalid();
+    test_legacy();
+    test_sweep();
+    test_list();
+
+    status = unit_done();
+    if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        printf("# unable to remove the scratch directory: %s\n", strerror(errno));
+    return status;
+}
