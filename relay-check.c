@@ -24,7 +24,7 @@ static void check(const struct settings *cfg)
     const char *text = addr_from_env(&var);
     struct addr client;
     if (text == NULL) {
-        log_warn("no client address in TCP6REMOTEIP or TCPREMOTEIP: granting nothing");
+        log_warn("no client address in TCP6REMOTEIP, TCPREMOTEIP or IP: granting nothing");
         return;
     }
     if (addr_parse(&client, text) != 0) {

@@ -58,6 +58,7 @@ int main(int argc, char **argv)
     int dry_run = 0, list = 0, opt;
 
     log_init("relay-expire");
+    opterr = 0; /* one line of our own for a bad option, not getopt's as well */
     while ((opt = getopt(argc, argv, "nl")) != -1) {
         if (opt == 'n')
             dry_run = 1;
