@@ -18,8 +18,10 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 # Where the sources are; the sanitizer build runs this Makefile from san/ with SRC=..
 SRC = .
 
-PROGS = relay-allow relay-check relay-expire
-MAN8 = relay-allow.8 relay-check.8 relay-expire.8
+PROGS = relay-allow relay-check relay-expire relay-session
+MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8
+STOREDIR = /var/lib/relaylease
+STOREUSER = relaylease
 HDRS = $(SRC)/addr.h $(SRC)/log.h $(SRC)/settings.h $(SRC)/store.h
 CORE = $(SRC)/addr.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings
@@ -36,6 +38,9 @@ relay-check: $(SRC)/relay-check.c $(CORE) $(HDRS)
 
 relay-expire: $(SRC)/relay-expire.c $(CORE) $(HDRS)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-expire.c $(CORE) $(LDFLAGS) $(STATICLDFLAGS)
+
+relay-session: $(SRC)/relay-session.c $(CORE) $(HDRS)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-session.c $(CORE) $(LDFLAGS) $(STATICLDFLAGS)
 
 # Test programs: unit tests and the stand-ins for servers Debian does not ship.
 testprogs: $(UNITS) $(STANDINS)
@@ -89,8 +94,12 @@ install: all
 	for m in $(MAN8); do cp $(SRC)/man/$$m $(DESTDIR)$(MANDIR)/man8/$$m && \
 		chmod 644 $(DESTDIR)$(MANDIR)/man8/$$m || exit 111; done
 
+# Create the store (as root): owned by $(STOREUSER), mode 0755. Safe to run again.
+setup:
+	sh $(SRC)/run-examples/setup-store $(STOREDIR) $(STOREUSER)
+
 clean:
 	rm -f $(PROGS) $(UNITS) $(STANDINS)
 	rm -rf san
 
-.PHONY: all testprogs san check install clean
+.PHONY: all testprogs san check install setup clean

@@ -3,8 +3,12 @@
  * login: every failure is one line on stderr, and the session goes on. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "addr.h"
 #include "log.h"
 #include "settings.h"
@@ -67,13 +71,68 @@ static void allow(const struct settings *cfg)
     store_close(&store);
 }
 
+/* Under relay-session (the checkpassword chain) this runs as the mail user, who may not
+ * write the store. relay-session, the privileged parent, left a pipe in RELAY_SESSION_FD:
+ * the user name and a newline in it tell it that the login succeeded, and it records the
+ * allowance for the client address it got from tcpserver. The variable is gone before the
+ * exec, and so is the pipe. Returns 1 if the login was handed over, 0 if there is no session
+ * to tell (then allow() does the work). */
+static int tell_session(const struct settings *cfg)
+{
+    const char *v = getenv("RELAY_SESSION_FD");
+    if (v == NULL)
+        return 0;
+    long fd;
+    struct stat st;
+    int flags = -1;
+    if (settings_number(v, 0, 1023, &fd) == 0 && fstat((int)fd, &st) == 0 &&
+        S_ISFIFO(st.st_mode))
+        flags = fcntl((int)fd, F_GETFL);
+    if (flags < 0 || (flags & O_ACCMODE) != O_WRONLY) {
+        log_warn("RELAY_SESSION_FD is not a pipe open for writing: \"%s\": ignored", v);
+        unsetenv("RELAY_SESSION_FD");
+        return 0;
+    }
+    unsetenv("RELAY_SESSION_FD");
+    if (login_failed()) {
+        close((int)fd);
+        return 0; /* allow() says why nothing is recorded */
+    }
+
+    const char *user = login_user();
+    char line[STORE_USER_MAX + 2];
+    size_t len = strlen(user);
+    memcpy(line, user, len);
+    line[len++] = '\n';
+    /* relay-session gone is no reason to end the session: EPIPE, not SIGPIPE. */
+    struct sigaction ign, old;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    ssize_t w;
+    do
+        w = write((int)fd, line, len); /* at most 256 bytes: one atomic pipe write */
+    while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)len)
+        log_warn("unable to tell relay-session about the login: %s",
+                 w < 0 ? strerror(errno) : "short write");
+    else if (cfg->log)
+        log_info("reported the login of user=%s on RELAY_SESSION_FD",
+                 user[0] != '\0' ? user : "-");
+    sigaction(SIGPIPE, &old, NULL);
+    close((int)fd);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     struct settings cfg;
 
     log_init("relay-allow");
     settings_load(&cfg);
-    allow(&cfg);
+    if (!tell_session(&cfg))
+        allow(&cfg);
     if (argc < 2)
         return 0;
     log_exec(argv + 1);

@@ -18,6 +18,10 @@
 
 #define MAGIC "relaylease1 "
 #define TEMP_PREFIX ".tmp."
+/* The lock is a file of its own, mode 0600 and owned by the store's owner, rather than the
+ * directory: flock needs only read access, and the directory is readable by relay-check's
+ * account and often by everyone, who must not be able to stall logins and sweeps. */
+#define LOCK_NAME ".lock"
 /* A record is one short line; anything bigger is not one of ours. */
 #define RECORD_MAX 1024
 /* Clocks of hosts sharing a store may differ by a little; a login time further in the future
@@ -34,6 +38,7 @@
 int store_open(struct store *s, const char *dir)
 {
     s->dir = dir;
+    s->lockfd = -1;
     s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return s->dirfd < 0 ? -1 : 0;
 }
@@ -42,7 +47,10 @@ void store_close(struct store *s)
 {
     if (s->dirfd >= 0)
         close(s->dirfd);
+    if (s->lockfd >= 0)
+        close(s->lockfd);
     s->dirfd = -1;
+    s->lockfd = -1;
 }
 
 /* TCPREMOTEINFO lands inside a comment in qmail-smtpd's Received header, so parentheses and
@@ -70,12 +78,46 @@ static int sleep_ms(long ms)
     return nanosleep(&ts, NULL);
 }
 
+static int open_lock(struct store *s)
+{
+    if (s->lockfd >= 0)
+        return 0;
+    int fd = openat(s->dirfd, LOCK_NAME, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                    0600);
+    if (fd < 0)
+        return -1;
+    struct stat st, dst;
+    if (fstat(fd, &st) != 0 || fstat(s->dirfd, &dst) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    /* Made by root (the Dovecot hook, relay-session): the store's owner, who runs the sweep,
+     * must be able to open it too. */
+    if (st.st_uid != dst.st_uid && st.st_uid == 0 && fchown(fd, dst.st_uid, dst.st_gid) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    s->lockfd = fd;
+    return 0;
+}
+
 /* Shared by writers so that a sweep, which takes it exclusively around each stat-and-unlink,
  * never deletes a record that a login has just replaced. */
-static int lock_shared(int dirfd)
+static int lock_shared(struct store *s)
 {
+    if (open_lock(s) != 0)
+        return -1;
     for (long waited = 0; waited < LOCK_WAIT_MS; waited += 2) {
-        if (flock(dirfd, LOCK_SH | LOCK_NB) == 0)
+        if (flock(s->lockfd, LOCK_SH | LOCK_NB) == 0)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -1;
@@ -138,13 +180,13 @@ int store_record(struct store *s, const char *key, const char *user)
         return -1;
     }
 
-    int locked = lock_shared(s->dirfd) == 0;
+    int locked = lock_shared(s) == 0;
     if (!locked)
         log_warn("unable to lock %s (%s): recording without the lock", s->dir, strerror(errno));
     int r = renameat(s->dirfd, tmp, s->dirfd, key);
     int e = errno;
     if (locked)
-        flock(s->dirfd, LOCK_UN);
+        flock(s->lockfd, LOCK_UN);
     if (r != 0) {
         unlinkat(s->dirfd, tmp, 0);
         errno = e;
@@ -353,7 +395,8 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
                 done = 1;
                 break;
             }
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                strcmp(de->d_name, LOCK_NAME) == 0)
                 continue;
             snprintf(names[count++], sizeof names[0], "%s", de->d_name);
         }
@@ -362,7 +405,7 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
 
         int locked = 0;
         if (!dry_run) {
-            if (flock(s->dirfd, LOCK_EX) != 0) {
+            if (open_lock(s) != 0 || flock(s->lockfd, LOCK_EX) != 0) {
                 failed = 1;
                 saved = errno;
                 break;
@@ -411,7 +454,7 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
                 removed(name, age, arg);
         }
         if (locked)
-            flock(s->dirfd, LOCK_UN);
+            flock(s->lockfd, LOCK_UN);
     }
     closedir(d);
     if (failed) {

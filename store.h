@@ -11,6 +11,7 @@
 
 struct store {
     int dirfd;
+    int lockfd; /* opened when first needed */
     const char *dir;
 };
 

@@ -1,0 +1,343 @@
+/* relay-session: the privileged parent of a checkpassword login chain.
+ *
+ *   qmail-popup host relay-session checkpassword relay-allow qmail-pop3d Maildir
+ *
+ * checkpassword drops to the mail user before relay-allow runs, and the mail user must not
+ * be able to write the store: otherwise any local user could forge an allowance. So this
+ * program, still root and with the environment tcpserver gave it, forks the rest of the
+ * chain with a pipe in RELAY_SESSION_FD. relay-allow writes the user name and a newline into
+ * it and goes on with the session. That line is the only thing taken from the child: it
+ * means "the login succeeded", and the name in it is checked before it is recorded. The
+ * address recorded is this process's own client address, never one the child could choose.
+ * With RELAY_SESSION_REFRESH=1 the allowance is recorded again every expiry/3 seconds for as
+ * long as the session lasts. Nothing here may stop the login: every failure is one line on
+ * stderr and the session goes on. */
+#define _GNU_SOURCE /* syscall(SYS_close_range) where the kernel has it */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "addr.h"
+#include "log.h"
+#include "settings.h"
+#include "store.h"
+
+/* The session's client and what has been learnt about its login. */
+struct session {
+    const struct settings *cfg;
+    char key[ADDR_KEY_MAX];
+    int refresh;                    /* RELAY_SESSION_REFRESH: record again while it lasts */
+    long interval;                  /* seconds between two records */
+    int fd;                         /* the pipe's read end, -1 once heard or closed */
+    char line[STORE_USER_MAX + 2];  /* what the child has said so far */
+    size_t len;
+    int too_long;                   /* more than a user name before the newline */
+    int logged_in;                  /* the child said the login succeeded */
+    char user[STORE_USER_MAX + 1];
+    int failing;                    /* the last record failed: already warned about */
+    struct timespec due;            /* the next refresh (CLOCK_MONOTONIC) */
+};
+
+static pid_t child;
+
+/* A signal meant for the session (tcpserver's or svc's TERM, a HUP, a ^C) goes to the
+ * child; this process waits for the child to end and then ends the same way. */
+static void forward(int sig)
+{
+    int e = errno;
+    kill(child, sig);
+    errno = e;
+}
+
+/* Only there to interrupt pselect when the child ends. */
+static void child_ended(int sig)
+{
+    (void)sig;
+}
+
+/* RELAY_SESSION_REFRESH: unset or "0" off, "" or "1" on, as the other switches. It is
+ * opt-in: a bad value is warned about and leaves it off. */
+static int refresh_wanted(void)
+{
+    const char *v = getenv("RELAY_SESSION_REFRESH");
+    if (v == NULL || strcmp(v, "0") == 0)
+        return 0;
+    if (v[0] == '\0' || strcmp(v, "1") == 0)
+        return 1;
+    log_warn("RELAY_SESSION_REFRESH must be 0 or 1, not \"%s\": not refreshing", v);
+    return 0;
+}
+
+/* The client as tcpserver set it in this process's own environment, which the child
+ * cannot touch. Returns 0, or -1 with a warning. */
+static int client_key(struct session *s)
+{
+    const char *var;
+    const char *text = addr_from_env(&var);
+    struct addr client;
+    if (text == NULL) {
+        log_warn("no client address in TCP6REMOTEIP, TCPREMOTEIP or IP: nothing recorded");
+        return -1;
+    }
+    if (addr_parse(&client, text) != 0) {
+        log_warn("%s is not an address: \"%s\": nothing recorded", var, text);
+        return -1;
+    }
+    addr_key(s->key, &client, s->cfg->v6bits);
+    return 0;
+}
+
+/* No session to watch over (no client address, or no pipe or process to be had): run the
+ * chain in this process. relay-allow then tries to record by itself, which works only where
+ * it may write the store; the login goes on either way. */
+static _Noreturn void run_alone(char **argv)
+{
+    log_exec(argv);
+}
+
+static _Noreturn void child_main(char **argv, int wfd, const sigset_t *mask)
+{
+    char num[16];
+    sigprocmask(SIG_SETMASK, mask, NULL);
+    snprintf(num, sizeof num, "%d", wfd);
+    if (fcntl(wfd, F_SETFD, 0) != 0 || setenv("RELAY_SESSION_FD", num, 1) != 0)
+        log_warn("unable to pass the session pipe on: %s: nothing will be recorded",
+                 strerror(errno));
+    log_exec(argv);
+}
+
+/* This process is a parent of the network session: holding the client's socket would keep
+ * the connection open after the session has ended. It keeps stderr and the pipe, and turns
+ * stdin and stdout into /dev/null so that no later open lands on them. */
+static void close_others(int keep)
+{
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0) {
+        close(0);
+        close(1);
+    }
+    if (null > 2 && null != keep)
+        close(null);
+#ifdef SYS_close_range
+    if ((keep == 3 || syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U) == 0) &&
+        syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0)
+        return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = 3; fd < max; fd++)
+        if (fd != keep)
+            close(fd);
+}
+
+static void record(struct session *s)
+{
+    struct store store;
+    int r = store_open(&store, s->cfg->dir);
+    if (r == 0) {
+        r = store_record(&store, s->key, s->user);
+        store_close(&store);
+    }
+    if (r != 0) {
+        if (!s->failing)
+            log_warn("unable to record %s in %s: %s", s->key, s->cfg->dir, strerror(errno));
+        s->failing = 1;
+        return;
+    }
+    if (s->failing)
+        log_info("recorded %s again", s->key);
+    s->failing = 0;
+}
+
+static void now(struct timespec *t)
+{
+    clock_gettime(CLOCK_MONOTONIC, t);
+}
+
+/* The child has said the login succeeded: record it, and plan the first refresh. */
+static void logged_in(struct session *s)
+{
+    s->logged_in = 1;
+    s->line[s->len] = '\0';
+    if (s->too_long || (s->len > 0 && !store_user_ok(s->line)))
+        log_warn("the session reported a user name with forbidden characters or too long: "
+                 "recorded without it");
+    else
+        memcpy(s->user, s->line, s->len + 1);
+    record(s);
+    if (s->cfg->log && !s->failing)
+        log_info("recorded %s user=%s%s", s->key, s->user[0] != '\0' ? s->user : "-",
+                 s->refresh ? " (refreshed while the session lasts)" : "");
+    now(&s->due);
+    s->due.tv_sec += s->interval;
+}
+
+/* Read what the child has written. One line ending in a newline is a successful login; the
+ * end of the pipe before that is a failed one. Nothing after the newline is read. */
+static void hear(struct session *s)
+{
+    char buf[128];
+    for (;;) {
+        ssize_t got = read(s->fd, buf, sizeof buf);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && errno == EAGAIN)
+            return;
+        if (got <= 0)
+            break; /* end of the pipe, or an error: no login to record */
+        for (ssize_t i = 0; i < got; i++) {
+            if (buf[i] == '\n') {
+                close(s->fd);
+                s->fd = -1;
+                logged_in(s);
+                return;
+            }
+            if (s->len < STORE_USER_MAX)
+                s->line[s->len++] = buf[i];
+            else
+                s->too_long = 1;
+        }
+    }
+    close(s->fd);
+    s->fd = -1;
+}
+
+/* Wait for the child, listening to the pipe and refreshing, and return its wait status. */
+static int watch(struct session *s, const sigset_t *mask)
+{
+    int status;
+    for (;;) {
+        pid_t r = waitpid(child, &status, WNOHANG);
+        if (r == child)
+            break;
+        if (r < 0 && errno != EINTR) {
+            log_warn("unable to wait for the session: %s", strerror(errno));
+            return 111 << 8;
+        }
+
+        struct timespec t, left, *timeout = NULL;
+        if (s->logged_in && s->refresh) {
+            now(&t);
+            if (t.tv_sec > s->due.tv_sec ||
+                (t.tv_sec == s->due.tv_sec && t.tv_nsec >= s->due.tv_nsec)) {
+                record(s);
+                now(&s->due);
+                s->due.tv_sec += s->interval;
+                continue;
+            }
+            left.tv_sec = s->due.tv_sec - t.tv_sec;
+            left.tv_nsec = s->due.tv_nsec - t.tv_nsec;
+            if (left.tv_nsec < 0) {
+                left.tv_sec--;
+                left.tv_nsec += 1000000000L;
+            }
+            timeout = &left;
+        }
+        fd_set in;
+        FD_ZERO(&in);
+        if (s->fd >= 0)
+            FD_SET(s->fd, &in);
+        /* The signals are let through only while waiting here, so none is lost between
+         * the check above and the wait. */
+        int n = pselect(s->fd + 1, &in, NULL, NULL, timeout, mask);
+        if (n < 0 && errno != EINTR) {
+            log_warn("unable to wait for the session: %s", strerror(errno));
+            while (waitpid(child, &status, 0) < 0)
+                if (errno != EINTR)
+                    return 111 << 8;
+            break;
+        }
+        if (n > 0 && s->fd >= 0 && FD_ISSET(s->fd, &in))
+            hear(s);
+    }
+    /* A chain that reports and ends at once (relay-allow with no program) leaves its line
+     * in the pipe. */
+    if (s->fd >= 0)
+        hear(s);
+    if (s->logged_in && s->refresh && s->cfg->log)
+        log_info("session for %s ended: no longer refreshed", s->key);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct settings cfg;
+    struct session s;
+
+    log_init("relay-session");
+    if (argc < 2)
+        log_fatal(100, "usage: relay-session program [arg ...]");
+    settings_load(&cfg);
+    /* One from our own caller means nothing here, and must not reach the chain. */
+    unsetenv("RELAY_SESSION_FD");
+    /* With 0, 1 and 2 open, the pipe gets higher numbers and is never taken for them. */
+    for (;;) {
+        int fd = open("/dev/null", O_RDWR);
+        if (fd < 0 || fd > 2) {
+            if (fd > 2)
+                close(fd);
+            break;
+        }
+    }
+    memset(&s, 0, sizeof s);
+    s.cfg = &cfg;
+    s.refresh = refresh_wanted();
+    s.interval = cfg.expiry / 3 > 1 ? cfg.expiry / 3 : 1;
+    if (client_key(&s) != 0)
+        run_alone(argv + 1);
+
+    int pfd[2];
+    if (pipe(pfd) != 0) {
+        log_warn("unable to create a pipe: %s: nothing recorded", strerror(errno));
+        run_alone(argv + 1);
+    }
+    fcntl(pfd[0], F_SETFD, FD_CLOEXEC);
+    fcntl(pfd[1], F_SETFD, FD_CLOEXEC);
+
+    /* TERM, HUP, INT and CHLD wait until the parent is ready for them (see watch). The
+     * child gets the mask back before its exec, and keeps the dispositions it inherited. */
+    sigset_t block, mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, &mask);
+
+    child = fork();
+    if (child < 0) {
+        log_warn("unable to fork: %s: nothing recorded", strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        sigprocmask(SIG_SETMASK, &mask, NULL);
+        run_alone(argv + 1);
+    }
+    if (child == 0)
+        child_main(argv + 1, pfd[1], &mask);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = forward;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = child_ended;
+    sigaction(SIGCHLD, &sa, NULL);
+    close(pfd[1]);
+    s.fd = pfd[0];
+    fcntl(s.fd, F_SETFL, O_NONBLOCK);
+    close_others(s.fd);
+    int status = watch(&s, &mask);
+    if (s.fd >= 0)
+        close(s.fd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 111;
+}

@@ -1,0 +1,119 @@
+#!/bin/sh
+# t-session-long.sh: with RELAY_SESSION_REFRESH=1, relay-session keeps the allowance fresh
+# for as long as the POP3 session lasts, and lets it expire once the session has ended.
+#   tcpserver -> popup -> relay-session -> checkpassword -> relay-allow -> pop3d
+# With RELAY_EXPIRY=3, a session held open for more than two expiries keeps relaying, and
+# one expiry after it closes the relay is refused. Without the option the allowance expires
+# while the session is still open (the option is opt-in).
+# shellcheck disable=SC2016 # the sh -c script below reads its arguments as $1, $2 and $3
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_programs
+if [ ! -x "$RELAY_BIN/relay-session" ]; then
+    not_ok "program is built: $RELAY_BIN/relay-session"
+    exit 1
+fi
+
+expiry=3
+make_passwd "$SCRATCH/passwd"
+
+# Each server has its own store, so that both sessions can run at once from 127.0.0.1.
+start_pop() { # NAME [VAR=value...]: the chain with relay-session in front of checkpassword
+    start_pop_name=$1
+    shift
+    if ! mkdir "$SCRATCH/$start_pop_name" || ! chmod 755 "$SCRATCH/$start_pop_name"; then
+        not_ok "make the store $start_pop_name"
+        exit 1
+    fi
+    start_tcpserver "$start_pop_name" 127.0.0.1 0 env RELAY_DIR="$SCRATCH/$start_pop_name" \
+        RELAY_EXPIRY="$expiry" STANDIN_PASSWD="$SCRATCH/passwd" "$@" \
+        "$STANDINS/popup" localhost "$RELAY_BIN/relay-session" "$STANDINS/checkpassword" \
+        "$RELAY_BIN/relay-allow" "$STANDINS/pop3d" Maildir
+}
+start_pop long RELAY_SESSION_REFRESH=1 && long=$SERVER_PORT long_pid=$SERVER_PID
+start_pop short && short=$SERVER_PORT
+if [ -z "${long:-}" ] || [ -z "${short:-}" ]; then
+    not_ok "both tcpservers started"
+    exit 1
+fi
+
+grants() { # NAME: relay-check, as the SMTP side runs it, grants 127.0.0.1 from store NAME
+    env TCPREMOTEIP=127.0.0.1 RELAY_DIR="$SCRATCH/$1" RELAY_EXPIRY="$expiry" \
+        "$RELAY_BIN/relay-check" printenv RELAYCLIENT >/dev/null 2>>"$SCRATCH/check.log"
+}
+# open_session NAME PORT: log in as bob and keep the session open until $SCRATCH/NAME.close
+# exists; then NOOP and QUIT. Waits (up to 5 s) for the record to appear.
+open_session() {
+    start_bg sh -c '{
+        printf "%s\n" "USER bob" "PASS secret" STAT
+        while [ ! -e "$1" ]; do sleep 0.1; done
+        printf "%s\n" NOOP QUIT
+    } | "$2" -t 30 127.0.0.1 "$3"' sh "$SCRATCH/$1.close" "$STANDINS/chat" "$2" \
+        >"$SCRATCH/$1.chat" 2>&1
+    eval "session_$1=\$LAST_PID"
+    open_n=0
+    while [ ! -e "$SCRATCH/$1/127.0.0.1" ] && [ "$open_n" -lt 50 ]; do
+        sleep 0.1
+        open_n=$((open_n + 1))
+    done
+    check "the login in session $1 made a record" test -e "$SCRATCH/$1/127.0.0.1"
+}
+close_session() { # NAME
+    touch "$SCRATCH/$1.close"
+    eval "wait \"\$session_$1\""
+    is "$(reply_to "$SCRATCH/$1.chat" NOOP)" "+OK " "session $1 was alive until it closed"
+}
+mtime() { # NAME
+    stat -c %Y "$SCRATCH/$1/127.0.0.1"
+}
+grants_now() { # NAME DESC
+    if grants "$1"; then ok "$2"; else not_ok "$2"; fi
+}
+refuses_now() { # NAME DESC
+    if grants "$1"; then not_ok "$2"; else ok "$2"; fi
+}
+
+diag "two sessions at once, both held open; 'long' has RELAY_SESSION_REFRESH=1"
+open_session long "$long"
+open_session short "$short"
+first=$(mtime long)
+sleep 2
+grants_now long "relay is granted 2 s into the session"
+sleep $((expiry))
+grants_now long "relay is granted $((expiry + 2)) s into the session (more than one expiry)"
+refuses_now short "without RELAY_SESSION_REFRESH it is refused by then, the session still open"
+sleep $((expiry))
+grants_now long "relay is granted $((2 * expiry + 2)) s into the session (two expiries)"
+later=$(mtime long)
+if [ "$later" -gt "$first" ]; then
+    ok "the record was refreshed during the session"
+else
+    not_ok "the record was refreshed during the session"
+    diag "mtime at login $first, now $later"
+fi
+close_session short
+close_session long
+grants_now long "relay is still granted right after the session closed"
+n=0
+while [ -n "$(pgrep -P "$long_pid" 2>/dev/null)" ] && [ "$n" -lt 30 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+is "$(pgrep -P "$long_pid" 2>/dev/null)" "" "relay-session is gone with the session"
+closed=$(mtime long)
+sleep $((expiry + 2))
+is "$(mtime long)" "$closed" "nothing refreshes the record after the session"
+refuses_now long "relay is refused one expiry after the session closed"
+check "relay-session logged the record" \
+    grep -q 'relay-session: recorded 127.0.0.1 user=bob (refreshed while the session lasts)' \
+    "$SCRATCH/long.log"
+check "relay-session logged the end of the session" \
+    grep -q 'relay-session: session for 127.0.0.1 ended: no longer refreshed' "$SCRATCH/long.log"
+if grep -q 'warning' "$SCRATCH/long.log"; then
+    not_ok "no warnings from the chain"
+    diag <"$SCRATCH/long.log"
+else
+    ok "no warnings from the chain"
+fi
+
+done_testing
