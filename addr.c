@@ -23,6 +23,29 @@ static int plain_text(const char *s, size_t max)
     return n > 0;
 }
 
+/* Exactly four decimal parts of one to three digits, each at most 255, with no leading zero:
+ * what this accepts is already its own canonical text, so keys need no second formatting.
+ * (inet_aton would read "010" as octal 8 and "127.1" as 127.0.0.1.) */
+static int parse_v4(unsigned char out[4], const char *s)
+{
+    for (int part = 0; part < 4; part++) {
+        unsigned v = 0;
+        int digits = 0;
+        while (*s >= '0' && *s <= '9') {
+            if (digits == 3 || (digits == 1 && v == 0))
+                return -1;
+            v = v * 10 + (unsigned)(*s++ - '0');
+            digits++;
+        }
+        if (digits == 0 || v > 255)
+            return -1;
+        out[part] = (unsigned char)v;
+        if (*s++ != (part < 3 ? '.' : '\0'))
+            return -1;
+    }
+    return 0;
+}
+
 static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 int addr_parse(struct addr *a, const char *s)
@@ -31,9 +54,7 @@ int addr_parse(struct addr *a, const char *s)
     if (!plain_text(s, 45))
         return -1;
     if (strchr(s, ':') == NULL) {
-        /* inet_pton(AF_INET) takes exactly four decimal parts without leading zeros in both
-         * glibc and musl, unlike inet_aton, which would read "010" as octal 8. */
-        if (inet_pton(AF_INET, s, a->b) != 1)
+        if (parse_v4(a->b, s) != 0)
             return -1;
         a->family = 4;
         return 0;
@@ -126,6 +147,16 @@ int addr_key_parse(struct addr *a, unsigned *bits, const char *s)
 {
     char text[ADDR_TEXT_MAX];
     const char *us = strchr(s, '_');
+    /* The sweep asks this of every name in the store; a dotted quad that parses is its
+     * own key, so the common case skips the copy and the second formatting. */
+    if (us == NULL && strchr(s, ':') == NULL) {
+        memset(a, 0, sizeof *a);
+        if (parse_v4(a->b, s) != 0)
+            return -1;
+        a->family = 4;
+        *bits = 32;
+        return 0;
+    }
     size_t n = us ? (size_t)(us - s) : strlen(s);
     if (n == 0 || n >= sizeof text)
         return -1;

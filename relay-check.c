@@ -3,6 +3,7 @@
  * reads the store. Whatever goes wrong grants nothing, and the session goes on. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,13 +12,20 @@
 #include "settings.h"
 #include "store.h"
 
-static void check(const struct settings *cfg)
+extern char **environ;
+
+/* Environments from tcpserver hold a few dozen variables; this bounds the stack copy. */
+#define ENV_MAX 4096
+
+/* Does the client have a fresh allowance? Fills rec and returns 1 if so. Every doubt
+ * (no address, a bad one, a broken store, an invalid record) returns 0. */
+static int allowed(const struct settings *cfg, struct record *rec)
 {
     /* A static tcpserver rule has decided already; a second opinion could only narrow it. */
     if (getenv("RELAYCLIENT") != NULL) {
         if (cfg->log)
             log_info("RELAYCLIENT already set by tcpserver's rules: left as it is");
-        return;
+        return 0;
     }
 
     const char *var;
@@ -25,60 +33,92 @@ static void check(const struct settings *cfg)
     struct addr client;
     if (text == NULL) {
         log_warn("no client address in TCP6REMOTEIP, TCPREMOTEIP or IP: granting nothing");
-        return;
+        return 0;
     }
     if (addr_parse(&client, text) != 0) {
         log_warn("%s is not an address: \"%s\": granting nothing", var, text);
-        return;
+        return 0;
     }
     if (!cfg->relayclient_ok)
-        return;
+        return 0;
 
     char key[ADDR_KEY_MAX];
-    struct record rec;
     const char *why;
     time_t now = time(NULL);
     addr_key(key, &client, cfg->v6bits);
-    switch (store_lookup(cfg->dir, key, &rec, now, &why)) {
+    switch (store_lookup(cfg->dir, key, rec, now, &why)) {
     case STORE_MISSING:
         if (cfg->log)
             log_info("refused %s not found", key);
-        return;
+        return 0;
     case STORE_INVALID:
         log_warn("invalid record %s/%s: %s: granting nothing", cfg->dir, key, why);
-        return;
+        return 0;
     case STORE_ERROR:
         log_warn("unable to read %s/%s: %s: granting nothing", cfg->dir, key, strerror(errno));
-        return;
+        return 0;
     case STORE_FOUND:
         break;
     }
 
-    long age = (long)(now - rec.time);
-    const char *user = rec.user[0] != '\0' ? rec.user : "-";
-    if (!store_fresh(rec.time, now, cfg->expiry)) {
+    long age = (long)(now - rec->time);
+    const char *user = rec->user[0] != '\0' ? rec->user : "-";
+    if (!store_fresh(rec->time, now, cfg->expiry)) {
         if (cfg->log)
             log_info("refused %s expired user=%s age=%ld", key, user, age);
-        return;
+        return 0;
     }
-    if (setenv("RELAYCLIENT", cfg->relayclient, 1) != 0) {
-        log_warn("unable to set RELAYCLIENT: %s: granting nothing", strerror(errno));
-        return;
-    }
-    if (cfg->remoteinfo && rec.user[0] != '\0' && setenv("TCPREMOTEINFO", rec.user, 1) != 0)
-        log_warn("unable to set TCPREMOTEINFO: %s", strerror(errno));
     if (cfg->log)
         log_info("granted %s user=%s age=%ld", key, user, age);
+    return 1;
+}
+
+/* Exec the rest of argv with RELAYCLIENT set, and TCPREMOTEINFO set to the user if asked.
+ * The environment is built on the stack and installed just before the exec: setenv would
+ * bring in malloc, and its system calls, on every SMTP connection. Nothing else is added
+ * or changed, whatever the store said. */
+static _Noreturn void exec_granted(char **argv, const struct settings *cfg,
+                                   const struct record *rec)
+{
+    const char *info = cfg->remoteinfo && rec->user[0] != '\0' ? rec->user : NULL;
+    size_t n = 0;
+    while (environ[n] != NULL)
+        n++;
+    if (n > ENV_MAX) {
+        if (setenv("RELAYCLIENT", cfg->relayclient, 1) != 0 ||
+            (info != NULL && setenv("TCPREMOTEINFO", info, 1) != 0))
+            log_fatal(111, "unable to set RELAYCLIENT: %s", strerror(errno));
+        log_exec(argv);
+    }
+
+    char *env[n + 3];
+    char relayclient[sizeof "RELAYCLIENT=" + SETTINGS_RELAYCLIENT_MAX];
+    char remoteinfo[sizeof "TCPREMOTEINFO=" + STORE_USER_MAX];
+    size_t m = 0;
+    snprintf(relayclient, sizeof relayclient, "RELAYCLIENT=%s", cfg->relayclient);
+    env[m++] = relayclient;
+    if (info != NULL) {
+        snprintf(remoteinfo, sizeof remoteinfo, "TCPREMOTEINFO=%s", info);
+        env[m++] = remoteinfo;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (info == NULL || strncmp(environ[i], "TCPREMOTEINFO=", 14) != 0)
+            env[m++] = environ[i];
+    env[m] = NULL;
+    environ = env;
+    log_exec(argv);
 }
 
 int main(int argc, char **argv)
 {
     struct settings cfg;
+    struct record rec;
 
     log_init("relay-check");
     if (argc < 2)
         log_fatal(100, "usage: relay-check program [arg ...]");
     settings_load(&cfg);
-    check(&cfg);
+    if (allowed(&cfg, &rec))
+        exec_granted(argv + 1, &cfg, &rec);
     log_exec(argv + 1);
 }
