@@ -88,6 +88,10 @@ san:
 check: all testprogs san
 	sh $(SRC)/tests/run . san
 
+# The benchmarks print figures against the targets; they are not tests (see bench/README.md).
+bench: all
+	sh $(SRC)/bench/run
+
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8
 	for p in $(PROGS); do cp $$p $(DESTDIR)$(PREFIX)/bin/$$p.new && \
@@ -104,4 +108,4 @@ clean:
 	rm -f $(PROGS) $(UNITS) $(STANDINS)
 	rm -rf san
 
-.PHONY: all testprogs san check install setup clean
+.PHONY: all testprogs san check bench install setup clean
