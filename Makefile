@@ -18,31 +18,49 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 # Where the sources are; the sanitizer build runs this Makefile from san/ with SRC=..
 SRC = .
 
-PROGS = relay-allow relay-check relay-expire relay-session
-MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8
+PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-import-opensmtp
+MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 \
+	relay-import-opensmtp.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
 HDRS = $(SRC)/addr.h $(SRC)/log.h $(SRC)/settings.h $(SRC)/store.h
 CORE = $(SRC)/addr.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
-UNITS = tests/unit-addr tests/unit-store tests/unit-settings
+# cdb mode: the coalescing trigger is plain C (the static login programs link it); the
+# tcprules parser goes only into relay-cdb.
+TRIGGER = $(SRC)/cdbmake-helpers/trigger.c $(SRC)/cdbmake-helpers/trigger.h
+RULES = $(SRC)/cdbmake-helpers/rules.c $(SRC)/cdbmake-helpers/rules.h
+CDBLIBS = -lcdb
+UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat
 
 all: $(PROGS)
 
-relay-allow: $(SRC)/relay-allow.c $(CORE) $(HDRS)
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-allow.c $(CORE) $(LDFLAGS) $(STATICLDFLAGS)
+relay-allow: $(SRC)/relay-allow.c $(CORE) $(HDRS) $(TRIGGER)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-allow.c $(CORE) \
+		$(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
 
 relay-check: $(SRC)/relay-check.c $(CORE) $(HDRS)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-check.c $(CORE) $(LDFLAGS) $(STATICLDFLAGS)
 
 # relay-expire runs once a minute, so its start-up does not matter, but it reads whole
 # directories: glibc's readdir fetches 32 KiB of names per getdents call, musl's 2 KiB.
-relay-expire: $(SRC)/relay-expire.c $(CORE) $(HDRS)
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-expire.c $(CORE) $(LDFLAGS)
+relay-expire: $(SRC)/relay-expire.c $(CORE) $(HDRS) $(TRIGGER)
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-expire.c $(CORE) \
+		$(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS)
 
-relay-session: $(SRC)/relay-session.c $(CORE) $(HDRS)
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-session.c $(CORE) $(LDFLAGS) $(STATICLDFLAGS)
+relay-session: $(SRC)/relay-session.c $(CORE) $(HDRS) $(TRIGGER)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-session.c $(CORE) \
+		$(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
+
+# tinycdb cannot link into the static musl programs: relay-cdb alone uses $(CC) and -lcdb.
+relay-cdb: $(SRC)/cdbmake-helpers/relay-cdb.c $(RULES) $(CORE) $(HDRS)
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/cdbmake-helpers/relay-cdb.c \
+		$(SRC)/cdbmake-helpers/rules.c $(CORE) $(LDFLAGS) $(CDBLIBS)
+
+relay-import-opensmtp: $(SRC)/cdbmake-helpers/relay-import-opensmtp.c $(CORE) $(HDRS) $(TRIGGER)
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/cdbmake-helpers/relay-import-opensmtp.c \
+		$(CORE) $(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS)
 
 # Test programs: unit tests and the stand-ins for servers Debian does not ship.
 testprogs: $(UNITS) $(STANDINS)
@@ -58,6 +76,10 @@ tests/unit-store: $(SRC)/tests/unit-store.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 tests/unit-settings: $(SRC)/tests/unit-settings.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-settings.c $(CORE) $(LDFLAGS)
+
+tests/unit-rules: $(SRC)/tests/unit-rules.c $(SRC)/tests/unit.h $(RULES)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-rules.c $(SRC)/cdbmake-helpers/rules.c $(LDFLAGS)
 
 tests/standins/smtpd: $(SRC)/tests/standins/smtpd.c
 	@mkdir -p tests/standins

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "settings.h"
 #include "store.h"
+#include "cdbmake-helpers/trigger.h"
 
 /* The old Courier AUTHMODULES chain runs the modules after the login has been tried, and
  * only AUTHENTICATED says whether it succeeded. */
@@ -69,6 +70,9 @@ static void allow(const struct settings *cfg)
     else if (cfg->log)
         log_info("recorded %s user=%s", key, user[0] != '\0' ? user : "-");
     store_close(&store);
+
+    /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; the login never waits. */
+    trigger_rebuild(TRIGGER_DETACH);
 }
 
 /* Under relay-session (the checkpassword chain) this runs as the mail user, who may not

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "settings.h"
 #include "store.h"
+#include "cdbmake-helpers/trigger.h"
 
 /* Keys name IPv6 prefixes as "2001:db8::_64" because a file name cannot hold '/';
  * people read "2001:db8::/64". */
@@ -90,5 +91,9 @@ int main(int argc, char **argv)
     if (fflush(stdout) != 0 || ferror(stdout))
         log_fatal(111, "unable to write output: %s", strerror(errno));
     store_close(&store);
+
+    /* cdb mode (relay-cdb(8)): rebuild tcpserver's rules cdb without what was pruned. */
+    if (!dry_run && !list && trigger_rebuild(TRIGGER_WAIT) != 0)
+        return 111;
     return 0;
 }

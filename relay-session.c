@@ -28,6 +28,7 @@
 #include "log.h"
 #include "settings.h"
 #include "store.h"
+#include "cdbmake-helpers/trigger.h"
 
 /* The session's client and what has been learnt about its login. */
 struct session {
@@ -155,6 +156,8 @@ static void record(struct session *s)
     if (s->failing)
         log_info("recorded %s again", s->key);
     s->failing = 0;
+    /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; nobody waits for it. */
+    trigger_rebuild(TRIGGER_DETACH);
 }
 
 static void now(struct timespec *t)

@@ -1,0 +1,355 @@
+/* rules.c: tcprules' input read byte for byte as Debian's tcprules (ucspi-tcp 0.88) reads
+ * it, so that relay-cdb writes the same records, and the text forms that tcpserver looks up.
+ *
+ * What tcprules accepts, as checked against both Debian builds:
+ *   - A line starting with '#' and an empty line are skipped; trailing spaces, tabs and
+ *     newlines are cut. Nothing else is: a leading space is part of the address.
+ *   - "address:allow" or "address:deny", then any number of ",NAME=<q>value<q>", where <q> is
+ *     any one byte that the value does not contain (no escaping). NAME runs up to the first
+ *     '=' and may hold anything, ',' included. Anything else after allow or deny, an
+ *     unterminated value, or a missing '=' makes the whole input invalid (exit 100).
+ *   - A range "a-b" in the part of an address that has neither '=' nor '@': the numbers are
+ *     what lies between the '.' before the '-' (or the start) and the '.' after it (or the
+ *     end). An empty number is 0, one with any other byte refuses the line, one with more
+ *     digits than fit wraps around as djb's scan_ulong does, and the top is cut to 255.
+ *   - Text with no colon at all: the plain build ignores it, the IPv6 build loops forever.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rules.h"
+
+int rbuf_reserve(struct rbuf *b, size_t n)
+{
+    if (n <= b->cap - b->len)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < n) {
+        if (cap > ((size_t)-1) / 2) {
+            errno = ENOMEM;
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *s = realloc(b->s, cap);
+    if (s == NULL)
+        return -1;
+    b->s = s;
+    b->cap = cap;
+    return 0;
+}
+
+int rbuf_put(struct rbuf *b, const void *p, size_t n)
+{
+    if (rbuf_reserve(b, n) != 0)
+        return -1;
+    if (n > 0)
+        memcpy(b->s + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void rbuf_free(struct rbuf *b)
+{
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Index of the first c in s[0..n), or n. */
+static size_t find(const char *s, size_t n, char c)
+{
+    const char *p = memchr(s, c, n);
+    return p ? (size_t)(p - s) : n;
+}
+
+static int starts(const char *s, size_t n, const char *word)
+{
+    size_t w = strlen(word);
+    return n >= w && memcmp(s, word, w) == 0;
+}
+
+enum rules_line rules_parse_line(const char *x, size_t len, const char **addr,
+                                 size_t *addrlen, struct rbuf *value)
+{
+    if (len == 0 || x[0] == '#' || x[0] == '\n')
+        return RULES_SKIP;
+    while (len > 0 && (x[len - 1] == '\n' || x[len - 1] == ' ' || x[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return RULES_SKIP;
+
+    /* The address ends at the first colon followed by "allow" or "deny". The plain build
+     * takes the first colon, full stop; where it accepts a line, that is the same colon. */
+    size_t colon = find(x, len, ':');
+    if (colon == len)
+        return RULES_NOCOLON;
+    while (colon < len && !starts(x + colon + 1, len - colon - 1, "allow") &&
+           !starts(x + colon + 1, len - colon - 1, "deny"))
+        colon += 1 + find(x + colon + 1, len - colon - 1, ':');
+    if (colon >= len)
+        return RULES_BAD;
+    *addr = x;
+    *addrlen = colon;
+    x += colon + 1;
+    len -= colon + 1;
+
+    if (starts(x, len, "deny")) {
+        if (rbuf_put(value, "D", 2) != 0) /* "D" and its NUL */
+            return RULES_NOMEM;
+        x += 4;
+        len -= 4;
+    } else {
+        x += 5;
+        len -= 5;
+    }
+
+    while (len > 0) {
+        if (x[0] != ',')
+            return RULES_BAD;
+        size_t eq = find(x, len, '=');
+        if (eq == len)
+            return RULES_BAD;
+        /* "+NAME=": the bytes after the comma up to and including the '='. */
+        if (rbuf_put(value, "+", 1) != 0 || rbuf_put(value, x + 1, eq) != 0)
+            return RULES_NOMEM;
+        x += eq + 1;
+        len -= eq + 1;
+        if (len == 0)
+            return RULES_BAD;
+        char quote = x[0];
+        x++;
+        len--;
+        size_t end = find(x, len, quote);
+        if (end == len)
+            return RULES_BAD;
+        if (rbuf_put(value, x, end) != 0 || rbuf_put(value, "", 1) != 0)
+            return RULES_NOMEM;
+        x += end + 1;
+        len -= end + 1;
+    }
+    return RULES_RULE;
+}
+
+/* A number in a range: digits up to the end or a NUL (tcprules reads it as a C string),
+ * wrapping around like scan_ulong; any other byte makes it no number. */
+static int range_number(const char *s, size_t n, unsigned long *out)
+{
+    unsigned long v = 0;
+    for (size_t i = 0; i < n && s[i] != '\0'; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int rules_expand(const char *addr, size_t len,
+                 int (*fn)(const char *key, size_t klen, void *arg), void *arg)
+{
+    size_t dash = find(addr, len, '-');
+    if (find(addr, len, '=') < len || find(addr, len, '@') < len || dash == len)
+        return fn(addr, len, arg);
+
+    size_t left = 0;
+    for (size_t i = dash; i > 0; i--)
+        if (addr[i - 1] == '.') {
+            left = i;
+            break;
+        }
+    size_t top_at = dash + 1;
+    size_t right = top_at + find(addr + top_at, len - top_at, '.');
+    unsigned long bot, top;
+    if (range_number(addr + left, dash - left, &bot) != 0 ||
+        range_number(addr + top_at, right - top_at, &top) != 0)
+        return -1;
+    if (top > 255)
+        top = 255;
+
+    /* A number has at most 3 digits here, and replaces at least nothing. */
+    char *key = malloc(len + 4);
+    if (key == NULL)
+        return -2;
+    int r = 0;
+    for (; bot <= top && r == 0; bot++) {
+        int n = sprintf(key + left, "%lu", bot);
+        memcpy(key, addr, left);
+        memcpy(key + left + (size_t)n, addr + right, len - right);
+        r = fn(key, left + (size_t)n + (len - right), arg);
+    }
+    free(key);
+    return r;
+}
+
+/* Call fn for each NUL-terminated record of a value; stop at the first non-zero return. */
+static int each_record(const char *v, size_t len, int (*fn)(const char *r, size_t n, const void *a),
+                       const void *arg)
+{
+    while (len > 0) {
+        size_t n = find(v, len, '\0');
+        if (n == len)
+            return 0; /* tcpserver ignores an unterminated tail */
+        if (fn(v, n, arg))
+            return 1;
+        v += n + 1;
+        len -= n + 1;
+    }
+    return 0;
+}
+
+static int is_deny(const char *r, size_t n, const void *arg)
+{
+    (void)arg;
+    return n > 0 && r[0] == 'D';
+}
+
+static int sets(const char *r, size_t n, const void *arg)
+{
+    const char *name = arg;
+    size_t m = strlen(name);
+    return n > m + 1 && r[0] == '+' && memcmp(r + 1, name, m) == 0 && r[m + 1] == '=';
+}
+
+int rules_value_denies(const char *value, size_t len)
+{
+    return each_record(value, len, is_deny, NULL);
+}
+
+int rules_value_sets(const char *value, size_t len, const char *name)
+{
+    return each_record(value, len, sets, name);
+}
+
+int rules_walk(const char *ip, size_t len, int (*fn)(const char *key, size_t klen, void *arg),
+               void *arg)
+{
+    int r = fn(ip, len, arg);
+    if (r != 0)
+        return r;
+    for (size_t n = len - (len > 0); n > 0; n--)
+        if (ip[n - 1] == '.' || ip[n - 1] == ':') {
+            r = fn(ip, n, arg);
+            if (r != 0)
+                return r;
+        }
+    return len > 0 ? fn(ip, 0, arg) : 0;
+}
+
+void rules_ip6_text(char *buf, const unsigned char b[16])
+{
+    unsigned g[8];
+    for (int i = 0; i < 8; i++)
+        g[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+
+    int best = -1, bestlen = 0;
+    for (int i = 0; i < 8;) {
+        if (g[i] != 0) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && g[j] == 0)
+            j++;
+        if (j - i > bestlen) {
+            best = i;
+            bestlen = j - i;
+        }
+        i = j;
+    }
+
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    int v4 = memcmp(b, mapped, sizeof mapped) == 0;
+    char *p = buf;
+    for (int i = 0; i < 8; i++) {
+        if (i == 6 && v4) {
+            sprintf(p, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+            return;
+        }
+        if (i == best) {
+            if (i == 0)
+                *p++ = ':';
+            *p++ = ':';
+            i += bestlen - 1;
+            continue;
+        }
+        p += sprintf(p, "%x", g[i]);
+        if (i < 7)
+            *p++ = ':';
+    }
+    *p = '\0';
+}
+
+/* Why a prefix key is the right one, and where it falls short.
+ *
+ * tcpserver tries every prefix of the client's text that ends in ':'. A key that is the
+ * first n groups written out in full, "p0:p1:p2:p3:", can only begin the text of an address
+ * whose first n groups are those: no "::" hides a group inside it. It begins the text of
+ * every address of the network except those whose "::" starts inside the first n groups.
+ * If the last fixed group is zero (and the one before it is not), the key "p0:p1:p2::" is
+ * as safe: a "::" right after p2 means group 3 is zero. An earlier "::" is never safe: in
+ * "2001:db8::1:..." the "::" stands for one zero group or for several, and the text alone
+ * does not say which, so a key for 2001:db8:0:1::/64 written that way would also match
+ * 2001:db8:0:0:1::/80. So a network with a zero group among its first n-1 groups (like
+ * 2001:db8:0:1::/64) is matched only for the addresses whose longest zero run lies
+ * elsewhere; those are "partial". An exact address (n = 8) is its own text, unless that
+ * text ends in ':' and would also work as a prefix of other addresses. */
+static void keys_for(struct rules_v6_keys *out, const unsigned g[8], unsigned n)
+{
+    if (n == 8) {
+        unsigned char b[16];
+        char text[RULES_IP6_TEXT_MAX];
+        for (int i = 0; i < 8; i++) {
+            b[2 * i] = (unsigned char)(g[i] >> 8);
+            b[2 * i + 1] = (unsigned char)g[i];
+        }
+        rules_ip6_text(text, b);
+        if (text[strlen(text) - 1] == ':' || strchr(text, '.') != NULL)
+            return; /* it would work as a prefix too, or it is IPv4 */
+        snprintf(out->key[out->count++], RULES_KEY_MAX, "%s", text);
+        return;
+    }
+
+    char *k = out->key[out->count++];
+    size_t len = 0;
+    for (unsigned i = 0; i < n; i++)
+        len += (size_t)sprintf(k + len, "%x:", g[i]);
+    if (g[n - 1] == 0 && (n == 1 || g[n - 2] != 0)) {
+        k = out->key[out->count++];
+        len = 0;
+        for (unsigned i = 0; i + 1 < n; i++)
+            len += (size_t)sprintf(k + len, "%x:", g[i]);
+        snprintf(k + len, RULES_KEY_MAX - len, "%s", n == 1 ? "::" : ":");
+    }
+    for (unsigned i = 0; i + 1 < n; i++)
+        if (g[i] == 0)
+            out->partial = 1;
+}
+
+void rules_ip6_keys(struct rules_v6_keys *out, const unsigned char net[16], unsigned bits)
+{
+    out->count = 0;
+    out->partial = 0;
+    out->unmatchable = 0;
+    if (bits < 1 || bits > 128) {
+        out->unmatchable = 1;
+        return;
+    }
+    unsigned n = (bits + 15) / 16;
+    unsigned spare = n * 16 - bits;  /* host bits inside the last group */
+    if (spare > 8) {
+        out->unmatchable = 1;        /* more than 256 networks: the cdb would balloon */
+        return;
+    }
+    unsigned g[8];
+    for (int i = 0; i < 8; i++)
+        g[i] = (unsigned)net[2 * i] << 8 | net[2 * i + 1];
+    unsigned base = g[n - 1] & ~((1U << spare) - 1) & 0xffffU;
+    for (unsigned v = 0; v < (1U << spare); v++) {
+        g[n - 1] = base | v;
+        keys_for(out, g, n);
+    }
+    if (out->count == 0)
+        out->unmatchable = 1;
+}

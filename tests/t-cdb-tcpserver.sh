@@ -1,0 +1,118 @@
+#!/bin/sh
+# t-cdb-tcpserver.sh: cdb mode end to end, with the real tcpserver -x and no relay-check.
+#   POP3: tcpserver -> popup -> checkpassword -> relay-allow (RELAY_CDB set) -> pop3d
+#   SMTP: tcpserver -x rules.cdb -> smtpd
+# Relay is refused before the login; the login triggers a rebuild (a detached builder) and
+# relay is granted once it is done, with the static rule's variables; the POP3 session is not
+# held open by the builder, even a slow one; after the allowance expires, relay-expire
+# rebuilds the cdb and relay is refused again. The same for an IPv6 client on ::1.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_programs
+[ -x "$RELAY_BIN/relay-cdb" ] || {
+    not_ok "program is built: $RELAY_BIN/relay-cdb"
+    exit 1
+}
+
+store=$SCRATCH/store
+make_store "$store"
+make_passwd "$SCRATCH/passwd"
+echo example.com >"$SCRATCH/rcpthosts"
+relay_rcpt=friend@example.net
+refused="553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"
+
+# The cdb's directory belongs to whoever builds: here relay-allow, as the mail user.
+cdbdir=$SCRATCH/tcp
+mkdir "$cdbdir" && chown "$MAIL_UID:$MAIL_GID" "$cdbdir"
+printf '%s\n' '# static rules' '10.:deny' ':allow,GREETING="static"' >"$cdbdir/smtp.txt"
+chmod 644 "$cdbdir/smtp.txt"
+RELAY_DIR=$store RELAY_LOG=0 "$RELAY_BIN/relay-cdb" "$cdbdir/smtp.cdb" "$cdbdir/smtp.tmp" \
+    <"$cdbdir/smtp.txt"
+is "$?" 0 "relay-cdb builds the first cdb"
+chown "$MAIL_UID:$MAIL_GID" "$cdbdir/smtp.cdb"
+
+# A builder that takes its time, to show that nobody waits for it.
+cat >"$SCRATCH/slow-relay-cdb" <<EOF
+#!/bin/sh
+sleep \${SLOW:-0}
+exec "$RELAY_BIN/relay-cdb" "\$@"
+EOF
+chmod 755 "$SCRATCH/slow-relay-cdb"
+
+cdbenv() { # the settings relay-allow and relay-expire get in cdb mode
+    echo RELAY_DIR="$store" RELAY_EXPIRY=3 RELAY_IPV6_PREFIX=128 RELAY_CDB="$cdbdir/smtp.cdb" \
+        RELAY_CDB_RULES="$cdbdir/smtp.txt" RELAY_CDB_PROG="$SCRATCH/slow-relay-cdb" SLOW=2
+}
+# shellcheck disable=SC2046 # the settings are words on purpose
+start_tcpserver pop 127.0.0.1 0 env $(cdbenv) STANDIN_PASSWD="$SCRATCH/passwd" \
+    "$STANDINS/popup" localhost "$STANDINS/checkpassword" "$RELAY_BIN/relay-allow" \
+    "$STANDINS/pop3d" && pop=$SERVER_PORT
+start_tcpserver smtp -x "$cdbdir/smtp.cdb" 127.0.0.1 0 \
+    "$STANDINS/smtpd" "$SCRATCH/rcpthosts" && smtp=$SERVER_PORT
+start_tcpserver smtp6 -x "$cdbdir/smtp.cdb" ::1 0 \
+    "$STANDINS/smtpd" "$SCRATCH/rcpthosts" && smtp6=$SERVER_PORT
+if [ -z "${pop:-}" ] || [ -z "${smtp:-}" ]; then
+    not_ok "every tcpserver started"
+    exit 1
+fi
+
+relay_reply() { # HOST PORT
+    smtp_try "$1" "$2" "$relay_rcpt"
+    reply_to "$SCRATCH/smtp.chat" RCPT
+}
+# wait_rule IP PATTERN: until tcprulescheck shows PATTERN for IP (10 s at most).
+wait_rule() {
+    lib_n=0
+    while [ "$lib_n" -lt 100 ]; do
+        # shellcheck disable=SC2254 # the pattern is meant to be a pattern
+        case $(TCPREMOTEIP=$1 tcprulescheck "$cdbdir/smtp.cdb" 2>&1) in $2) return 0 ;; esac
+        sleep 0.1
+        lib_n=$((lib_n + 1))
+    done
+    return 1
+}
+
+is "$(relay_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused before the login"
+
+start=$(date +%s)
+pop_login 127.0.0.1 "$pop" bob secret
+took=$(($(date +%s) - start))
+like "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK*" "the POP3 login succeeds"
+like "$(sed -n '$p' "$SCRATCH/pop.chat")" "S: +OK*" "the session ends normally"
+check "the session is not held open by the builder (took ${took}s, the build 2s)" \
+    test "$took" -le 1
+check "the allowance is recorded" test -f "$store/127.0.0.1"
+if wait_rule 127.0.0.1 '*RELAYCLIENT=*'; then
+    ok "the detached builder puts the client into the cdb"
+else
+    not_ok "the detached builder puts the client into the cdb"
+    diag <"$SCRATCH/pop.log"
+fi
+is "$(relay_reply 127.0.0.1 "$smtp")" "250 ok" "relay is granted by tcpserver's rules alone"
+is "$(reply_lines "$SCRATCH/smtp.chat" XENV | sed -n 1p)" "250-RELAYCLIENT=\"\"" \
+    "with RELAYCLIENT set to the configured value"
+is "$(TCPREMOTEIP=127.0.0.1 tcprulescheck "$cdbdir/smtp.cdb" | sed -n 2p)" \
+    "set environment variable GREETING=static" "and the default rule's variables"
+
+# shellcheck disable=SC2046
+env $(cdbenv) PROTO=TCP6 TCP6REMOTEIP=::1 "$RELAY_BIN/relay-allow" 2>/dev/null
+if [ -n "${smtp6:-}" ]; then
+    wait_rule ::1 '*RELAYCLIENT=*' || diag "::1 did not reach the cdb"
+    is "$(relay_reply ::1 "$smtp6")" "250 ok" "an IPv6 client's allowance works through tcpserver -x"
+else
+    skip "an IPv6 client's allowance works through tcpserver -x" "no IPv6 on loopback"
+fi
+
+sleep 4
+# shellcheck disable=SC2046
+env $(cdbenv) SLOW=0 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
+is "$?" 0 "relay-expire prunes and rebuilds"
+like "$(cat "$SCRATCH/expire.out")" "*removed 2*" "both allowances are pruned"
+is "$(relay_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused after the expiring rebuild"
+[ -n "${smtp6:-}" ] &&
+    is "$(relay_reply ::1 "$smtp6")" "$refused" "for the IPv6 client too"
+is "$(TCPREMOTEIP=127.0.0.1 tcprulescheck "$cdbdir/smtp.cdb" | tr '\n' ' ')" \
+    "rule : set environment variable GREETING=static allow connection " \
+    "the cdb is back to the static rules"
+
+done_testing

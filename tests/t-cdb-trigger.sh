@@ -1,0 +1,146 @@
+#!/bin/sh
+# t-cdb-trigger.sh: the coalesced rebuild on login.
+#   - A burst of logins returns at once, each without waiting for a build.
+#   - Builds never overlap, the burst makes only a few of them, and the last one starts after
+#     the last login: every login's address is in the final cdb.
+#   - The builder holds none of the login's descriptors: a pipe on its stdout closes when
+#     the login's program ends, not when the build ends.
+#   - relay-expire waits for a build that covers it and reports a failed one (111).
+#   - A misconfigured or unusable cdb mode costs the login one warning, never the login.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+for p in relay-allow relay-expire relay-cdb; do
+    [ -x "$RELAY_BIN/$p" ] || {
+        not_ok "program is built: $RELAY_BIN/$p"
+        exit 1
+    }
+done
+
+store=$SCRATCH/store
+mkdir "$store"
+printf ':allow\n' >"$SCRATCH/rules.txt"
+export RELAY_DIR="$store" RELAY_LOG=0 RELAY_CDB="$SCRATCH/rules.cdb" \
+    RELAY_CDB_RULES="$SCRATCH/rules.txt" RELAY_CDB_PROG="$SCRATCH/builder"
+
+# The builder notes when it starts and ends, and whether another build was running then.
+cat >"$SCRATCH/builder" <<EOF
+#!/bin/sh
+if ! mkdir "$SCRATCH/running" 2>/dev/null; then echo overlap >>"$SCRATCH/builds.log"; fi
+echo "start \$(date +%s%N)" >>"$SCRATCH/builds.log"
+sleep \${SLOW:-0.5}
+"$RELAY_BIN/relay-cdb" "\$@"
+rc=\$?
+echo "end \$(date +%s%N)" >>"$SCRATCH/builds.log"
+rmdir "$SCRATCH/running"
+[ -z "\${FAIL:-}" ] || exit 111
+exit \$rc
+EOF
+chmod 755 "$SCRATCH/builder"
+
+# idle: wait (10 s at most) until no build runs and none is asked for.
+# shellcheck disable=SC2317 # called through check
+idle() {
+    lib_n=0
+    while [ "$lib_n" -lt 100 ]; do
+        if [ ! -d "$SCRATCH/running" ] &&
+            [ "$(head -c 1 "$SCRATCH/rules.cdb.lock" 2>/dev/null)" != 1 ]; then
+            sleep 0.3 # a builder between its last look at the flag and its exit
+            [ -d "$SCRATCH/running" ] || return 0
+        fi
+        sleep 0.1
+        lib_n=$((lib_n + 1))
+    done
+    return 1
+}
+ms() {
+    echo $(($(date +%s%N) / 1000000))
+}
+
+# ---- a burst of logins ----
+worst=0
+i=1
+while [ "$i" -le 40 ]; do
+    t0=$(ms)
+    TCPREMOTEIP=192.0.2.$i "$RELAY_BIN/relay-allow" true
+    rc=$?
+    t=$(($(ms) - t0))
+    [ "$t" -gt "$worst" ] && worst=$t
+    [ "$rc" -eq 0 ] || not_ok "login $i exits 0 (got $rc)"
+    echo "login $(date +%s%N)" >>"$SCRATCH/logins.log"
+    i=$((i + 1))
+done
+check "no login waited for a build (slowest ${worst} ms, a build takes 500)" test "$worst" -lt 400
+check "the builds end" idle
+is "$(grep -c overlap "$SCRATCH/builds.log")" 0 "no two builds ever ran at once"
+builds=$(grep -c '^start' "$SCRATCH/builds.log")
+diag "40 logins in a burst made $builds builds"
+check "the burst is coalesced into few builds ($builds)" test "$builds" -ge 1 -a "$builds" -le 6
+last_login=$(sed -n '$s/^login //p' "$SCRATCH/logins.log")
+last_build=$(awk '/^start/ { s = $2 } END { print s }' "$SCRATCH/builds.log")
+check "the last build started after the last login" test "$last_build" -gt "$last_login"
+missing=0
+i=1
+while [ "$i" -le 40 ]; do
+    cdb -q "$SCRATCH/rules.cdb" "192.0.2.$i" >/dev/null 2>&1 || missing=$((missing + 1))
+    i=$((i + 1))
+done
+is "$missing" 0 "every login's address is in the final cdb"
+
+# ---- the builder keeps none of the login's descriptors ----
+: >"$SCRATCH/builds.log"
+t0=$(ms)
+out=$(SLOW=3 TCPREMOTEIP=198.51.100.1 "$RELAY_BIN/relay-allow" echo session | cat)
+t=$(($(ms) - t0))
+is "$out" session "the login's program runs with its stdout"
+check "a pipe on the login's stdout closes at once (${t} ms), not after the build" \
+    test "$t" -lt 2000
+# shellcheck disable=SC2317 # called through check
+running() { # the slow build started, and is still going (1 s to show up)
+    lib_n=0
+    while [ ! -d "$SCRATCH/running" ] && [ "$lib_n" -lt 10 ]; do
+        sleep 0.1
+        lib_n=$((lib_n + 1))
+    done
+    test -d "$SCRATCH/running"
+}
+check "while the build goes on" running
+check "the slow build ends" idle
+
+# ---- relay-expire waits for its build ----
+: >"$SCRATCH/builds.log"
+t0=$(ms)
+SLOW=1 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
+rc=$?
+t=$(($(ms) - t0))
+is "$rc" 0 "relay-expire exits 0 after a good build"
+check "relay-expire waited for the build (${t} ms)" test "$t" -ge 900
+is "$(grep -c '^end' "$SCRATCH/builds.log")" 1 "one build"
+FAIL=1 SLOW=0 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>"$SCRATCH/expire.err"
+is "$?" 111 "relay-expire exits 111 when the build fails"
+like "$(cat "$SCRATCH/expire.err")" "*warning: the rules cdb * was not rebuilt*" "and says so"
+"$RELAY_BIN/relay-expire" -n >/dev/null 2>&1
+: >"$SCRATCH/builds.log"
+"$RELAY_BIN/relay-expire" -n >/dev/null 2>&1
+"$RELAY_BIN/relay-expire" -l >/dev/null 2>&1
+is "$(grep -c '^start' "$SCRATCH/builds.log")" 0 "relay-expire -n and -l build nothing"
+
+# ---- cdb mode that cannot work never costs the login ----
+RELAY_CDB=rules.cdb TCPREMOTEIP=192.0.2.200 "$RELAY_BIN/relay-allow" sh -c 'exit 7' \
+    2>"$SCRATCH/warn.err"
+is "$?" 7 "a relative RELAY_CDB: the login goes on"
+like "$(cat "$SCRATCH/warn.err")" "relay-allow: warning: RELAY_CDB must be an absolute path*" \
+    "with one warning"
+RELAY_CDB=$SCRATCH/nodir/rules.cdb TCPREMOTEIP=192.0.2.201 "$RELAY_BIN/relay-allow" \
+    sh -c 'exit 7' 2>"$SCRATCH/warn.err"
+is "$?" 7 "an unusable cdb directory: the login goes on"
+like "$(cat "$SCRATCH/warn.err")" "relay-allow: warning: unable to open *rules.cdb.lock*" \
+    "with one warning"
+check "and the allowance is still recorded" test -f "$store/192.0.2.201"
+RELAY_CDB_PROG=$SCRATCH/nonexistent TCPREMOTEIP=192.0.2.202 "$RELAY_BIN/relay-allow" true \
+    2>"$SCRATCH/warn.err"
+is "$?" 0 "a missing relay-cdb: the login goes on"
+check "the builder's failure ends" idle
+env -u RELAY_CDB TCPREMOTEIP=192.0.2.203 "$RELAY_BIN/relay-allow" true 2>"$SCRATCH/warn.err"
+is "$(cat "$SCRATCH/warn.err")" "" "without RELAY_CDB, nothing is said about cdb mode"
+
+done_testing

@@ -1,0 +1,343 @@
+/* unit-rules: tcprules' syntax as relay-cdb reads it, and the keys it writes for tcpserver.
+ * The parse vectors were checked against Debian's tcprules (both builds); the IPv6 keys are
+ * checked by brute force against tcpserver's lookup rule: a key matches an address if it is
+ * the address's text, or a prefix of that text ending in ':' or '.'. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cdbmake-helpers/rules.h"
+#include "tests/unit.h"
+
+/* A value with its NULs shown as '0' bytes are rare in vectors: show them as '|'. */
+static const char *shown(const char *v, size_t n)
+{
+    static char buf[512];
+    size_t i;
+    for (i = 0; i < n && i + 1 < sizeof buf; i++)
+        buf[i] = v[i] == '\0' ? '|' : v[i];
+    buf[i] = '\0';
+    return buf;
+}
+
+static void parse_ok(const char *line, const char *addr, const char *value)
+{
+    struct rbuf v = {0};
+    const char *a = NULL;
+    size_t alen = 0;
+    enum rules_line r = rules_parse_line(line, strlen(line), &a, &alen, &v);
+    if (!CHECK_LONG(r, RULES_RULE, "parses: %s", line)) {
+        rbuf_free(&v);
+        return;
+    }
+    char got[256];
+    snprintf(got, sizeof got, "%.*s", (int)alen, a);
+    CHECK_STR(got, addr, "address of: %s", line);
+    CHECK_STR(shown(v.s ? v.s : "", v.len), value, "value of: %s", line);
+    rbuf_free(&v);
+}
+
+static void parse_is(const char *line, enum rules_line want)
+{
+    struct rbuf v = {0};
+    const char *a;
+    size_t alen;
+    CHECK_LONG(rules_parse_line(line, strlen(line), &a, &alen, &v), want, "line kind: %s", line);
+    rbuf_free(&v);
+}
+
+struct keys {
+    char all[1024];
+};
+
+static int collect(const char *k, size_t n, void *arg)
+{
+    struct keys *ks = arg;
+    size_t len = strlen(ks->all);
+    snprintf(ks->all + len, sizeof ks->all - len, "%s[%.*s]", len ? " " : "", (int)n, k);
+    return 0;
+}
+
+static void expand_is(const char *addr, const char *want)
+{
+    struct keys ks = {{0}};
+    int r = rules_expand(addr, strlen(addr), collect, &ks);
+    if (want == NULL)
+        CHECK_LONG(r, -1, "range refused: %s", addr);
+    else if (CHECK_LONG(r, 0, "range read: %s", addr))
+        CHECK_STR(ks.all, want, "keys of %s", addr);
+}
+
+static void walk_is(const char *ip, const char *want)
+{
+    struct keys ks = {{0}};
+    rules_walk(ip, strlen(ip), collect, &ks);
+    CHECK_STR(ks.all, want, "lookup order for %s", ip);
+}
+
+static void groups(unsigned char b[16], const unsigned g[8])
+{
+    for (int i = 0; i < 8; i++) {
+        b[2 * i] = (unsigned char)(g[i] >> 8);
+        b[2 * i + 1] = (unsigned char)g[i];
+    }
+}
+
+static void text_is(unsigned g0, unsigned g1, unsigned g2, unsigned g3, unsigned g4, unsigned g5,
+                    unsigned g6, unsigned g7, const char *want)
+{
+    const unsigned g[8] = {g0, g1, g2, g3, g4, g5, g6, g7};
+    unsigned char b[16];
+    char text[RULES_IP6_TEXT_MAX];
+    groups(b, g);
+    rules_ip6_text(text, b);
+    CHECK_STR(text, want, "ucspi text of %x:%x:%x:%x:%x:%x:%x:%x", g0, g1, g2, g3, g4, g5, g6,
+              g7);
+}
+
+static void keys_are(const unsigned g[8], unsigned bits, const char *want, int partial)
+{
+    unsigned char b[16];
+    struct rules_v6_keys *k = malloc(sizeof *k);
+    groups(b, g);
+    rules_ip6_keys(k, b, bits);
+    struct keys ks = {{0}};
+    for (size_t i = 0; i < k->count; i++)
+        collect(k->key[i], strlen(k->key[i]), &ks);
+    CHECK_STR(ks.all, want, "keys for %x:%x:%x:%x::/%u", g[0], g[1], g[2], g[3], bits);
+    CHECK_LONG(k->partial, partial, "partial flag for %x:%x:%x:%x::/%u", g[0], g[1], g[2], g[3],
+               bits);
+    free(k);
+}
+
+/* Does tcpserver's lookup of text reach key? */
+static int reaches(const char *key, const char *text)
+{
+    size_t k = strlen(key), t = strlen(text);
+    if (k == t)
+        return strcmp(key, text) == 0;
+    return k < t && k > 0 && memcmp(key, text, k) == 0 && (key[k - 1] == ':' || key[k - 1] == '.');
+}
+
+static int inside(const unsigned char a[16], const unsigned char net[16], unsigned bits)
+{
+    for (unsigned i = 0; i < bits; i++) {
+        unsigned bit = 0x80U >> (i % 8);
+        if ((a[i / 8] & bit) != (net[i / 8] & bit))
+            return 0;
+    }
+    return 1;
+}
+
+static unsigned long seed = 12345;
+static unsigned rnd(unsigned n)
+{
+    seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+    return (unsigned)((seed >> 33) % n);
+}
+
+/* A group likely to be zero, one, or anything: the zero runs are what matters here. */
+static unsigned some_group(void)
+{
+    switch (rnd(4)) {
+    case 0:
+    case 1:
+        return 0;
+    case 2:
+        return 1;
+    default:
+        return rnd(65536);
+    }
+}
+
+/* Soundness (no key reaches an address outside the network) and completeness (every
+ * address inside is reached, unless the network is flagged partial), on many networks and
+ * addresses chosen to have zero runs in every place. */
+static void brute_force(unsigned bits, int rounds)
+{
+    unsigned long unsound = 0, missed = 0, checked = 0;
+    struct rules_v6_keys *k = malloc(sizeof *k);
+    for (int r = 0; r < rounds; r++) {
+        unsigned g[8];
+        unsigned char net[16], a[16];
+        for (int i = 0; i < 8; i++)
+            g[i] = some_group();
+        groups(net, g);
+        for (unsigned i = bits; i < 128; i++)
+            net[i / 8] &= (unsigned char)~(0x80U >> (i % 8));
+        rules_ip6_keys(k, net, bits);
+        if (k->unmatchable)
+            continue;
+        for (int j = 0; j < 40; j++) {
+            unsigned h[8];
+            for (int i = 0; i < 8; i++)
+                h[i] = some_group();
+            groups(a, h);
+            /* Half the addresses share the network's first bits, so that they are inside
+             * or only just outside. */
+            if (j % 2 == 0)
+                for (unsigned i = 0; i + 1 < bits; i++) {
+                    unsigned bit = 0x80U >> (i % 8);
+                    a[i / 8] = (unsigned char)((a[i / 8] & ~bit) | (net[i / 8] & bit));
+                }
+            char text[RULES_IP6_TEXT_MAX];
+            rules_ip6_text(text, a);
+            int hit = 0;
+            for (size_t i = 0; i < k->count && !hit; i++)
+                hit = reaches(k->key[i], text);
+            int in = inside(a, net, bits);
+            checked++;
+            if (hit && !in)
+                unsound++;
+            if (in && !hit && !k->partial)
+                missed++;
+        }
+    }
+    free(k);
+    CHECK_LONG(unsound, 0, "/%u keys never reach an address outside (%lu tried)", bits, checked);
+    CHECK_LONG(missed, 0, "/%u keys reach every address inside a network not flagged partial",
+               bits);
+}
+
+int main(void)
+{
+    /* ---- the line syntax ---- */
+    parse_ok("1.2.3.4:allow", "1.2.3.4", "");
+    parse_ok("1.2.3.4:allow\n", "1.2.3.4", "");
+    parse_ok("1.2.3.4:deny", "1.2.3.4", "D|");
+    parse_ok("1.2.3.4:deny,A=\"1\"", "1.2.3.4", "D|+A=1|");
+    parse_ok("1.2.3.4:allow,A=\"x\",B=/y/", "1.2.3.4", "+A=x|+B=y|");
+    parse_ok("1.2.3.4:allow,RELAYCLIENT=\"\"", "1.2.3.4", "+RELAYCLIENT=|");
+    parse_ok("1.2.3.4:allow,A,B=x1x", "1.2.3.4", "+A,B=1|");
+    parse_ok("1.2.3.4:allow,A=,x,", "1.2.3.4", "+A=x|");
+    parse_ok("1.2.3.4:allow,X='a b'  \t \n", "1.2.3.4", "+X=a b|");
+    parse_ok(" 1.2.3.5 :deny", " 1.2.3.5 ", "D|");
+    parse_ok(":allow,DEFAULT=\"yes\"", "", "+DEFAULT=yes|");
+    parse_ok("=:deny", "=", "D|");
+    parse_ok("=host.Example:allow", "=host.Example", "");
+    parse_ok("bob@1.2.3.4:allow", "bob@1.2.3.4", "");
+    parse_ok("2001:db8::1:allow,V=\"6\"", "2001:db8::1", "+V=6|");
+    parse_ok("::ffff:1.2.3.4:deny", "::ffff:1.2.3.4", "D|");
+    parse_ok("1:alloc:allow", "1:alloc", "");
+    parse_is("# comment", RULES_SKIP);
+    parse_is("\n", RULES_SKIP);
+    parse_is("", RULES_SKIP);
+    parse_is("   \t \n", RULES_SKIP);
+    parse_is("foo", RULES_NOCOLON);
+    parse_is("1.2.3.4 allow", RULES_NOCOLON);
+    parse_is("1.2.3.4:allowx", RULES_BAD);
+    parse_is("1.2.3.4:denyx", RULES_BAD);
+    parse_is("1.2.3.4: allow", RULES_BAD);
+    parse_is("1.2.3.4:all", RULES_BAD);
+    parse_is("1.2.3.4:allow\r", RULES_BAD);
+    parse_is("1.2.3.4:allow;", RULES_BAD);
+    parse_is("1.2.3.4:allow,A", RULES_BAD);
+    parse_is("1.2.3.4:allow,!A", RULES_BAD);
+    parse_is("1.2.3.4:allow,A=", RULES_BAD);
+    parse_is("1.2.3.4:allow,A=\"x", RULES_BAD);
+    parse_is("1.2.3.4:allow,A=\"x\"y", RULES_BAD);
+    parse_is("1.2.3.4:allow,A=\"x\",", RULES_BAD);
+    parse_is("1.2.3.4:allow,=x", RULES_BAD);
+    parse_is("1.2.3.4:allow:deny", RULES_BAD);
+    parse_is("x:allowy:deny", RULES_BAD);
+    parse_is("2001:db8::1 allow", RULES_BAD);
+
+    /* A value may hold any byte but its quote, NUL included. */
+    {
+        static const char line[] = "1.2.3.4:allow,A=\"x\0y\"";
+        struct rbuf v = {0};
+        const char *a;
+        size_t alen;
+        int r = rules_parse_line(line, sizeof line - 1, &a, &alen, &v);
+        CHECK(r == RULES_RULE && v.len == 7 && memcmp(v.s, "+A=x\0y\0", 7) == 0,
+              "a NUL inside a value is kept");
+        rbuf_free(&v);
+    }
+
+    /* ---- ranges ---- */
+    expand_is("1.2.3.4", "[1.2.3.4]");
+    expand_is("1.2.3.4-6", "[1.2.3.4] [1.2.3.5] [1.2.3.6]");
+    expand_is("1.2.3-5.", "[1.2.3.] [1.2.4.] [1.2.5.]");
+    expand_is("1.2.3-4.9", "[1.2.3.9] [1.2.4.9]");
+    expand_is("1.2.3.6-4", "");
+    expand_is("1.2.3.253-300", "[1.2.3.253] [1.2.3.254] [1.2.3.255]");
+    expand_is("1.2.3.-1", "[1.2.3.0] [1.2.3.1]");
+    expand_is("1.2.3.254-", "");
+    expand_is("1-2", "[1] [2]");
+    expand_is("1.2.3.18446744073709551617-2", "[1.2.3.1] [1.2.3.2]");
+    expand_is("x@1.2.3.4-6", "[x@1.2.3.4-6]");
+    expand_is("=a-b", "[=a-b]");
+    expand_is("1.2.3.x-6", NULL);
+    expand_is("1.2.3.4-6x", NULL);
+    expand_is("1.2.3.4-5-6", NULL);
+    expand_is("a-b-c.1-2", NULL);
+    expand_is("2001:db8::1-3", NULL);
+
+    /* ---- values ---- */
+    CHECK(rules_value_denies("D", 2), "D denies");
+    CHECK(rules_value_denies("+A=1\0D", 7), "a D record anywhere denies");
+    CHECK(!rules_value_denies("+D=1", 5), "a variable named D does not deny");
+    CHECK(!rules_value_denies("", 0), "an empty value allows");
+    CHECK(rules_value_sets("+A=1\0+RELAYCLIENT=", 19, "RELAYCLIENT"), "RELAYCLIENT set");
+    CHECK(!rules_value_sets("+RELAYCLIENTX=1", 16, "RELAYCLIENT"), "RELAYCLIENTX is not it");
+    CHECK(!rules_value_sets("+RELAYCLIENT=1", 14, "RELAYCLIENT"), "an unterminated record is not read");
+
+    /* ---- tcpserver's order ---- */
+    walk_is("1.2.3.4", "[1.2.3.4] [1.2.3.] [1.2.] [1.] []");
+    walk_is("2001:db8:1:2:", "[2001:db8:1:2:] [2001:db8:1:] [2001:db8:] [2001:] []");
+    walk_is("2001:db8::1", "[2001:db8::1] [2001:db8::] [2001:db8:] [2001:] []");
+    walk_is("::ffff:1.2.3.4",
+            "[::ffff:1.2.3.4] [::ffff:1.2.3.] [::ffff:1.2.] [::ffff:1.] [::ffff:] [::] [:] []");
+
+    /* ---- ucspi-tcp-ipv6's text ---- */
+    text_is(0x2001, 0xdb8, 0, 1, 1, 1, 1, 1, "2001:db8::1:1:1:1:1");
+    text_is(0x2001, 0xdb8, 0, 0, 1, 0, 0, 1, "2001:db8::1:0:0:1");
+    text_is(0x2001, 0xdb8, 1, 0, 5, 0, 0, 7, "2001:db8:1:0:5::7");
+    text_is(0x2001, 0xdb8, 1, 2, 0, 0, 0, 0, "2001:db8:1:2::");
+    text_is(0, 0, 0, 0, 0, 0, 0, 1, "::1");
+    text_is(0, 0, 0, 0, 0, 0, 0, 0, "::");
+    text_is(0, 0, 0, 0, 0, 0xffff, 0x7f00, 1, "::ffff:127.0.0.1");
+    text_is(0xABCD, 1, 2, 3, 4, 5, 6, 7, "abcd:1:2:3:4:5:6:7");
+    text_is(1, 0, 2, 3, 4, 5, 6, 0, "1::2:3:4:5:6:0");
+
+    /* ---- keys for networks ---- */
+    {
+        const unsigned a[8] = {0x2001, 0xdb8, 1, 2, 0, 0, 0, 0};
+        const unsigned b[8] = {0x2001, 0xdb8, 1, 0, 0, 0, 0, 0};
+        const unsigned c[8] = {0x2001, 0xdb8, 0, 5, 0, 0, 0, 0};
+        const unsigned d[8] = {0x2001, 0xdb8, 1, 0x20, 0, 0, 0, 0};
+        const unsigned e[8] = {0x2001, 0xdb8, 1, 2, 3, 4, 5, 6};
+        const unsigned f[8] = {0x2001, 0xdb8, 1, 2, 3, 4, 5, 0};
+        keys_are(a, 64, "[2001:db8:1:2:]", 0);
+        keys_are(b, 64, "[2001:db8:1:0:] [2001:db8:1::]", 0);
+        keys_are(c, 64, "[2001:db8:0:5:]", 1);
+        keys_are(a, 48, "[2001:db8:1:]", 0);
+        keys_are(d, 60, "[2001:db8:1:20:] [2001:db8:1:21:] [2001:db8:1:22:] [2001:db8:1:23:] "
+                        "[2001:db8:1:24:] [2001:db8:1:25:] [2001:db8:1:26:] [2001:db8:1:27:] "
+                        "[2001:db8:1:28:] [2001:db8:1:29:] [2001:db8:1:2a:] [2001:db8:1:2b:] "
+                        "[2001:db8:1:2c:] [2001:db8:1:2d:] [2001:db8:1:2e:] [2001:db8:1:2f:]",
+                 0);
+        keys_are(e, 128, "[2001:db8:1:2:3:4:5:6]", 0);
+        keys_are(f, 128, "", 0);
+
+        struct rules_v6_keys *k = malloc(sizeof *k);
+        unsigned char net[16];
+        groups(net, a);
+        rules_ip6_keys(k, net, 56);
+        CHECK(!k->unmatchable && k->count == 257, "a /56 is 256 /64s (%zu keys)", k->count);
+        rules_ip6_keys(k, net, 49);
+        CHECK(k->unmatchable, "a /49 would be 32768 /64s: not written");
+        groups(net, f);
+        rules_ip6_keys(k, net, 128);
+        CHECK(k->unmatchable, "an address whose text ends in :: is not written");
+        free(k);
+    }
+
+    brute_force(64, 3000);
+    brute_force(48, 2000);
+    brute_force(60, 300);
+    brute_force(112, 2000);
+    brute_force(128, 2000);
+    brute_force(16, 1000);
+    return unit_done();
+}
