@@ -19,8 +19,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 SRC = .
 
 PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-import-opensmtp
-MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 \
-	relay-import-opensmtp.8
+MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
 HDRS = $(SRC)/addr.h $(SRC)/log.h $(SRC)/settings.h $(SRC)/store.h
