@@ -77,7 +77,8 @@ int addr_parse(struct addr *a, const char *s)
 void addr_format(char *buf, const struct addr *a)
 {
     if (a->family == 4) {
-        snprintf(buf, ADDR_TEXT_MAX, "%u.%u.%u.%u", a->b[0], a->b[1], a->b[2], a->b[3]);
+        /* At most "255.255.255.255": it always fits. */
+        (void)snprintf(buf, ADDR_TEXT_MAX, "%u.%u.%u.%u", a->b[0], a->b[1], a->b[2], a->b[3]);
         return;
     }
     unsigned g[8];
@@ -140,7 +141,8 @@ void addr_key(char *buf, const struct addr *a, unsigned v6bits)
     addr_mask(&net, v6bits);
     addr_format(buf, &net);
     size_t n = strlen(buf);
-    snprintf(buf + n, ADDR_KEY_MAX - n, "_%u", v6bits);
+    /* At most 39 bytes of address and "_128" (callers pass 1..128): it always fits. */
+    (void)snprintf(buf + n, ADDR_KEY_MAX - n, "_%u", v6bits);
 }
 
 int addr_key_parse(struct addr *a, unsigned *bits, const char *s)
@@ -189,12 +191,13 @@ int addr_key_parse(struct addr *a, unsigned *bits, const char *s)
     return strcmp(again, s) == 0 ? 0 : -1;
 }
 
-const char *addr_from_env(const char **var)
+const char *addr_from_env(enum addr_source from, const char **var)
 {
     static const char *const names[] = {"TCP6REMOTEIP", "TCPREMOTEIP", "IP"};
     const char *proto = getenv("PROTO");
     size_t first = (proto != NULL && strcmp(proto, "TCP6") == 0) ? 0 : 1;
-    for (size_t i = first; i < sizeof names / sizeof names[0]; i++) {
+    size_t end = from == ADDR_UCSPI_OR_IP ? 3 : 2;
+    for (size_t i = first; i < end; i++) {
         const char *v = getenv(names[i]);
         if (v != NULL) {
             *var = names[i];

@@ -36,9 +36,15 @@ void addr_key(char *buf, const struct addr *a, unsigned v6bits);
  * Returns 0, or -1 if s is not a key. */
 int addr_key_parse(struct addr *a, unsigned *bits, const char *s);
 
-/* The client address as the server left it in the environment: TCP6REMOTEIP when
- * PROTO=TCP6, otherwise TCPREMOTEIP (tcpserver, couriertcpd), otherwise IP (Dovecot).
- * Returns the text and sets *var to the variable's name, or returns NULL if none is set. */
-const char *addr_from_env(const char **var);
+/* Where the client address may come from. A login hook also runs under Dovecot, which says
+ * IP; the SMTP side runs only under tcpserver, and must not take a stray IP for the client. */
+enum addr_source {
+    ADDR_UCSPI,       /* TCP6REMOTEIP when PROTO=TCP6, otherwise TCPREMOTEIP */
+    ADDR_UCSPI_OR_IP  /* the same, otherwise IP (a Dovecot post-login script) */
+};
+
+/* The client address as the server left it in the environment. Returns the text and sets
+ * *var to the variable's name, or returns NULL if none is set. */
+const char *addr_from_env(enum addr_source from, const char **var);
 
 #endif

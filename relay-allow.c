@@ -46,7 +46,7 @@ static void allow(const struct settings *cfg)
     }
 
     const char *var;
-    const char *text = addr_from_env(&var);
+    const char *text = addr_from_env(ADDR_UCSPI_OR_IP, &var);
     struct addr client;
     if (text == NULL) {
         log_warn("no client address in TCP6REMOTEIP, TCPREMOTEIP or IP: nothing recorded");
@@ -72,7 +72,7 @@ static void allow(const struct settings *cfg)
     store_close(&store);
 
     /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; the login never waits. */
-    trigger_rebuild(TRIGGER_DETACH);
+    trigger_rebuild(TRIGGER_DETACH, key);
 }
 
 /* Under relay-session (the checkpassword chain) this runs as the mail user, who may not
@@ -106,6 +106,7 @@ static int tell_session(const struct settings *cfg)
     const char *user = login_user();
     char line[STORE_USER_MAX + 2];
     size_t len = strlen(user);
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes for write(2), not a string */
     memcpy(line, user, len);
     line[len++] = '\n';
     /* relay-session gone is no reason to end the session: EPIPE, not SIGPIPE. */

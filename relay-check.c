@@ -29,10 +29,10 @@ static int allowed(const struct settings *cfg, struct record *rec)
     }
 
     const char *var;
-    const char *text = addr_from_env(&var);
+    const char *text = addr_from_env(ADDR_UCSPI, &var);
     struct addr client;
     if (text == NULL) {
-        log_warn("no client address in TCP6REMOTEIP, TCPREMOTEIP or IP: granting nothing");
+        log_warn("no client address in TCP6REMOTEIP or TCPREMOTEIP: granting nothing");
         return 0;
     }
     if (addr_parse(&client, text) != 0) {
@@ -95,10 +95,11 @@ static _Noreturn void exec_granted(char **argv, const struct settings *cfg,
     char relayclient[sizeof "RELAYCLIENT=" + SETTINGS_RELAYCLIENT_MAX];
     char remoteinfo[sizeof "TCPREMOTEINFO=" + STORE_USER_MAX];
     size_t m = 0;
-    snprintf(relayclient, sizeof relayclient, "RELAYCLIENT=%s", cfg->relayclient);
+    /* Both always fit: the settings and the record parser cap each value at 255 bytes. */
+    (void)snprintf(relayclient, sizeof relayclient, "RELAYCLIENT=%s", cfg->relayclient);
     env[m++] = relayclient;
     if (info != NULL) {
-        snprintf(remoteinfo, sizeof remoteinfo, "TCPREMOTEINFO=%s", info);
+        (void)snprintf(remoteinfo, sizeof remoteinfo, "TCPREMOTEINFO=%s", info);
         env[m++] = remoteinfo;
     }
     for (size_t i = 0; i < n; i++)

@@ -81,10 +81,10 @@ static int refresh_wanted(void)
 static int client_key(struct session *s)
 {
     const char *var;
-    const char *text = addr_from_env(&var);
+    const char *text = addr_from_env(ADDR_UCSPI, &var);
     struct addr client;
     if (text == NULL) {
-        log_warn("no client address in TCP6REMOTEIP, TCPREMOTEIP or IP: nothing recorded");
+        log_warn("no client address in TCP6REMOTEIP or TCPREMOTEIP: nothing recorded");
         return -1;
     }
     if (addr_parse(&client, text) != 0) {
@@ -107,7 +107,7 @@ static _Noreturn void child_main(char **argv, int wfd, const sigset_t *mask)
 {
     char num[16];
     sigprocmask(SIG_SETMASK, mask, NULL);
-    snprintf(num, sizeof num, "%d", wfd);
+    (void)snprintf(num, sizeof num, "%d", wfd); /* any int fits in 16 bytes */
     if (fcntl(wfd, F_SETFD, 0) != 0 || setenv("RELAY_SESSION_FD", num, 1) != 0)
         log_warn("unable to pass the session pipe on: %s: nothing will be recorded",
                  strerror(errno));
@@ -157,7 +157,7 @@ static void record(struct session *s)
         log_info("recorded %s again", s->key);
     s->failing = 0;
     /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; nobody waits for it. */
-    trigger_rebuild(TRIGGER_DETACH);
+    trigger_rebuild(TRIGGER_DETACH, s->key);
 }
 
 static void now(struct timespec *t)

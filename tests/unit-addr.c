@@ -163,7 +163,7 @@ static void test_parse_valid(void)
 
     for (i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         struct addr a, again;
-        char text[ADDR_TEXT_MAX], text2[ADDR_TEXT_MAX];
+        char text[ADDR_TEXT_MAX];
         unsigned char oracle[16];
 
         memset(&a, 0x5a, sizeof a);
@@ -189,6 +189,7 @@ static void test_parse_valid(void)
         /* format -> parse -> format is stable */
         memset(&again, 0xa5, sizeof again);
         if (CHECK(addr_parse(&again, text) == 0, "canonical \"%s\" parses again", text)) {
+            char text2[ADDR_TEXT_MAX];
             CHECK(same_addr(&a, &again), "canonical \"%s\" is the same address", text);
             addr_format(text2, &again);
             CHECK_STR(text2, text, "canonical \"%s\" formats to itself", text);
@@ -213,7 +214,7 @@ static void test_parse_long(void)
     size_t i;
 
     memset(buf, '1', 5000);
-    strcpy(buf + 5000, ".2.3.4");
+    memcpy(buf + 5000, ".2.3.4", sizeof ".2.3.4");
     CHECK(addr_parse(&a, buf) == -1, "rejects a 5000-digit first octet");
 
     strcpy(buf, "1.2.3.4");
@@ -222,16 +223,16 @@ static void test_parse_long(void)
     CHECK(addr_parse(&a, buf) == -1, "rejects 1.2.3.4 followed by 5000 digits");
 
     memset(buf, '0', 5000);
-    strcpy(buf + 5000, "1.2.3.4");
+    memcpy(buf + 5000, "1.2.3.4", sizeof "1.2.3.4");
     CHECK(addr_parse(&a, buf) == -1, "rejects 5000 leading zeros on an IPv4 address");
 
     memset(buf, '0', 5000);
-    strcpy(buf + 5000, "1::");
+    memcpy(buf + 5000, "1::", sizeof "1::");
     CHECK(addr_parse(&a, buf) == -1, "rejects a 5001-digit IPv6 group");
 
     strcpy(buf, "::");
     memset(buf + 2, '0', 5000);
-    strcpy(buf + 5002, "1");
+    memcpy(buf + 5002, "1", sizeof "1");
     CHECK(addr_parse(&a, buf) == -1, "rejects a 5001-digit last IPv6 group");
 
     for (i = 0; i + 2 < 10000; i += 2)
@@ -251,7 +252,7 @@ static void test_parse_long(void)
 
     strcpy(buf, "::ffff:");
     memset(buf + 7, '1', 100);
-    strcpy(buf + 107, ".2.3.4");
+    memcpy(buf + 107, ".2.3.4", sizeof ".2.3.4");
     CHECK(addr_parse(&a, buf) == -1, "rejects a 100-digit octet in a dotted tail");
 }
 
@@ -519,7 +520,7 @@ static void test_from_env(void)
 {
     static const struct {
         const char *proto, *tcp6, *tcp, *ip;
-        const char *want, *var;
+        const char *want, *var;  /* with IP allowed (the login hook) */
     } cases[] = {
         {"TCP6", "::1", "::1", NULL, "::1", "TCP6REMOTEIP"},
         {"TCP6", "2001:db8::1", "1.2.3.4", "5.6.7.8", "2001:db8::1", "TCP6REMOTEIP"},
@@ -551,7 +552,7 @@ static void test_from_env(void)
                  cases[i].proto ? cases[i].proto : "(unset)",
                  cases[i].tcp6 ? cases[i].tcp6 : "(unset)",
                  cases[i].tcp ? cases[i].tcp : "(unset)", cases[i].ip ? cases[i].ip : "(unset)");
-        got = addr_from_env(&var);
+        got = addr_from_env(ADDR_UCSPI_OR_IP, &var);
         if (cases[i].want == NULL) {
             CHECK(got == NULL, "addr_from_env with %s gives NULL", what);
         } else {
@@ -559,6 +560,13 @@ static void test_from_env(void)
                       cases[i].want);
             CHECK_STR(var, cases[i].var, "addr_from_env with %s names %s", what, cases[i].var);
         }
+        /* The SMTP side never takes IP. */
+        got = addr_from_env(ADDR_UCSPI, &var);
+        if (cases[i].want == NULL || strcmp(cases[i].var, "IP") == 0)
+            CHECK(got == NULL, "addr_from_env(ADDR_UCSPI) with %s gives NULL", what);
+        else
+            CHECK_STR(got, cases[i].want, "addr_from_env(ADDR_UCSPI) with %s gives %s", what,
+                      cases[i].want);
     }
     env("PROTO", NULL);
     env("TCP6REMOTEIP", NULL);

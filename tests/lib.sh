@@ -1,0 +1,313 @@
+# tests/lib.sh: helpers for the shell tests and the demo. Source it; do not run it.
+# shellcheck shell=sh
+#
+# What it gives a test:
+#   TAP lines     ok DESC, not_ok DESC, skip DESC REASON, diag LINES..., check DESC CMD...,
+#                 is GOT WANT DESC, like GOT GLOB DESC, done_testing
+#   SCRATCH       a private directory (mktemp -d), removed on exit unless KEEP_SCRATCH is set
+#   processes     start_bg CMD... (PID recorded, stopped on exit), start_tcpserver NAME ARGS...
+#   ports         free_port HOST, wait_port HOST PORT
+#   talking       chat HOST PORT < script, smtp_try, pop_login, reply_to, reply_lines
+#   logs          log_mark NAME, log_new NAME
+#   the chain     RELAY_BIN (our programs), STANDINS (the stand-ins), MAIL_UID/MAIL_GID,
+#                 make_store DIR, make_passwd FILE, file_is FILE FORMAT, owned_by FILE UID
+#
+# RELAY_BIN is the directory holding our built programs (tests/run sets it); it defaults to
+# the top of the source tree. The stand-ins are found in $RELAY_BIN/tests/standins, else in
+# the source tree's tests/standins; STANDINS overrides both.
+
+lib_top=$(cd "$(dirname "$0")/.." && pwd) || exit 111
+RELAY_BIN=${RELAY_BIN:-$lib_top}
+if [ -z "${STANDINS:-}" ]; then
+    STANDINS=$RELAY_BIN/tests/standins
+    [ -x "$STANDINS/chat" ] || [ ! -x "$lib_top/tests/standins/chat" ] ||
+        STANDINS=$lib_top/tests/standins
+fi
+export RELAY_BIN STANDINS
+
+# Settings from the caller's environment must not change what a test sees.
+unset RELAY_DIR RELAY_CTRL_DIR RELAY_CTRL_DIR_FD RELAY_EXPIRY RELAY_CTRL_EXPIRY \
+    RELAY_RELAYCLIENT RELAY_CTRL_RELAYCLIENT RELAY_IPV6_PREFIX RELAY_REMOTEINFO RELAY_LOG \
+    RELAYCLIENT TCPREMOTEINFO TCPREMOTEHOST TCPREMOTEIP TCP6REMOTEIP TCPREMOTEPORT PROTO IP \
+    AUTHENTICATED AUTHUSER AUTHARGV0
+
+# ---- TAP ------------------------------------------------------------------------------------
+
+lib_failed=0
+lib_passed=0
+
+ok() {
+    lib_passed=$((lib_passed + 1))
+    printf 'ok - %s\n' "$*"
+}
+
+not_ok() {
+    lib_failed=$((lib_failed + 1))
+    printf 'not ok - %s\n' "$*"
+}
+
+# skip DESC REASON
+skip() {
+    printf 'ok - %s # SKIP %s\n' "$1" "$2"
+}
+
+# diag LINE...: comment lines; with no argument, comment out standard input.
+diag() {
+    if [ $# -eq 0 ]; then
+        sed 's/^/# /'
+    else
+        printf '# %s\n' "$@"
+    fi
+}
+
+# check DESC CMD...: ok if CMD exits 0; otherwise not ok, with CMD's output as comments.
+check() {
+    lib_desc=$1
+    shift
+    if "$@" >"$SCRATCH/check.out" 2>&1; then
+        ok "$lib_desc"
+    else
+        lib_rc=$?
+        not_ok "$lib_desc"
+        diag "command: $* (exit $lib_rc)"
+        diag <"$SCRATCH/check.out"
+    fi
+}
+
+# is GOT WANT DESC: exact string equality.
+is() {
+    if [ "$1" = "$2" ]; then
+        ok "$3"
+    else
+        not_ok "$3"
+        diag "got:  '$1'" "want: '$2'"
+    fi
+}
+
+# like GOT GLOB DESC: GOT matches the shell pattern GLOB.
+like() {
+    # shellcheck disable=SC2254 # the pattern is meant to be a pattern
+    case $1 in
+    $2) ok "$3" ;;
+    *)
+        not_ok "$3"
+        diag "got:  '$1'" "want: '$2'"
+        ;;
+    esac
+}
+
+# done_testing: the test's last line. Exits 1 if anything failed, else 0.
+done_testing() {
+    diag "$lib_passed passed, $lib_failed failed"
+    [ "$lib_failed" -eq 0 ] || exit 1
+    exit 0
+}
+
+# ---- scratch directory and processes ------------------------------------------------------
+
+lib_pids=
+
+# start_bg CMD...: run CMD in the background and stop it on exit. Redirections given to the
+# call apply to CMD. LAST_PID is its PID (the subshell execs CMD, so it is CMD's own PID).
+start_bg() {
+    (exec "$@") &
+    LAST_PID=$!
+    lib_pids="$lib_pids $LAST_PID"
+}
+
+# stop_pid PID: TERM, then KILL after two seconds; then reap it. The sessions it started and
+# left running are sent TERM too; they are found by their parent PID, so nothing else is hit.
+stop_pid() {
+    lib_new=
+    for lib_pid in $lib_pids; do
+        [ "$lib_pid" = "$1" ] || lib_new="$lib_new $lib_pid"
+    done
+    lib_pids=$lib_new
+    lib_kids=
+    if [ -r "/proc/$1/task/$1/children" ]; then
+        lib_kids=$(cat "/proc/$1/task/$1/children" 2>/dev/null)
+    elif command -v pgrep >/dev/null 2>&1; then
+        lib_kids=$(pgrep -P "$1" 2>/dev/null)
+    fi
+    if kill -TERM "$1" 2>/dev/null; then
+        lib_n=0
+        while kill -0 "$1" 2>/dev/null && [ "$lib_n" -lt 20 ]; do
+            sleep 0.1
+            lib_n=$((lib_n + 1))
+        done
+        kill -KILL "$1" 2>/dev/null
+    fi
+    wait "$1" 2>/dev/null
+    for lib_kid in $lib_kids; do
+        kill -TERM "$lib_kid" 2>/dev/null
+    done
+    return 0
+}
+
+lib_cleanup() {
+    lib_rc=$?
+    trap - EXIT
+    for lib_pid in $lib_pids; do
+        stop_pid "$lib_pid"
+    done
+    if [ -n "${KEEP_SCRATCH:-}" ]; then
+        diag "scratch directory kept: $SCRATCH"
+    elif [ -n "${SCRATCH:-}" ] && [ -d "$SCRATCH" ]; then
+        chmod -R u+rwx "$SCRATCH" 2>/dev/null
+        rm -rf "$SCRATCH"
+    fi
+    exit "$lib_rc"
+}
+
+SCRATCH=$(mktemp -d) || {
+    echo "not ok - unable to create a scratch directory"
+    exit 111
+}
+trap lib_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# ---- ports and conversations -----------------------------------------------------------------
+
+# free_port HOST: a port that is free on HOST now. start_tcpserver needs none: it lets
+# tcpserver pick the port itself, which cannot race with another test.
+free_port() {
+    "$STANDINS/chat" -f "$1"
+}
+
+# wait_port HOST PORT: wait (up to 5 s) until something accepts connections on HOST PORT.
+wait_port() {
+    "$STANDINS/chat" -w -t 5 "$1" "$2"
+}
+
+# start_tcpserver NAME TCPSERVER-ARGS...: run the real tcpserver with ARGS (options, host,
+# port, program...; give port 0), without DNS or ident lookups, and wait until it listens.
+# Sets SERVER_PORT. Its stderr, which is also the stderr of every program it runs, goes to
+# $SCRATCH/NAME.log.
+start_tcpserver() {
+    lib_name=$1
+    shift
+    : >"$SCRATCH/$lib_name.port"
+    start_bg tcpserver -1 -H -R -l localhost "$@" \
+        >"$SCRATCH/$lib_name.port" 2>"$SCRATCH/$lib_name.log"
+    lib_n=0
+    while [ "$(wc -l <"$SCRATCH/$lib_name.port")" -lt 1 ]; do
+        if ! kill -0 "$LAST_PID" 2>/dev/null || [ "$lib_n" -ge 100 ]; then
+            diag "tcpserver $lib_name did not start:"
+            diag <"$SCRATCH/$lib_name.log"
+            SERVER_PORT=
+            return 1
+        fi
+        sleep 0.1
+        lib_n=$((lib_n + 1))
+    done
+    # shellcheck disable=SC2034 # both are read by the tests
+    SERVER_PORT=$(sed -n 1p "$SCRATCH/$lib_name.port") SERVER_PID=$LAST_PID
+}
+
+# log_mark NAME, log_new NAME: the lines $SCRATCH/NAME.log gained since the mark. (A log
+# that tcpserver holds open cannot be truncated safely: its children write at their offset.)
+log_mark() {
+    wc -l <"$SCRATCH/$1.log" >"$SCRATCH/$1.mark"
+}
+log_new() {
+    tail -n +"$(($(cat "$SCRATCH/$1.mark" 2>/dev/null || echo 0) + 1))" "$SCRATCH/$1.log"
+}
+
+# chat HOST PORT < script: one line at a time, each after the previous reply. Prints the
+# transcript: "C: sent", "S: received", "-- closed" if the server hung up early.
+chat() {
+    "$STANDINS/chat" -t 10 "$@"
+}
+
+# smtp_try HOST PORT RCPT: HELO, MAIL, RCPT TO:<RCPT>, XENV (the stand-in's report of
+# RELAYCLIENT and TCPREMOTEINFO), QUIT. The transcript goes to $SCRATCH/smtp.chat; read it
+# with reply_to and reply_lines.
+smtp_try() {
+    printf '%s\n' 'HELO client.example' 'MAIL FROM:<sender@client.example>' "RCPT TO:<$3>" \
+        XENV QUIT | chat "$1" "$2" >"$SCRATCH/smtp.chat"
+}
+
+# pop_login HOST PORT USER PASS: USER, PASS, STAT, QUIT. Transcript in $SCRATCH/pop.chat.
+pop_login() {
+    printf '%s\n' "USER $3" "PASS $4" STAT QUIT | chat "$1" "$2" >"$SCRATCH/pop.chat"
+}
+
+# reply_to FILE VERB: the last line of the reply to the first command starting with VERB.
+reply_to() {
+    reply_lines "$1" "$2" | sed -n '$p'
+}
+
+# reply_lines FILE VERB: every line of the reply to the first command starting with VERB.
+reply_lines() {
+    awk -v p="C: $2" '
+        found && /^C: / { exit }
+        found && /^S: / { print substr($0, 4) }
+        !found && index($0, p) == 1 { found = 1 }' "$1"
+}
+
+# ---- the login chain -------------------------------------------------------------------------
+
+# reachable PATH: can any user get to PATH (it and every directory above it have o+x)?
+reachable() {
+    lib_p=$1
+    while [ -n "$lib_p" ] && [ "$lib_p" != / ] && [ "$lib_p" != . ]; do
+        [ -n "$(find "$lib_p" -prune -perm -001 2>/dev/null)" ] || return 1
+        lib_p=$(dirname "$lib_p")
+    done
+    return 0
+}
+
+# MAIL_UID/MAIL_GID: the account checkpassword drops to. As root this is 65534 (nobody), so
+# that relay-allow runs unprivileged as it does in production; that needs the scratch
+# directory and the programs to be reachable by any user. Otherwise it is our own account.
+chmod 711 "$SCRATCH"
+if [ "$(id -u)" -eq 0 ] && reachable "$SCRATCH" && reachable "$RELAY_BIN/relay-allow" &&
+    reachable "$STANDINS/pop3d"; then
+    MAIL_UID=65534
+    MAIL_GID=65534
+else
+    MAIL_UID=$(id -u)
+    MAIL_GID=$(id -g)
+fi
+
+# make_store DIR: an empty store the mail user can write to.
+make_store() {
+    mkdir -p "$1" && chmod 750 "$1" && chown "$MAIL_UID:$MAIL_GID" "$1"
+}
+
+# make_passwd FILE: accounts for the checkpassword stand-in, bob/secret and carol/s3cret,
+# both mapped to MAIL_UID. Their home directories are made under $SCRATCH/home.
+make_passwd() {
+    mkdir -p "$SCRATCH/home/bob" "$SCRATCH/home/carol" &&
+        chown "$MAIL_UID:$MAIL_GID" "$SCRATCH/home/bob" "$SCRATCH/home/carol" &&
+        printf '%s\n' "bob:secret:$MAIL_UID:$MAIL_GID:$SCRATCH/home/bob" \
+            "carol:s3cret:$MAIL_UID:$MAIL_GID:$SCRATCH/home/carol" >"$1"
+}
+
+# file_is FILE PRINTF-FORMAT: FILE holds exactly these bytes.
+file_is() {
+    # shellcheck disable=SC2059 # the format is the expected content
+    printf "$2" | cmp -s - "$1"
+}
+
+# owned_by FILE UID
+owned_by() {
+    [ -n "$(find "$1" -prune -user "$2")" ]
+}
+
+# need_programs: fail the whole test at once, with one line, when something is not built.
+need_programs() {
+    for lib_p in "$RELAY_BIN/relay-allow" "$RELAY_BIN/relay-check" "$RELAY_BIN/relay-expire" \
+        "$STANDINS/chat" "$STANDINS/smtpd" "$STANDINS/popup" "$STANDINS/checkpassword" \
+        "$STANDINS/pop3d"; do
+        if [ ! -x "$lib_p" ]; then
+            not_ok "program is built: $lib_p"
+            exit 1
+        fi
+    done
+    if ! command -v tcpserver >/dev/null 2>&1 || ! command -v tcprules >/dev/null 2>&1; then
+        not_ok "tcpserver and tcprules are installed (ucspi-tcp-ipv6)"
+        exit 1
+    fi
+}

@@ -1,0 +1,167 @@
+#!/bin/sh
+# t-chain-ipv4.sh: the whole chain on 127.0.0.1 with the real tcpserver.
+#   POP3: tcpserver -> popup -> checkpassword -> relay-allow -> pop3d
+#   SMTP: tcpserver -> relay-check -> smtpd
+# Relay is refused before a login and after a failed one, granted after a good one, left as a
+# tcpserver rule set it, and refused again once the allowance has expired; relay-expire then
+# removes the record. relay-check adds RELAYCLIENT (and TCPREMOTEINFO when asked) to the
+# smtpd's environment and nothing else; relay-allow adds nothing to pop3d's.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_programs
+
+store=$SCRATCH/store
+make_store "$store"
+make_passwd "$SCRATCH/passwd"
+echo example.com >"$SCRATCH/rcpthosts"
+local_rcpt=postmaster@example.com
+relay_rcpt=friend@example.net
+refused="553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"
+
+start_pop() { # NAME ENVFILE [relay-allow]: a POP3 server, with or without relay-allow
+    start_tcpserver "$1" 127.0.0.1 0 env RELAY_DIR="$store" STANDIN_PASSWD="$SCRATCH/passwd" \
+        "$STANDINS/popup" localhost "$STANDINS/checkpassword" ${3:+"$RELAY_BIN/relay-allow"} \
+        "$STANDINS/pop3d" -e "$2"
+}
+start_smtp() { # NAME ENVFILE [TCPSERVER-OPTION] [VAR=value...]: relay-check in front of smtpd
+    lib_s_name=$1 lib_s_env=$2
+    shift 2
+    lib_s_opt=
+    case ${1:-} in -*) lib_s_opt=$1 && shift ;; esac
+    start_tcpserver "$lib_s_name" ${lib_s_opt:+"$lib_s_opt"} 127.0.0.1 0 \
+        env RELAY_DIR="$store" "$@" \
+        "$RELAY_BIN/relay-check" "$STANDINS/smtpd" -e "$lib_s_env" "$SCRATCH/rcpthosts"
+}
+# relay_reply PORT: the reply to RCPT for a domain that is not ours.
+relay_reply() {
+    smtp_try 127.0.0.1 "$1" "$relay_rcpt"
+    reply_to "$SCRATCH/smtp.chat" RCPT
+}
+# env_added BEFORE AFTER: the variables AFTER has and BEFORE has not (or has with another
+# value), sorted; the per-connection ports are left out. env_removed: the other way round.
+env_sorted() {
+    grep -v -e '^TCPREMOTEPORT=' -e '^TCPLOCALPORT=' -e '^TCP6REMOTEPORT=' \
+        -e '^TCP6LOCALPORT=' "$1" | sort
+}
+env_added() {
+    env_sorted "$1" >"$SCRATCH/env.a"
+    env_sorted "$2" >"$SCRATCH/env.b"
+    comm -13 "$SCRATCH/env.a" "$SCRATCH/env.b"
+}
+env_removed() {
+    env_added "$2" "$1"
+}
+
+start_pop pop "$SCRATCH/home/bob/pop3d.env" relay-allow && pop=$SERVER_PORT
+start_pop pop-plain "$SCRATCH/home/bob/pop3d-plain.env" && pop_plain=$SERVER_PORT
+start_smtp smtp "$SCRATCH/smtpd.env" && smtp=$SERVER_PORT
+start_tcpserver smtp-plain 127.0.0.1 0 env RELAY_DIR="$store" \
+    "$STANDINS/smtpd" -e "$SCRATCH/smtpd-plain.env" "$SCRATCH/rcpthosts" &&
+    smtp_plain=$SERVER_PORT
+start_smtp smtp-info "$SCRATCH/smtpd-info.env" RELAY_REMOTEINFO=1 \
+    RELAY_RELAYCLIENT=@fixup.example && smtp_info=$SERVER_PORT
+start_smtp smtp-short "$SCRATCH/smtpd-short.env" RELAY_EXPIRY=2 && smtp_short=$SERVER_PORT
+printf '%s\n' '127.0.0.1:allow,RELAYCLIENT="@static.example"' ':allow' |
+    tcprules "$SCRATCH/rules.cdb" "$SCRATCH/rules.tmp"
+start_smtp smtp-rules "$SCRATCH/smtpd-rules.env" -x"$SCRATCH/rules.cdb" \
+    RELAY_RELAYCLIENT=@dynamic.example && smtp_rules=$SERVER_PORT
+if [ -z "${pop:-}" ] || [ -z "${pop_plain:-}" ] || [ -z "${smtp:-}" ] ||
+    [ -z "${smtp_plain:-}" ] || [ -z "${smtp_info:-}" ] || [ -z "${smtp_short:-}" ] ||
+    [ -z "${smtp_rules:-}" ]; then
+    not_ok "every tcpserver started"
+    exit 1
+fi
+
+diag "before any login"
+smtp_try 127.0.0.1 "$smtp" "$local_rcpt"
+is "$(reply_to "$SCRATCH/smtp.chat" RCPT)" "250 ok" "a local recipient is accepted"
+is "$(relay_reply "$smtp")" "$refused" "relay is refused before a login"
+is "$(reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' ')" \
+    "250-RELAYCLIENT unset 250 TCPREMOTEINFO unset " "relay-check set neither variable"
+check "relay-check logs the refusal" grep -qx 'relay-check: refused 127.0.0.1 not found' \
+    "$SCRATCH/smtp.log"
+
+diag "a login with a wrong password"
+pop_login 127.0.0.1 "$pop" bob wrong
+is "$(reply_to "$SCRATCH/pop.chat" PASS)" "-ERR authorization failed" "a wrong password fails"
+check "a failed login records nothing" test ! -e "$store/127.0.0.1"
+is "$(relay_reply "$smtp")" "$refused" "relay is refused after a failed login"
+
+diag "a good login"
+pop_login 127.0.0.1 "$pop" bob secret
+is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "the login succeeds"
+is "$(reply_to "$SCRATCH/pop.chat" STAT)" "+OK 0 0" "the session reaches pop3d"
+check "relay-allow logs the record" \
+    grep -qx 'relay-allow: recorded 127.0.0.1 user=bob' "$SCRATCH/pop.log"
+check "the record is relaylease1 127.0.0.1 bob" \
+    file_is "$store/127.0.0.1" 'relaylease1 127.0.0.1 bob\n'
+if [ "$MAIL_UID" != "$(id -u)" ]; then
+    check "relay-allow ran as the mail user, not root" owned_by "$store/127.0.0.1" "$MAIL_UID"
+else
+    skip "relay-allow ran as the mail user, not root" "not root, or the build is not reachable by uid 65534"
+fi
+pop_login 127.0.0.1 "$pop_plain" bob secret
+is "$(env_added "$SCRATCH/home/bob/pop3d-plain.env" "$SCRATCH/home/bob/pop3d.env")" "" \
+    "relay-allow adds nothing to pop3d's environment"
+is "$(env_removed "$SCRATCH/home/bob/pop3d-plain.env" "$SCRATCH/home/bob/pop3d.env")" "" \
+    "relay-allow removes nothing from pop3d's environment"
+check "pop3d runs with USER=bob from checkpassword" grep -qx 'USER=bob' "$SCRATCH/home/bob/pop3d.env"
+
+diag "relay after the login"
+is "$(relay_reply "$smtp")" "250 ok" "relay is granted after the login"
+is "$(reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' ')" \
+    '250-RELAYCLIENT="" 250 TCPREMOTEINFO unset ' \
+    "RELAYCLIENT is empty and TCPREMOTEINFO unset by default"
+like "$(grep '^relay-check: granted' "$SCRATCH/smtp.log")" \
+    'relay-check: granted 127.0.0.1 user=bob age=[0-9]*' "relay-check logs the grant"
+smtp_try 127.0.0.1 "$smtp_plain" "$relay_rcpt"
+is "$(reply_to "$SCRATCH/smtp.chat" RCPT)" "$refused" "without relay-check the relay is refused"
+is "$(env_added "$SCRATCH/smtpd-plain.env" "$SCRATCH/smtpd.env")" "RELAYCLIENT=" \
+    "relay-check adds only RELAYCLIENT to the smtpd's environment"
+is "$(env_removed "$SCRATCH/smtpd-plain.env" "$SCRATCH/smtpd.env")" "" \
+    "relay-check removes nothing from the smtpd's environment"
+
+is "$(relay_reply "$smtp_info")" "250 ok" "relay is granted with RELAY_REMOTEINFO=1"
+is "$(reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' ')" \
+    '250-RELAYCLIENT="@fixup.example" 250 TCPREMOTEINFO="bob" ' \
+    "RELAY_RELAYCLIENT gives RELAYCLIENT, RELAY_REMOTEINFO=1 gives TCPREMOTEINFO"
+is "$(env_added "$SCRATCH/smtpd-plain.env" "$SCRATCH/smtpd-info.env" |
+    grep -v '^RELAY_' | tr '\n' ' ')" "RELAYCLIENT=@fixup.example TCPREMOTEINFO=bob " \
+    "with RELAY_REMOTEINFO=1 relay-check adds RELAYCLIENT and TCPREMOTEINFO only"
+
+diag "a tcpserver rule that sets RELAYCLIENT"
+is "$(relay_reply "$smtp_rules")" "250 ok" "a rule's RELAYCLIENT lets the client relay"
+is "$(reply_lines "$SCRATCH/smtp.chat" XENV | sed -n 1p)" '250-RELAYCLIENT="@static.example"' \
+    "relay-check leaves the rule's RELAYCLIENT as it is"
+printf '%s\n' '127.0.0.2:allow,RELAYCLIENT=""' ':allow' |
+    tcprules "$SCRATCH/rules.cdb" "$SCRATCH/rules.tmp"
+is "$(relay_reply "$smtp_rules")" "250 ok" "with a rule for another address, the store grants"
+is "$(reply_lines "$SCRATCH/smtp.chat" XENV | sed -n 1p)" '250-RELAYCLIENT="@dynamic.example"' \
+    "and RELAYCLIENT is RELAY_RELAYCLIENT"
+
+diag "expiry (RELAY_EXPIRY=2 on one server)"
+pop_login 127.0.0.1 "$pop" bob secret
+is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a second login refreshes the allowance"
+is "$(relay_reply "$smtp_short")" "250 ok" "relay is granted right after the login"
+RELAY_DIR=$store "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>&1
+like "$(grep '^127\.0\.0\.1 ' "$SCRATCH/list.out")" '127.0.0.1 bob [0-9]* [0-9]*' \
+    "relay-expire -l lists the allowance"
+sleep 4
+is "$(relay_reply "$smtp_short")" "$refused" "relay is refused once the allowance expired"
+like "$(grep '^relay-check: refused' "$SCRATCH/smtp-short.log")" \
+    'relay-check: refused 127.0.0.1 expired user=bob age=[0-9]*' "relay-check logs the expiry"
+is "$(relay_reply "$smtp")" "250 ok" "with the default expiry it is still granted"
+RELAY_DIR=$store "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
+check "relay-expire with the default expiry keeps the record" test -f "$store/127.0.0.1"
+RELAY_DIR=$store RELAY_EXPIRY=2 "$RELAY_BIN/relay-expire" -n >"$SCRATCH/dry.out" 2>&1
+check "relay-expire -n removes nothing" test -f "$store/127.0.0.1"
+RELAY_DIR=$store RELAY_EXPIRY=2 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
+is "$?" 0 "relay-expire exits 0"
+check "relay-expire removes the stale record" test ! -e "$store/127.0.0.1"
+is "$(relay_reply "$smtp")" "$refused" "relay is refused after the sweep"
+
+pop_login 127.0.0.1 "$pop" bob secret
+is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a new login succeeds"
+is "$(relay_reply "$smtp_short")" "250 ok" "and grants relay again"
+
+done_testing

@@ -1,0 +1,109 @@
+#!/bin/sh
+# t-chain-ipv6.sh: the chain over ::1, and IPv4 clients seen through tcpserver -6.
+#   A login from ::1 records the client's /64 ("::_64"), and relay is granted to it over ::1
+#   and to any other address in that /64; RELAY_IPV6_PREFIX=128 looks up "::1_128" instead.
+#   An IPv4 client under tcpserver -6 (TCP6REMOTEIP=::ffff:127.0.0.1) is the IPv4 key
+#   "127.0.0.1", the same one a plain IPv4 server uses.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_programs
+
+if ! free_port ::1 >/dev/null 2>&1; then
+    skip "the chain over IPv6" "no ::1"
+    exit 0
+fi
+# Plain ucspi-tcp (not the -ipv6 build) cannot listen on ::1.
+if ! start_tcpserver probe ::1 0 true; then
+    skip "the chain over IPv6" "this tcpserver has no IPv6 (install ucspi-tcp-ipv6)"
+    exit 0
+fi
+stop_pid "$SERVER_PID"
+
+store=$SCRATCH/store
+make_store "$store"
+make_passwd "$SCRATCH/passwd"
+echo example.com >"$SCRATCH/rcpthosts"
+relay_rcpt=friend@example.net
+refused="553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"
+
+start_pop() { # NAME HOST [-6]
+    start_tcpserver "$1" ${3:+"$3"} "$2" 0 env RELAY_DIR="$store" \
+        STANDIN_PASSWD="$SCRATCH/passwd" "$STANDINS/popup" localhost \
+        "$STANDINS/checkpassword" "$RELAY_BIN/relay-allow" "$STANDINS/pop3d"
+}
+start_smtp() { # NAME HOST [-6] [VAR=value...]
+    lib_s_name=$1 lib_s_host=$2
+    shift 2
+    lib_s_opt=
+    case ${1:-} in -*) lib_s_opt=$1 && shift ;; esac
+    start_tcpserver "$lib_s_name" ${lib_s_opt:+"$lib_s_opt"} "$lib_s_host" 0 \
+        env RELAY_DIR="$store" "$@" \
+        "$RELAY_BIN/relay-check" "$STANDINS/smtpd" "$SCRATCH/rcpthosts"
+}
+# relay_reply HOST PORT: the reply to RCPT for a domain that is not ours.
+relay_reply() {
+    smtp_try "$1" "$2" "$relay_rcpt"
+    reply_to "$SCRATCH/smtp.chat" RCPT
+}
+# relay_direct TCP6REMOTEIP: relay-check run by hand with the environment tcpserver -6 would
+# give a client at that address; prints the reply to RCPT.
+relay_direct() {
+    printf '%s\r\n' 'MAIL FROM:<sender@client.example>' "RCPT TO:<$relay_rcpt>" QUIT |
+        env -i RELAY_DIR="$store" PROTO=TCP6 TCP6REMOTEIP="$1" TCPREMOTEIP="$1" \
+            "$RELAY_BIN/relay-check" "$STANDINS/smtpd" "$SCRATCH/rcpthosts" 2>>"$SCRATCH/direct.log" |
+        sed -n 3p | tr -d '\r'
+}
+
+start_pop pop6 ::1 && pop6=$SERVER_PORT
+start_smtp smtp6 ::1 && smtp6=$SERVER_PORT
+start_smtp smtp6-128 ::1 RELAY_IPV6_PREFIX=128 && smtp6_128=$SERVER_PORT
+start_pop pop4m 127.0.0.1 -6 && pop4m=$SERVER_PORT
+start_smtp smtp4m 127.0.0.1 -6 && smtp4m=$SERVER_PORT
+start_smtp smtp4 127.0.0.1 && smtp4=$SERVER_PORT
+if [ -z "${pop6:-}" ] || [ -z "${smtp6:-}" ] || [ -z "${smtp6_128:-}" ] ||
+    [ -z "${pop4m:-}" ] || [ -z "${smtp4m:-}" ] || [ -z "${smtp4:-}" ]; then
+    not_ok "every tcpserver started"
+    exit 1
+fi
+
+diag "a client at ::1"
+is "$(relay_reply ::1 "$smtp6")" "$refused" "relay over ::1 is refused before a login"
+check "relay-check logs the refusal for ::/64" \
+    grep -qx 'relay-check: refused ::_64 not found' "$SCRATCH/smtp6.log"
+pop_login ::1 "$pop6" bob secret
+is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a POP3 login over ::1 succeeds"
+is "$(reply_to "$SCRATCH/pop.chat" STAT)" "+OK 0 0" "the session reaches pop3d"
+check "relay-allow logs the record for ::/64" \
+    grep -qx 'relay-allow: recorded ::_64 user=bob' "$SCRATCH/pop6.log"
+check "the record ::_64 is relaylease1 ::_64 bob" file_is "$store/::_64" 'relaylease1 ::_64 bob\n'
+check "nothing else was recorded" test "$(ls "$store")" = "::_64"
+is "$(relay_reply ::1 "$smtp6")" "250 ok" "relay over ::1 is granted after the login"
+like "$(grep '^relay-check: granted' "$SCRATCH/smtp6.log")" \
+    'relay-check: granted ::_64 user=bob age=[0-9]*' "relay-check logs the grant for ::/64"
+is "$(relay_reply ::1 "$smtp6_128")" "$refused" \
+    "with RELAY_IPV6_PREFIX=128 the /64 record does not grant"
+check "relay-check looked up ::1_128" \
+    grep -qx 'relay-check: refused ::1_128 not found' "$SCRATCH/smtp6-128.log"
+is "$(relay_direct ::2)" "250 ok" "another address in the same /64 (::2) may relay"
+is "$(relay_direct 0:0:0:1::1)" "$refused" "an address in another /64 (0:0:0:1::1) may not"
+RELAY_DIR=$store "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>&1
+like "$(grep '^::' "$SCRATCH/list.out")" '::/64 bob [0-9]* [0-9]*' \
+    "relay-expire -l shows the prefix as ::/64"
+is "$(relay_reply 127.0.0.1 "$smtp4")" "$refused" "the IPv6 record grants nothing to 127.0.0.1"
+
+diag "an IPv4 client through tcpserver -6 (::ffff:127.0.0.1)"
+is "$(relay_reply 127.0.0.1 "$smtp4m")" "$refused" "relay is refused before an IPv4 login"
+check "relay-check under -6 looks up the IPv4 key" \
+    grep -qx 'relay-check: refused 127.0.0.1 not found' "$SCRATCH/smtp4m.log"
+pop_login 127.0.0.1 "$pop4m" bob secret
+is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a POP3 login under -6 succeeds"
+check "relay-allow under -6 records the IPv4 key" \
+    grep -qx 'relay-allow: recorded 127.0.0.1 user=bob' "$SCRATCH/pop4m.log"
+check "the record 127.0.0.1 is relaylease1 127.0.0.1 bob" \
+    file_is "$store/127.0.0.1" 'relaylease1 127.0.0.1 bob\n'
+is "$(relay_reply 127.0.0.1 "$smtp4m")" "250 ok" "relay under -6 is granted"
+is "$(relay_reply 127.0.0.1 "$smtp4")" "250 ok" "relay without -6 is granted by the same record"
+rm -f "$store/::_64"
+is "$(relay_reply ::1 "$smtp6")" "$refused" "the IPv4 record grants nothing to ::1"
+
+done_testing
