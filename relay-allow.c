@@ -24,11 +24,14 @@ static int login_failed(void)
            (authenticated == NULL || authenticated[0] == '\0');
 }
 
+/* Courier says who logged in with AUTHENTICATED and leaves USER as its own caller had it
+ * (root, when couriertcpd was started from a shell), so AUTHENTICATED comes first; USER is
+ * checkpassword's and Dovecot's word. */
 static const char *login_user(void)
 {
-    const char *user = getenv("USER");
+    const char *user = getenv("AUTHENTICATED");
     if (user == NULL || user[0] == '\0')
-        user = getenv("AUTHENTICATED");
+        user = getenv("USER");
     if (user == NULL)
         return "";
     if (user[0] != '\0' && !store_user_ok(user)) {

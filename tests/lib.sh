@@ -146,6 +146,9 @@ stop_pid() {
 
 lib_cleanup() {
     lib_rc=$?
+    # tests/run's timeout signals the whole process group: a second TERM must not cut the
+    # cleanup short and leave a server running.
+    trap '' TERM INT HUP
     trap - EXIT
     for lib_pid in $lib_pids; do
         stop_pid "$lib_pid"
