@@ -153,7 +153,7 @@ int store_record(struct store *s, const char *key, const char *user)
     char line[RECORD_MAX];
     int len = snprintf(line, sizeof line, MAGIC "%s %s\n", key, user);
     char tmp[sizeof TEMP_PREFIX + 24 + ADDR_KEY_MAX];
-    snprintf(tmp, sizeof tmp, TEMP_PREFIX "%ld.%s", (long)getpid(), key);
+    (void)snprintf(tmp, sizeof tmp, TEMP_PREFIX "%ld.%s", (long)getpid(), key); /* fits */
 
     /* O_EXCL: a name we did not just create is never written through. A leftover of our own
      * pid can only be from a writer that died, so it is removed and the create tried again. */
@@ -232,10 +232,11 @@ static int parse_legacy(const char *p, size_t n, struct record *r, const char **
         *why = "user name too long";
         return -1;
     }
+    /* Both fit: the length was checked just above. */
     if (dlen > 0 && ulen > 0)
-        snprintf(r->user, sizeof r->user, "%.*s@%.*s", (int)ulen, user, (int)dlen, domain);
+        (void)snprintf(r->user, sizeof r->user, "%.*s@%.*s", (int)ulen, user, (int)dlen, domain);
     else
-        snprintf(r->user, sizeof r->user, "%.*s", (int)ulen, user);
+        (void)snprintf(r->user, sizeof r->user, "%.*s", (int)ulen, user);
     if (r->user[0] != '\0' && !store_user_ok(r->user)) {
         *why = "user name with forbidden characters";
         return -1;

@@ -35,6 +35,19 @@ static _Noreturn void die(const char *what)
     exit(111);
 }
 
+/* A number from the command line, or a usage error. */
+static double number(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno != 0) {
+        fprintf(stderr, "cdb-storm: fatal: not a number: %s\n", s);
+        exit(100);
+    }
+    return v;
+}
+
 static void ip(char *buf, size_t n, unsigned base, unsigned long i)
 {
     snprintf(buf, n, "%u.%lu.%lu.%lu", base, (i >> 16) & 255, (i >> 8) & 255, i & 255);
@@ -172,7 +185,7 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "-g") == 0)
         return generate(argv[2], strtoul(argv[3], NULL, 10));
     if (argc == 6 && strcmp(argv[1], "-s") == 0)
-        return storm(atof(argv[2]), atof(argv[3]), argv[4], argv[5]);
+        return storm(number(argv[2]), number(argv[3]), argv[4], argv[5]);
     fprintf(stderr, "usage: cdb-storm -g dir count | -s rate seconds cdb relay-allow\n");
     return 100;
 }

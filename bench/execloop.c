@@ -31,7 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+/* POSIX has the program declare it; unistd.h does too, but only under _GNU_SOURCE. */
+extern char **environ; /* NOLINT(readability-redundant-declaration) */
 
 static int errfd = 2;
 

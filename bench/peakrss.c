@@ -34,6 +34,12 @@ static _Noreturn void die(const char *what)
     exit(111);
 }
 
+/* ptrace(2) takes its addr and data arguments as pointers, numbers included. */
+static void *arg(unsigned long v)
+{
+    return (void *)v; /* NOLINT(performance-no-int-to-ptr): the number ptrace(2) expects */
+}
+
 /* The first "<name>: <number> kB" line of a /proc file, or -1. */
 static long proc_kib(pid_t pid, const char *file, const char *name)
 {
@@ -77,14 +83,13 @@ int main(int argc, char **argv)
         die("the program did not start");
     }
     if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
-               (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT |
-                              PTRACE_O_EXITKILL)) != 0)
+               arg(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)) != 0)
         die("unable to set ptrace options");
 
     long rss = -1, hwm = -1;
     int sig = 0;
     for (;;) {
-        if (ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)sig) != 0)
+        if (ptrace(PTRACE_SYSCALL, pid, NULL, arg((unsigned long)sig)) != 0)
             die("unable to resume the program");
         sig = 0;
         if (waitpid(pid, &status, 0) < 0)
@@ -97,7 +102,7 @@ int main(int argc, char **argv)
         int leaving = 0;
         if (stop == (SIGTRAP | 0x80)) {
             struct ptrace_syscall_info info;
-            if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof info, &info) <= 0)
+            if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, arg(sizeof info), &info) <= 0)
                 die("unable to read the system call");
             leaving = info.op == PTRACE_SYSCALL_INFO_ENTRY &&
                       (info.entry.nr == SYS_execve || info.entry.nr == SYS_execveat);

@@ -14,8 +14,11 @@ static const char *shown(const char *v, size_t n)
 {
     static char buf[512];
     size_t i;
-    for (i = 0; i < n && i + 1 < sizeof buf; i++)
-        buf[i] = v[i] == '\0' ? '|' : v[i];
+    for (i = 0; i < n && i + 1 < sizeof buf; i++) {
+        buf[i] = v[i];
+        if (buf[i] == '\0')
+            buf[i] = '|';
+    }
     buf[i] = '\0';
     return buf;
 }
