@@ -94,8 +94,8 @@ static int open_lock(struct store *s)
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = EINVAL;
+        close(fd); /* not a lock anyone can trust: "No locks available" */
+        errno = ENOLCK;
         return -1;
     }
     /* Made by root (the Dovecot hook, relay-session): the store's owner, who runs the sweep,
@@ -507,9 +507,13 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
             continue;
         }
         enum store_result res = check_record(rfd, &r, now, &why);
+        int e = errno;
         close(rfd);
+        errno = e;
         if (res == STORE_INVALID)
             log_warn("invalid record %s/%s: %s", s->dir, de->d_name, why);
+        else if (res == STORE_ERROR)
+            log_warn("unable to read %s/%s: %s", s->dir, de->d_name, strerror(errno));
         else if (res == STORE_FOUND && store_fresh(r.time, now, expiry))
             fn(&r, arg);
         errno = 0;

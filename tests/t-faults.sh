@@ -1,0 +1,313 @@
+#!/bin/sh
+# t-faults.sh: fault injection with strace. Each system call that relay-allow, relay-check
+# and relay-expire make on a normal run (found by tracing that run) is made to fail, one call
+# at a time, with each of ENOSPC, EIO, EACCES and EMFILE.
+#   relay-allow and relay-check still exec the next program (it runs and writes its marker),
+#     except when the exec itself fails: then they exit 111 with one fatal line.
+#   Nothing fresh is lost: a refresh that fails leaves the fresh record in place, granting.
+#   relay-check never grants a stale or missing record because of a fault.
+#   relay-expire exits 111 only when it cannot read (or lock, or report on) the store, never
+#     removes a fresh record, and a failed unlink leaves the record it was removing.
+#   Each fault that changes the outcome is reported in exactly one stderr line, and no fault
+#     in more than one. No temp file is left behind.
+# Only the programs' own calls are hit: strace's when= counts each call in the process, so
+# the calls of the runtime before main (the sanitizer build's) and of the next program after
+# the exec are left alone; every run checks in its trace that the fault landed in that range.
+# The setups and checks are called through variables, which shellcheck cannot follow:
+# shellcheck disable=SC2317
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+for p in relay-allow relay-check relay-expire; do
+    if [ ! -x "$RELAY_BIN/$p" ]; then
+        not_ok "program is built: $RELAY_BIN/$p"
+        exit 1
+    fi
+done
+if ! command -v strace >/dev/null 2>&1 ||
+    ! strace -qq -o /dev/null -e inject=getppid:error=EIO true 2>/dev/null; then
+    skip "fault injection" "strace with inject= does not work here"
+    done_testing
+fi
+
+store=$SCRATCH/store
+out=$SCRATCH/out
+marker=$SCRATCH/marker
+mkdir -p "$store" "$out" || exit 111
+# LeakSanitizer cannot run under a tracer; the hostile and torture tests cover leaks.
+ASAN_OPTIONS=detect_leaks=0
+export ASAN_OPTIONS
+RELAY_DIR=$store
+export RELAY_DIR
+errors="ENOSPC EIO EACCES EMFILE"
+# Calls left alone: memory and process bookkeeping of the C runtime, not the programs' logic.
+not_injected=" brk mmap munmap mprotect madvise mremap exit_group exit getpid gettid \
+set_tid_address arch_prctl rt_sigprocmask rt_sigaction sigaltstack prlimit64 getrandom futex \
+sched_yield clock_gettime set_robust_list rseq "
+injected=0 missed=0 absorbed=0
+
+# The next program, given to relay-allow and relay-check as "$@": it writes whether
+# RELAYCLIENT was set to the marker file.
+# shellcheck disable=SC2016 # expanded by that shell
+set -- /bin/sh -c 'echo "ran ${RELAYCLIENT+granted}" >"$0"' "$marker"
+
+# sites TRACE MARKER ENDRE: for each system call name the program made from the first line
+# holding MARKER up to (and including, for execve) the first later line matching ENDRE:
+# "name calls-before calls-in-range", in order of first use. when=calls-before+N is then
+# the Nth call in the range.
+sites() {
+    awk -v marker="$2" -v endre="$3" '
+        { line = $0; sub(/^[0-9]+ +/, "", line) }
+        line !~ /^[a-z_0-9]+\(/ { next }
+        { name = line; sub(/\(.*/, "", name) }
+        # The exec that starts the program is seen on its way out only: when= does not count it.
+        !first++ && name == "execve" { next }
+        !started && index(line, marker) { started = 1 }
+        started && !ended && line ~ endre {
+            ended = 1
+            if (name == "execve")
+                count(name)
+            next
+        }
+        !started { pre[name]++; next }
+        !ended { count(name) }
+        function count(name) {
+            inr[name]++
+            if (!(name in seen)) {
+                seen[name] = 1
+                order[++n] = name
+            }
+        }
+        END { for (i = 1; i <= n; i++) print order[i], pre[order[i]] + 0, inr[order[i]] }
+    ' "$1"
+}
+
+# landed TRACE MARKER ENDRE: print the injected call's line if it is in the range.
+landed() {
+    awk -v marker="$2" -v endre="$3" '
+        { line = $0; sub(/^[0-9]+ +/, "", line) }
+        !started && index(line, marker) { started = 1 }
+        started && /\(INJECTED\)/ { print line; exit }
+        started && line ~ endre { exit }
+    ' "$1"
+}
+
+# fault_lines FILE PROG: how many lines report a fault (warnings and fatal errors).
+fault_lines() {
+    grep -c -e "^$2: warning: " -e "^$2: fatal: " "$1"
+}
+
+# other_lines FILE PROG: lines that are neither PROG's own nor expected (sanitizer reports...).
+other_lines() {
+    grep -v -c "^$2: " "$1"
+}
+
+# inject DESC PROG SETUP CHECK MARKER ENDRE ARGS...: trace a normal run of PROG ARGS (after SETUP)
+# to find its calls; then for each call site and each error, run SETUP, run PROG under strace
+# with that one call failing, and run CHECK, which sees: $rc, $call (the injected line),
+# $err (stderr file), $errno, and prints nothing if all is well, else what is wrong.
+inject() {
+    ij_desc=$1 ij_prog=$2 ij_setup=$3 ij_check=$4 ij_mark=$5 ij_end=$6
+    shift 6
+    $ij_setup
+    strace -f -qq -o "$out/trace" "$RELAY_BIN/$ij_prog" "$@" >"$out/stdout" 2>"$out/err"
+    sites "$out/trace" "$ij_mark" "$ij_end" >"$out/sites"
+    if [ ! -s "$out/sites" ]; then
+        not_ok "$ij_prog, $ij_desc: the normal run's calls are found in its trace"
+        return
+    fi
+    ij_ok=0 ij_bad=0 ij_n=0
+    while read -r name before count; do
+        case $not_injected in *" $name "*) continue ;; esac
+        i=1
+        while [ "$i" -le "$count" ]; do
+            for errno in $errors; do
+                $ij_setup
+                rm -f "$marker"
+                strace -f -qq -o "$out/itrace" -e trace="$name,open,openat,execve,exit_group" \
+                    -e inject="$name:error=$errno:when=$((before + i))" \
+                    "$RELAY_BIN/$ij_prog" "$@" >"$out/stdout" 2>"$out/err"
+                rc=$?
+                call=$(landed "$out/itrace" "$ij_mark" "$ij_end")
+                if [ -z "$call" ]; then
+                    [ -z "${FAULTS_DEBUG:-}" ] || diag "missed: $ij_prog $name #$i $errno"
+                    missed=$((missed + 1))
+                    continue
+                fi
+                injected=$((injected + 1))
+                ij_n=$((ij_n + 1))
+                err=$out/err
+                why=$($ij_check)
+                if [ "$(other_lines "$err" "$ij_prog")" -ne 0 ]; then
+                    why="$why; stderr has lines not from $ij_prog"
+                fi
+                if [ -z "$why" ]; then
+                    ij_ok=$((ij_ok + 1))
+                    [ "$(fault_lines "$err" "$ij_prog")" -ne 0 ] || absorbed=$((absorbed + 1))
+                else
+                    ij_bad=$((ij_bad + 1))
+                    not_ok "$ij_prog, $ij_desc: $name #$i $errno"
+                    diag "injected: $call" "exit $rc: ${why#; }"
+                    diag <"$err"
+                fi
+            done
+            i=$((i + 1))
+        done
+    done <"$out/sites"
+    if [ "$ij_n" -eq 0 ]; then
+        not_ok "$ij_prog, $ij_desc: faults injected"
+    elif [ "$ij_bad" -eq 0 ]; then
+        ok "$ij_prog, $ij_desc: $ij_n faults, every one handled"
+    fi
+    ij_sites=$(awk '{ printf "%s%s x%s", s, $1, $3; s = ", " }' "$out/sites")
+    diag "$ij_prog, $ij_desc: call sites: $ij_sites"
+}
+
+# ---- store states -----------------------------------------------------------------------------
+clean_store() {
+    find "$store" -mindepth 1 -delete
+}
+record() { # KEY AGE-SECONDS USER
+    printf 'relaylease1 %s %s\n' "$1" "$3" >"$store/$1"
+    touch -d "$2 seconds ago" "$store/$1"
+}
+granted() { # ADDRESS: does a clean relay-check grant it now?
+    # shellcheck disable=SC2016 # expanded by that shell
+    TCPREMOTEIP=$1 RELAY_LOG=0 "$RELAY_BIN/relay-check" /bin/sh -c \
+        '[ "${RELAYCLIENT+set}" = set ]' 2>/dev/null
+}
+temps_left() {
+    find "$store" -name '.tmp.*' | wc -l | tr -d ' '
+}
+
+setup_new() { clean_store; }
+setup_fresh() { clean_store && record 10.0.0.1 100 bob; }
+setup_stale() { clean_store && record 10.0.0.1 2000 bob; }
+setup_sweep() {
+    clean_store
+    record 10.0.0.1 100 fresh
+    record 10.0.0.2 2000 stale
+    printf x >"$store/.tmp.99999.10.0.0.3"
+    touch -d '10 minutes ago' "$store/.tmp.99999.10.0.0.3"
+}
+
+# ---- relay-allow ---------------------------------------------------------------------------------
+# Common to both programs that exec: the next program ran, or the exec failed with 111.
+check_exec() { # PROG
+    case $call in
+    execve*)
+        [ "$rc" -eq 111 ] || echo "; a failed exec exits $rc, not 111"
+        [ ! -f "$marker" ] || echo "; the next program ran although its exec failed"
+        grep -q "^$1: fatal: unable to run " "$err" || echo "; no 'unable to run' line"
+        ;;
+    *)
+        [ "$rc" -eq 0 ] || echo "; exit $rc, not the next program's 0"
+        [ -f "$marker" ] || echo "; the next program did not run"
+        ;;
+    esac
+    n=$(fault_lines "$err" "$1")
+    [ "$n" -le 1 ] || echo "; $n lines for one fault"
+}
+
+check_allow_new() {
+    check_exec relay-allow
+    [ "$(temps_left)" -eq 0 ] || echo "; a temp file is left"
+    if ! file_is "$store/10.0.0.1" 'relaylease1 10.0.0.1 bob\n'; then
+        [ "$(fault_lines "$err" relay-allow)" -eq 1 ] ||
+            echo "; the login was not recorded, and not reported in one line"
+    fi
+}
+check_allow_refresh() {
+    check_exec relay-allow
+    [ "$(temps_left)" -eq 0 ] || echo "; a temp file is left"
+    granted 10.0.0.1 || echo "; the fresh allowance was lost"
+    if [ -z "$(find "$store/10.0.0.1" -newermt '50 seconds ago' 2>/dev/null)" ]; then
+        [ "$(fault_lines "$err" relay-allow)" -eq 1 ] ||
+            echo "; the refresh failed, and was not reported in one line"
+    fi
+}
+
+diag "relay-allow: a new login, then a refresh of a fresh allowance"
+TCPREMOTEIP=10.0.0.1 USER=bob RELAY_LOG=1
+export TCPREMOTEIP USER RELAY_LOG
+inject "a new login" relay-allow setup_new check_allow_new "\"$store" '^execve\(' "$@"
+RELAY_LOG=0
+inject "a refresh" relay-allow setup_fresh check_allow_refresh "\"$store" '^execve\(' "$@"
+unset USER
+
+# ---- relay-check ---------------------------------------------------------------------------------
+check_check_fresh() {
+    check_exec relay-check
+    case $call in execve*) return ;; esac
+    if ! grep -q granted "$marker" 2>/dev/null; then
+        [ "$(fault_lines "$err" relay-check)" -eq 1 ] ||
+            echo "; the grant was lost, and not reported in one line"
+    fi
+}
+check_check_deny() {
+    check_exec relay-check
+    ! grep -q granted "$marker" 2>/dev/null || echo "; granted because of a fault"
+}
+
+diag "relay-check: a fresh record, a stale one, none"
+RELAY_LOG=1
+inject "a fresh record" relay-check setup_fresh check_check_fresh "\"$store" '^execve\(' "$@"
+inject "a stale record" relay-check setup_stale check_check_deny "\"$store" '^execve\(' "$@"
+inject "no record" relay-check setup_new check_check_deny "\"$store" '^execve\(' "$@"
+unset TCPREMOTEIP
+
+# ---- relay-expire --------------------------------------------------------------------------------
+# What a fault in this call may do to the exit status: "111" (the store cannot be read: it
+# must exit 111), "0" (one entry or a cleanup: it must go on and exit 0), "either" (the lock,
+# or its report on stdout: 111 is allowed).
+expire_class() {
+    case $call in
+    getdents64* | "open(\"$store\""* | "openat(AT_FDCWD, \"$store\""* | openat*'"."'*)
+        echo 111 ;;
+    *'".lock"'* | flock* | fstat* | 'newfstatat('*'""'* | fcntl* | write* | ioctl*)
+        echo either ;;
+    *) echo 0 ;;
+    esac
+}
+check_expire_common() {
+    class=$(expire_class)
+    case $class.$rc in
+    111.111 | 0.0 | either.0 | either.111) ;;
+    *) echo "; exit $rc for a fault of class $class" ;;
+    esac
+    n=$(fault_lines "$err" relay-expire)
+    [ "$n" -le 1 ] || echo "; $n lines for one fault"
+    if [ "$rc" -eq 111 ]; then
+        [ "$n" -eq 1 ] && grep -q '^relay-expire: fatal: ' "$err" ||
+            echo "; exit 111 without one fatal line"
+    fi
+    [ -f "$store/10.0.0.1" ] || echo "; the fresh record was removed"
+}
+check_sweep() {
+    check_expire_common
+    case $call in
+    unlinkat*10.0.0.2* | unlink*10.0.0.2*)
+        [ -f "$store/10.0.0.2" ] || echo "; the failed unlink lost the record"
+        ;;
+    esac
+    if [ "$rc" -eq 0 ] && { [ -e "$store/10.0.0.2" ] || [ -e "$store/.tmp.99999.10.0.0.3" ]; }; then
+        [ "$(fault_lines "$err" relay-expire)" -eq 1 ] ||
+            echo "; a stale entry was kept, and that was not reported in one line"
+    fi
+}
+check_list() {
+    check_expire_common
+    if [ "$rc" -eq 0 ] && ! grep -q '^10\.0\.0\.1 fresh ' "$out/stdout"; then
+        [ "$(fault_lines "$err" relay-expire)" -eq 1 ] ||
+            echo "; the live record is missing from the list, and not reported in one line"
+    fi
+}
+
+diag "relay-expire: a sweep (one fresh, one stale record, one old temp file), and a list"
+inject "a sweep" relay-expire setup_sweep check_sweep "\"$store" '^exit_group\('
+inject "a list (-l)" relay-expire setup_sweep check_list "\"$store" '^exit_group\(' -l
+
+diag "faults injected: $injected ($missed runs where the fault missed the program's range)"
+diag "handled without a stderr line, the outcome unchanged: $absorbed"
+check "faults were injected" test "$injected" -gt 0
+done_testing

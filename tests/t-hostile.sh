@@ -1,0 +1,697 @@
+#!/bin/sh
+# t-hostile.sh: hostile input through the real programs, one TAP line per input.
+#   Addresses (malformed, octal/hex/short forms, zone ids, spaces, newlines, 5,000 bytes,
+#   empty), user names (control characters, '=', newlines, parentheses, 5,000 bytes), store
+#   files (truncated, huge, binary, a directory, a symlink out of the store, a FIFO, forged
+#   relay-ctrl entries), and settings (negative, huge, non-numeric, octal-looking, empty, for
+#   each variable).
+# For each input:
+#   relay-check: grants only where the input is legitimately valid; exits through the next
+#     program (no signal, no hang: every run is under timeout); stderr holds only its own
+#     one-line diagnostics and no sanitizer report; the next program's environment differs
+#     from the same environment without relay-check in RELAYCLIENT and TCPREMOTEINFO only;
+#     nothing in the scratch directory changes.
+#   relay-allow: always execs the next program, with its environment unchanged; writes only
+#     the client's record in the store (or nothing), and nothing outside the store.
+# The programs run with a clean environment (env -i) and the variables under test only.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+for p in relay-allow relay-check relay-expire; do
+    if [ ! -x "$RELAY_BIN/$p" ]; then
+        not_ok "program is built: $RELAY_BIN/$p"
+        exit 1
+    fi
+done
+
+W=$SCRATCH/w         # everything the programs could touch; listed before and after each run
+store=$W/store       # the store
+out=$SCRATCH/out     # this test's own files
+mkdir -p "$store" "$W/cwd/store" "$W/outside/dir" "$out" || exit 111
+chmod 755 "$store"
+base_path=/usr/local/bin:/usr/bin:/bin
+inputs=0
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+# str FORMAT [ARG...]: REPLY is printf's output, trailing newlines kept.
+str() {
+    # shellcheck disable=SC2059 # the format is the point
+    REPLY=$(printf "$@" && printf X)
+    REPLY=${REPLY%X}
+}
+
+# repeat N STRING: REPLY is STRING repeated to N bytes (STRING is one character here).
+repeat() {
+    REPLY=$(head -c "$1" /dev/zero | tr '\0' "$2")
+}
+
+# shown VALUE: a short printable rendering for a TAP line.
+shown() {
+    lib_n=$(printf '%s' "$1" | wc -c)
+    lib_s=$(printf '%s' "$1" | head -c 40 | tr -c '[:graph:] ' '?' | tr '#' '?')
+    if [ "$lib_n" -gt 40 ]; then
+        printf "'%s...' (%s bytes)" "$lib_s" "$lib_n"
+    else
+        printf "'%s'" "$lib_s"
+    fi
+}
+
+# listing: every entry under $W with type, size, mode, mtime and link target.
+listing() {
+    find "$W" -printf '%P %y %s %m %T@ %l\n' | sort
+}
+# listing_outside: the same without the store's entries (the store directory's own mtime
+# changes with every record written); listing_store: the store's entries only.
+listing_outside() {
+    find "$W" -path "$store" -prune -o -printf '%P %y %s %m %T@ %l\n' | sort
+}
+listing_store() {
+    find "$store" -mindepth 1 -printf '%P %y %s %m %T@ %l\n' | sort
+}
+
+# envdump FILE: the NUL-separated output of env -0 as one sorted entry per line.
+envdump() {
+    tr '\n\0' '\036\n' <"$1" | sort
+}
+
+# bad_stderr PROG FILE: print what is wrong with a program's stderr, if anything: a sanitizer
+# report, or a line not from PROG.
+bad_stderr() {
+    if grep -q -e 'Sanitizer' -e 'runtime error' -e 'LeakSanitizer' "$2"; then
+        echo "sanitizer report"
+    elif grep -v -q "^$1: " "$2"; then
+        echo "a stderr line not from $1"
+    fi
+}
+
+# exit_problem RC: say what is wrong with an exit status, if anything.
+exit_problem() {
+    if [ "$1" -eq 124 ]; then
+        echo "hung (killed by timeout)"
+    elif [ "$1" -gt 128 ]; then
+        echo "killed by signal $(($1 - 128))"
+    elif [ "$1" -ne 0 ]; then
+        echo "exit $1"
+    fi
+}
+
+# rc_want, info_want: what a grant must look like for the next hostile_check. rc_want is the
+# RELAYCLIENT value; info_want is the TCPREMOTEINFO value, or "-" for "left as it was".
+rc_want=
+info_want='left alone'
+
+# dir_var: the variable that names the store for the runs below (the test's own variables
+# come after it, so they can override it).
+dir_var=RELAY_DIR
+
+# hostile_check DESC EXPECT VAR=VALUE...: run relay-check with these variables (and PATH and
+# $dir_var=$store unless given) in front of env -0; EXPECT is grant or deny.
+hostile_check() {
+    hc_desc=$1 hc_expect=$2
+    shift 2
+    inputs=$((inputs + 1))
+    listing >"$out/before"
+    (cd "$W/cwd" && env -i PATH="$base_path" "$dir_var=$store" "$@" env -0) >"$out/env.plain"
+    (cd "$W/cwd" && exec timeout 10 env -i PATH="$base_path" "$dir_var=$store" "$@" \
+        "$RELAY_BIN/relay-check" env -0) >"$out/env.check" 2>"$out/err"
+    hc_rc=$?
+    listing >"$out/after"
+    envdump "$out/env.plain" >"$out/e1"
+    envdump "$out/env.check" >"$out/e2"
+    hc_changed=$(comm -3 "$out/e1" "$out/e2" | sed 's/^\t//; s/=.*//' | sort -u | tr '\n' ' ')
+    hc_why=
+    hc_p=$(exit_problem "$hc_rc")
+    [ -z "$hc_p" ] || hc_why="$hc_why; $hc_p"
+    hc_p=$(bad_stderr relay-check "$out/err")
+    [ -z "$hc_p" ] || hc_why="$hc_why; $hc_p"
+    case " $hc_changed" in
+    " " | " RELAYCLIENT " | " RELAYCLIENT TCPREMOTEINFO " | " TCPREMOTEINFO ") ;;
+    *) hc_why="$hc_why; variables changed: $hc_changed" ;;
+    esac
+    hc_got=deny
+    case " $hc_changed" in *" RELAYCLIENT "*) hc_got=grant ;; esac
+    [ "$hc_got" = "$hc_expect" ] || hc_why="$hc_why; wanted $hc_expect, got $hc_got"
+    if [ "$hc_got" = grant ]; then
+        grep -qxF "RELAYCLIENT=$rc_want" "$out/e2" ||
+            hc_why="$hc_why; RELAYCLIENT is not '$rc_want'"
+        if [ "$info_want" = 'left alone' ]; then
+            case " $hc_changed" in *TCPREMOTEINFO*) hc_why="$hc_why; TCPREMOTEINFO changed" ;; esac
+        else
+            grep -qxF "TCPREMOTEINFO=$info_want" "$out/e2" ||
+                hc_why="$hc_why; TCPREMOTEINFO is not '$info_want'"
+        fi
+    fi
+    cmp -s "$out/before" "$out/after" || hc_why="$hc_why; the scratch directory changed"
+    if [ -z "$hc_why" ]; then
+        ok "relay-check $hc_desc: $hc_expect"
+    else
+        not_ok "relay-check $hc_desc: $hc_expect"
+        diag "${hc_why#; }"
+        diff "$out/before" "$out/after" | diag
+        diag <"$out/err"
+    fi
+}
+
+# user_want: the user the next hostile_allow must record ("" for none).
+user_want=
+
+# hostile_allow DESC KEY VAR=VALUE...: run relay-allow with these variables in front of
+# env -0. KEY is the record it must write (with user_want as its user), or "" for none.
+hostile_allow() {
+    ha_desc=$1 ha_key=$2
+    shift 2
+    inputs=$((inputs + 1))
+    listing_outside >"$out/before"
+    listing_store >"$out/sbefore"
+    (cd "$W/cwd" && env -i PATH="$base_path" "$dir_var=$store" "$@" env -0) >"$out/env.plain"
+    (cd "$W/cwd" && exec timeout 10 env -i PATH="$base_path" "$dir_var=$store" "$@" \
+        "$RELAY_BIN/relay-allow" env -0) >"$out/env.allow" 2>"$out/err"
+    ha_rc=$?
+    listing_outside >"$out/after"
+    listing_store >"$out/safter"
+    ha_why=
+    ha_p=$(exit_problem "$ha_rc")
+    [ -z "$ha_p" ] || ha_why="$ha_why; $ha_p"
+    [ -s "$out/env.allow" ] || ha_why="$ha_why; the next program did not run"
+    ha_p=$(bad_stderr relay-allow "$out/err")
+    [ -z "$ha_p" ] || ha_why="$ha_why; $ha_p"
+    cmp -s "$out/env.plain" "$out/env.allow" ||
+        ha_why="$ha_why; the next program's environment changed"
+    cmp -s "$out/before" "$out/after" || ha_why="$ha_why; something outside the store changed"
+    # The store's lock file (.lock) is made by the first writer; it may appear.
+    ha_names=$(comm -3 "$out/sbefore" "$out/safter" | sed 's/^\t//; s/ .*//' |
+        grep -v '^\.lock$' | sort -u | tr '\n' ' ')
+    if [ -z "$ha_key" ]; then
+        [ -z "$ha_names" ] || ha_why="$ha_why; the store changed: $ha_names"
+    else
+        [ "$ha_names" = "$ha_key " ] || ha_why="$ha_why; store changes: '$ha_names'"
+        record_is "$store/$ha_key" "$ha_key" "$user_want" ||
+            ha_why="$ha_why; the record is not 'relaylease1 $ha_key $user_want'"
+    fi
+    if [ -z "$ha_why" ]; then
+        ok "relay-allow $ha_desc: execs${ha_key:+, records $ha_key}"
+    else
+        not_ok "relay-allow $ha_desc: execs${ha_key:+, records $ha_key}"
+        diag "${ha_why#; }"
+        diag <"$out/err"
+    fi
+}
+
+# record_is FILE KEY USER: FILE is exactly our record for KEY and USER.
+record_is() {
+    printf 'relaylease1 %s %s\n' "$2" "$3" | cmp -s - "$1"
+}
+
+# ---- the store the addresses are tried against ---------------------------------------------
+# Fresh records for addresses that a lax parser would reach from the hostile forms below.
+allow_now() { # ADDRESS USER
+    env -i RELAY_DIR="$store" TCPREMOTEIP="$1" USER="$2" RELAY_LOG=0 "$RELAY_BIN/relay-allow"
+}
+allow_now 1.2.3.4 bob
+allow_now 127.0.0.1 root
+allow_now 0.0.0.0 zero
+allow_now 10.0.0.1 ten
+allow_now 2001:db8:1:2::1 carol
+allow_now ::1 local
+for k in 1.2.3.4 127.0.0.1 0.0.0.0 10.0.0.1 2001:db8:1:2::_64 ::_64; do
+    [ -f "$store/$k" ] || {
+        not_ok "the store is set up ($k)"
+        exit 1
+    }
+done
+
+# ---- addresses --------------------------------------------------------------------------------
+diag "addresses in TCPREMOTEIP: relay-check grants only the valid forms of stored addresses"
+deny_addr() { # ADDRESS: relay-check grants nothing, relay-allow records nothing
+    hostile_check "TCPREMOTEIP=$(shown "$1")" deny TCPREMOTEIP="$1"
+    hostile_allow "TCPREMOTEIP=$(shown "$1")" "" TCPREMOTEIP="$1" USER=eve
+}
+grant_addr() { # ADDRESS KEY USER: a valid form: relay-check grants, relay-allow records KEY
+    info_want='left alone'
+    hostile_check "TCPREMOTEIP=$(shown "$1")" grant TCPREMOTEIP="$1"
+    user_want=$3
+    hostile_allow "TCPREMOTEIP=$(shown "$1")" "$2" TCPREMOTEIP="$1" USER="$3"
+}
+
+for a in 01.2.3.4 1.2.3.04 001.002.003.004 0x1.2.3.4 0x01020304 16909060 1.2.772 1.131844 \
+    1.2.3 1.2.3.4. .1.2.3.4 1.2.3.4.5 1.2.3.256 1.2.3.-1 +1.2.3.4 1..2.3.4 1.2.3.4/32 \
+    1.2.3.4:25 1.2.3.4_32 127.1 0177.0.0.1 0x7f.0.0.1 0x7f000001 2130706433 127.0.0.01 \
+    127.0.1 0 0.0 0.0.0 00.0.0.0 ../1.2.3.4 1.2.3.4/../10.0.0.1 /etc/passwd . .. \
+    .tmp.1.1.2.3.4 '*' '1.2.3.*' 'a.b.c.d' 1.2.3.4a ::ffff:01.2.3.4 ::ffff:1.2.3 \
+    ::ffff:1.2.3.4.5 '2001:db8:1:2::1%eth0' '2001:db8:1:2::1%25eth0' 'fe80::1%lo' \
+    '[2001:db8:1:2::1]' 2001:db8:1:2::1/64 2001:db8:1:2:::1 2001:db8:1:2::1: \
+    :2001:db8:1:2::1 2001:0db8:0001:0002::00001 2001:db8:1:2::g 2001:db8:1:2:0:0:0:0:1 \
+    2001:db8:1:2::1.2.3.4.5 2001:db8:1:2::_64 2001:db8:1:2::1::2 2001:db8:1:2:1.2.3.4 \
+    '::1 ' ::: ':' '::1/128' '1.2.3.4,10.0.0.1' \
+    '1.2.3.4;10.0.0.1'; do
+    deny_addr "$a"
+done
+for f in ' 1.2.3.4' '1.2.3.4 ' '1.2. 3.4' '\t1.2.3.4' '1.2.3.4\n' '1.2.3.4\r\n' \
+    '1.2.3.4\n10.0.0.1' '\n1.2.3.4' '1.2.3.4\033[2J' '\3211.2.3.4' '1.2.3.4\377' \
+    '\357\274\221.2.3.4' '2001:db8:1:2::1\n' ' 2001:db8:1:2::1'; do
+    str "$f"
+    deny_addr "$REPLY"
+done
+repeat 5000 1
+deny_addr "$REPLY"
+deny_addr "1.2.3.4$REPLY"
+repeat 5000 ' '
+deny_addr "1.2.3.4$REPLY"
+repeat 5000 :
+deny_addr "$REPLY"
+repeat 4990 0
+deny_addr "::ffff:$REPLY"
+deny_addr ""
+
+grant_addr 1.2.3.4 1.2.3.4 bob
+grant_addr ::ffff:1.2.3.4 1.2.3.4 bob
+grant_addr ::FFFF:1.2.3.4 1.2.3.4 bob
+grant_addr ::ffff:0102:0304 1.2.3.4 bob
+grant_addr 0:0:0:0:0:ffff:1.2.3.4 1.2.3.4 bob
+grant_addr 2001:db8:1:2::99 2001:db8:1:2::_64 carol
+grant_addr 2001:DB8:1:2::1 2001:db8:1:2::_64 carol
+grant_addr 2001:0db8:0001:0002:0000:0000:0000:0001 2001:db8:1:2::_64 carol
+grant_addr 2001:db8:1:2:ffff:ffff:ffff:ffff 2001:db8:1:2::_64 carol
+grant_addr 2001:db8:1:2::1.2.3.4 2001:db8:1:2::_64 carol
+# Valid addresses that are easy to mistake for junk: each names what it names, nothing more.
+grant_addr ::1.2.3.4 ::_64 local
+grant_addr :: ::_64 local
+valid_addr() { # ADDRESS KEY: valid, not in the store: relay-check denies, relay-allow records KEY
+    hostile_check "TCPREMOTEIP=$(shown "$1") (valid, not stored)" deny TCPREMOTEIP="$1"
+    user_want=eve
+    hostile_allow "TCPREMOTEIP=$(shown "$1")" "$2" TCPREMOTEIP="$1" USER=eve
+    rm -f "$store/$2"
+}
+valid_addr ::ffff:2001:db8 32.1.13.184
+valid_addr 1:: 1::_64
+valid_addr 1.2.3.5 1.2.3.5
+valid_addr 2001:db8:1:3::1 2001:db8:1:3::_64
+valid_addr 2001:db8:1:1:ffff:ffff:ffff:ffff 2001:db8:1:1::_64
+
+diag "which variable is read: PROTO=TCP6 takes TCP6REMOTEIP, a set TCPREMOTEIP wins over IP"
+hostile_check "PROTO=TCP6, TCP6REMOTEIP bad, TCPREMOTEIP good" deny PROTO=TCP6 \
+    TCP6REMOTEIP=01.2.3.4 TCPREMOTEIP=1.2.3.4
+hostile_check "PROTO=TCP, TCPREMOTEIP bad, TCP6REMOTEIP good" deny PROTO=TCP \
+    TCPREMOTEIP=1.2.3.4x TCP6REMOTEIP=1.2.3.4
+hostile_check "TCPREMOTEIP empty, IP good" deny TCPREMOTEIP= IP=1.2.3.4
+hostile_check "IP bad (Dovecot)" deny IP=127.1
+hostile_check "no address at all" deny USER=bob
+str 'TCP6\n'
+hostile_check "PROTO=TCP6 and a newline, TCPREMOTEIP bad" deny PROTO="$REPLY" TCPREMOTEIP=1.2.3.4x \
+    TCP6REMOTEIP=1.2.3.4
+hostile_allow "PROTO=TCP6, TCP6REMOTEIP bad" "" PROTO=TCP6 TCP6REMOTEIP=1.2.3.4x \
+    TCPREMOTEIP=1.2.3.4 USER=eve
+hostile_allow "no address at all" "" USER=eve
+rc_want=@static.example
+hostile_check "RELAYCLIENT set by tcpserver, bad address" deny RELAYCLIENT=@static.example \
+    TCPREMOTEIP=01.2.3.4
+hostile_check "RELAYCLIENT set by tcpserver, stored address" deny RELAYCLIENT=@static.example \
+    TCPREMOTEIP=1.2.3.4
+rc_want=
+
+# ---- user names -----------------------------------------------------------------------------
+# Each login gets its own address; the allowance is recorded (the login was good) but a bad
+# name is left out, so relay-check grants without putting it into TCPREMOTEINFO.
+diag "user names: bad ones are recorded as no user and never reach TCPREMOTEINFO"
+n=0
+user_case() { # USER VALID(1/0) [VARIABLE]
+    n=$((n + 1))
+    uc_var=${3:-USER}
+    if [ "$2" = 1 ]; then user_want=$1; else user_want=; fi
+    hostile_allow "$uc_var=$(shown "$1")" "10.1.0.$n" TCPREMOTEIP="10.1.0.$n" "$uc_var=$1"
+    if [ "$2" = 1 ]; then info_want=$1; else info_want='left alone'; fi
+    hostile_check "recorded after $uc_var=$(shown "$1")" grant TCPREMOTEIP="10.1.0.$n" \
+        RELAY_REMOTEINFO=1
+    info_want='left alone'
+}
+for u in 'bob=evil' 'RELAYCLIENT=x' 'bob@example.org' 'a.b-c_d+e' '!$%&*' 'bob;x' \
+    "bob'x" 'bob"x' '%s%s%n' '-' 'a'; do
+    user_case "$u" 1
+done
+for u in '(bob)' 'bob)' 'bob(' 'bob\x' 'bob x' ' bob' 'bob '; do
+    user_case "$u" 0
+done
+for f in 'bob\001' 'bob\nRELAYCLIENT=x' 'bob\r' 'bob\tx' 'bob\033[2J' 'bob\177' \
+    'b\303\270b' '\n' 'bob\n'; do
+    str "$f"
+    user_case "$REPLY" 0
+done
+repeat 255 u
+user_case "$REPLY" 1
+repeat 256 u
+user_case "$REPLY" 0
+repeat 5000 u
+user_case "$REPLY" 0
+repeat 5000 '('
+user_case "$REPLY" 0
+user_case "" 0
+user_case 'carol' 1 AUTHENTICATED
+str 'carol\n'
+user_case "$REPLY" 0 AUTHENTICATED
+# A user name in a store file that relay-allow would never write: relay-check must not pass
+# it on (the forged records below test more of this).
+
+# ---- store files ----------------------------------------------------------------------------
+# Each case plants a file under the key of its own address, 10.2.0.N, and asks relay-check.
+diag "store files: planted records grant nothing unless valid, and nothing hangs"
+k=0
+plant_next() {
+    k=$((k + 1))
+    key=10.2.0.$k
+}
+store_case() { # DESC EXPECT: ask about the record just planted under $key
+    hostile_check "store $(printf '%s' "$1" | tr '#' '?'): $key" "$2" TCPREMOTEIP="$key" \
+        RELAY_REMOTEINFO=1
+}
+plant() { # DESC EXPECT PRINTF-FORMAT: a regular file with this content
+    plant_next
+    # shellcheck disable=SC2059 # the format is the content
+    printf "$3" >"$store/$key"
+    store_case "$1" "$2"
+}
+
+plant "empty file (relay-ctrl: valid, no user)" grant ''
+info_want=bob
+plant "our record" grant "relaylease1 10.2.0.$((k + 1)) bob\n"
+plant "relay-ctrl record" grant 'USER=bob\0'
+info_want=bob@example.org
+plant "relay-ctrl USER and DOMAIN" grant 'USER=bob\0DOMAIN=example.org\0'
+info_want=bob
+plant "relay-ctrl record trying to set variables" grant \
+    'RELAYCLIENT=@evil.example\0PATH=/tmp\0USER=bob\0TCPREMOTEHOST=evil\0LD_PRELOAD=/x.so\0'
+info_want='left alone'
+plant "truncated: no newline" deny "relaylease1 10.2.0.$((k + 1)) bob"
+plant "truncated: half a key" deny 'relaylease1 10.2'
+plant "truncated: magic only" deny 'relaylease1 '
+plant "truncated: one byte" deny 'r'
+plant "truncated relay-ctrl (no NUL)" deny 'USER=bob'
+plant "another key's record" deny 'relaylease1 10.2.0.250 bob\n'
+plant "CRLF" deny "relaylease1 10.2.0.$((k + 1)) bob\r\n"
+plant "two lines" deny "relaylease1 10.2.0.$((k + 1)) bob\nrelaylease1 10.2.0.$((k + 1)) eve\n"
+plant "two spaces before the user" deny "relaylease1 10.2.0.$((k + 1))  bob\n"
+plant "space in the user" deny "relaylease1 10.2.0.$((k + 1)) bob eve\n"
+plant "user with parentheses" deny "relaylease1 10.2.0.$((k + 1)) (bob)\n"
+plant "user with a control character" deny "relaylease1 10.2.0.$((k + 1)) bo\033b\n"
+plant "NUL inside our record" deny "relaylease1 10.2.0.$((k + 1)) bob\0\n"
+plant "unknown version" deny "relaylease2 10.2.0.$((k + 1)) bob\n"
+plant "relay-ctrl user with a newline" deny 'USER=bob\nRELAYCLIENT=x\0'
+plant "relay-ctrl user with parentheses" deny 'USER=(bob)\0'
+plant "relay-ctrl entry without a name" deny '=bob\0'
+plant "relay-ctrl lowercase name" deny 'user=bob\0'
+plant "relay-ctrl entry without =" deny 'USER\0'
+plant "relay-ctrl empty entry" deny 'USER=bob\0\0'
+plant "binary: NUL bytes" deny '\0\0\0\0'
+plant "binary: high bytes" deny '\377\376\375\374'
+plant_next
+head -c 200 /dev/urandom | tr '\0' '\1' >"$store/$key"
+store_case "binary: 200 random bytes" deny
+plant_next
+head -c 1025 /dev/zero | tr '\0' A >"$store/$key"
+store_case "1025 bytes" deny
+plant_next
+{ printf 'relaylease1 %s ' "$key" && head -c 2000 /dev/zero | tr '\0' u && echo; } >"$store/$key"
+store_case "our record with a 2000-byte user" deny
+plant_next
+{ printf 'USER=' && head -c 300 /dev/zero | tr '\0' u && printf '\0'; } >"$store/$key"
+store_case "relay-ctrl record with a 300-byte user" deny
+plant_next
+head -c 1048576 /dev/zero | tr '\0' A >"$store/$key"
+store_case "1 MiB" deny
+plant_next
+if truncate -s 4G "$store/$key" 2>/dev/null; then
+    store_case "4 GiB sparse" deny
+else
+    rm -f "$store/$key"
+    skip "relay-check store 4 GiB sparse" "truncate cannot make a sparse file here"
+fi
+plant_next
+printf 'relaylease1 %s bob\n' "$key" >"$store/$key"
+touch -d '1 hour' "$store/$key"
+store_case "valid record from the future (+1 hour)" deny
+plant_next
+printf 'relaylease1 %s bob\n' "$key" >"$store/$key"
+touch -d '16 minutes ago' "$store/$key"
+store_case "valid record 16 minutes old (stale)" deny
+plant_next
+printf 'relaylease1 %s bob\n' "$key" >"$store/$key"
+touch -d '1970-01-01 00:00:01' "$store/$key"
+store_case "valid record from 1970" deny
+plant_next
+mkdir "$store/$key"
+dirkey=$key
+printf 'relaylease1 %s bob\n' "$key" >"$store/$key/$key"
+store_case "a directory" deny
+plant_next
+mkfifo "$store/$key"
+store_case "a FIFO with no writer (must not hang)" deny
+# Symbolic links out of the store, to records that would be valid.
+plant_next
+printf 'relaylease1 %s bob\n' "$key" >"$W/outside/rec.$key"
+ln -s "$W/outside/rec.$key" "$store/$key"
+store_case "a symlink to a valid record outside the store" deny
+plant_next
+printf 'USER=bob\0' >"$W/outside/rec.$key"
+ln -s "../outside/rec.$key" "$store/$key"
+store_case "a relative symlink to a relay-ctrl record outside" deny
+plant_next
+ln -s /dev/zero "$store/$key"
+store_case "a symlink to /dev/zero" deny
+plant_next
+mkfifo "$W/outside/fifo.$key"
+ln -s "$W/outside/fifo.$key" "$store/$key"
+store_case "a symlink to a FIFO outside" deny
+plant_next
+ln -s "$W/outside/dir" "$store/$key"
+store_case "a symlink to a directory outside" deny
+plant_next
+ln -s "$W/outside/nothing" "$store/$key"
+store_case "a dangling symlink" deny
+plant_next
+ln -s "$key" "$store/$key"
+store_case "a symlink to itself" deny
+plant_next
+if [ -c /dev/null ] && mknod "$store/$key" c 1 3 2>/dev/null; then
+    store_case "a character device (null)" deny
+else
+    skip "relay-check store character device" "mknod is not allowed here"
+fi
+printf 'USER=bob\0' >"$store/2001:db8:5::_64"
+hostile_check "store relay-ctrl content under an IPv6 key" deny TCPREMOTEIP=2001:db8:5::1
+printf 'relaylease1 2001:db8:6::_64 bob\n' >"$store/2001:db8:6::_48"
+hostile_check "store an IPv6 record filed under another prefix length" deny \
+    TCPREMOTEIP=2001:db8:6::1 RELAY_IPV6_PREFIX=48
+
+diag "the store directory itself"
+printf 'x\n' >"$W/outside/afile"
+mkfifo "$W/outside/dirfifo"
+repeat 5000 a
+# A relative or empty RELAY_DIR reads as the default store; where one exists on this
+# machine, relay-allow is not run with it (it would record there).
+default_exists=0
+[ ! -e /var/lib/relaylease ] || default_exists=1
+for d in "$W/outside/afile" "$W/outside/dirfifo" "$W/outside/nothing" store "" ../store \
+    "/$REPLY" "$store/1.2.3.4"; do
+    hostile_check "RELAY_DIR=$(shown "${d#"$W"/}")" deny TCPREMOTEIP=1.2.3.4 RELAY_DIR="$d"
+    case $default_exists$d in
+    1/*.* | 1/*/* | 0*)
+        hostile_allow "RELAY_DIR=$(shown "${d#"$W"/}")" "" TCPREMOTEIP=10.3.0.1 USER=eve \
+            RELAY_DIR="$d"
+        ;;
+    *) skip "relay-allow RELAY_DIR=$(shown "${d#"$W"/}")" "the default store exists here" ;;
+    esac
+done
+str '%s\n' "$store"
+hostile_check "RELAY_DIR with a newline after it" deny TCPREMOTEIP=1.2.3.4 RELAY_DIR="$REPLY"
+dir_var=RELAY_CTRL_DIR
+for d in store '' -1 0755 "$W/outside/afile"; do
+    hostile_check "RELAY_CTRL_DIR=$(shown "${d#"$W"/}") (RELAY_DIR unset)" deny \
+        TCPREMOTEIP=1.2.3.4 RELAY_CTRL_DIR="$d"
+done
+hostile_check "RELAY_CTRL_DIR the store (RELAY_DIR unset; valid)" grant TCPREMOTEIP=1.2.3.4
+hostile_check "RELAY_DIR bad, RELAY_CTRL_DIR the store (the new name wins)" deny \
+    TCPREMOTEIP=1.2.3.4 RELAY_DIR=store
+dir_var=RELAY_DIR
+
+# The store's lock file replaced by something else: logins still go on and record, nothing
+# is created through a symlink, and a sweep neither hangs nor crashes.
+diag "a hostile lock file (.lock) in the store"
+main_store=$store
+store=$W/store3
+mkdir "$store"
+user_want=eve
+for what in fifo dir symlink-dangling symlink-file; do
+    rm -rf "${store:?}/.lock"
+    case $what in
+    fifo) mkfifo "$store/.lock" ;;
+    dir) mkdir "$store/.lock" ;;
+    symlink-dangling) ln -s "$W/outside/created-by-lock" "$store/.lock" ;;
+    symlink-file) ln -s "$W/outside/afile" "$store/.lock" ;;
+    esac
+    hostile_allow ".lock is a $what" 10.3.1.1 TCPREMOTEIP=10.3.1.1 USER=eve
+    touch -d '2 hours ago' "$store/10.3.1.1"
+    inputs=$((inputs + 1))
+    listing_outside >"$out/before"
+    timeout 30 env -i RELAY_DIR="$store" "$RELAY_BIN/relay-expire" >/dev/null 2>"$out/err"
+    rc=$?
+    listing_outside >"$out/after"
+    why=
+    case $rc in 0 | 111) ;; *) why="exit $rc" ;; esac
+    p=$(bad_stderr relay-expire "$out/err")
+    [ -z "$p" ] || why="$why; $p"
+    [ "$rc" -eq 0 ] || [ "$(wc -l <"$out/err")" -eq 1 ] || why="$why; not one stderr line"
+    cmp -s "$out/before" "$out/after" || why="$why; something outside the store changed"
+    [ -e "$store/.lock" ] || [ -L "$store/.lock" ] || why="$why; .lock was removed"
+    if [ -z "$why" ]; then
+        ok "relay-expire with .lock a $what: exit $rc, no hang, no crash"
+    else
+        not_ok "relay-expire with .lock a $what: exit $rc, no hang, no crash"
+        diag "${why#; }"
+    fi
+    diag <"$out/err"
+    rm -f "$store/10.3.1.1"
+done
+store=$main_store
+
+# ---- settings --------------------------------------------------------------------------------
+diag "settings: an invalid value never widens the window or the prefix, and never relays"
+# 10.4.0.1: a record 1000 s old (stale under the default 900); 10.4.0.2: 100 s old.
+printf 'relaylease1 10.4.0.1 bob\n' >"$store/10.4.0.1"
+touch -d '1000 seconds ago' "$store/10.4.0.1"
+printf 'relaylease1 10.4.0.2 bob\n' >"$store/10.4.0.2"
+touch -d '100 seconds ago' "$store/10.4.0.2"
+repeat 5000 9
+long9=$REPLY
+for var in RELAY_EXPIRY RELAY_CTRL_EXPIRY; do
+    for v in -1 -2000 0 00 02000 0x7d0 2e3 2000.0 +2000 ' 2000' '2000 ' 2000s 604801 \
+        9223372036854775807 9223372036854775808 99999999999999999999999 "$long9" '' \
+        two '2000\n'; do
+        case $v in *\\*) str "$v" && v=$REPLY ;; esac
+        hostile_check "$var=$(shown "$v") and a 1000 s old record" deny \
+            TCPREMOTEIP=10.4.0.1 "$var=$v"
+    done
+    hostile_check "$var=two and a 100 s old record (default 900)" grant \
+        TCPREMOTEIP=10.4.0.2 "$var=two"
+    hostile_check "$var=2000 and a 1000 s old record (valid, longer)" grant \
+        TCPREMOTEIP=10.4.0.1 "$var=2000"
+    hostile_check "$var=50 and a 100 s old record (valid, shorter)" deny \
+        TCPREMOTEIP=10.4.0.2 "$var=50"
+done
+hostile_check "RELAY_EXPIRY invalid, RELAY_CTRL_EXPIRY=2000 (the new name wins)" deny \
+    TCPREMOTEIP=10.4.0.1 RELAY_EXPIRY=-1 RELAY_CTRL_EXPIRY=2000
+
+repeat 256 x
+long_rc=$REPLY
+for var in RELAY_RELAYCLIENT RELAY_CTRL_RELAYCLIENT; do
+    for f in '@x\nRCPT TO:<a@b>' '\r' '@x\033' '\t' '@x\177' '@\303\251' "$long_rc"; do
+        case $f in *\\*) str "$f" ;; *) REPLY=$f ;; esac
+        hostile_check "$var=$(shown "$REPLY")" deny TCPREMOTEIP=1.2.3.4 "$var=$REPLY"
+    done
+    rc_want=@fixup.example
+    hostile_check "$var=@fixup.example (valid)" grant TCPREMOTEIP=1.2.3.4 \
+        "$var=@fixup.example"
+    rc_want=
+    hostile_check "$var= (empty, valid)" grant TCPREMOTEIP=1.2.3.4 "$var="
+done
+rc_want=
+hostile_check "RELAY_RELAYCLIENT bad, RELAY_CTRL_RELAYCLIENT good (the new name wins)" deny \
+    TCPREMOTEIP=1.2.3.4 RELAY_RELAYCLIENT="$long_rc" RELAY_CTRL_RELAYCLIENT=@ok
+
+# The stored prefix is 2001:db8:1:2::/64; an invalid prefix length reads as 128.
+user_want=
+for v in 0 129 -64 064 0x40 ' 64' '64 ' '' 6.4 1e2 64k 18446744073709551680 "$long9" \
+    '64\n'; do
+    case $v in *\\*) str "$v" && v=$REPLY ;; esac
+    hostile_check "RELAY_IPV6_PREFIX=$(shown "$v")" deny TCPREMOTEIP=2001:db8:1:2::99 \
+        RELAY_IPV6_PREFIX="$v"
+    hostile_allow "RELAY_IPV6_PREFIX=$(shown "$v")" "2001:db8:1:2::99_128" \
+        TCPREMOTEIP=2001:db8:1:2::99 RELAY_IPV6_PREFIX="$v"
+    rm -f "$store/2001:db8:1:2::99_128"
+done
+hostile_check "RELAY_IPV6_PREFIX=64 (valid)" grant TCPREMOTEIP=2001:db8:1:2::99 \
+    RELAY_IPV6_PREFIX=64
+hostile_check "RELAY_IPV6_PREFIX=63 (valid, no record)" deny TCPREMOTEIP=2001:db8:1:2::99 \
+    RELAY_IPV6_PREFIX=63
+
+for v in yes no 2 -1 ' 1' '1 ' 01 true '1\n'; do
+    case $v in *\\*) str "$v" && v=$REPLY ;; esac
+    info_want='left alone'
+    hostile_check "RELAY_REMOTEINFO=$(shown "$v") (invalid: off)" grant TCPREMOTEINFO=ident \
+        TCPREMOTEIP=1.2.3.4 RELAY_REMOTEINFO="$v"
+    hostile_check "RELAY_LOG=$(shown "$v") (invalid: on)" grant TCPREMOTEIP=1.2.3.4 \
+        RELAY_LOG="$v"
+    user_want=bob
+    hostile_allow "RELAY_LOG=$(shown "$v")" 1.2.3.4 TCPREMOTEIP=1.2.3.4 USER=bob \
+        RELAY_LOG="$v"
+done
+info_want=bob
+hostile_check "RELAY_REMOTEINFO= (empty: on)" grant TCPREMOTEINFO=ident TCPREMOTEIP=1.2.3.4 \
+    RELAY_REMOTEINFO=
+info_want='left alone'
+hostile_check "RELAY_REMOTEINFO=0 (off)" grant TCPREMOTEINFO=ident TCPREMOTEIP=1.2.3.4 \
+    RELAY_REMOTEINFO=0
+
+# relay-allow with every bad setting at once still execs and still records the login.
+user_want=bob
+hostile_allow "every setting invalid" 1.2.3.4 TCPREMOTEIP=1.2.3.4 USER=bob RELAY_EXPIRY=-1 \
+    RELAY_RELAYCLIENT="$long_rc" RELAY_REMOTEINFO=yes RELAY_LOG=yes RELAY_IPV6_PREFIX=0
+str 'bob\n'
+hostile_allow "every input invalid" "" TCPREMOTEIP=01.2.3.4 USER="$REPLY" RELAY_EXPIRY=-1 \
+    RELAY_RELAYCLIENT="$long_rc" RELAY_REMOTEINFO=yes RELAY_LOG=yes RELAY_IPV6_PREFIX=0 \
+    RELAY_DIR=store
+
+# ---- relay-expire over the hostile store ---------------------------------------------------
+diag "relay-expire over everything planted above"
+# Age every entry so that a sweep would remove each one it is allowed to touch.
+find "$store" -mindepth 1 -exec touch -h -d '2 hours ago' {} +
+listing_outside >"$out/before"
+find "$store" -mindepth 1 ! -type f -printf '%P %y %l\n' | sort >"$out/nonregular"
+for mode in -l -n ""; do
+    inputs=$((inputs + 1))
+    (cd "$W/cwd" && exec timeout 30 env -i PATH="$base_path" RELAY_DIR="$store" \
+        "$RELAY_BIN/relay-expire" ${mode:+"$mode"}) >"$out/expire.out" 2>"$out/err"
+    rc=$?
+    why=$(exit_problem "$rc")
+    p=$(bad_stderr relay-expire "$out/err")
+    [ -z "$p" ] || why="$why; $p"
+    listing_outside >"$out/after"
+    cmp -s "$out/before" "$out/after" || why="$why; something outside the store changed"
+    find "$store" -mindepth 1 ! -type f -printf '%P %y %l\n' | sort >"$out/nonregular2"
+    cmp -s "$out/nonregular" "$out/nonregular2" ||
+        why="$why; a non-regular entry was touched"
+    if [ -z "$why" ]; then
+        ok "relay-expire ${mode:-(sweep)} over the hostile store"
+    else
+        not_ok "relay-expire ${mode:-(sweep)} over the hostile store"
+        diag "${why#; }"
+        diag <"$out/err"
+    fi
+done
+left=$(find "$store" -mindepth 1 -maxdepth 1 -type f ! -name .lock -printf '%P %s %TT\n')
+is "$left" "" "the sweep removed every stale regular file with a key name"
+check "a planted directory's content is left alone" test -f "$store/$dirkey/$dirkey"
+
+# A clean store of its own, so that the only warning is the one about the setting.
+store2=$SCRATCH/store2
+mkdir "$store2"
+for v in -1 0 2e3 '' "$long9"; do
+    printf 'relaylease1 10.5.0.1 bob\n' >"$store2/10.5.0.1"
+    touch -d '1000 seconds ago' "$store2/10.5.0.1"
+    printf 'relaylease1 10.5.0.2 bob\n' >"$store2/10.5.0.2"
+    touch -d '100 seconds ago' "$store2/10.5.0.2"
+    inputs=$((inputs + 1))
+    timeout 30 env -i RELAY_DIR="$store2" RELAY_EXPIRY="$v" "$RELAY_BIN/relay-expire" \
+        >/dev/null 2>"$out/err"
+    rc=$?
+    if [ "$rc" -eq 0 ] && [ ! -e "$store2/10.5.0.1" ] && [ -f "$store2/10.5.0.2" ] &&
+        [ "$(grep -c '^relay-expire: warning: ' "$out/err")" -eq 1 ]; then
+        ok "relay-expire RELAY_EXPIRY=$(shown "$v"): one warning, sweeps with 900 s"
+    else
+        not_ok "relay-expire RELAY_EXPIRY=$(shown "$v"): one warning, sweeps with 900 s"
+        diag "exit $rc"
+        diag <"$out/err"
+    fi
+done
+
+diag "$inputs hostile inputs tried"
+done_testing
