@@ -87,21 +87,8 @@ void addr_format(char *buf, const struct addr *a)
 
     /* RFC 5952 4.2: the longest run of two or more zero groups becomes "::", the first one
      * if two runs are equally long; a lone zero group stays "0". */
-    int best = -1, bestlen = 1;
-    for (int i = 0; i < 8;) {
-        if (g[i] != 0) {
-            i++;
-            continue;
-        }
-        int j = i;
-        while (j < 8 && g[j] == 0)
-            j++;
-        if (j - i > bestlen) {
-            best = i;
-            bestlen = j - i;
-        }
-        i = j;
-    }
+    int bestlen;
+    int best = addr_zero_run(a->b, 2, &bestlen);
 
     char *p = buf;
     for (int i = 0; i < 8; i++) {
@@ -117,6 +104,27 @@ void addr_format(char *buf, const struct addr *a)
             *p++ = ':';
     }
     *p = '\0';
+}
+
+int addr_zero_run(const unsigned char b[16], int min, int *len)
+{
+    int best = -1;
+    *len = min - 1;
+    for (int i = 0; i < 8;) {
+        if (b[2 * i] != 0 || b[2 * i + 1] != 0) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && b[2 * j] == 0 && b[2 * j + 1] == 0)
+            j++;
+        if (j - i > *len) {
+            best = i;
+            *len = j - i;
+        }
+        i = j;
+    }
+    return best;
 }
 
 void addr_mask(struct addr *a, unsigned bits)

@@ -24,6 +24,11 @@ int addr_parse(struct addr *a, const char *s);
  * groups as "::", first on a tie). buf must hold ADDR_TEXT_MAX bytes. */
 void addr_format(char *buf, const struct addr *a);
 
+/* The longest run of at least min zero groups in the IPv6 address b, the first of equally
+ * long ones: its first group, with its length in *len; or -1. RFC 5952 compresses runs of
+ * two or more (min 2); ucspi-tcp-ipv6's tcpserver compresses a lone zero group too (min 1). */
+int addr_zero_run(const unsigned char b[16], int min, int *len);
+
 /* Keep the first bits of an IPv6 address, clear the rest. bits is 1..128. */
 void addr_mask(struct addr *a, unsigned bits);
 

@@ -369,22 +369,31 @@ static int is_temp(const char *name)
     return strncmp(name, TEMP_PREFIX, sizeof TEMP_PREFIX - 1) == 0;
 }
 
+/* A directory stream of its own over the store, so that the store's descriptor stays free
+ * for the *at calls. Returns NULL with errno set. */
+static DIR *open_names(struct store *s)
+{
+    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return d;
+}
+
 /* Names are read without the lock and judged under it, a chunk at a time, so that a login
  * waits at most for one chunk of stats and unlinks, never for a whole sweep. */
 int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
                 void (*removed)(const char *name, long age, void *arg), void *arg)
 {
     memset(st, 0, sizeof *st);
-    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    DIR *d = open_names(s);
+    if (d == NULL)
         return -1;
-    DIR *d = fdopendir(fd);
-    if (d == NULL) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
     static char names[SWEEP_CHUNK][NAME_MAX + 1];
     int failed = 0, saved = 0, done = 0;
     while (!done) {
@@ -473,16 +482,9 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
 int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, void *arg),
                void *arg)
 {
-    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    DIR *d = open_names(s);
+    if (d == NULL)
         return -1;
-    DIR *d = fdopendir(fd);
-    if (d == NULL) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
     time_t now = time(NULL);
     struct dirent *de;
     errno = 0;

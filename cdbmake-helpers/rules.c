@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "addr.h"
 #include "rules.h"
 
 int rbuf_reserve(struct rbuf *b, size_t n)
@@ -243,21 +244,8 @@ void rules_ip6_text(char *buf, const unsigned char b[16])
     for (int i = 0; i < 8; i++)
         g[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
 
-    int best = -1, bestlen = 0;
-    for (int i = 0; i < 8;) {
-        if (g[i] != 0) {
-            i++;
-            continue;
-        }
-        int j = i;
-        while (j < 8 && g[j] == 0)
-            j++;
-        if (j - i > bestlen) {
-            best = i;
-            bestlen = j - i;
-        }
-        i = j;
-    }
+    int bestlen;
+    int best = addr_zero_run(b, 1, &bestlen);
 
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     int v4 = memcmp(b, mapped, sizeof mapped) == 0;
