@@ -28,8 +28,11 @@ CORE = $(SRC)/addr.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
 # tcprules parser goes only into relay-cdb.
 TRIGGER = $(SRC)/cdbmake-helpers/trigger.c $(SRC)/cdbmake-helpers/trigger.h
 RULES = $(SRC)/cdbmake-helpers/rules.c $(SRC)/cdbmake-helpers/rules.h
+SNAPSHOT = $(SRC)/cdbmake-helpers/snapshot.c $(SRC)/cdbmake-helpers/snapshot.h
 CDBLIBS = -lcdb
-UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules
+FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c
+UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
+	tests/unit-fuzz-regress
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat
 
@@ -53,9 +56,10 @@ relay-session: $(SRC)/relay-session.c $(CORE) $(HDRS) $(TRIGGER)
 		$(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
 
 # tinycdb cannot link into the static musl programs: relay-cdb alone uses $(CC) and -lcdb.
-relay-cdb: $(SRC)/cdbmake-helpers/relay-cdb.c $(RULES) $(CORE) $(HDRS)
+relay-cdb: $(SRC)/cdbmake-helpers/relay-cdb.c $(RULES) $(SNAPSHOT) $(TRIGGER) $(CORE) $(HDRS)
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/cdbmake-helpers/relay-cdb.c \
-		$(SRC)/cdbmake-helpers/rules.c $(CORE) $(LDFLAGS) $(CDBLIBS)
+		$(SRC)/cdbmake-helpers/rules.c $(SRC)/cdbmake-helpers/snapshot.c \
+		$(SRC)/cdbmake-helpers/trigger.c $(CORE) $(LDFLAGS) $(CDBLIBS)
 
 relay-import-opensmtp: $(SRC)/cdbmake-helpers/relay-import-opensmtp.c $(CORE) $(HDRS) $(TRIGGER)
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/cdbmake-helpers/relay-import-opensmtp.c \
@@ -76,9 +80,22 @@ tests/unit-settings: $(SRC)/tests/unit-settings.c $(SRC)/tests/unit.h $(CORE) $(
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-settings.c $(CORE) $(LDFLAGS)
 
-tests/unit-rules: $(SRC)/tests/unit-rules.c $(SRC)/tests/unit.h $(RULES)
+tests/unit-rules: $(SRC)/tests/unit-rules.c $(SRC)/tests/unit.h $(RULES) $(SRC)/addr.c $(SRC)/addr.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-rules.c $(SRC)/cdbmake-helpers/rules.c $(LDFLAGS)
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-rules.c $(SRC)/cdbmake-helpers/rules.c \
+		$(SRC)/addr.c $(LDFLAGS)
+
+tests/unit-snapshot: $(SRC)/tests/unit-snapshot.c $(SRC)/tests/unit.h $(SNAPSHOT) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-snapshot.c \
+		$(SRC)/cdbmake-helpers/snapshot.c $(CORE) $(LDFLAGS)
+
+# The fuzzers' corpora and crash inputs, replayed through the same property checks.
+tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
+		$(FUZZSRC) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -DFUZZ_REGRESS -I$(SRC) -o $@ $(SRC)/tests/unit-fuzz-regress.c \
+		$(FUZZSRC) $(CORE) $(LDFLAGS)
 
 tests/standins/smtpd: $(SRC)/tests/standins/smtpd.c
 	@mkdir -p tests/standins
@@ -109,6 +126,20 @@ san:
 check: all testprogs san
 	sh $(SRC)/tests/run . san
 
+# libFuzzer (Debian clang) with ASan+UBSan, each harness for FUZZ_SECONDS (default 60).
+fuzz:
+	sh $(SRC)/fuzz/run
+
+# make check runs the torture test for a few seconds; this runs it for a minute per build.
+torture: all testprogs san
+	TORTURE_SECONDS=60 RELAY_BIN=`pwd` sh $(SRC)/tests/t-torture.sh
+	TORTURE_SECONDS=60 RELAY_BIN=`pwd`/san sh $(SRC)/tests/t-torture.sh
+
+# Static analysis: cppcheck, clang-tidy (the checks in .clang-tidy) and shellcheck over the
+# whole tree. tests/t-lint.sh runs the same in make check (plain build only).
+lint:
+	sh $(SRC)/tests/lint
+
 # The benchmarks print figures against the targets; they are not tests (see bench/README.md).
 bench: all
 	sh $(SRC)/bench/run
@@ -129,4 +160,4 @@ clean:
 	rm -f $(PROGS) $(UNITS) $(STANDINS)
 	rm -rf san
 
-.PHONY: all testprogs san check bench install setup clean
+.PHONY: all testprogs san check fuzz torture lint bench install setup clean

@@ -2,6 +2,7 @@
  * of writers that died, and can list the live allowances or show what a sweep would do. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
  * people read "2001:db8::/64". */
 static void show_key(char *out, size_t n, const char *key)
 {
-    snprintf(out, n, "%s", key);
+    (void)snprintf(out, n, "%s", key); /* fits: callers size out for any name they pass */
     char *us = strchr(out, '_');
     if (us != NULL)
         *us = '/';
@@ -42,7 +43,7 @@ static void print_live(const struct record *r, void *arg)
 static void print_removal(const char *name, long age, void *arg)
 {
     (void)arg;
-    char shown[ADDR_KEY_MAX + 8];
+    char shown[NAME_MAX + 1]; /* a key, or a temp file's name (longer than any key) */
     show_key(shown, sizeof shown, name);
     printf("would remove %s age %ld\n", shown, age);
 }
@@ -92,8 +93,9 @@ int main(int argc, char **argv)
         log_fatal(111, "unable to write output: %s", strerror(errno));
     store_close(&store);
 
-    /* cdb mode (relay-cdb(8)): rebuild tcpserver's rules cdb without what was pruned. */
-    if (!dry_run && !list && trigger_rebuild(TRIGGER_WAIT) != 0)
+    /* cdb mode (relay-cdb(8)): rebuild tcpserver's rules cdb without what was pruned, from a
+     * full rescan of the store, which also catches records changed with no login. */
+    if (!dry_run && !list && trigger_rebuild(TRIGGER_WAIT, NULL) != 0)
         return 111;
     return 0;
 }

@@ -1,4 +1,5 @@
-/* relay-cdb rules.cdb rules.tmp < rules.txt: tcprules, with the fresh allowances merged in.
+/* relay-cdb [-i | -s] rules.cdb rules.tmp < rules.txt: tcprules, with the fresh allowances
+ * merged in.
  *
  * It reads tcprules' input exactly as tcprules does and writes the same records in the same
  * order. Then every fresh allowance in the store becomes a record of its own, ahead of the
@@ -6,27 +7,48 @@
  * variables plus RELAYCLIENT. A deny stays a deny, and a rule that sets RELAYCLIENT already
  * is left as it is. The file is written to rules.tmp, fsynced, closed and renamed over
  * rules.cdb: tcpserver opens the cdb for each connection, so it sees the old file or the new
- * one, never half of one. Any failure leaves rules.cdb as it was. */
+ * one, never half of one. Any failure leaves rules.cdb as it was.
+ *
+ * Where the allowances come from:
+ *   (none)  a full rescan of the store: every record opened, checked and read.
+ *   -s      the same, and the result is saved as the snapshot (rules.cdb.idx) for -i, and
+ *           the journal of logins (rules.cdb.journal) is emptied: the rescan covers it.
+ *   -i      incremental: the snapshot, with each key in the journal looked up again in the
+ *           store as relay-check would look it up. Anything wrong with the snapshot, or a
+ *           build that did not finish before, means a full rescan (-s) instead.
+ * -s and -i are the trigger's (trigger.c), which runs one build at a time; relay-expire's
+ * build after its sweep is a -s, so whatever changed in the store without a login (a record
+ * removed by hand, relay-ctrl's writer) reaches the cdb at the next sweep. */
 #define _GNU_SOURCE /* flock, O_NOFOLLOW */
 #include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include "addr.h"
 #include "cdbmake-helpers/rules.h"
+#include "cdbmake-helpers/snapshot.h"
+#include "cdbmake-helpers/trigger.h"
 #include "log.h"
 #include "settings.h"
 #include "store.h"
 
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0 /* Linux's: fault the snapshot in with the mmap, not page by page */
+#endif
+
 #define GRANT 1   /* the record gets RELAYCLIENT appended */
 #define STATIC 2  /* the record is one of tcprules' */
+#define READY 4   /* with GRANT: its value has RELAYCLIENT in it already */
 
 /* One cdb record. Key and value live in two arenas; a merged record shares the value of the
  * rule it was made from, and GRANT adds RELAYCLIENT when it is written. */
@@ -40,10 +62,12 @@ static struct rbuf keys, values;
 static struct rec *recs;
 static size_t nrecs, caprecs;
 
-/* Key -> first record with that key (what cdb_find, and so tcpserver, returns).
- * Open addressing; a slot holds the record's index plus one. */
+/* Key -> first entry with that key (for recs: the record that cdb_find, and so tcpserver,
+ * returns). Open addressing with linear probing, at most half full. A slot holds 32 bits of
+ * the key's hash above the entry's index plus one, so that a probe looks at a key only when
+ * the hashes agree, and growing the table looks at none. */
 struct map {
-    size_t *slot;
+    uint64_t *slot;
     size_t mask;
     size_t used;
     const struct rbuf *arena;
@@ -51,20 +75,39 @@ struct map {
     size_t n, cap;
 };
 
-static struct map first;  /* over recs */
-static struct map v6nets; /* the IPv6 prefix keys of the allowances */
+static struct map first;   /* over recs */
+static struct map v6nets;  /* the IPv6 prefix keys of the allowances */
+static struct map journal; /* the keys in the journal, each once */
+static struct map walks;   /* IPv4 prefixes ("10.1.2.") whose fallback rule is known */
+static void map_push(struct map *m, const struct rbuf *arena, size_t koff, size_t klen);
+static void cdb_put(const char *k, size_t klen, const char *v, size_t vlen);
 
 static _Noreturn void nomem(void)
 {
     log_fatal(111, "out of memory");
 }
 
-static uint64_t hash(const char *k, size_t n)
+/* Eight bytes at a time, each word mixed in by a multiply: a key costs two or three
+ * multiplies rather than one per byte. The keys are the operator's rules and the addresses
+ * of clients that logged in, not strings that an attacker can pick by the thousand, so
+ * speed is all it is for. */
+static uint32_t hash(const char *k, size_t n)
 {
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+    for (; n >= 8; k += 8, n -= 8) {
+        memcpy(&w, k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    if (n > 0) {
+        w = 0;
+        for (size_t i = 0; i < n; i++)
+            w |= (uint64_t)(unsigned char)k[i] << (8 * i);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    }
+    h ^= h >> 29;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 static const char *entry_key(const struct map *m, size_t i, size_t *len)
@@ -77,37 +120,43 @@ static const char *entry_key(const struct map *m, size_t i, size_t *len)
     return m->arena->s + m->koff[i];
 }
 
-/* Index of the entry with key k, or (size_t)-1. */
-static size_t map_get(const struct map *m, const char *k, size_t n)
+/* Index of the entry with key k, whose hash is h, or (size_t)-1. */
+static size_t map_find(const struct map *m, const char *k, size_t n, uint32_t h)
 {
     if (m->slot == NULL)
         return (size_t)-1;
-    for (size_t i = hash(k, n) & m->mask;; i = (i + 1) & m->mask) {
-        if (m->slot[i] == 0)
+    for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
+        uint64_t s = m->slot[i];
+        if (s == 0)
             return (size_t)-1;
-        size_t len;
-        const char *e = entry_key(m, m->slot[i] - 1, &len);
+        if ((uint32_t)(s >> 32) != h)
+            continue;
+        size_t len, idx = (size_t)(uint32_t)s - 1;
+        const char *e = entry_key(m, idx, &len);
         if (len == n && memcmp(e, k, n) == 0)
-            return m->slot[i] - 1;
+            return idx;
     }
 }
 
-static void map_grow(struct map *m)
+static size_t map_get(const struct map *m, const char *k, size_t n)
 {
-    size_t size = m->slot ? (m->mask + 1) * 2 : 1024;
-    size_t *slot = calloc(size, sizeof *slot);
+    return map_find(m, k, n, hash(k, n));
+}
+
+static void map_resize(struct map *m, size_t size)
+{
+    uint64_t *slot = calloc(size, sizeof *slot);
     if (slot == NULL)
         nomem();
     if (m->slot != NULL) {
         for (size_t i = 0; i <= m->mask; i++) {
-            if (m->slot[i] == 0)
+            uint64_t s = m->slot[i];
+            if (s == 0)
                 continue;
-            size_t len;
-            const char *e = entry_key(m, m->slot[i] - 1, &len);
-            size_t j = hash(e, len) & (size - 1);
+            size_t j = (size_t)(s >> 32) & (size - 1);
             while (slot[j] != 0)
                 j = (j + 1) & (size - 1);
-            slot[j] = m->slot[i];
+            slot[j] = s;
         }
         free(m->slot);
     }
@@ -115,25 +164,33 @@ static void map_grow(struct map *m)
     m->mask = size - 1;
 }
 
-/* Make entry idx the one for its key, unless the key has one already. */
-static void map_add(struct map *m, size_t idx)
+/* Make entry idx, whose key hashes to h, the one for its key, unless the key has one
+ * already. absent: the caller has just looked the key up and not found it. */
+static void map_insert(struct map *m, size_t idx, uint32_t h, int absent)
 {
+    if (idx >= UINT32_MAX)
+        nomem(); /* a slot has 32 bits for the index */
     if (m->slot == NULL || (m->used + 1) * 2 > m->mask + 1)
-        map_grow(m);
+        map_resize(m, m->slot ? (m->mask + 1) * 2 : 1024);
     size_t len;
     const char *k = entry_key(m, idx, &len);
-    size_t i = hash(k, len) & m->mask;
+    size_t i = h & m->mask;
     for (; m->slot[i] != 0; i = (i + 1) & m->mask) {
+        uint64_t s = m->slot[i];
+        if (absent || (uint32_t)(s >> 32) != h)
+            continue;
         size_t l;
-        const char *e = entry_key(m, m->slot[i] - 1, &l);
+        const char *e = entry_key(m, (size_t)(uint32_t)s - 1, &l);
         if (l == len && memcmp(e, k, len) == 0)
             return;
     }
-    m->slot[i] = idx + 1;
+    m->slot[i] = (uint64_t)h << 32 | (uint64_t)(idx + 1);
     m->used++;
 }
 
-static size_t add_rec(const char *k, size_t klen, size_t voff, size_t vlen, int flags)
+/* Add a record; absent as for map_insert. */
+static size_t add_rec(const char *k, size_t klen, size_t voff, size_t vlen, int flags,
+                      uint32_t h, int absent)
 {
     if (nrecs == caprecs) {
         caprecs = caprecs ? caprecs * 2 : 4096;
@@ -149,7 +206,7 @@ static size_t add_rec(const char *k, size_t klen, size_t voff, size_t vlen, int 
     r->flags = flags;
     if (rbuf_put(&keys, k, klen) != 0)
         nomem();
-    map_add(&first, nrecs);
+    map_insert(&first, nrecs, h, absent);
     return nrecs++;
 }
 
@@ -159,10 +216,19 @@ struct line_value {
     size_t voff, vlen;
 };
 
+/* Is there a static rule for an exact IPv4 address? Without one, an IPv4 allowance need not
+ * be looked up: no other key can equal its text. */
+static int static_v4_exact;
+
 static int add_static(const char *k, size_t klen, void *arg)
 {
     const struct line_value *lv = arg;
-    add_rec(k, klen, lv->voff, lv->vlen, STATIC);
+    size_t n = 0;
+    while (n < klen && ((k[n] >= '0' && k[n] <= '9') || k[n] == '.'))
+        n++;
+    if (n == klen && klen > 0 && k[klen - 1] != '.')
+        static_v4_exact = 1;
+    add_rec(k, klen, lv->voff, lv->vlen, STATIC, hash(k, klen), 0);
     return 0;
 }
 
@@ -252,12 +318,89 @@ static int settled(const struct rec *r)
            rules_value_sets(v, r->vlen, "RELAYCLIENT");
 }
 
+/* The value of a record made for an allowance from the static rule at ((size_t)-1: none):
+ * the rule's variables and RELAYCLIENT, put together once per rule rather than once per
+ * record. */
+struct ready {
+    size_t voff, vlen; /* vlen 0: not made yet (a made one holds at least RELAYCLIENT) */
+};
+static struct ready *ready; /* per static record, then one for no rule */
+static size_t nready;
+static const char *relayclient;
+
+static void ready_value(size_t at, size_t *voff, size_t *vlen)
+{
+    struct ready *r = &ready[at == (size_t)-1 ? nready - 1 : at];
+    if (r->vlen == 0) {
+        size_t from = at == (size_t)-1 ? 0 : recs[at].voff;
+        size_t len = at == (size_t)-1 ? 0 : recs[at].vlen;
+        size_t room = len + sizeof "+RELAYCLIENT=" + strlen(relayclient);
+        if (rbuf_reserve(&values, room) != 0)
+            nomem();
+        char *p = values.s + values.len;
+        memcpy(p, values.s + from, len);
+        /* The NUL that ends the string ends the record's last variable too. */
+        int n = snprintf(p + len, room - len, "+RELAYCLIENT=%s", relayclient);
+        if (n < 0 || (size_t)n + 1 != room - len)
+            nomem(); /* cannot be: room is counted above */
+        r->voff = values.len;
+        r->vlen = room;
+        values.len += r->vlen;
+    }
+    *voff = r->voff;
+    *vlen = r->vlen;
+}
+
+/* Where tcpserver's lookup of an IPv4 address that has no record of its own ends: at a rule
+ * for one of its prefixes ("10.1.2.", "10.1.", "10.") or the default. The allowances add no
+ * record whose key ends in a dot, so the answer depends on the prefix alone, and each
+ * "a.b.c." is walked once. */
+static struct rbuf walkkeys;
+static size_t *walk_at, capwalk;
+
+static size_t fallback_v4(const char *k, size_t klen)
+{
+    size_t plen = klen;
+    while (plen > 0 && k[plen - 1] != '.')
+        plen--;
+    size_t w = map_find(&walks, k, plen, hash(k, plen));
+    if (w != (size_t)-1)
+        return walk_at[w];
+    size_t at = (size_t)-1;
+    rules_walk(k, plen, found_first, &at);
+    if (walks.n == capwalk) {
+        capwalk = capwalk ? capwalk * 2 : 1024;
+        walk_at = realloc(walk_at, capwalk * sizeof *walk_at);
+        if (walk_at == NULL)
+            nomem();
+    }
+    size_t koff = walkkeys.len;
+    if (rbuf_put(&walkkeys, k, plen) != 0)
+        nomem();
+    walk_at[walks.n] = at;
+    map_push(&walks, &walkkeys, koff, plen);
+    return at;
+}
+
 /* Make tcpserver's lookup of the address text k (or of every address whose text starts with
  * the prefix k) end in a record that grants relaying, with the variables of the rule it
- * would have found otherwise. */
+ * would have found otherwise.
+ *
+ * The record for an IPv4 allowance goes straight into the cdb: no later lookup here can
+ * need it. Prefix walks stop only at keys that end in a dot (static rules, see
+ * fallback_v4) or hold a colon, and no key is merged twice, as each allowance is in the list
+ * once (a store has one file per key; a journal's keys replace the snapshot's). Were one
+ * there twice, by a snapshot edited by hand, its two records would be the same. So the map
+ * stays as small as the static rules, and every lookup in it stays in the cache. */
 static void merge(const char *k, size_t klen)
 {
-    size_t at = map_get(&first, k, klen);
+    int v4 = memchr(k, ':', klen) == NULL;
+    uint32_t h = 0;
+    size_t at = (size_t)-1;
+    if (!v4 || static_v4_exact) {
+        h = hash(k, klen);
+        at = map_find(&first, k, klen, h);
+    }
     if (at != (size_t)-1) {
         if (settled(&recs[at]))
             count.kept++;
@@ -267,71 +410,94 @@ static void merge(const char *k, size_t klen)
         }
         return;
     }
-    rules_walk(k, klen, found_first, &at);
+    if (v4)
+        at = fallback_v4(k, klen);
+    else
+        rules_walk(k, klen, found_first, &at);
     if (at != (size_t)-1 && settled(&recs[at])) {
         count.kept++;
         return;
     }
-    if (at == (size_t)-1)
-        add_rec(k, klen, 0, 0, GRANT);
-    else
-        add_rec(k, klen, recs[at].voff, recs[at].vlen, GRANT);
+    if (at == (size_t)-1 || (recs[at].flags & STATIC)) {
+        size_t voff, vlen;
+        ready_value(at, &voff, &vlen);
+        if (v4)
+            cdb_put(k, klen, values.s + voff, vlen);
+        else
+            add_rec(k, klen, voff, vlen, GRANT | READY, h, 1);
+    } else {
+        add_rec(k, klen, recs[at].voff, recs[at].vlen, GRANT, h, 1);
+    }
     count.records++;
+}
+
+/* Add the key at koff in arena (klen bytes, already there) as a new entry of m. */
+static void map_push(struct map *m, const struct rbuf *arena, size_t koff, size_t klen)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 1024;
+        m->koff = realloc(m->koff, m->cap * sizeof *m->koff);
+        m->klen = realloc(m->klen, m->cap * sizeof *m->klen);
+        if (m->koff == NULL || m->klen == NULL)
+            nomem();
+    }
+    m->koff[m->n] = koff;
+    m->klen[m->n] = klen;
+    m->arena = arena;
+    map_insert(m, m->n, hash(arena->s + koff, klen), 0);
+    m->n++;
 }
 
 static struct rbuf v6keys;
 
 static void add_v6net(const char *k, size_t klen)
 {
-    if (v6nets.n == v6nets.cap) {
-        v6nets.cap = v6nets.cap ? v6nets.cap * 2 : 1024;
-        v6nets.koff = realloc(v6nets.koff, v6nets.cap * sizeof *v6nets.koff);
-        v6nets.klen = realloc(v6nets.klen, v6nets.cap * sizeof *v6nets.klen);
-        if (v6nets.koff == NULL || v6nets.klen == NULL)
-            nomem();
-    }
-    v6nets.koff[v6nets.n] = v6keys.len;
-    v6nets.klen[v6nets.n] = klen;
+    size_t koff = v6keys.len;
     if (rbuf_put(&v6keys, k, klen) != 0)
         nomem();
-    v6nets.arena = &v6keys;
-    map_add(&v6nets, v6nets.n++);
+    map_push(&v6nets, &v6keys, koff, klen);
 }
 
 struct options {
     int v4mapped;
 };
 
-static void allowance(const struct record *r, void *arg)
+/* Grant relaying to the allowance with the key k, klen bytes (a valid store key: every key
+ * is checked on its way in, by store_list, addr_key_parse or snapshot_parse). */
+static void grant(const char *k, size_t klen, const struct options *opt)
 {
-    const struct options *opt = arg;
-    struct addr a;
-    unsigned bits;
-    if (addr_key_parse(&a, &bits, r->key) != 0)
-        return; /* store_list hands out only valid keys */
     count.allowances++;
-    if (a.family == 4) {
-        char text[ADDR_TEXT_MAX + 8];
-        addr_format(text, &a);
-        merge(text, strlen(text));
+    if (memchr(k, ':', klen) == NULL) {
+        /* IPv4: the key is the address's text, which is what tcpserver looks up. */
+        merge(k, klen);
         if (opt->v4mapped) {
-            snprintf(text, sizeof text, "::ffff:%u.%u.%u.%u", a.b[0], a.b[1], a.b[2], a.b[3]);
-            merge(text, strlen(text));
+            char text[ADDR_KEY_MAX + 8];
+            int n = snprintf(text, sizeof text, "::ffff:%.*s", (int)klen, k);
+            merge(text, (size_t)n);
         }
         return;
     }
-    static struct rules_v6_keys k;
-    rules_ip6_keys(&k, a.b, bits);
-    if (k.unmatchable) {
+    struct addr a;
+    unsigned bits;
+    char key[ADDR_KEY_MAX];
+    if (klen >= sizeof key)
+        return;
+    memcpy(key, k, klen);
+    key[klen] = '\0';
+    if (addr_key_parse(&a, &bits, key) != 0)
+        return;
+    static struct rules_v6_keys v6;
+    rules_ip6_keys(&v6, a.b, bits);
+    if (v6.unmatchable) {
         count.unmatchable++;
         return;
     }
-    count.partial += (unsigned long)k.partial;
-    for (size_t i = 0; i < k.count; i++) {
-        size_t len = strlen(k.key[i]);
-        merge(k.key[i], len);
-        if (len > 0 && k.key[i][len - 1] == ':')
-            add_v6net(k.key[i], len);
+    count.partial += (unsigned long)v6.partial;
+    for (size_t i = 0; i < v6.count; i++) {
+        size_t len = strlen(v6.key[i]);
+        merge(v6.key[i], len);
+        if (len > 0 && v6.key[i][len - 1] == ':')
+            add_v6net(v6.key[i], len);
     }
 }
 
@@ -359,16 +525,309 @@ static void grant_inside_v6nets(void)
     }
 }
 
+/* ---- where the allowances come from ------------------------------------------------------ */
+
+/* A snapshot bigger than this is not one of ours. */
+#define SNAPSHOT_MAX (1024L * 1024 * 1024)
+/* A journal bigger than this (some 70,000 logins since the last build) is not worth looking
+ * up key by key: the store is rescanned instead. */
+#define JOURNAL_MAX (1024L * 1024)
+
+/* The allowances: the snapshot's lines, where the snapshot is mapped (snap; no copy of it),
+ * then allow[], the entries made here for the journal's keys or by a rescan, whose lines
+ * ("<key> <time>\n", as in a snapshot) are in akeys. */
+static const char *snap;
+static size_t snaplen, snapbody;
+static struct rbuf akeys;
+static struct snapshot_entry *allow;
+static size_t nallow, capallow;
+
+static void add_allowance(const char *k, size_t klen, time_t t)
+{
+    if (nallow == capallow) {
+        capallow = capallow ? capallow * 2 : 4096;
+        allow = realloc(allow, capallow * sizeof *allow);
+        if (allow == NULL)
+            nomem();
+    }
+    if (rbuf_reserve(&akeys, SNAPSHOT_LINE_MAX) != 0)
+        nomem();
+    if (akeys.len + SNAPSHOT_LINE_MAX > SNAPSHOT_BUF_MAX)
+        log_fatal(111, "too many allowances");
+    struct snapshot_entry *e = &allow[nallow++];
+    e->off = (uint32_t)akeys.len;
+    e->klen = (uint16_t)klen;
+    e->len = (uint16_t)snapshot_line(akeys.s + akeys.len, k, klen, t > 0 ? t : 1);
+    e->time = t;
+    akeys.len += e->len;
+}
+
+static void forget_snapshot(void)
+{
+    if (snap != NULL)
+        munmap((void *)snap, snaplen);
+    snap = NULL;
+    snaplen = snapbody = 0;
+    nallow = 0;
+    akeys.len = 0;
+}
+
+static void scanned(const struct record *r, void *arg)
+{
+    (void)arg;
+    add_allowance(r->key, strlen(r->key), r->time);
+}
+
+enum mode {
+    PLAIN,       /* a rescan, as tcprules' stand-in */
+    SNAPSHOT,    /* -s: a rescan, saved as the snapshot; the journal is emptied */
+    INCREMENTAL  /* -i: the snapshot and the journal */
+};
+
+/* Beside the cdb: the snapshot, its temp file, the journal and the journal being read. */
+struct files {
+    char idx[PATH_MAX], idxtmp[PATH_MAX], journal[PATH_MAX], taken[PATH_MAX];
+};
+
+/* How the allowances were found, for the log line. */
+struct source {
+    int rescanned;
+    const char *why;        /* why a rescan, when -i was asked for */
+    unsigned long jkeys;    /* -i: the keys in the journal */
+};
+
+static void rescan(struct store *st, const struct settings *cfg)
+{
+    forget_snapshot();
+    if (store_list(st, cfg->expiry, scanned, NULL) != 0)
+        log_fatal(111, "unable to list %s: %s", cfg->dir, strerror(errno));
+}
+
+/* Read size bytes of fd into b, at its end. 0, or -1 with *why set. */
+static int read_exactly(int fd, size_t size, struct rbuf *b, const char **why)
+{
+    if (rbuf_reserve(b, size + 1) != 0)
+        nomem();
+    size_t n = 0;
+    while (n < size) {
+        ssize_t got = read(fd, b->s + b->len + n, size - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            *why = got < 0 ? strerror(errno) : "shorter than its size";
+            return -1;
+        }
+        n += (size_t)got;
+    }
+    b->len += size;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+/* Load the snapshot into allow[]. 0 if it is loaded, 1 if there is none, or -1 with *why
+ * saying why it cannot be used. It is trusted only as far as this checks it: no one but its
+ * writers (root and the owner of its directory) may be able to change it, and every byte of
+ * it must parse. It is mapped rather than read: no copy of it, no memory to fault in. Only
+ * the builders could truncate it under the mapping (and so kill the build with SIGBUS), and
+ * they never do: a snapshot is replaced by a rename, never rewritten in place. */
+static int load_snapshot(const struct files *f, const struct snapshot_id *id, const char **why)
+{
+    int fd = open(f->idx, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 1;
+        *why = errno == ELOOP ? "a symbolic link" : strerror(errno);
+        return -1;
+    }
+    struct stat st, dst;
+    const char *bad = NULL;
+    if (fstat(fd, &st) != 0)
+        bad = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        bad = "not a regular file";
+    else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        bad = "writable by its group or by others";
+    else if (st.st_uid != 0 && st.st_uid != geteuid() &&
+             (trigger_dir_stat(f->idx, &dst) != 0 || st.st_uid != dst.st_uid))
+        bad = "owned by neither root, us, nor the owner of its directory";
+    else if (st.st_size > SNAPSHOT_MAX)
+        bad = "too big";
+    else if (st.st_size == 0)
+        bad = "empty";
+    void *map = MAP_FAILED;
+    if (bad == NULL) {
+        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (map == MAP_FAILED)
+            bad = strerror(errno);
+    }
+    close(fd);
+    if (bad != NULL) {
+        *why = bad;
+        return -1;
+    }
+
+    forget_snapshot();
+    snap = map;
+    snaplen = (size_t)st.st_size;
+    size_t n;
+    if (snapshot_check(snap, snaplen, id, &n, &snapbody, why) != 0) {
+        forget_snapshot();
+        return -1;
+    }
+    return 0;
+}
+
+/* Most of the snapshot's keys are not in the journal, and a bit per length and last two
+ * bytes of the journal's keys says so for nearly all of them without a lookup. (Every key
+ * has at least four bytes: "::_1".) */
+static unsigned char journal_bits[8192];
+
+static size_t journal_bit(const char *k, size_t klen)
+{
+    size_t tail = (size_t)(unsigned char)k[klen - 1] | (size_t)(unsigned char)k[klen - 2] << 8;
+    return (tail ^ klen * 0x9e5U) % (8 * sizeof journal_bits);
+}
+
+static int in_journal(const char *k, size_t klen)
+{
+    size_t b = journal_bit(k, klen);
+    return (journal_bits[b / 8] >> (b % 8) & 1) && map_get(&journal, k, klen) != (size_t)-1;
+}
+
+/* Bring the snapshot up to date with the journal's keys: each is looked up in the store as
+ * relay-check looks it up (the record checked in full, its login time not in the future),
+ * and what the store says replaces what the snapshot said. 0, or 1 if the journal is too big
+ * to be worth it, or could not be read (then nothing was changed: the caller rescans). */
+static int apply_journal(int fd, const struct files *f, const struct settings *cfg,
+                         struct source *src)
+{
+    static struct rbuf jbuf;
+    struct stat st;
+    const char *why = "";
+    if (fstat(fd, &st) != 0)
+        why = strerror(errno);
+    else if (st.st_size > JOURNAL_MAX) {
+        src->why = "a big journal";
+        return 1;
+    } else if (read_exactly(fd, (size_t)st.st_size, &jbuf, &why) == 0)
+        why = NULL;
+    if (why != NULL) {
+        log_warn("unable to read %s: %s: rescanning the store", f->taken, why);
+        return 1;
+    }
+
+    unsigned long bad = 0;
+    for (size_t pos = 0; pos < jbuf.len;) {
+        char *line = jbuf.s + pos;
+        char *nl = memchr(line, '\n', jbuf.len - pos);
+        size_t len = nl ? (size_t)(nl - line) : jbuf.len - pos;
+        pos += len + 1;
+        struct addr a;
+        unsigned bits;
+        if (nl == NULL || len == 0 || len >= ADDR_KEY_MAX || memchr(line, '\0', len) != NULL) {
+            bad++;
+            continue;
+        }
+        *nl = '\0';
+        if (addr_key_parse(&a, &bits, line) != 0) {
+            bad++;
+            continue;
+        }
+        if (map_get(&journal, line, len) == (size_t)-1) {
+            map_push(&journal, &jbuf, (size_t)(line - jbuf.s), len);
+            size_t b = journal_bit(line, len);
+            journal_bits[b / 8] |= (unsigned char)(1U << (b % 8));
+        }
+    }
+    if (bad > 0)
+        log_warn("%lu lines of %s are not store keys: ignored", bad, f->taken);
+    src->jkeys = journal.n;
+    if (journal.n == 0)
+        return 0;
+
+    /* What the snapshot says of these keys is dropped as it is merged (take). */
+    time_t now = time(NULL);
+    for (size_t j = 0; j < journal.n; j++) {
+        const char *k = jbuf.s + journal.koff[j];
+        struct record r;
+        switch (store_lookup(cfg->dir, k, &r, now, &why)) {
+        case STORE_FOUND:
+            add_allowance(k, journal.klen[j], r.time);
+            break;
+        case STORE_MISSING:
+            break;
+        case STORE_INVALID:
+            log_warn("invalid record %s/%s: %s", cfg->dir, k, why);
+            break;
+        case STORE_ERROR:
+            log_warn("unable to read %s/%s: %s", cfg->dir, k, strerror(errno));
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Fill allow[] with the allowances, as the mode says. id gets the store's identity. */
+static void collect(enum mode mode, const struct settings *cfg, const struct files *f,
+                    struct snapshot_id *id, struct source *src)
+{
+    struct store st;
+    struct stat sd;
+    if (store_open(&st, cfg->dir) != 0 || fstat(st.dirfd, &sd) != 0)
+        log_fatal(111, "unable to open store %s: %s", cfg->dir, strerror(errno));
+    id->dev = (unsigned long long)sd.st_dev;
+    id->ino = (unsigned long long)sd.st_ino;
+    src->rescanned = 1;
+    src->why = NULL;
+    if (mode == PLAIN) {
+        rescan(&st, cfg);
+        store_close(&st);
+        return;
+    }
+
+    /* A journal left taken is a build that did not finish: it was not read to the end, or
+     * the snapshot was not saved after it. Taking the journal before the store is read is
+     * what makes a rescan cover every key in it. */
+    struct stat lst;
+    int leftover = lstat(f->taken, &lst) == 0;
+    int jfd = trigger_journal_take(f->journal, f->taken);
+    if (jfd < 0 && errno != ENOENT) {
+        log_warn("unable to take the journal %s: %s: rescanning the store", f->journal,
+                 strerror(errno));
+        mode = SNAPSHOT;
+    }
+    if (mode == INCREMENTAL) {
+        const char *why = "";
+        int r = -1;
+        if (leftover)
+            log_warn("%s is left from a build that did not finish: rescanning the store",
+                     f->taken);
+        else if ((r = load_snapshot(f, id, &why)) < 0)
+            log_warn("unable to use the snapshot %s: %s: rescanning the store", f->idx, why);
+        else if (r > 0)
+            src->why = "no snapshot yet";
+        if (r == 0 && jfd >= 0 && apply_journal(jfd, f, cfg, src) != 0)
+            r = 1;
+        src->rescanned = r != 0;
+    }
+    if (src->rescanned)
+        rescan(&st, cfg);
+    if (jfd >= 0)
+        close(jfd);
+    store_close(&st);
+}
+
 /* ---- writing ----------------------------------------------------------------------------- */
 
-/* Open rules.tmp for writing, locked, so that two relay-cdb runs (a rebuild after a login and
- * one by hand, say) never write into the same temp file. A lock won on a file that the winner
- * has since renamed into place is worthless, and truncating it would destroy the live cdb:
- * the lock counts only if the name still leads to the locked file. */
-static int open_tmp(const char *tmp)
+/* Open rules.tmp (or the snapshot's temp file) for writing, locked, so that two relay-cdb
+ * runs (a rebuild after a login and one by hand, say) never write into the same temp file. A
+ * lock won on a file that the winner has since renamed into place is worthless, and
+ * truncating it would destroy the live file: the lock counts only if the name still leads to
+ * the locked file. */
+static int open_tmp(const char *tmp, mode_t mode)
 {
     for (int tries = 0; tries < 1000; tries++) {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
         if (fd < 0)
             return -1;
         struct stat held, named;
@@ -385,7 +844,7 @@ static int open_tmp(const char *tmp)
                 errno = EINVAL;
                 return -1;
             }
-            if (ftruncate(fd, 0) != 0 || fchmod(fd, 0644) != 0) {
+            if (ftruncate(fd, 0) != 0 || fchmod(fd, mode) != 0) {
                 int e = errno;
                 close(fd);
                 errno = e;
@@ -400,54 +859,159 @@ static int open_tmp(const char *tmp)
 }
 
 static const char *tmpname;
+static struct cdb_make cm;
+static int cdbfd = -1;
 
-static _Noreturn void die_write(int fd)
+static _Noreturn void die_write(void)
 {
     int e = errno;
-    if (fd >= 0) {
+    if (cdbfd >= 0) {
         unlink(tmpname);
-        close(fd);
+        close(cdbfd);
     }
     log_fatal(111, "unable to write to %s: %s", tmpname, strerror(e));
 }
 
-static void write_cdb(const char *cdbname, const char *relayclient)
+/* Start rules.tmp. The records of IPv4 allowances go in as they are made (cdb_put); the rest
+ * at the end (cdb_end), once every flag is known. tcpserver finds the same record for every
+ * key either way: no two records made here share a key but static ones, which keep their
+ * order. */
+static void cdb_begin(void)
 {
-    int fd = open_tmp(tmpname);
-    if (fd < 0)
-        die_write(-1);
-    struct cdb_make cm;
-    if (cdb_make_start(&cm, fd) != 0)
-        die_write(fd);
+    cdbfd = open_tmp(tmpname, 0644);
+    if (cdbfd < 0 || cdb_make_start(&cm, cdbfd) != 0)
+        die_write();
+}
+
+static void cdb_put(const char *k, size_t klen, const char *v, size_t vlen)
+{
+    if (cdb_make_add(&cm, k, (unsigned)klen, v, (unsigned)vlen) != 0)
+        die_write();
+}
+
+static void cdb_end(const char *cdbname, const char *rc)
+{
     struct rbuf v = {0};
-    size_t rclen = strlen(relayclient);
+    size_t rclen = strlen(rc);
     for (size_t i = 0; i < nrecs; i++) {
         const struct rec *r = &recs[i];
         const char *val = values.s + r->voff;
         size_t vlen = r->vlen;
-        if (r->flags & GRANT) {
+        if ((r->flags & (GRANT | READY)) == GRANT) {
             v.len = 0;
             if (rbuf_put(&v, val, vlen) != 0 || rbuf_put(&v, "+RELAYCLIENT=", 13) != 0 ||
-                rbuf_put(&v, relayclient, rclen + 1) != 0)
+                rbuf_put(&v, rc, rclen + 1) != 0)
                 nomem();
             val = v.s;
             vlen = v.len;
         }
-        if (cdb_make_add(&cm, keys.s + r->koff, (unsigned)r->klen, val, (unsigned)vlen) != 0)
-            die_write(fd);
+        cdb_put(keys.s + r->koff, r->klen, val, vlen);
     }
     rbuf_free(&v);
     /* fsync before the rename: after a crash the name must lead to a whole file, or tcpserver
      * would refuse (or wrongly admit) every client until the next build. */
-    if (cdb_make_finish(&cm) != 0 || fsync(fd) != 0)
-        die_write(fd);
+    if (cdb_make_finish(&cm) != 0 || fsync(cdbfd) != 0)
+        die_write();
+    int fd = cdbfd;
+    cdbfd = -1;
     if (close(fd) != 0)
-        die_write(-1);
+        die_write();
     if (rename(tmpname, cdbname) != 0) {
         int e = errno;
         unlink(tmpname);
         log_fatal(111, "unable to move %s to %s: %s", tmpname, cdbname, strerror(e));
     }
+}
+
+/* Write the n buffers of iov, all of them, whatever writev takes at a time. */
+static int writev_all(int fd, struct iovec *iov, size_t n)
+{
+    while (n > 0) {
+        int batch = n < IOV_MAX ? (int)n : IOV_MAX;
+        ssize_t w = writev(fd, iov, batch);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        size_t done = (size_t)w;
+        while (n > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + done;
+            iov->iov_len -= done;
+        }
+    }
+    return 0;
+}
+
+/* The lines of the next snapshot, as runs of neighbours where they are (one run, for a
+ * snapshot that lost no entry), after a slot for its header. */
+static struct iovec *kept;
+static size_t nkept = 1, capkept, keptlines;
+
+static void keep_line(const char *line, size_t len)
+{
+    keptlines++;
+    if (nkept > 1 && (const char *)kept[nkept - 1].iov_base + kept[nkept - 1].iov_len == line) {
+        kept[nkept - 1].iov_len += len;
+        return;
+    }
+    if (nkept >= capkept) {
+        capkept = capkept ? capkept * 2 : 64;
+        kept = realloc(kept, capkept * sizeof *kept);
+        if (kept == NULL)
+            nomem();
+    }
+    kept[nkept].iov_base = (void *)line;
+    kept[nkept++].iov_len = len;
+}
+
+/* Save the kept lines as the snapshot for the next -i: a new header and the lines, copied
+ * from where they are, in one writev, then a rename. Mode 0600 and, made by root, given to
+ * the owner of the directory, as the journal is (trigger.c): only the builders may read or
+ * write it.
+ * No fsync: the snapshot is a cache of the store. A crash can leave it empty, torn, or as it
+ * was before this build; snapshot_check refuses the first two (the count and the last line
+ * tell), and an older snapshot holds only allowances that were in the store, each with its
+ * login time, so it can grant nothing that was not granted before; what it lacks comes back
+ * with the next login or relay-expire's next rescan. Returns 0, or -1 (warned). */
+static int write_snapshot(const struct files *f, const struct snapshot_id *id)
+{
+    char header[SNAPSHOT_HEADER_MAX];
+    if (kept == NULL) {
+        kept = malloc(sizeof *kept); /* the header's slot alone: no allowance */
+        if (kept == NULL)
+            nomem();
+    }
+    kept[0].iov_base = header;
+    kept[0].iov_len = snapshot_header(header, id, keptlines);
+    int fd = open_tmp(f->idxtmp, 0600);
+    struct stat st;
+    int r = fd >= 0 && fstat(fd, &st) == 0 && trigger_own(fd, &st, f->idxtmp) == 0 &&
+                    writev_all(fd, kept, nkept) == 0
+                ? 0
+                : -1;
+    int e = errno;
+    if (fd >= 0 && close(fd) != 0 && r == 0) {
+        r = -1;
+        e = errno;
+    }
+    if (r != 0) {
+        if (fd >= 0)
+            unlink(f->idxtmp);
+        log_warn("unable to write the snapshot %s: %s", f->idxtmp, strerror(e));
+        return -1;
+    }
+    if (rename(f->idxtmp, f->idx) != 0) {
+        e = errno;
+        unlink(f->idxtmp);
+        log_warn("unable to move %s to %s: %s", f->idxtmp, f->idx, strerror(e));
+        return -1;
+    }
+    return 0;
 }
 
 /* RELAY_CDB_V4MAPPED: unset or "0" off, "1" on; anything else a warning and off. */
@@ -462,16 +1026,64 @@ static int v4mapped_setting(void)
     return 0;
 }
 
+/* One allowance, whose line starts with its key at k: merged if it is fresh, and kept for
+ * the next snapshot. */
+static int keeping; /* -i or -s: a snapshot is written */
+
+static void take(const char *k, const struct snapshot_entry *e, int from_snapshot, time_t now,
+                 const struct settings *cfg, const struct options *opt)
+{
+    if (from_snapshot && journal.n > 0 && in_journal(k, e->klen))
+        return;
+    if (e->time < 1 || e->time > SNAPSHOT_TIME_MAX || !store_fresh(e->time, now, cfg->expiry))
+        return;
+    if (keeping)
+        keep_line(k, e->len);
+    if (cfg->relayclient_ok)
+        grant(k, e->klen, opt);
+}
+
+static _Noreturn void usage(void)
+{
+    log_fatal(100, "usage: relay-cdb [-i | -s] rules.cdb rules.tmp < rules.txt");
+}
+
+static void name_beside(char *buf, const char *cdb, const char *suffix)
+{
+    int n = snprintf(buf, PATH_MAX, "%s%s", cdb, suffix);
+    if (n < 0 || n >= PATH_MAX)
+        log_fatal(100, "%s is too long", cdb);
+}
+
 int main(int argc, char **argv)
 {
     struct settings cfg;
     struct options opt;
     struct rbuf in = {0};
+    enum mode mode = PLAIN;
+    int c;
 
     log_init("relay-cdb");
-    if (argc != 3 || argv[1][0] == '\0' || argv[2][0] == '\0')
-        log_fatal(100, "usage: relay-cdb rules.cdb rules.tmp < rules.txt");
-    tmpname = argv[2];
+    opterr = 0;
+    while ((c = getopt(argc, argv, "is")) != -1) {
+        if (c != 'i' && c != 's')
+            usage();
+        if (mode != PLAIN)
+            usage();
+        mode = c == 'i' ? INCREMENTAL : SNAPSHOT;
+    }
+    if (argc - optind != 2 || argv[optind][0] == '\0' || argv[optind + 1][0] == '\0')
+        usage();
+    const char *cdbname = argv[optind];
+    tmpname = argv[optind + 1];
+    static struct files f;
+    keeping = mode != PLAIN;
+    if (mode != PLAIN) {
+        name_beside(f.idx, cdbname, SNAPSHOT_SUFFIX);
+        name_beside(f.idxtmp, cdbname, SNAPSHOT_TMP);
+        name_beside(f.journal, cdbname, TRIGGER_JOURNAL);
+        name_beside(f.taken, cdbname, TRIGGER_TAKEN);
+    }
     settings_load(&cfg);
     opt.v4mapped = v4mapped_setting();
 
@@ -484,15 +1096,31 @@ int main(int argc, char **argv)
     rbuf_free(&in);
     size_t nstatic = nrecs;
 
-    if (cfg.relayclient_ok) {
-        struct store store;
-        if (store_open(&store, cfg.dir) != 0)
-            log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
-        if (store_list(&store, cfg.expiry, allowance, &opt) != 0)
-            log_fatal(111, "unable to list %s: %s", cfg.dir, strerror(errno));
-        store_close(&store);
+    /* With an invalid RELAY_RELAYCLIENT nothing is granted; tcprules' stand-in then need not
+     * read the store at all, but the snapshot is kept up to date all the same. */
+    struct snapshot_id id = {0, 0};
+    struct source src = {0, NULL, 0};
+    if (cfg.relayclient_ok || mode != PLAIN)
+        collect(mode, &cfg, &f, &id, &src);
+
+    relayclient = cfg.relayclient;
+    nready = nstatic + 1;
+    ready = calloc(nready, sizeof *ready);
+    if (ready == NULL)
+        nomem();
+    cdb_begin();
+
+    /* The snapshot's lines, then those made here. What the snapshot says of a key in the
+     * journal gives way to what the store said of it (apply_journal), and what is stale by
+     * now is left out, of the cdb and of the next snapshot. */
+    struct snapshot_entry e;
+    time_t now = time(NULL);
+    for (size_t pos = snapbody; snap != NULL && snapshot_next(snap, snaplen, &pos, &e);)
+        take(snap + e.off, &e, 1, now, &cfg, &opt);
+    for (size_t i = 0; i < nallow; i++)
+        take(akeys.s + allow[i].off, &allow[i], 0, now, &cfg, &opt);
+    if (cfg.relayclient_ok)
         grant_inside_v6nets();
-    }
     if (count.partial > 0)
         log_warn("%lu IPv6 allowances have a zero group inside their prefix, which tcpserver's "
                  "rules match only in part (see relay-cdb(8))", count.partial);
@@ -500,10 +1128,25 @@ int main(int argc, char **argv)
         log_warn("%lu IPv6 allowances cannot be written as tcpserver rules (see relay-cdb(8))",
                  count.unmatchable);
 
-    write_cdb(argv[1], cfg.relayclient);
-    if (cfg.log)
+    cdb_end(cdbname, cfg.relayclient);
+    /* The journal read for this build goes only once the snapshot holds what it said; a
+     * journal left taken makes the next -i a rescan. */
+    if (mode != PLAIN && write_snapshot(&f, &id) == 0 && unlink(f.taken) != 0 &&
+        errno != ENOENT)
+        log_warn("unable to remove %s: %s", f.taken, strerror(errno));
+    if (cfg.log) {
+        char how[128] = "";
+        /* Cut short at worst: the longest fits. */
+        if (mode != PLAIN && !src.rescanned)
+            (void)snprintf(how, sizeof how, "; from the snapshot and %lu journal keys",
+                           src.jkeys);
+        else if (mode != PLAIN)
+            (void)snprintf(how, sizeof how, "; from a rescan of the store%s%s%s",
+                           src.why ? " (" : "", src.why ? src.why : "", src.why ? ")" : "");
         log_info("built %s: %zu rules, %lu allowances: %lu new records, %lu merged, %lu left "
-                 "to their rule",
-                 argv[1], nstatic, count.allowances, count.records, count.merged, count.kept);
+                 "to their rule%s",
+                 cdbname, nstatic, count.allowances, count.records, count.merged, count.kept,
+                 how);
+    }
     return 0;
 }

@@ -146,7 +146,7 @@ int main(int argc, char **argv)
            n.malformed);
     if (fflush(stdout) != 0 || ferror(stdout))
         log_fatal(111, "unable to write output: %s", strerror(errno));
-    if (n.imported > 0 && trigger_rebuild(TRIGGER_WAIT) != 0)
+    if (n.imported > 0 && trigger_rebuild(TRIGGER_WAIT, NULL) != 0)
         return 111;
     return n.failed > 0 ? 111 : 0;
 }

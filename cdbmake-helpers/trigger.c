@@ -1,13 +1,16 @@
 /* trigger.c: coalesced rebuilds of the rules cdb.
  *
- * The lock file RELAY_CDB.lock holds two bytes: byte 0 is the request flag ('1': a build is
- * wanted), byte 1 the outcome of the last build ('0' ok, '1' failed). flock on it says who
- * the builder is.
+ * The lock file RELAY_CDB.lock holds three bytes: byte 0 is the request flag ('1': a build is
+ * wanted), byte 1 the outcome of the last build ('0' ok, '1' failed), byte 2 the full-rescan
+ * flag ('1': the next build must rescan the store). flock on it says who the builder is.
  *
- *   login:    write '1' to byte 0, then try the lock without waiting. Taken: start a
- *             detached builder that inherits it. Busy: done, the builder will see the flag.
- *   builder:  while byte 0 is '1': write '0', then build. Unlock. Read byte 0 again: if it
- *             is '1', try the lock once more without waiting; if that works, start over.
+ *   login:    append the key to the journal, write '1' to byte 0, then try the lock without
+ *             waiting. Taken: start a detached builder that inherits it. Busy: done, the
+ *             builder will see the flag. (With no key, or no journal: write '1' to byte 2
+ *             before byte 0.)
+ *   builder:  while byte 0 is '1': write '0', then read byte 2 and clear it if set, then
+ *             build (relay-cdb -s if byte 2 was set, else -i). Unlock. Read byte 0 again: if
+ *             it is '1', try the lock once more without waiting; if that works, start over.
  *
  * No request is lost. A login that found the lock busy wrote its flag before it tried the
  * lock. If the builder cleared the flag after that write, the build that follows the
@@ -16,7 +19,27 @@
  * set when the builder reads it again after unlocking; it then takes the lock back, or
  * someone else holds it, and that one reads the flag after taking it. At most one build
  * runs (the lock); any number of requests during a build make one more build (the flag);
- * a login costs an open, a pwrite, a flock and a close, plus a fork when no builder runs. */
+ * a login costs an open, a pwrite, a flock and a close, plus a fork when no builder runs.
+ * The same argument holds for byte 2, which is written before byte 0 and read after it is
+ * cleared: a full rescan asked for before a build's clearing is part of that build.
+ *
+ * The journal. An incremental build (relay-cdb -i) reads relay-cdb's snapshot of the live
+ * allowances and looks up in the store only the keys in RELAY_CDB.journal, so the journal
+ * must hold the key of every login before the build that covers it, and a key must never be
+ * written into a journal that the builder has already read.
+ *
+ *   login:    open the journal O_APPEND (creating it), flock LOCK_SH, check that the name
+ *             still leads to the file it opened (else start again), write "key\n", close.
+ *   builder:  open it, flock LOCK_EX, rename it to RELAY_CDB.journal.taken, unlock, read.
+ *   (Neither waits more than a second for the lock: see JOURNAL_WAIT_MS.)
+ *
+ * The rename happens under the exclusive lock, so no login is between its check and its
+ * write then; a login that opened the file before the rename and locks it after finds the
+ * name gone or leading to a new journal, and writes there. So the taken file is complete
+ * when the builder reads it, and every later key is in the new journal. The key goes in
+ * before the request flag: a build that clears the flag after the login set it takes the
+ * journal after the key was written. A login's cost is fixed: an open, a flock, two stats,
+ * a write and a close, whatever the size of the journal or the store. */
 #define _GNU_SOURCE /* flock, dup3, O_NOFOLLOW on glibc and musl alike */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,13 +52,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "cdbmake-helpers/trigger.h"
 #include "log.h"
 
 struct cdbmode {
     const char *cdb, *rules, *prog;
-    char tmp[PATH_MAX], lock[PATH_MAX];
+    char tmp[PATH_MAX], lock[PATH_MAX], journal[PATH_MAX];
 };
 
 /* 1: configured; 0: cdb mode off; -1: misconfigured (warned). */
@@ -60,11 +84,163 @@ static int load(struct cdbmode *m)
     }
     int n = snprintf(m->tmp, sizeof m->tmp, "%s.tmp", m->cdb);
     int k = snprintf(m->lock, sizeof m->lock, "%s.lock", m->cdb);
-    if (n < 0 || (size_t)n >= sizeof m->tmp || k < 0 || (size_t)k >= sizeof m->lock) {
+    int j = snprintf(m->journal, sizeof m->journal, "%s" TRIGGER_JOURNAL, m->cdb);
+    if (n < 0 || (size_t)n >= sizeof m->tmp || k < 0 || (size_t)k >= sizeof m->lock || j < 0 ||
+        (size_t)j >= sizeof m->journal) {
         log_warn("RELAY_CDB is too long: the rules cdb is not rebuilt");
         return -1;
     }
     return 1;
+}
+
+int trigger_dir_stat(const char *path, struct stat *st)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return stat(".", st);
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return stat(dir, st);
+}
+
+int trigger_own(int fd, const struct stat *st, const char *path)
+{
+    struct stat dst;
+    if (st->st_uid != 0 || geteuid() != 0)
+        return 0;
+    if (trigger_dir_stat(path, &dst) != 0)
+        return -1;
+    if (dst.st_uid != 0 && fchown(fd, dst.st_uid, dst.st_gid) != 0)
+        return -1;
+    return 0;
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static int lock_fd(int fd, int how)
+{
+    while (flock(fd, how) != 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+/* The journal's lock is held for a moment at a time, by a login for one write and by the
+ * builder for one rename, so a wait of a second means that its holder is stuck (stopped, say,
+ * by whoever owns it). Neither side waits for that: the login asks for a full rescan instead
+ * of writing its key, the builder rescans instead of taking the journal. Either way the
+ * rescan reads every record written so far, so nothing is lost, and nobody hangs. */
+#define JOURNAL_WAIT_MS 1000
+
+static int lock_journal(int fd, int how)
+{
+    struct timespec nap = {0, 1000000L};
+    for (long waited = 0; flock(fd, how | LOCK_NB) != 0; waited++) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (waited >= JOURNAL_WAIT_MS) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        nanosleep(&nap, NULL);
+    }
+    return 0;
+}
+
+/* A login that keeps finding the journal renamed under it gives up after this many tries;
+ * the builder renames it once per build, so a second try is already rare. */
+#define JOURNAL_TRIES 100
+
+/* The login's side (see the top of this file). 0, or -1 with errno set. */
+static int journal_append(const struct cdbmode *m, const char *key)
+{
+    char line[128];
+    int n = snprintf(line, sizeof line, "%s\n", key);
+    if (key[0] == '\0' || strchr(key, '\n') != NULL || n < 0 || (size_t)n >= sizeof line) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t len = (size_t)n;
+    for (int tries = 0; tries < JOURNAL_TRIES; tries++) {
+        /* O_NONBLOCK: a FIFO planted under the name must not hang the login. */
+        int fd = open(m->journal,
+                      O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                      0600);
+        if (fd < 0)
+            return -1;
+        struct stat held, named;
+        if (lock_journal(fd, LOCK_SH) != 0 || fstat(fd, &held) != 0)
+            goto fail;
+        if (!S_ISREG(held.st_mode)) {
+            errno = EINVAL;
+            goto fail;
+        }
+        if (lstat(m->journal, &named) != 0 || !same_file(&held, &named)) {
+            close(fd); /* taken by the builder since our open: the new one is ours */
+            continue;
+        }
+        if (trigger_own(fd, &held, m->journal) != 0)
+            goto fail;
+        /* One write of at most a few dozen bytes to a file opened O_APPEND: it lands whole,
+         * after every other login's line. */
+        ssize_t w;
+        do
+            w = write(fd, line, len);
+        while (w < 0 && errno == EINTR);
+        if (w != (ssize_t)len) {
+            if (w >= 0)
+                errno = EIO;
+            goto fail;
+        }
+        return close(fd);
+    fail:;
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+int trigger_journal_take(const char *path, const char *taken)
+{
+    for (int tries = 0; tries < JOURNAL_TRIES; tries++) {
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        struct stat held, named;
+        if (lock_journal(fd, LOCK_EX) != 0 || fstat(fd, &held) != 0)
+            goto fail;
+        if (!S_ISREG(held.st_mode)) {
+            errno = EINVAL;
+            goto fail;
+        }
+        if (lstat(path, &named) != 0 || !same_file(&held, &named)) {
+            close(fd); /* another builder took it: look again */
+            continue;
+        }
+        if (rename(path, taken) != 0)
+            goto fail;
+        flock(fd, LOCK_UN);
+        return fd;
+    fail:;
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    errno = EAGAIN;
+    return -1;
 }
 
 static int get_byte(int fd, off_t at)
@@ -86,8 +262,10 @@ static int put_byte(int fd, off_t at, char c)
     return r == 1 ? 0 : -1;
 }
 
-/* One run of relay-cdb: rules text on stdin, our stderr for its messages. 0 if it succeeded. */
-static int build(const struct cdbmode *m)
+/* One run of relay-cdb: rules text on stdin, our stderr for its messages. full: a rescan of
+ * the store (-s), else an incremental build from the snapshot and the journal (-i).
+ * 0 if it succeeded. */
+static int build(const struct cdbmode *m, int full)
 {
     pid_t pid = fork();
     if (pid < 0) {
@@ -102,7 +280,8 @@ static int build(const struct cdbmode *m)
         }
         if (dup2(fd, 0) < 0)
             _exit(111);
-        char *argv[] = {(char *)m->prog, (char *)m->cdb, (char *)m->tmp, NULL};
+        char *argv[] = {(char *)m->prog, full ? "-s" : "-i", (char *)m->cdb, (char *)m->tmp,
+                        NULL};
         execvp(m->prog, argv);
         log_warn("unable to run %s: %s: %s not rebuilt", m->prog, strerror(errno), m->cdb);
         _exit(111);
@@ -117,6 +296,27 @@ static int build(const struct cdbmode *m)
     return -1;
 }
 
+/* Take the request that byte 0 holds (the caller has seen '1' there, and holds the lock),
+ * build, and note the outcome. Byte 2 is read after byte 0 is cleared (see the top).
+ * Returns the build's outcome, or -2 if the request could not be taken. */
+static int take_and_build(const struct cdbmode *m, int fd)
+{
+    if (put_byte(fd, 0, '0') != 0) {
+        log_warn("unable to write %s: %s", m->lock, strerror(errno));
+        return -2;
+    }
+    int full = get_byte(fd, 2) == '1';
+    if (full && put_byte(fd, 2, '0') != 0) {
+        log_warn("unable to write %s: %s", m->lock, strerror(errno));
+        return -2;
+    }
+    int result = build(m, full);
+    if (result != 0 && full)
+        (void)put_byte(fd, 2, '1'); /* the next build rescans again */
+    (void)put_byte(fd, 1, result == 0 ? '0' : '1'); /* as before: best effort */
+    return result;
+}
+
 /* The builder's loop; the caller holds the lock on fd. Returns the last build's outcome, or
  * that of the build some other builder ran for us. */
 static int builds(const struct cdbmode *m, int fd)
@@ -124,13 +324,11 @@ static int builds(const struct cdbmode *m, int fd)
     int result = 0;
     for (;;) {
         while (get_byte(fd, 0) == '1') {
-            if (put_byte(fd, 0, '0') != 0) {
-                log_warn("unable to write %s: %s", m->lock, strerror(errno));
+            result = take_and_build(m, fd);
+            if (result == -2) {
                 result = -1;
                 break;
             }
-            result = build(m);
-            put_byte(fd, 1, result == 0 ? '0' : '1');
         }
         flock(fd, LOCK_UN);
         if (get_byte(fd, 0) != '1' || flock(fd, LOCK_EX | LOCK_NB) != 0)
@@ -158,17 +356,15 @@ static int detach(int lockfd)
         if (dup3(lockfd, 3, O_CLOEXEC) < 0)
             return -1;
     }
-    int closed = -1;
 #ifdef SYS_close_range
-    closed = (int)syscall(SYS_close_range, 4U, ~0U, 0U);
+    if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
+        return 3;
 #endif
-    if (closed != 0) {
-        long max = sysconf(_SC_OPEN_MAX);
-        if (max < 0 || max > 65536)
-            max = 65536;
-        for (int fd = 4; fd < max; fd++)
-            close(fd);
-    }
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = 4; fd < max; fd++)
+        close(fd);
     return 3;
 }
 
@@ -187,8 +383,8 @@ static int spawn(const struct cdbmode *m, int fd)
         if (again != 0)
             _exit(again < 0 ? 111 : 0);
         /* waitpid must see our own children, whatever SIGCHLD the login had. */
-        signal(SIGCHLD, SIG_DFL);
-        signal(SIGHUP, SIG_IGN);
+        (void)signal(SIGCHLD, SIG_DFL); /* cannot fail: valid signals and handlers */
+        (void)signal(SIGHUP, SIG_IGN);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -222,7 +418,7 @@ static void handover(const struct cdbmode *m, int fd)
     }
 }
 
-int trigger_rebuild(enum trigger_mode mode)
+int trigger_rebuild(enum trigger_mode mode, const char *key)
 {
     struct cdbmode m;
     int on = load(&m);
@@ -234,7 +430,26 @@ int trigger_rebuild(enum trigger_mode mode)
         log_warn("unable to open %s: %s: the rules cdb is not rebuilt", m.lock, strerror(errno));
         return -1;
     }
-    if (put_byte(fd, 0, '1') != 0) {
+    struct stat st;
+    int statted = fstat(fd, &st) == 0;
+    if (!statted || !S_ISREG(st.st_mode)) {
+        log_warn("unable to use %s: %s: the rules cdb is not rebuilt", m.lock,
+                 statted ? "not a regular file" : strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (trigger_own(fd, &st, m.lock) != 0)
+        log_warn("unable to give %s to the owner of its directory: %s", m.lock, strerror(errno));
+
+    /* The key goes into the journal before the request is flagged (see the top). A login
+     * whose key could not go in is covered only by a rescan of the whole store. */
+    int full = key == NULL;
+    if (key != NULL && journal_append(&m, key) != 0) {
+        log_warn("unable to append to %s: %s: asking for a full rebuild", m.journal,
+                 strerror(errno));
+        full = 1;
+    }
+    if ((full && put_byte(fd, 2, '1') != 0) || put_byte(fd, 0, '1') != 0) {
         log_warn("unable to write %s: %s: the rules cdb is not rebuilt", m.lock, strerror(errno));
         close(fd);
         return -1;
@@ -243,17 +458,13 @@ int trigger_rebuild(enum trigger_mode mode)
     int result = 0;
     if (mode == TRIGGER_WAIT) {
         /* Wait for the lock: a builder running now builds once more for us, or we build. */
-        while (flock(fd, LOCK_EX) != 0) {
-            if (errno != EINTR) {
-                log_warn("unable to lock %s: %s", m.lock, strerror(errno));
-                close(fd);
-                return -1;
-            }
+        if (lock_fd(fd, LOCK_EX) != 0) {
+            log_warn("unable to lock %s: %s", m.lock, strerror(errno));
+            close(fd);
+            return -1;
         }
         if (get_byte(fd, 0) == '1') {
-            put_byte(fd, 0, '0');
-            result = build(&m);
-            put_byte(fd, 1, result == 0 ? '0' : '1');
+            result = take_and_build(&m, fd) == 0 ? 0 : -1;
         } else {
             /* The builder before us cleared our flag and then built: its last outcome. */
             result = get_byte(fd, 1) == '1' ? -1 : 0;

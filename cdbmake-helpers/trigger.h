@@ -6,22 +6,52 @@
  *   RELAY_CDB        the rules cdb that tcpserver -x reads (absolute path)
  *   RELAY_CDB_RULES  its source, tcprules' input (absolute path)
  *   RELAY_CDB_PROG   the relay-cdb program (default "relay-cdb", looked up in PATH)
- * Beside the cdb live RELAY_CDB.tmp (relay-cdb's temp file) and RELAY_CDB.lock (the
- * builder's lock; its first byte is the request flag).
+ * Beside the cdb live RELAY_CDB.tmp (relay-cdb's temp file), RELAY_CDB.lock (the builder's
+ * lock; its first byte is the request flag), RELAY_CDB.journal (the keys of the logins since
+ * the last build), and relay-cdb's snapshot of the live allowances (see snapshot.h).
+ *
+ * A login's build is incremental: relay-cdb -i reads the snapshot and looks up only the keys
+ * in the journal. A caller with no key (relay-expire after its sweep, an import) asks for a
+ * full rescan of the store instead, relay-cdb -s.
  *
  * Plain C with no cdb library, so that the static login programs can link it; the build
  * itself is relay-cdb, run as a child. */
 #ifndef RELAYLEASE_TRIGGER_H
 #define RELAYLEASE_TRIGGER_H
 
+#include <sys/stat.h>
+
+/* RELAY_CDB plus these: the journal that logins append to, and the name the builder moves
+ * it to while it reads it. */
+#define TRIGGER_JOURNAL ".journal"
+#define TRIGGER_TAKEN ".journal.taken"
+
 enum trigger_mode {
     TRIGGER_DETACH, /* ask and return at once; a detached builder does the work (logins) */
     TRIGGER_WAIT    /* ask, and wait until a build that covers the request has run (cron) */
 };
 
-/* Ask for a rebuild if cdb mode is configured. Every problem is one warning on stderr.
- * Returns 0 if cdb mode is off or the request was made (TRIGGER_DETACH), or the covering
- * build succeeded (TRIGGER_WAIT); -1 otherwise. */
-int trigger_rebuild(enum trigger_mode mode);
+/* Ask for a rebuild if cdb mode is configured. key is the store key the caller has just
+ * recorded: it goes into the journal, for an incremental build. With key NULL the build is a
+ * full rescan of the store. Every problem is one warning on stderr. Returns 0 if cdb mode is
+ * off or the request was made (TRIGGER_DETACH), or the covering build succeeded
+ * (TRIGGER_WAIT); -1 otherwise. */
+int trigger_rebuild(enum trigger_mode mode, const char *key);
+
+/* The builder's side of the journal: move the journal at path aside to taken, at a moment
+ * when no login is writing to it, and return a descriptor open on it for reading. After
+ * this, nothing more is written to it. Returns -1 with errno ENOENT if there is no journal,
+ * or -1 with errno set if it could not be taken (ETIMEDOUT: a login held it for a second;
+ * the caller rescans the store instead). */
+int trigger_journal_take(const char *path, const char *taken);
+
+/* Stat the directory that holds path ("." for a name with no slash). 0, or -1 with errno. */
+int trigger_dir_stat(const char *path, struct stat *st);
+
+/* Files of cdb mode are made 0600, and one that root has made (the Dovecot hook,
+ * relay-session) goes to the owner of its directory, as the store's lock does: the builder
+ * that runs as that owner (relay-expire from cron) must be able to open it too, and nobody
+ * else may. st is fd's stat, path its name. Returns 0, or -1 with errno set. */
+int trigger_own(int fd, const struct stat *st, const char *path);
 
 #endif

@@ -6,6 +6,7 @@
 #   - The builder holds none of the login's descriptors: a pipe on its stdout closes when
 #     the login's program ends, not when the build ends.
 #   - relay-expire waits for a build that covers it and reports a failed one (111).
+#   - A login's build is incremental (relay-cdb -i), relay-expire's a full rescan (-s).
 #   - A misconfigured or unusable cdb mode costs the login one warning, never the login.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -27,6 +28,7 @@ cat >"$SCRATCH/builder" <<EOF
 #!/bin/sh
 if ! mkdir "$SCRATCH/running" 2>/dev/null; then echo overlap >>"$SCRATCH/builds.log"; fi
 echo "start \$(date +%s%N)" >>"$SCRATCH/builds.log"
+echo "mode \$1" >>"$SCRATCH/builds.log"
 sleep \${SLOW:-0.5}
 "$RELAY_BIN/relay-cdb" "\$@"
 rc=\$?
@@ -75,6 +77,7 @@ is "$(grep -c overlap "$SCRATCH/builds.log")" 0 "no two builds ever ran at once"
 builds=$(grep -c '^start' "$SCRATCH/builds.log")
 diag "40 logins in a burst made $builds builds"
 check "the burst is coalesced into few builds ($builds)" test "$builds" -ge 1 -a "$builds" -le 6
+is "$(grep -c '^mode -i$' "$SCRATCH/builds.log")" "$builds" "a login's build is incremental (-i)"
 last_login=$(sed -n '$s/^login //p' "$SCRATCH/logins.log")
 last_build=$(awk '/^start/ { s = $2 } END { print s }' "$SCRATCH/builds.log")
 check "the last build started after the last login" test "$last_build" -gt "$last_login"
@@ -115,6 +118,7 @@ t=$(($(ms) - t0))
 is "$rc" 0 "relay-expire exits 0 after a good build"
 check "relay-expire waited for the build (${t} ms)" test "$t" -ge 900
 is "$(grep -c '^end' "$SCRATCH/builds.log")" 1 "one build"
+is "$(sed -n 's/^mode //p' "$SCRATCH/builds.log")" -s "relay-expire's is a full rescan (-s)"
 FAIL=1 SLOW=0 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>"$SCRATCH/expire.err"
 is "$?" 111 "relay-expire exits 111 when the build fails"
 like "$(cat "$SCRATCH/expire.err")" "*warning: the rules cdb * was not rebuilt*" "and says so"
