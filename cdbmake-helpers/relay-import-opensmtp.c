@@ -69,7 +69,7 @@ static void import(struct store *store, const struct settings *cfg, char *line,
         return;
 
     char shown[160];
-    snprintf(shown, sizeof shown, "%s", line);
+    (void)snprintf(shown, sizeof shown, "%s", line); /* cut short on purpose: for the log */
     char key[ADDR_KEY_MAX];
     time_t t;
     const char *why = read_line(line, cfg, key, &t);

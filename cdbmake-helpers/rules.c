@@ -252,7 +252,7 @@ void rules_ip6_text(char *buf, const unsigned char b[16])
     char *p = buf;
     for (int i = 0; i < 8; i++) {
         if (i == 6 && v4) {
-            sprintf(p, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+            (void)sprintf(p, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]); /* buf holds 46 */
             return;
         }
         if (i == best) {
@@ -295,7 +295,7 @@ static void keys_for(struct rules_v6_keys *out, const unsigned g[8], unsigned n)
         rules_ip6_text(text, b);
         if (text[strlen(text) - 1] == ':' || strchr(text, '.') != NULL)
             return; /* it would work as a prefix too, or it is IPv4 */
-        snprintf(out->key[out->count++], RULES_KEY_MAX, "%s", text);
+        (void)snprintf(out->key[out->count++], RULES_KEY_MAX, "%s", text); /* text fits */
         return;
     }
 
@@ -308,7 +308,7 @@ static void keys_for(struct rules_v6_keys *out, const unsigned g[8], unsigned n)
         len = 0;
         for (unsigned i = 0; i + 1 < n; i++)
             len += (size_t)sprintf(k + len, "%x:", g[i]);
-        snprintf(k + len, RULES_KEY_MAX - len, "%s", n == 1 ? "::" : ":");
+        (void)snprintf(k + len, RULES_KEY_MAX - len, "%s", n == 1 ? "::" : ":"); /* fits */
     }
     for (unsigned i = 0; i + 1 < n; i++)
         if (g[i] == 0)

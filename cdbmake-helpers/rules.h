@@ -32,7 +32,7 @@ enum rules_line {
  * "+NAME=value\0" for each variable, is appended to value. A line whose first colon is not
  * followed by allow or deny is read as ucspi-tcp-ipv6 reads it: the first colon that is
  * followed by one of them ends the address, so "2001:db8::1:allow" works. */
-enum rules_line rules_parse_line(const char *line, size_t len, const char **addr,
+enum rules_line rules_parse_line(const char *x, size_t len, const char **addr,
                                  size_t *addrlen, struct rbuf *value);
 
 /* Call fn for each key tcprules writes for an address: the address itself, or for a range

@@ -151,9 +151,11 @@ static unsigned replay_dir(const char *top, const char *sub, const char *harness
         }
         void (*fn)(const uint8_t *, size_t) = NULL;
         for (size_t h = 0; h < NHARNESS; h++) {
-            size_t len = strlen(harnesses[h].name);
-            if (harness != NULL ? strcmp(harness, harnesses[h].name) == 0
-                                : strncmp(name, harnesses[h].name, len) == 0 && name[len] == '-')
+            const char *hname = harnesses[h].name;
+            size_t hlen = hname != NULL ? strlen(hname) : 0;
+            if (hname != NULL && (harness != NULL ? strcmp(harness, hname) == 0
+                                                  : strncmp(name, hname, hlen) == 0 &&
+                                                        name[hlen] == '-'))
                 fn = harnesses[h].fn;
         }
         if (fn == NULL)
