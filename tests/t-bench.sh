@@ -16,4 +16,10 @@ else
     not_ok "benchmarks run in smoke mode (exit $?)"
     diag <"$SCRATCH/bench.log"
 fi
+if BENCH_TMP=$SCRATCH sh "$lib_top/bench/cdb.sh" --quick >"$SCRATCH/cdb.log" 2>&1; then
+    ok "cdb mode's benchmarks run in smoke mode"
+else
+    not_ok "cdb mode's benchmarks run in smoke mode (exit $?)"
+    diag <"$SCRATCH/cdb.log"
+fi
 done_testing
