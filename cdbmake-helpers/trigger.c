@@ -156,6 +156,37 @@ static int lock_journal(int fd, int how)
     return 0;
 }
 
+#define JOURNAL_MOVED (-2)
+
+/* Open the journal and lock it (how), and make sure the lock is on the file the name still
+ * points to: the builder renames the journal away under its exclusive lock, so a descriptor
+ * opened just before that holds the old file. Returns the descriptor, with the file's stat
+ * in *held; JOURNAL_MOVED if the name moved meanwhile (open it again); or -1 with errno. */
+static int open_journal(const char *path, int flags, int how, struct stat *held)
+{
+    /* O_NONBLOCK: a FIFO planted under the name must not hang the login. */
+    int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    struct stat named;
+    if (lock_journal(fd, how) != 0 || fstat(fd, held) != 0)
+        goto fail;
+    if (!S_ISREG(held->st_mode)) {
+        errno = EINVAL;
+        goto fail;
+    }
+    if (lstat(path, &named) != 0 || !same_file(held, &named)) {
+        close(fd);
+        return JOURNAL_MOVED;
+    }
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
 /* A login that keeps finding the journal renamed under it gives up after this many tries;
  * the builder renames it once per build, so a second try is already rare. */
 #define JOURNAL_TRIES 100
@@ -171,23 +202,12 @@ static int journal_append(const struct cdbmode *m, const char *key)
     }
     size_t len = (size_t)n;
     for (int tries = 0; tries < JOURNAL_TRIES; tries++) {
-        /* O_NONBLOCK: a FIFO planted under the name must not hang the login. */
-        int fd = open(m->journal,
-                      O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-                      0600);
+        struct stat held;
+        int fd = open_journal(m->journal, O_WRONLY | O_APPEND | O_CREAT, LOCK_SH, &held);
+        if (fd == JOURNAL_MOVED)
+            continue; /* taken by the builder since our open: the new one is ours */
         if (fd < 0)
             return -1;
-        struct stat held, named;
-        if (lock_journal(fd, LOCK_SH) != 0 || fstat(fd, &held) != 0)
-            goto fail;
-        if (!S_ISREG(held.st_mode)) {
-            errno = EINVAL;
-            goto fail;
-        }
-        if (lstat(m->journal, &named) != 0 || !same_file(&held, &named)) {
-            close(fd); /* taken by the builder since our open: the new one is ours */
-            continue;
-        }
         if (trigger_own(fd, &held, m->journal) != 0)
             goto fail;
         /* One write of at most a few dozen bytes to a file opened O_APPEND: it lands whole,
@@ -215,20 +235,12 @@ static int journal_append(const struct cdbmode *m, const char *key)
 int trigger_journal_take(const char *path, const char *taken)
 {
     for (int tries = 0; tries < JOURNAL_TRIES; tries++) {
-        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        struct stat held;
+        int fd = open_journal(path, O_RDONLY, LOCK_EX, &held);
+        if (fd == JOURNAL_MOVED)
+            continue; /* another builder took it: look again */
         if (fd < 0)
             return -1;
-        struct stat held, named;
-        if (lock_journal(fd, LOCK_EX) != 0 || fstat(fd, &held) != 0)
-            goto fail;
-        if (!S_ISREG(held.st_mode)) {
-            errno = EINVAL;
-            goto fail;
-        }
-        if (lstat(path, &named) != 0 || !same_file(&held, &named)) {
-            close(fd); /* another builder took it: look again */
-            continue;
-        }
         if (rename(path, taken) != 0)
             goto fail;
         flock(fd, LOCK_UN);
