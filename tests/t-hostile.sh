@@ -17,12 +17,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-for p in relay-allow relay-check relay-expire; do
-    if [ ! -x "$RELAY_BIN/$p" ]; then
-        not_ok "program is built: $RELAY_BIN/$p"
-        exit 1
-    fi
-done
+need_programs
 
 W=$SCRATCH/w         # everything the programs could touch; listed before and after each run
 store=$W/store       # the store
