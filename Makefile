@@ -30,7 +30,7 @@ TRIGGER = $(SRC)/cdbmake-helpers/trigger.c $(SRC)/cdbmake-helpers/trigger.h
 RULES = $(SRC)/cdbmake-helpers/rules.c $(SRC)/cdbmake-helpers/rules.h
 SNAPSHOT = $(SRC)/cdbmake-helpers/snapshot.c $(SRC)/cdbmake-helpers/snapshot.h
 CDBLIBS = -lcdb
-FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c
+FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
 	tests/unit-fuzz-regress
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
@@ -92,10 +92,10 @@ tests/unit-snapshot: $(SRC)/tests/unit-snapshot.c $(SRC)/tests/unit.h $(SNAPSHOT
 
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
-		$(FUZZSRC) $(CORE) $(HDRS)
+		$(FUZZSRC) $(CORE) $(HDRS) $(RULES)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -DFUZZ_REGRESS -I$(SRC) -o $@ $(SRC)/tests/unit-fuzz-regress.c \
-		$(FUZZSRC) $(CORE) $(LDFLAGS)
+		$(FUZZSRC) $(CORE) $(SRC)/cdbmake-helpers/rules.c $(LDFLAGS)
 
 tests/standins/smtpd: $(SRC)/tests/standins/smtpd.c
 	@mkdir -p tests/standins

@@ -293,8 +293,10 @@ static void keys_for(struct rules_v6_keys *out, const unsigned g[8], unsigned n)
             b[2 * i + 1] = (unsigned char)g[i];
         }
         rules_ip6_text(text, b);
-        if (text[strlen(text) - 1] == ':' || strchr(text, '.') != NULL)
-            return; /* it would work as a prefix too, or it is IPv4 */
+        if (text[strlen(text) - 1] == ':' || strchr(text, '.') != NULL) {
+            out->partial = 1; /* it would work as a prefix too, or it is IPv4: no key */
+            return;
+        }
         (void)snprintf(out->key[out->count++], RULES_KEY_MAX, "%s", text); /* text fits */
         return;
     }
@@ -338,6 +340,8 @@ void rules_ip6_keys(struct rules_v6_keys *out, const unsigned char net[16], unsi
         g[n - 1] = base | v;
         keys_for(out, g, n);
     }
-    if (out->count == 0)
-        out->unmatchable = 1;
+    if (out->count == 0) {
+        out->unmatchable = 1; /* not even part of it: say so, not "partial" */
+        out->partial = 0;
+    }
 }

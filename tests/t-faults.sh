@@ -8,6 +8,9 @@
 #   relay-check never grants a stale or missing record because of a fault.
 #   relay-expire exits 111 only when it cannot read (or lock, or report on) the store, never
 #     removes a fresh record, and a failed unlink leaves the record it was removing.
+#   relay-cdb (a build from rules and a store) either builds the right cdb or exits 111 with
+#     one fatal line, the old rules.cdb in place byte for byte and no rules.tmp left; a normal
+#     build after the fault gives the right cdb. A bad rules line exits 100, nothing touched.
 #   Each fault that changes the outcome is reported in exactly one stderr line, and no fault
 #     in more than one. No temp file is left behind.
 # Only the programs' own calls are hit: strace's when= counts each call in the process, so
@@ -18,7 +21,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-for p in relay-allow relay-check relay-expire; do
+for p in relay-allow relay-check relay-expire relay-cdb; do
     if [ ! -x "$RELAY_BIN/$p" ]; then
         not_ok "program is built: $RELAY_BIN/$p"
         exit 1
@@ -102,7 +105,8 @@ other_lines() {
     grep -v -c "^$2: " "$1"
 }
 
-# inject DESC PROG SETUP CHECK MARKER ENDRE ARGS...: trace a normal run of PROG ARGS (after SETUP)
+# inject DESC PROG SETUP CHECK MARKER ENDRE ARGS...: trace a normal run of PROG ARGS (after SETUP,
+# its standard input the file $ij_stdin, or /dev/null)
 # to find its calls; then for each call site and each error, run SETUP, run PROG under strace
 # with that one call failing, and run CHECK, which sees: $rc, $call (the injected line),
 # $err (stderr file), $errno, and prints nothing if all is well, else what is wrong.
@@ -110,7 +114,8 @@ inject() {
     ij_desc=$1 ij_prog=$2 ij_setup=$3 ij_check=$4 ij_mark=$5 ij_end=$6
     shift 6
     $ij_setup
-    strace -f -qq -o "$out/trace" "$RELAY_BIN/$ij_prog" "$@" >"$out/stdout" 2>"$out/err"
+    strace -f -qq -o "$out/trace" "$RELAY_BIN/$ij_prog" "$@" <"${ij_stdin:-/dev/null}" \
+        >"$out/stdout" 2>"$out/err"
     sites "$out/trace" "$ij_mark" "$ij_end" >"$out/sites"
     if [ ! -s "$out/sites" ]; then
         not_ok "$ij_prog, $ij_desc: the normal run's calls are found in its trace"
@@ -124,9 +129,10 @@ inject() {
             for errno in $errors; do
                 $ij_setup
                 rm -f "$marker"
-                strace -f -qq -o "$out/itrace" -e trace="$name,open,openat,execve,exit_group" \
+                strace -f -qq -o "$out/itrace" \
+                    -e trace="$name,open,openat,read,execve,exit_group" \
                     -e inject="$name:error=$errno:when=$((before + i))" \
-                    "$RELAY_BIN/$ij_prog" "$@" >"$out/stdout" 2>"$out/err"
+                    "$RELAY_BIN/$ij_prog" "$@" <"${ij_stdin:-/dev/null}" >"$out/stdout" 2>"$out/err"
                 rc=$?
                 call=$(landed "$out/itrace" "$ij_mark" "$ij_end")
                 if [ -z "$call" ]; then
@@ -306,6 +312,81 @@ check_list() {
 diag "relay-expire: a sweep (one fresh, one stale record, one old temp file), and a list"
 inject "a sweep" relay-expire setup_sweep check_sweep "\"$store" '^exit_group\('
 inject "a list (-l)" relay-expire setup_sweep check_list "\"$store" '^exit_group\(' -l
+
+# ---- relay-cdb -----------------------------------------------------------------------------------
+# A build from three rules and a store with one fresh and one stale allowance. The old cdb is
+# tcprules' output for other rules, kept as $cdbdir/old.cdb to compare with byte for byte;
+# the right new cdb is what a normal run writes, compared as `cdb -d` shows it, sorted.
+cdbdir=$SCRATCH/cdb
+mkdir -p "$cdbdir" || exit 111
+printf '127.:allow,RELAYCLIENT=""\n10.0.0.:allow,X="y"\n:deny\n' >"$cdbdir/rules.txt"
+printf '192.0.2.:allow\n:deny\n' | tcprules "$cdbdir/old.cdb" "$cdbdir/old.tmp" ||
+    printf '192.0.2.:allow\n:deny\n' | "$RELAY_BIN/relay-cdb" "$cdbdir/old.cdb" "$cdbdir/old.tmp"
+cdb_dump() { # FILE: its records, sorted, each NUL shown as '|'
+    cdb -d "$1" | tr '\000' '|' | LC_ALL=C sort
+}
+setup_cdb() {
+    clean_store
+    record 10.0.0.1 100 bob
+    record 10.0.0.2 2000 stale
+    rm -f "$cdbdir/rules.tmp"
+    cp "$cdbdir/old.cdb" "$cdbdir/rules.cdb"
+}
+check_cdb() {
+    n=$(fault_lines "$err" relay-cdb)
+    [ "$n" -le 1 ] || echo "; $n lines for one fault"
+    case $rc in
+    0)
+        cdb_dump "$cdbdir/rules.cdb" >"$out/got" 2>/dev/null
+        if ! cmp -s "$out/got" "$cdbdir/want"; then
+            [ "$n" -eq 1 ] || echo "; exit 0 with a wrong cdb, and not reported in one line"
+        fi
+        ;;
+    111)
+        [ "$n" -eq 1 ] && grep -q '^relay-cdb: fatal: ' "$err" ||
+            echo "; exit 111 without one fatal line"
+        cmp -s "$cdbdir/rules.cdb" "$cdbdir/old.cdb" || echo "; the old cdb was changed"
+        ;;
+    *) echo "; exit $rc, not 0 or 111" ;;
+    esac
+    # tcprules leaves rules.tmp when it fails; relay-cdb removes it on a failed write or
+    # rename, but not when it fails while taking it (it may be another builder's), nor after
+    # a failed close. Left only with exit 111, and never in the way of the next build.
+    if [ -e "$cdbdir/rules.tmp" ]; then
+        echo >>"$out/tmp_left"
+        [ "$rc" -eq 111 ] || echo "; rules.tmp is left behind after exit $rc"
+    fi
+    RELAY_LOG=0 "$RELAY_BIN/relay-cdb" "$cdbdir/rules.cdb" "$cdbdir/rules.tmp" \
+        <"$cdbdir/rules.txt" 2>/dev/null || echo "; the build after the fault failed"
+    cdb_dump "$cdbdir/rules.cdb" >"$out/got" 2>/dev/null
+    cmp -s "$out/got" "$cdbdir/want" || echo "; the build after the fault gave a wrong cdb"
+}
+
+diag "relay-cdb: a build from rules and a store (one fresh, one stale allowance)"
+RELAY_EXPIRY=900
+export RELAY_EXPIRY
+setup_cdb
+"$RELAY_BIN/relay-cdb" "$cdbdir/rules.cdb" "$cdbdir/rules.tmp" <"$cdbdir/rules.txt" 2>"$out/err"
+cdb_dump "$cdbdir/rules.cdb" >"$cdbdir/want"
+check "relay-cdb: a normal build grants the fresh allowance" grep -q ':10\.0\.0\.1->.*|+RELAYCLIENT=|' "$cdbdir/want"
+check "relay-cdb: a normal build leaves the stale one out" \
+    test "$(grep -c '10\.0\.0\.2' "$cdbdir/want")" -eq 0
+ij_stdin=$cdbdir/rules.txt
+: >"$out/tmp_left"
+inject "a build" relay-cdb setup_cdb check_cdb 'read(0, ' '^exit_group\(' \
+    "$cdbdir/rules.cdb" "$cdbdir/rules.tmp"
+ij_stdin=
+diag "relay-cdb: faults after which rules.tmp was left (as tcprules leaves it): $(wc -l <"$out/tmp_left" | tr -d ' ')"
+
+# A line tcprules refuses: exit 100, one line that names it, nothing touched.
+setup_cdb
+printf '127.:allow\n10.:allow,X\n' | "$RELAY_BIN/relay-cdb" "$cdbdir/rules.cdb" \
+    "$cdbdir/rules.tmp" 2>"$out/err"
+is "$?" 100 "relay-cdb: a bad rules line exits 100"
+check "relay-cdb: a bad rules line is named in one fatal line" \
+    test "$(grep -c '^relay-cdb: fatal: .*line 2' "$out/err")" -eq 1
+check "relay-cdb: a bad rules line leaves the old cdb" cmp -s "$cdbdir/rules.cdb" "$cdbdir/old.cdb"
+check "relay-cdb: a bad rules line leaves no rules.tmp" test ! -e "$cdbdir/rules.tmp"
 
 diag "faults injected: $injected ($missed runs where the fault missed the program's range)"
 diag "handled without a stderr line, the outcome unchanged: $absorbed"

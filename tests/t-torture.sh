@@ -12,6 +12,10 @@
 #   0 stale ones granted: a granted check had a login that could still have been fresh;
 #   0 temp files left, 0 crashes (no signal, no exit other than the expected, no sanitizer
 #     report), and after a last sweep, no stale record left.
+# cdb mode is on (TORTURE_CDB=0 turns it off): RELAY_CDB with a few static rules, so every
+# login and every sweep also asks for a rebuild by relay-cdb. After the last sweep (which
+# waits for its build), tcprulescheck must grant from the cdb exactly the allowances that were
+# fresh when it was built and no stale one, and only the documented files may be beside it.
 # All processes are started with start_bg and stopped by PID; every loop ends at a deadline.
 
 # ---- actor mode: sh t-torture.sh --actor ROLE ... (started by the test below) ----------------
@@ -139,6 +143,23 @@ logs=$SCRATCH/logs
 mkdir "$store" "$logs" || exit 111
 RELAY_DIR=$store RELAY_EXPIRY=$expiry RELAY_LOG=0
 export RELAY_DIR RELAY_EXPIRY RELAY_LOG
+cdbmode=${TORTURE_CDB:-1}
+if [ "$cdbmode" = 1 ] && { [ ! -x "$RELAY_BIN/relay-cdb" ] ||
+    ! command -v tcprulescheck >/dev/null 2>&1; }; then
+    diag "cdb mode left out: no relay-cdb or no tcprulescheck"
+    cdbmode=0
+fi
+if [ "$cdbmode" = 1 ]; then
+    cdbdir=$SCRATCH/cdb
+    mkdir "$cdbdir" || exit 111
+    # 10.9. is denied and never logs in; 10.1.0.7 has a rule of its own, which an allowance
+    # joins; everything else falls to the default rule.
+    printf '127.:allow,RELAYCLIENT=""\n10.9.:deny\n10.1.0.7:allow,X="y"\n:allow\n' \
+        >"$cdbdir/rules.txt"
+    RELAY_CDB=$cdbdir/rules.cdb RELAY_CDB_RULES=$cdbdir/rules.txt
+    RELAY_CDB_PROG=$RELAY_BIN/relay-cdb
+    export RELAY_CDB RELAY_CDB_RULES RELAY_CDB_PROG
+fi
 # LeakSanitizer is left on: each program is short-lived, and a leak report is a crash here.
 
 # The addresses: keepers' (k1, k2), the dropper's (d), and some that never log in (n).
@@ -218,6 +239,37 @@ final_sweep=$("$RELAY_BIN/relay-expire" 2>>"$logs/final.err")
 final_rc=$?
 swept_at=$(date +%s)
 
+# cdb mode: what the cdb grants now, against the store's records as the last build saw them.
+# A record at most EXPIRY-1 s old must be granted; one over EXPIRY+1 s old, or gone, must
+# not (the second at the edge is left alone: the build ran within the sweep's second or so).
+if [ "$cdbmode" = 1 ]; then
+    cdb_lost=0 cdb_stale=0 cdb_granted=0
+    while read -r a; do
+        case $a in *:*) key=${a%::1}::_64 ;; *) key=$a ;; esac
+        age=-1
+        [ -f "$store/$key" ] && age=$((swept_at - $(stat -c %Y "$store/$key")))
+        if TCPREMOTEIP=$a tcprulescheck "$RELAY_CDB" 2>>"$logs/final.err" |
+            grep -q '^set environment variable RELAYCLIENT='; then
+            cdb_granted=$((cdb_granted + 1))
+            if [ "$age" -lt 0 ] || [ "$age" -gt $((expiry + 1)) ]; then
+                cdb_stale=$((cdb_stale + 1))
+                diag "the cdb grants $a, whose record is $age s old (-1: gone)"
+            fi
+        elif [ "$age" -ge 0 ] && [ "$age" -le $((expiry - 1)) ]; then
+            cdb_lost=$((cdb_lost + 1))
+            diag "the cdb does not grant $a, whose record is $age s old"
+        fi
+    done <"$logs/all.addrs"
+    TCPREMOTEIP=10.9.0.1 tcprulescheck "$RELAY_CDB" 2>/dev/null | grep -q '^deny connection'
+    cdb_deny=$?
+    TCPREMOTEIP=10.1.0.7 tcprulescheck "$RELAY_CDB" 2>/dev/null | grep -q '^set environment variable X=y'
+    cdb_rule=$?
+    # Beside the cdb: its rules, the lock, the journal and the snapshot; no rules.cdb.tmp,
+    # no taken journal, no temporary snapshot once the last build is done.
+    cdb_extra=$(find "$cdbdir" -mindepth 1 ! -name rules.txt ! -name rules.cdb \
+        ! -name rules.cdb.lock ! -name rules.cdb.journal ! -name rules.cdb.idx)
+fi
+
 # ---- the verdict ---------------------------------------------------------------------------------
 # Logins (L addr tb ta rc) and checks (C addr tr0 tr1 rc), times in ms. The store's clock
 # (file mtimes, time(2)) is coarse and may lag the one date reads by a tick, so a login's
@@ -295,4 +347,12 @@ is "$stale" 0 "0 stale allowances granted"
 is "$temps" 0 "0 temp files left"
 is "$crashes" 0 "0 crashes (signals, unexpected exits, sanitizer reports)"
 is "$old" 0 "0 stale records after the last sweep"
+if [ "$cdbmode" = 1 ]; then
+    diag "cdb: $cdb_granted granted after the last sweep; fresh not granted: $cdb_lost; stale granted: $cdb_stale"
+    is "$cdb_lost" 0 "cdb: 0 fresh allowances missing after the last sweep"
+    is "$cdb_stale" 0 "cdb: 0 stale allowances granted after the last sweep"
+    is "$cdb_deny" 0 "cdb: the static deny rule still denies"
+    is "$cdb_rule" 0 "cdb: the static rule's variable is kept"
+    is "$cdb_extra" "" "cdb: no leftovers beside the cdb (temp file, taken journal)"
+fi
 done_testing

@@ -32,6 +32,7 @@ static const struct {
     {"addr", fuzz_addr},
     {"record", fuzz_record},
     {"settings", fuzz_settings},
+    {"rules", fuzz_rules},
 };
 #define NHARNESS (sizeof harnesses / sizeof harnesses[0])
 
@@ -159,7 +160,7 @@ static unsigned replay_dir(const char *top, const char *sub, const char *harness
                 fn = harnesses[h].fn;
         }
         if (fn == NULL)
-            CHECK(0, "%s: named after a harness (addr-, record-, settings-)", label);
+            CHECK(0, "%s: named after a harness (addr-, record-, settings-, rules-)", label);
         else
             replay(label, path, fn);
         free(names[i]);
