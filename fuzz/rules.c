@@ -193,7 +193,7 @@ static void check_expand(const char *a, size_t len)
     int r = rules_expand(a, len, collect, &k);
     PROP(r != 7, "a range gives at most 256 keys");
     PROP(!k.bad, "each key is the address with one number of the range in place");
-    if (r == -2 || r == 7)
+    if (r == -2 || r == 7) /* cppcheck-suppress knownConditionTrueFalse ; PROP may not stop */
         return;
     if (plain) {
         PROP(r == 0 && k.count == 1, "an address that is no range is its own key");
@@ -266,6 +266,7 @@ static void check_line(const char *line, size_t len)
             size_t n = strlen(rec);
             const char *eq = memchr(rec, '=', n);
             PROP(rec[0] == '+' && eq != NULL, "a variable record is +NAME=value");
+            /* cppcheck-suppress knownConditionTrueFalse ; PROP may not stop */
             if (rec[0] == '+' && eq != NULL) {
                 char *name = strndup(rec + 1, (size_t)(eq - rec - 1));
                 if (name != NULL)
@@ -299,13 +300,12 @@ struct walk {
 static int walk_step(const char *key, size_t klen, void *arg)
 {
     struct walk *w = arg;
-    if (key != w->ip || klen > w->len)
+    /* The text itself first, then shorter prefixes that end in '.' or ':'. */
+    int first = w->calls == 0;
+    int prefix = klen == 0 || key[klen - 1] == '.' || key[klen - 1] == ':';
+    if (key != w->ip || klen > w->len || (first && klen != w->len) ||
+        (!first && (klen >= w->last || !prefix)))
         w->bad = 1;
-    else if (w->calls == 0 && klen != w->len)
-        w->bad = 1; /* the text itself first */
-    else if (w->calls > 0 && (klen >= w->last || (klen > 0 && key[klen - 1] != '.' &&
-                                                   key[klen - 1] != ':')))
-        w->bad = 1; /* then shorter prefixes that end in '.' or ':' */
     w->last = klen;
     w->calls++;
     return 0;
