@@ -32,7 +32,15 @@ like "$out" "*kept 2 would remove 2 temp 1 skipped 1" "dry run summary: 2 kept, 
 check "dry run removes nothing" test -f "$store/10.0.0.2" -a -f "$store/.tmp.99999.10.0.0.7"
 
 list=$("$RELAY_BIN/relay-expire" -l 2>/dev/null)
-like "$list" "address user age left*10.0.0.1 alice 0 900*" "list shows a live record with its user, age and time left"
+# A slow (sanitizer) build under load may take a second or two to get here.
+case $list in
+"address user age left"*"10.0.0.1 alice 0 900"* | "address user age left"*"10.0.0.1 alice 1 899"* | \
+    "address user age left"*"10.0.0.1 alice 2 898"*)
+    ok "list shows a live record with its user, age and time left" ;;
+*)
+    not_ok "list shows a live record with its user, age and time left"
+    diag "$list" ;;
+esac
 like "$list" "*2001:db8:1:2::/64 carol *" "list shows IPv6 allowances as prefixes"
 case $list in *10.0.0.2*) not_ok "list leaves out stale records" ;; *) ok "list leaves out stale records" ;; esac
 
