@@ -81,32 +81,14 @@ void addr_format(char *buf, const struct addr *a)
         (void)snprintf(buf, ADDR_TEXT_MAX, "%u.%u.%u.%u", a->b[0], a->b[1], a->b[2], a->b[3]);
         return;
     }
-    unsigned g[8];
-    for (int i = 0; i < 8; i++)
-        g[i] = (unsigned)a->b[2 * i] << 8 | a->b[2 * i + 1];
-
     /* RFC 5952 4.2: the longest run of two or more zero groups becomes "::", the first one
      * if two runs are equally long; a lone zero group stays "0". */
-    int bestlen;
-    int best = addr_zero_run(a->b, 2, &bestlen);
-
-    char *p = buf;
-    for (int i = 0; i < 8; i++) {
-        if (i == best) {
-            *p++ = ':';
-            if (i == 0)
-                *p++ = ':';
-            i += bestlen - 1;
-            continue;
-        }
-        p += sprintf(p, "%x", g[i]);
-        if (i < 7)
-            *p++ = ':';
-    }
-    *p = '\0';
+    addr_text6(buf, a->b, 2, 0);
 }
 
-int addr_zero_run(const unsigned char b[16], int min, int *len)
+/* The longest run of at least min zero groups, the first of equally long ones: its first
+ * group, with its length in *len; or -1. */
+static int zero_run(const unsigned char b[16], int min, int *len)
 {
     int best = -1;
     *len = min - 1;
@@ -125,6 +107,32 @@ int addr_zero_run(const unsigned char b[16], int min, int *len)
         i = j;
     }
     return best;
+}
+
+void addr_text6(char *buf, const unsigned char b[16], int min_run, int dotted_mapped)
+{
+    int runlen;
+    int run = zero_run(b, min_run, &runlen);
+    int tail = dotted_mapped && memcmp(b, v4mapped, sizeof v4mapped) == 0;
+    char *p = buf;
+    for (int i = 0; i < 8; i++) {
+        if (i == 6 && tail) {
+            /* "::ffff:" and at most "255.255.255.255": it fits. */
+            (void)sprintf(p, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+            return;
+        }
+        if (i == run) {
+            *p++ = ':';
+            if (i == 0)
+                *p++ = ':';
+            i += runlen - 1;
+            continue;
+        }
+        p += sprintf(p, "%x", (unsigned)b[2 * i] << 8 | b[2 * i + 1]);
+        if (i < 7)
+            *p++ = ':';
+    }
+    *p = '\0';
 }
 
 void addr_mask(struct addr *a, unsigned bits)

@@ -24,10 +24,13 @@ int addr_parse(struct addr *a, const char *s);
  * groups as "::", first on a tie). buf must hold ADDR_TEXT_MAX bytes. */
 void addr_format(char *buf, const struct addr *a);
 
-/* The longest run of at least min zero groups in the IPv6 address b, the first of equally
- * long ones: its first group, with its length in *len; or -1. RFC 5952 compresses runs of
- * two or more (min 2); ucspi-tcp-ipv6's tcpserver compresses a lone zero group too (min 1). */
-int addr_zero_run(const unsigned char b[16], int min, int *len);
+/* IPv6 text in one of the two forms relaylease meets: lowercase hex with no leading zeros,
+ * and the longest run of at least min_run zero groups (the first of equally long ones) as
+ * "::". RFC 5952, our canonical form, is min_run 2 with no dotted tail (what addr_format
+ * writes). ucspi-tcp-ipv6's tcpserver compresses a lone zero group too and writes
+ * ::ffff:a.b.c.d for a mapped address: min_run 1, dotted_mapped 1. buf must hold
+ * ADDR_TEXT_MAX bytes. */
+void addr_text6(char *buf, const unsigned char b[16], int min_run, int dotted_mapped);
 
 /* Keep the first bits of an IPv6 address, clear the rest. bits is 1..128. */
 void addr_mask(struct addr *a, unsigned bits);

@@ -240,33 +240,7 @@ int rules_walk(const char *ip, size_t len, int (*fn)(const char *key, size_t kle
 
 void rules_ip6_text(char *buf, const unsigned char b[16])
 {
-    unsigned g[8];
-    for (int i = 0; i < 8; i++)
-        g[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
-
-    int bestlen;
-    int best = addr_zero_run(b, 1, &bestlen);
-
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    int v4 = memcmp(b, mapped, sizeof mapped) == 0;
-    char *p = buf;
-    for (int i = 0; i < 8; i++) {
-        if (i == 6 && v4) {
-            (void)sprintf(p, "%u.%u.%u.%u", b[12], b[13], b[14], b[15]); /* buf holds 46 */
-            return;
-        }
-        if (i == best) {
-            if (i == 0)
-                *p++ = ':';
-            *p++ = ':';
-            i += bestlen - 1;
-            continue;
-        }
-        p += sprintf(p, "%x", g[i]);
-        if (i < 7)
-            *p++ = ':';
-    }
-    *p = '\0';
+    addr_text6(buf, b, 1, 1);
 }
 
 /* Why a prefix key is the right one, and where it falls short.
