@@ -314,3 +314,30 @@ need_programs() {
         exit 1
     fi
 }
+
+# unit_keys_ok FILE [SERVICE-KEYS]: every line of the systemd unit FILE is a comment, a known
+# section, or a Key=value that section knows. systemd only warns about an unknown key, so a
+# typo (Restrat=) would otherwise go unnoticed. SERVICE-KEYS adds keys to [Service].
+unit_keys_ok() {
+    awk -v extra="${2:-}" '
+        BEGIN {
+            split("Description Documentation After Before Wants Requires", k)
+            for (i in k) known["Unit", k[i]] = 1
+            split("Type User Group ExecStart EnvironmentFile Environment StandardOutput " \
+                  "StandardError NoNewPrivileges PrivateTmp ProtectSystem ProtectHome " \
+                  "ReadWritePaths UMask Nice " extra, k)
+            for (i in k) known["Service", k[i]] = 1
+            split("OnCalendar OnBootSec OnUnitActiveSec AccuracySec RandomizedDelaySec " \
+                  "Persistent Unit", k)
+            for (i in k) known["Timer", k[i]] = 1
+            known["Install", "WantedBy"] = 1
+        }
+        /^[ \t]*([#;].*)?$/ { next }
+        /^\[(Unit|Service|Timer|Install)\]$/ { section = substr($0, 2, length($0) - 2); next }
+        /^[A-Za-z]+=[^ \t]/ && section != "" {
+            key = substr($0, 1, index($0, "=") - 1)
+            if ((section, key) in known) next
+        }
+        { printf "line %d: %s\n", NR, $0; bad = 1 }
+        END { exit bad }' "$1"
+}

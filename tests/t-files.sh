@@ -88,34 +88,6 @@ resolve() {
 
 # ---- systemd units ---------------------------------------------------------------------------
 
-# check_unit FILE: every line is a comment, a known section or a known Key=value of its
-# section. systemd itself only warns about an unknown key and goes on without it, so a typo
-# would silently drop a setting.
-# shellcheck disable=SC2317 # called through check
-check_unit() {
-    awk '
-        BEGIN {
-            split("Description Documentation After Before Wants Requires", k)
-            for (i in k) known["Unit", k[i]] = 1
-            split("Type User Group ExecStart EnvironmentFile Environment StandardOutput " \
-                  "StandardError NoNewPrivileges PrivateTmp ProtectSystem ProtectHome " \
-                  "ReadWritePaths UMask Nice", k)
-            for (i in k) known["Service", k[i]] = 1
-            split("OnCalendar OnBootSec OnUnitActiveSec AccuracySec RandomizedDelaySec " \
-                  "Persistent Unit", k)
-            for (i in k) known["Timer", k[i]] = 1
-            known["Install", "WantedBy"] = 1
-        }
-        /^[ \t]*([#;].*)?$/ { next }
-        /^\[(Unit|Service|Timer|Install)\]$/ { section = substr($0, 2, length($0) - 2); next }
-        /^[A-Za-z]+=[^ \t]/ && section != "" {
-            key = substr($0, 1, index($0, "=") - 1)
-            if ((section, key) in known) next
-        }
-        { printf "line %d: %s\n", NR, $0; bad = 1 }
-        END { exit bad }' "$1"
-}
-
 # value FILE KEY: the value of the last KEY= line.
 value() {
     sed -n "s/^$2=//p" "$1" | sed -n '$p'
@@ -126,7 +98,7 @@ for f in "$top"/cron/*.service "$top"/cron/*.timer; do
     [ -f "$f" ] || continue
     units="$units $f"
     name=${f##*/}
-    check "$name: only known sections and Key=value lines" check_unit "$f"
+    check "$name: only known sections and Key=value lines" unit_keys_ok "$f"
     case $name in
     *.service)
         is "$(value "$f" Type)" oneshot "$name is a oneshot service"

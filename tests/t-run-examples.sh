@@ -449,37 +449,12 @@ check_shell() { # FILE LABEL
     esac
 }
 
-# check_unit_keys FILE: only comments, known sections, and known Key=value lines of them.
-# shellcheck disable=SC2317 # called through check
-check_unit_keys() {
-    awk '
-        BEGIN {
-            split("Description Documentation After Before Wants Requires", k)
-            for (i in k) known["Unit", k[i]] = 1
-            split("Type User Group ExecStart EnvironmentFile Environment Restart RestartSec " \
-                  "AmbientCapabilities StandardOutput StandardError NoNewPrivileges " \
-                  "PrivateTmp ProtectSystem ProtectHome ReadWritePaths UMask Nice", k)
-            for (i in k) known["Service", k[i]] = 1
-            split("OnCalendar OnBootSec OnUnitActiveSec AccuracySec RandomizedDelaySec " \
-                  "Persistent Unit", k)
-            for (i in k) known["Timer", k[i]] = 1
-            known["Install", "WantedBy"] = 1
-        }
-        /^[ \t]*([#;].*)?$/ { next }
-        /^\[(Unit|Service|Timer|Install)\]$/ { section = substr($0, 2, length($0) - 2); next }
-        /^[A-Za-z]+=[^ \t]/ && section != "" {
-            key = substr($0, 1, index($0, "=") - 1)
-            if ((section, key) in known) next
-        }
-        { printf "line %d: %s\n", NR, $0; bad = 1 }
-        END { exit bad }' "$1"
-}
-
 have_analyze=0
 command -v systemd-analyze >/dev/null 2>&1 && have_analyze=1
 
 check_unit() { # FILE LABEL
-    check "$2: only known sections and Key=value lines" check_unit_keys "$1"
+    check "$2: only known sections and Key=value lines" unit_keys_ok "$1" \
+        "Restart RestartSec AmbientCapabilities"
     u_name=${1##*/}
     case $u_name in
     *.service)
