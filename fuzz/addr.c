@@ -227,14 +227,9 @@ static void check_key(const char *s)
 
 void fuzz_addr(const uint8_t *data, size_t size)
 {
-    if (size > FUZZ_INPUT_MAX)
-        size = FUZZ_INPUT_MAX;
-    /* An exact-size copy, so that a read past the end is caught by ASan. */
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstring(data, size);
     if (s == NULL)
         return;
-    memcpy(s, data, size);
-    s[size] = '\0';
     check_address(s);
     check_key(s);
     free(s);

@@ -11,10 +11,26 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Inputs are cut to this many bytes: every parser under test refuses far shorter text, so
  * longer inputs only slow the search down. */
 #define FUZZ_INPUT_MAX 4096
+
+/* The input as a C string of its own, cut to FUZZ_INPUT_MAX bytes: an exact-size copy, so that
+ * a read past the end is caught by ASan. NULL if there is no memory; the caller frees it. */
+static inline char *fuzz_cstring(const uint8_t *data, size_t size)
+{
+    if (size > FUZZ_INPUT_MAX)
+        size = FUZZ_INPUT_MAX;
+    char *s = malloc(size + 1);
+    if (s != NULL) {
+        memcpy(s, data, size);
+        s[size] = '\0';
+    }
+    return s;
+}
 
 void fuzz_addr(const uint8_t *data, size_t size);
 void fuzz_record(const uint8_t *data, size_t size);
