@@ -147,18 +147,33 @@ void addr_mask(struct addr *a, unsigned bits)
     }
 }
 
-void addr_key(char *buf, const struct addr *a, unsigned v6bits)
+void addr_key_format(char *buf, const struct addr *a, unsigned bits)
 {
     if (a->family == 4) {
         addr_format(buf, a);
         return;
     }
     struct addr net = *a;
-    addr_mask(&net, v6bits);
+    addr_mask(&net, bits);
     addr_format(buf, &net);
     size_t n = strlen(buf);
     /* At most 39 bytes of address and "_128" (callers pass 1..128): it always fits. */
-    (void)snprintf(buf + n, ADDR_KEY_MAX - n, "_%u", v6bits);
+    (void)snprintf(buf + n, ADDR_KEY_MAX - n, "_%u", bits);
+}
+
+int addr_key(char *buf, const struct addr *a, const struct addr_policy *p)
+{
+    addr_key_format(buf, a, p->v6bits);
+    return 0;
+}
+
+int addr_key_current(const char *key, const struct addr_policy *p)
+{
+    struct addr a;
+    unsigned bits;
+    char again[ADDR_KEY_MAX];
+    return addr_key_parse(&a, &bits, key) == 0 && addr_key(again, &a, p) == 0 &&
+           strcmp(again, key) == 0;
 }
 
 int addr_key_parse(struct addr *a, unsigned *bits, const char *s)
@@ -203,7 +218,7 @@ int addr_key_parse(struct addr *a, unsigned *bits, const char *s)
     }
 
     char again[ADDR_KEY_MAX];
-    addr_key(again, a, *bits);
+    addr_key_format(again, a, *bits);
     return strcmp(again, s) == 0 ? 0 : -1;
 }
 

@@ -35,9 +35,28 @@ void addr_text6(char *buf, const unsigned char b[16], int min_run, int dotted_ma
 /* Keep the first bits of an IPv6 address, clear the rest. bits is 1..128. */
 void addr_mask(struct addr *a, unsigned bits);
 
-/* The store key: "1.2.3.4" for IPv4 (matched exactly), and the client's IPv6 prefix of
- * v6bits bits as "2001:db8:1:2::_64". buf must hold ADDR_KEY_MAX bytes. */
-void addr_key(char *buf, const struct addr *a, unsigned v6bits);
+/* How a client address becomes a store key: the prefix an ordinary IPv6 address is widened
+ * to, and the operator's own NAT64 prefix (nat64_bits 0: none). Filled in by settings.c. */
+struct addr_policy {
+    unsigned v6bits;            /* RELAY_IPV6_PREFIX */
+    unsigned nat64_bits;        /* RELAY_NAT64_PREFIX's length, or 0 */
+    unsigned char nat64[16];    /* and its network, host bits clear */
+};
+
+/* The text of a key for the first bits of a: "1.2.3.4" for IPv4 (bits is ignored: always
+ * exact), "2001:db8:1:2::_64" for IPv6 (bits 1..128). buf must hold ADDR_KEY_MAX bytes. */
+void addr_key_format(char *buf, const struct addr *a, unsigned bits);
+
+/* The store key of a client under policy p: the address itself for IPv4 and for an IPv6
+ * address that embeds or names one host, the client's prefix of p->v6bits bits for an
+ * ordinary IPv6 address. Returns 0, or -1 if the address may never hold an allowance
+ * (buf is then empty). buf must hold ADDR_KEY_MAX bytes. */
+int addr_key(char *buf, const struct addr *a, const struct addr_policy *p);
+
+/* Is key one that addr_key makes under p for some address, so that relay-check could ever
+ * look it up? A record under any other key (written with another prefix length, or before
+ * a range was keyed apart) grants nothing. 1 or 0. */
+int addr_key_current(const char *key, const struct addr_policy *p);
 
 /* Parse a store key back into its address and prefix length (32 for IPv4). Only canonical
  * keys parse: the key must equal what addr_key would make of the result.

@@ -60,7 +60,10 @@ static void allow(const struct settings *cfg)
         return;
     }
     char key[ADDR_KEY_MAX];
-    addr_key(key, &client, cfg->v6bits);
+    if (addr_key(key, &client, &cfg->keys) != 0) {
+        log_warn("%s may never relay: \"%s\": nothing recorded", var, text);
+        return;
+    }
     const char *user = login_user();
 
     struct store store;

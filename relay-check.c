@@ -45,7 +45,11 @@ static int allowed(const struct settings *cfg, struct record *rec)
     char key[ADDR_KEY_MAX];
     const char *why;
     time_t now = time(NULL);
-    addr_key(key, &client, cfg->v6bits);
+    if (addr_key(key, &client, &cfg->keys) != 0) {
+        if (cfg->log)
+            log_info("refused %s: an address that may never relay", text);
+        return 0;
+    }
     switch (store_lookup(cfg->dir, key, rec, now, &why)) {
     case STORE_MISSING:
         if (cfg->log)

@@ -91,7 +91,10 @@ static int client_key(struct session *s)
         log_warn("%s is not an address: \"%s\": nothing recorded", var, text);
         return -1;
     }
-    addr_key(s->key, &client, s->cfg->v6bits);
+    if (addr_key(s->key, &client, &s->cfg->keys) != 0) {
+        log_warn("%s may never relay: \"%s\": nothing recorded", var, text);
+        return -1;
+    }
     return 0;
 }
 

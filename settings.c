@@ -102,13 +102,14 @@ void settings_load(struct settings *s)
     }
 
     /* The narrowest prefix is the safe reading of a bad value: it can only grant less. */
+    memset(&s->keys, 0, sizeof s->keys);
     v = getenv("RELAY_IPV6_PREFIX");
-    s->v6bits = SETTINGS_DEFAULT_V6BITS;
+    s->keys.v6bits = SETTINGS_DEFAULT_V6BITS;
     if (v != NULL && settings_number(v, 1, 128, &n) == 0)
-        s->v6bits = (unsigned)n;
+        s->keys.v6bits = (unsigned)n;
     else if (v != NULL) {
         log_warn("RELAY_IPV6_PREFIX must be a number from 1 to 128, not \"%s\": using 128", v);
-        s->v6bits = 128;
+        s->keys.v6bits = 128;
     }
 
     s->remoteinfo = onoff("RELAY_REMOTEINFO", 0, 0);

@@ -2,6 +2,8 @@
 #ifndef RELAYLEASE_SETTINGS_H
 #define RELAYLEASE_SETTINGS_H
 
+#include "addr.h"
+
 #define SETTINGS_DEFAULT_DIR "/var/lib/relaylease"
 #define SETTINGS_DEFAULT_EXPIRY 900L
 #define SETTINGS_MAX_EXPIRY 604800L
@@ -13,7 +15,7 @@ struct settings {
     long expiry;              /* RELAY_EXPIRY, else RELAY_CTRL_EXPIRY; seconds */
     const char *relayclient;  /* RELAY_RELAYCLIENT, else RELAY_CTRL_RELAYCLIENT */
     int relayclient_ok;       /* 0: the value was invalid, so nothing may be granted */
-    unsigned v6bits;          /* RELAY_IPV6_PREFIX */
+    struct addr_policy keys;  /* RELAY_IPV6_PREFIX, RELAY_NAT64_PREFIX */
     int remoteinfo;           /* RELAY_REMOTEINFO: put the user in TCPREMOTEINFO */
     int log;                  /* RELAY_LOG: one line per decision */
 };

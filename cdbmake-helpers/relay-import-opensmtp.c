@@ -55,7 +55,8 @@ static const char *read_line(char *line, const struct settings *cfg, char *key, 
     struct addr a;
     if (addr_parse(&a, line) != 0)
         return "not one client address";
-    addr_key(key, &a, cfg->v6bits);
+    if (addr_key(key, &a, &cfg->keys) != 0)
+        return "an address that may never relay";
     return NULL;
 }
 

@@ -181,7 +181,7 @@ static void check_address(const char *s)
     }
 
     if (a.family == 4) {
-        addr_key(key, &a, 64);
+        addr_key_format(key, &a, 64);
         PROP(strcmp(key, t1) == 0, "IPv4 key is the dotted quad");
         PROP(addr_key_parse(&ka, &kbits, key) == 0 && kbits == 32 && same_addr(&ka, &a),
              "IPv4 key parses back");
@@ -191,7 +191,7 @@ static void check_address(const char *s)
         struct addr m = {6, {0}};
         mask_bits(m.b, a.b, bits);
         memset(key, 'X', sizeof key);
-        addr_key(key, &a, bits);
+        addr_key_format(key, &a, bits);
         PROP(memchr(key, '\0', ADDR_KEY_MAX) != NULL, "key fits ADDR_KEY_MAX");
         PROP(safe_name(key), "key is a safe file name");
         PROP(addr_key_parse(&ka, &kbits, key) == 0, "key parses back");
@@ -221,7 +221,7 @@ static void check_key(const char *s)
         PROP(bits >= 1 && bits <= 128, "an IPv6 key's length is 1..128");
         PROP(same_addr(&a, &m), "an IPv6 key has no bits past its length");
     }
-    addr_key(again, &a, bits);
+    addr_key_format(again, &a, bits);
     PROP(strcmp(again, s) == 0, "an accepted key is the canonical key");
 }
 

@@ -175,7 +175,7 @@ void fuzz_record(const uint8_t *data, size_t size)
             struct addr a;
             if (addr_parse(&a, text) != 0)
                 return;
-            addr_key(key, &a, (unsigned)data[1] % 128 + 1);
+            addr_key_format(key, &a, (unsigned)data[1] % 128 + 1);
         }
     }
 

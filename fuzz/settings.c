@@ -220,13 +220,13 @@ void fuzz_settings(const uint8_t *data, size_t size)
              "a usable RELAYCLIENT value has no control characters");
 
     v = val[PREFIX];
-    PROP(s.v6bits >= 1 && s.v6bits <= 128, "v6bits is 1..128");
+    PROP(s.keys.v6bits >= 1 && s.keys.v6bits <= 128, "v6bits is 1..128");
     if (v == NULL) {
-        PROP(s.v6bits == SETTINGS_DEFAULT_V6BITS, "no prefix gives 64");
+        PROP(s.keys.v6bits == SETTINGS_DEFAULT_V6BITS, "no prefix gives 64");
     } else if (ref_number(v, 1, 128, &n) == 0) {
-        PROP(s.v6bits == (unsigned)n, "a valid prefix is used");
+        PROP(s.keys.v6bits == (unsigned)n, "a valid prefix is used");
     } else {
-        PROP(s.v6bits == 128, "an invalid prefix gives 128");
+        PROP(s.keys.v6bits == 128, "an invalid prefix gives 128");
         warnings++;
     }
 

@@ -401,7 +401,7 @@ static void test_keys(void)
         if (!CHECK(addr_parse(&a, keys[i].in) == 0, "key vector \"%s\" parses", keys[i].in))
             continue;
         before = a;
-        addr_key(key, &a, keys[i].bits);
+        addr_key_format(key, &a, keys[i].bits);
         CHECK_STR(key, keys[i].key, "addr_key \"%s\" /%u", keys[i].in, keys[i].bits);
         CHECK(same_addr(&a, &before), "addr_key leaves \"%s\" alone", keys[i].in);
 
@@ -410,7 +410,7 @@ static void test_keys(void)
             continue;
         CHECK_LONG(bits, a.family == 4 ? 32 : keys[i].bits, "\"%s\" has its prefix length",
                    key);
-        addr_key(again, &back, bits);
+        addr_key_format(again, &back, bits);
         CHECK_STR(again, key, "\"%s\" parses back to the same key", key);
     }
 }
@@ -437,7 +437,7 @@ static void test_keys_all_bits(void)
             addr_mask(&masked, bits);
             ref_format6(want, sizeof want, masked.b);
             snprintf(want + strlen(want), sizeof want - strlen(want), "_%u", bits);
-            addr_key(key, &a, bits);
+            addr_key_format(key, &a, bits);
             if (strcmp(key, want) != 0) {
                 if (bad++ < 5)
                     unit_note("%s /%u: key \"%s\", want \"%s\"", ins[i], bits, key, want);
@@ -449,7 +449,7 @@ static void test_keys_all_bits(void)
                     unit_note("%s /%u: \"%s\" does not parse back", ins[i], bits, key);
                 continue;
             }
-            addr_key(again, &back, got);
+            addr_key_format(again, &back, got);
             if (strcmp(again, key) != 0 && bad++ < 5)
                 unit_note("%s /%u: \"%s\" comes back as \"%s\"", ins[i], bits, key, again);
         }

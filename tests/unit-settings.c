@@ -271,7 +271,7 @@ static void test_load(void)
         CHECK_LONG(s.relayclient_ok, c->relayclient_ok, "%s: relayclient_ok", what);
         if (c->relayclient_ok)
             CHECK_STR(s.relayclient, c->relayclient, "%s: relayclient", what);
-        CHECK_LONG(s.v6bits, c->v6bits, "%s: v6bits", what);
+        CHECK_LONG(s.keys.v6bits, c->v6bits, "%s: v6bits", what);
         CHECK_LONG(s.remoteinfo, c->remoteinfo, "%s: remoteinfo", what);
         CHECK_LONG(s.log, c->log, "%s: log", what);
         if (c->warns == NULL) {
