@@ -22,8 +22,8 @@ PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-impor
 MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
-HDRS = $(SRC)/addr.h $(SRC)/log.h $(SRC)/settings.h $(SRC)/store.h
-CORE = $(SRC)/addr.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
+HDRS = $(SRC)/addr.h $(SRC)/log.h $(SRC)/owner.h $(SRC)/settings.h $(SRC)/store.h
+CORE = $(SRC)/addr.c $(SRC)/log.c $(SRC)/owner.c $(SRC)/settings.c $(SRC)/store.c
 # cdb mode: the coalescing trigger is plain C (the static login programs link it); the
 # tcprules parser goes only into relay-cdb.
 TRIGGER = $(SRC)/cdbmake-helpers/trigger.c $(SRC)/cdbmake-helpers/trigger.h

@@ -7,17 +7,24 @@
 
 #include <sys/types.h>
 
+/* Root's supplementary groups are rarely more than a handful; more than this and
+ * owner_enter refuses (E2BIG) rather than lose them. */
+#define OWNER_GROUPS_MAX 64
+
 /* What owner_enter changed, for owner_leave to put back. */
 struct owner_saved {
     int active;     /* 0: nothing was changed (not root, or the directory is root's) */
     uid_t euid;
     gid_t egid;
+    int ngroups;
+    gid_t groups[OWNER_GROUPS_MAX];
 };
 
 /* If the effective user is root and dir belongs to another account, take that account's
- * uid and gid as the effective ids (and its gid as the only supplementary group) until
- * owner_leave. Returns 0 (also when there is nothing to do), or -1 with errno set; on -1
- * nothing has changed and the caller must not do the file work. */
+ * uid and the directory's gid as the effective ids (and that gid as the only supplementary
+ * group) until owner_leave. A directory that its group or everyone may write is controlled
+ * by them: -1 with EPERM, whoever owns it. Returns 0 (also when there is nothing to do), or
+ * -1 with errno set; on -1 nothing has changed and the caller must not do the file work. */
 int owner_enter(struct owner_saved *s, const char *dir);
 
 /* Put back what owner_enter changed. Returns 0, or -1 with errno set. */
