@@ -179,6 +179,9 @@ is "$?" 111 "a spool the account cannot reach is refused (111)"
 like "$(cat "$SCRATCH/parent.out")" "*$account cannot reach $spool*" "saying why"
 chmod 755 "$SCRATCH/relay-ctrl"
 
+mkdir -m 775 "$SCRATCH/shared"
+sh "$setup" "$SCRATCH/shared/store" "$account" >/dev/null 2>&1
+is "$?" 100 "a store whose parent its group may write is refused (100)"
 sh "$setup" relative "$account" >/dev/null 2>&1
 is "$?" 100 "a relative path is refused (100)"
 sh "$setup" "$store" 'bad;name' >/dev/null 2>&1
