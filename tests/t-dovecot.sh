@@ -49,6 +49,31 @@ mkdir -p "$D/run" "$D/state" "$SCRATCH/home/bob" "$store" || exit 111
 chown "$MAIL_UID:$MAIL_GID" "$SCRATCH/home/bob"
 chmod 755 "$store"
 printf 'bob:{PLAIN}secret:%s:%s::%s\n' "$MAIL_UID" "$MAIL_GID" "$SCRATCH/home/bob" >"$D/users"
+# Users whose userdb entries carry extra fields, which script-login turns into environment
+# variables of the hook (TCPREMOTEIP, PROTO, RELAY_DIR, ...): none may steer relay-allow.
+# eve's would forge the address, the protocol, the store, the prefix, the user, the
+# session pipe, cdb mode and the search path; ivy's replaces Dovecot's own IP.
+elsewhere=$SCRATCH/elsewhere
+mkdir -p "$SCRATCH/home/eve" "$SCRATCH/home/ivy" "$elsewhere" || exit 111
+chown "$MAIL_UID:$MAIL_GID" "$SCRATCH/home/eve" "$SCRATCH/home/ivy"
+chmod 755 "$elsewhere"
+forged="userdb_tcpremoteip=203.0.113.9 userdb_tcp6remoteip=2001:db8::66 userdb_proto=TCP6"
+forged="$forged userdb_relay_dir=$elsewhere userdb_relay_ctrl_dir=$elsewhere"
+forged="$forged userdb_relay_ipv6_prefix=1 userdb_authenticated=mallory"
+forged="$forged userdb_authuser=mallory userdb_authargv0=imapd userdb_relay_session_fd=1"
+forged="$forged userdb_relay_cdb=$elsewhere/smtp.cdb userdb_relay_cdb_rules=$elsewhere/rules"
+forged="$forged userdb_relay_cdb_prog=$elsewhere/prog userdb_relay_log=1"
+forged="$forged userdb_path=$elsewhere:/usr/bin:/bin"
+printf 'eve:{PLAIN}secret:%s:%s::%s::%s\n' "$MAIL_UID" "$MAIL_GID" "$SCRATCH/home/eve" \
+    "$forged" >>"$D/users"
+printf 'ivy:{PLAIN}secret:%s:%s::%s::%s\n' "$MAIL_UID" "$MAIL_GID" "$SCRATCH/home/ivy" \
+    "userdb_ip=203.0.113.10" >>"$D/users"
+# A program that would show up if the forged PATH or RELAY_CDB_PROG were followed.
+printf '#!/bin/sh\n: >"%s/ran"\n' "$elsewhere" >"$elsewhere/prog"
+for p in env relay-allow relay-cdb; do
+    cp "$elsewhere/prog" "$elsewhere/$p"
+done
+chmod 755 "$elsewhere/prog" "$elsewhere/env" "$elsewhere/relay-allow" "$elsewhere/relay-cdb"
 chmod 644 "$D/users"
 log=$D/dovecot.log
 : >"$log"
@@ -56,7 +81,7 @@ log=$D/dovecot.log
 # The examples, installed as shipped but for the paths: the hook into the scratch
 # directory, pointing at this build and this store.
 install_hook() { # install_hook STORE-DIR
-    sed -e "s|^RELAY_DIR=.*|RELAY_DIR=$1|" \
+    sed -e "s|^relay_dir=.*|relay_dir=$1|" \
         -e "s|^relay_allow=.*|relay_allow=$RELAY_BIN/relay-allow|" \
         "$examples/relay-postlogin" >"$D/relay-postlogin.new" &&
         chmod 755 "$D/relay-postlogin.new" &&
@@ -210,6 +235,40 @@ wait_log 'relay-allow: recorded 127\.0\.0\.1 user=bob' 1
 is "$(log_lines 'relay-allow: recorded 127\.0\.0\.1 user=bob')" 1 \
     "Dovecot's log has relay-allow's line"
 is "$(log_lines 'relay-allow: (warning|fatal)')" 0 "no warning from relay-allow"
+
+# ---- userdb fields do not steer relay-allow ------------------------------------------------
+
+check "doveconf accepts the users' extra fields" doveadm -c "$D/dovecot.conf" user eve
+like "$(doveadm -c "$D/dovecot.conf" user eve 2>&1)" "*tcpremoteip*203.0.113.9*" \
+    "(eve's userdb entry has the forged fields)"
+rm -f "$store/127.0.0.1"
+before=$(log_lines 'relay-allow: recorded')
+pop_login 127.0.0.1 "$pop" eve secret
+like "$(reply_to "$SCRATCH/pop.chat" STAT)" '+OK 0 0*' "userdb fields: eve's POP3 login and STAT work"
+wait_log 'relay-allow: recorded' $((before + 1))
+is "$(cat "$store/127.0.0.1" 2>/dev/null)" "relaylease1 127.0.0.1 eve" \
+    "userdb fields: the allowance is for the real client, in the real store, for the real user"
+is "$(find "$store" -type f ! -name '.*' | wc -l | tr -d ' ')" 1 \
+    "userdb fields: nothing else is in the store (no 203.0.113.9, no 2001:db8::66 prefix)"
+is "$(cd "$elsewhere" && find . ! -name . ! -name prog ! -name env ! -name relay-allow \
+    ! -name relay-cdb)" "" \
+    "userdb fields: nothing was written in the forged RELAY_DIR, and no forged program ran"
+is "$(relay_query 203.0.113.9) $(relay_query 2001:db8::66)" "refused refused" \
+    "userdb fields: the forged addresses are refused"
+imap_session 127.0.0.1 "$imap" eve secret
+like "$(grep '^S: b ' "$SCRATCH/imap.chat")" 'S: b OK*' "userdb fields: eve's IMAP login works"
+is "$(find "$store" -type f ! -name '.*' | wc -l | tr -d ' ')" 1 \
+    "userdb fields: IMAP records nothing forged either"
+
+rm -f "$store/127.0.0.1"
+before=$(log_lines 'relay-postlogin: warning: the userdb returned a field ip')
+pop_login 127.0.0.1 "$pop" ivy secret
+like "$(reply_to "$SCRATCH/pop.chat" STAT)" '+OK 0 0*' "userdb field ip: ivy's login works"
+wait_log 'relay-postlogin: warning: the userdb returned a field ip' $((before + 1))
+is "$(log_lines 'relay-postlogin: warning: the userdb returned a field ip')" $((before + 1)) \
+    "userdb field ip: the hook says it records nothing"
+is "$(find "$store" -type f ! -name '.*' | wc -l | tr -d ' ')" 0 \
+    "userdb field ip: nothing is recorded (not 203.0.113.10, which replaced Dovecot's IP)"
 
 # ---- IMAP over IPv4 ------------------------------------------------------------------------
 

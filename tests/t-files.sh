@@ -157,6 +157,37 @@ elif [ -n "$units" ]; then
     fi
 fi
 
+# ---- the sweep's unit can write where the documentation puts the store and the cdb -----------
+#
+# A static check (tests/t-unit-sandbox.sh runs the sandbox itself, where the machine lets it):
+# every directory relay-expire writes, the default store and the directory of each RELAY_CDB
+# that README.md and the man pages give, is writable under the unit's ProtectSystem, or
+# named in its ReadWritePaths.
+doc_cdbs=$({
+    cat "$top/README.md"
+    sed 's/\\-/-/g' "$top"/man/*.8
+} | {
+    grep -o 'RELAY_CDB=/[^ "`),;]*' | sed 's/^RELAY_CDB=//'
+} | sed 's/[.:]$//' | sort -u)
+for f in "$top"/cron/*.service; do
+    [ -f "$f" ] || continue
+    name=${f##*/}
+    ps=$(value "$f" ProtectSystem)
+    rw=$(sed -n 's/^ReadWritePaths=//p' "$f" | tr ' ' '\n' | sed 's/^[-+]*//')
+    for d in /var/lib/relaylease $(for c in $doc_cdbs; do dirname "$c"; done | sort -u); do
+        writable=1
+        case $ps in
+        strict) writable=0 ;;
+        full) case $d in /usr/* | /boot/* | /efi/* | /etc/*) writable=0 ;; esac ;;
+        yes | true) case $d in /usr/* | /boot/* | /efi/*) writable=0 ;; esac ;;
+        esac
+        for r in $rw; do
+            case $d in "$r" | "$r"/*) writable=1 ;; esac
+        done
+        is "$writable" 1 "$name (ProtectSystem=${ps:-no}) may write $d, where the documentation puts it"
+    done
+done
+
 # ---- crontab lines ---------------------------------------------------------------------------
 
 # cron_field VALUE MIN MAX: a crontab time field: *, numbers, ranges, lists, steps, and the
