@@ -378,6 +378,38 @@ int addr_key_current(const char *key, const struct addr_policy *p)
     return bits == v6bits_of(p) && !prefix_special(a.b, bits, p) && (bits < 96 || !isatap(a.b));
 }
 
+/* Write v4 into b after a prefix of bits, as rfc6052 reads it back. */
+static void embed(unsigned char b[16], const unsigned char prefix[16], unsigned bits,
+                  const unsigned char v4[4])
+{
+    memset(b, 0, 16);
+    memcpy(b, prefix, bits / 8);
+    unsigned i = bits / 8;
+    for (int k = 0; k < 4; i++) {
+        if (i != 8)
+            b[i] = v4[k++];
+    }
+}
+
+size_t addr_v4_forms(unsigned char out[ADDR_V4_FORMS][16], const unsigned char v4[4],
+                     const struct addr_policy *p)
+{
+    static const unsigned char zero[16];
+    static const unsigned char translated[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    size_t n = 0;
+    if (v4_refused(v4))
+        return 0;
+    embed(out[n++], zero, 96, v4);
+    embed(out[n++], translated, 96, v4);
+    embed(out[n++], wkp96.net, 96, v4);
+    embed(out[n++], local48.net, 48, v4);
+    if (p->nat64_bits != 0 && nat64_len_ok(p->nat64_bits) &&
+        !(p->nat64_bits == 96 && memcmp(p->nat64, wkp96.net, 16) == 0) &&
+        !(p->nat64_bits == 48 && memcmp(p->nat64, local48.net, 16) == 0))
+        embed(out[n++], p->nat64, p->nat64_bits, v4);
+    return n;
+}
+
 int addr_nat64_parse(struct addr_policy *p, const char *s)
 {
     char text[ADDR_TEXT_MAX + 8];

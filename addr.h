@@ -70,6 +70,15 @@ int addr_key(char *buf, const struct addr *a, const struct addr_policy *p);
  * a range was keyed apart) grants nothing. 1 or 0. */
 int addr_key_current(const char *key, const struct addr_policy *p);
 
+/* The IPv6 addresses, other than the IPv4-mapped ::ffff:a.b.c.d, that addr_key gives the
+ * IPv4 key of v4 under p: ::a.b.c.d, ::ffff:0:a.b.c.d, 64:ff9b::a.b.c.d, its RFC 6052 /48
+ * form under 64:ff9b:1::/48, and its form under the operator's NAT64 prefix. A server that
+ * matches the client's IPv6 text itself (tcpserver's rules cdb) needs a rule for each.
+ * Returns how many were written to out (0 for an IPv4 address that may never relay). */
+#define ADDR_V4_FORMS 5
+size_t addr_v4_forms(unsigned char out[ADDR_V4_FORMS][16], const unsigned char v4[4],
+                     const struct addr_policy *p);
+
 /* Parse a NAT64 prefix "2001:db8:64::/96" into p->nat64 and p->nat64_bits: IPv6 text as
  * addr_parse takes it, "/", one of RFC 6052's lengths 32, 40, 48, 56, 64, 96, host bits
  * clear, bits 64..71 clear in a /96, and apart from every range addr_key keys apart (the

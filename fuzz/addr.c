@@ -18,7 +18,8 @@
  *    IPv4 ranges, direct or embedded, get no key, and nothing else is refused; an embedded
  *    IPv4 address gets the key its IPv4 host gets, which no other IPv4 host shares;
  *    addr_key_current(addr_key(x)) holds; a key addr_key_current calls current is made by
- *    some address, checked on one. The special ranges are written out here a second time,
+ *    some address, checked on one; each form addr_v4_forms gives of an IPv4 host gets that
+ *    host's key. The special ranges are written out here a second time,
  *    from the IANA registry, not taken from addr.c. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -269,7 +270,8 @@ static void policy_check(const struct addr *a, const struct policy_case *pc)
         } else if (pc->has_nat64 && pfx_meet(a->b, 128, pc->nat64.b, pc->nat64.bits)) {
             v4known = embedded(v4, a->b, pc->nat64.bits);
             never = v4known && v4_never(v4);
-        } else if (memcmp(a->b, zero, 12) == 0 && !(memcmp(a->b, zero, 15) == 0 && a->b[15] <= 1)) {
+        } else if (memcmp(a->b, zero, 12) == 0 &&
+                   !(memcmp(a->b, zero, 15) == 0 && a->b[15] <= 1)) {
             memcpy(v4, a->b + 12, 4);   /* IPv4-compatible */
             v4known = 1;
             never = v4_never(v4);
@@ -313,16 +315,28 @@ static void policy_check(const struct addr *a, const struct policy_case *pc)
         o.b[0] ^= 0x80;
         PROP(addr_key(k2, &o, p) != 0 || strcmp(k2, key) != 0,
              "two IPv4 hosts never share a key");
+        /* Each IPv6 form of the host, as relay-cdb would write them, gets this key. */
+        unsigned char forms[ADDR_V4_FORMS][16];
+        size_t nf = addr_v4_forms(forms, ka.b, p);
+        PROP(nf >= 4, "an IPv4 host has its IPv6 forms");
+        for (size_t i = 0; i < nf; i++) {
+            struct addr f = {6, {0}};
+            memcpy(f.b, forms[i], 16);
+            PROP(addr_key(k2, &f, p) == 0 && strcmp(k2, key) == 0,
+                 "an IPv6 form of an IPv4 host gets its key");
+        }
         return;
     }
     /* An IPv6 key covers a, and a prefix key only ordinary space. */
     PROP(pfx_meet(a->b, 128, ka.b, kbits), "an IPv6 key covers its address");
     if (kbits < 128) {
-        PROP(kbits >= ADDR_V6BITS_MIN && kbits == p->v6bits, "a prefix key has the policy's length");
+        PROP(kbits >= ADDR_V6BITS_MIN && kbits == p->v6bits,
+             "a prefix key has the policy's length");
         for (size_t i = 0; i < sizeof special_text / sizeof special_text[0]; i++) {
             struct pfx s;
             if (pfx_parse(&s, special_text[i]) == 0)
-                PROP(!pfx_meet(ka.b, kbits, s.b, s.bits), "a prefix key touches no special range");
+                PROP(!pfx_meet(ka.b, kbits, s.b, s.bits),
+                     "a prefix key touches no special range");
         }
         if (pc->has_nat64)
             PROP(!pfx_meet(ka.b, kbits, pc->nat64.b, pc->nat64.bits),

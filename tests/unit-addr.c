@@ -971,6 +971,45 @@ static void test_key_current(void)
     CHECK(bad == 0, "every key addr_key makes is current under its policy (%d not)", bad);
 }
 
+/* The IPv6 forms of an IPv4 host: each is keyed as that host, and only those. */
+static void test_v4_forms(void)
+{
+    static const char *const v4s[] = {"192.0.2.7", "1.0.0.0", "255.255.255.254", "10.0.0.1"};
+    static const char names[] = {'d', '1', '2', '3', '4', '5', '6', 'f'};
+    for (size_t k = 0; k < sizeof names; k++) {
+        struct addr_policy p;
+        policy_for(&p, names[k]);
+        for (size_t i = 0; i < sizeof v4s / sizeof v4s[0]; i++) {
+            struct addr v, a;
+            unsigned char forms[ADDR_V4_FORMS][16];
+            char key[ADDR_KEY_MAX], text[ADDR_TEXT_MAX];
+            addr_parse(&v, v4s[i]);
+            size_t n = addr_v4_forms(forms, v.b, &p);
+            CHECK_LONG(n, p.nat64_bits != 0 ? 5 : 4, "policy %c: %s has its forms", names[k],
+                       v4s[i]);
+            for (size_t j = 0; j < n; j++) {
+                a.family = 6;
+                memcpy(a.b, forms[j], 16);
+                addr_format(text, &a);
+                CHECK(addr_key(key, &a, &p) == 0 && strcmp(key, v4s[i]) == 0,
+                      "policy %c: %s is keyed as %s", names[k], text, v4s[i]);
+            }
+        }
+        struct addr v;
+        unsigned char forms[ADDR_V4_FORMS][16];
+        addr_parse(&v, "224.0.0.1");
+        CHECK_LONG(addr_v4_forms(forms, v.b, &p), 0, "policy %c: 224.0.0.1 has none",
+                   names[k]);
+    }
+    /* The well-known prefixes named again as the operator's are not written twice. */
+    struct addr_policy p = {64, 0, {0}};
+    struct addr v;
+    unsigned char forms[ADDR_V4_FORMS][16];
+    addr_nat64_parse(&p, "64:ff9b::/96");
+    addr_parse(&v, "192.0.2.7");
+    CHECK_LONG(addr_v4_forms(forms, v.b, &p), 4, "64:ff9b::/96 as the operator's: 4 forms");
+}
+
 /* A policy no settings_load makes is read as /128, never wider. */
 static void test_policy_odd(void)
 {
@@ -1006,6 +1045,7 @@ int main(void)
     test_policy_keys();
     test_key_current();
     test_policy_odd();
+    test_v4_forms();
     test_from_env();
     return unit_done();
 }
