@@ -190,14 +190,10 @@ static const struct range multicast = {{0xff}, 8};
 /* Do the first bits of x and y agree? */
 static int same_bits(const unsigned char x[16], const unsigned char y[16], unsigned bits)
 {
-    for (unsigned i = 0; i < 16 && bits > 0; i++) {
-        unsigned n = bits < 8 ? bits : 8;
-        unsigned mask = (0xffu << (8 - n)) & 0xffu;
-        if (((x[i] ^ y[i]) & mask) != 0)
-            return 0;
-        bits -= n;
-    }
-    return 1;
+    unsigned whole = bits / 8, rest = bits % 8;
+    if (memcmp(x, y, whole) != 0)
+        return 0;
+    return rest == 0 || ((x[whole] ^ y[whole]) >> (8 - rest)) == 0;
 }
 
 static int in_range(const unsigned char b[16], const struct range *r)
@@ -303,11 +299,8 @@ static enum kind classify(const struct addr *a, const struct addr_policy *p, uns
             return KIND_EXACT;
         memcpy(v4, b + 12, 4);
         embeds = 1;
-    } else if (memcmp(b, translated, sizeof translated) == 0) {
-        /* IPv4-translated ::ffff:0:a.b.c.d (RFC 2765, SIIT). */
-        memcpy(v4, b + 12, 4);
-        embeds = 1;
-    } else if (in_range(b, &wkp96)) {
+    } else if (memcmp(b, translated, sizeof translated) == 0 || in_range(b, &wkp96)) {
+        /* IPv4-translated ::ffff:0:a.b.c.d (RFC 2765, SIIT), and RFC 6052's /96. */
         memcpy(v4, b + 12, 4);
         embeds = 1;
     } else if (in_range(b, &local48)) {
@@ -365,13 +358,14 @@ int addr_key_current(const char *key, const struct addr_policy *p)
 {
     struct addr a;
     unsigned bits;
-    char again[ADDR_KEY_MAX];
 
     if (addr_key_parse(&a, &bits, key) != 0)
         return 0;
     /* An address key is current if that address still gets it. */
-    if (a.family == 4 || bits == 128)
+    if (a.family == 4 || bits == 128) {
+        char again[ADDR_KEY_MAX];
         return addr_key(again, &a, p) == 0 && strcmp(again, key) == 0;
+    }
     /* A prefix key is current if it has the policy's length and some address gets it: the
      * prefix touches no range keyed apart, and holds an address that is not ISATAP (below
      * /96 the last bit of 0x5efe is free, so it always does). */

@@ -175,11 +175,11 @@ static int pfx_parse(struct pfx *p, const char *t)
         return -1;
     memcpy(buf, t, (size_t)(slash - t));
     buf[slash - t] = '\0';
-    p->bits = (unsigned)atoi(slash + 1);
+    p->bits = (unsigned)strtoul(slash + 1, NULL, 10);
     return inet_pton(AF_INET6, buf, p->b) == 1 ? 0 : -1;
 }
 
-static int bit(const unsigned char *b, unsigned i)
+static int bit_at(const unsigned char *b, unsigned i)
 {
     return (b[i / 8] >> (7 - i % 8)) & 1;
 }
@@ -190,7 +190,7 @@ static int pfx_meet(const unsigned char *x, unsigned xbits, const unsigned char 
 {
     unsigned n = xbits < ybits ? xbits : ybits;
     for (unsigned i = 0; i < n; i++)
-        if (bit(x, i) != bit(y, i))
+        if (bit_at(x, i) != bit_at(y, i))
             return 0;
     return 1;
 }
@@ -210,15 +210,15 @@ static int embedded(unsigned char v4[4], const unsigned char *b, unsigned plen)
     for (unsigned k = 0; k < 32; i++) {
         if (i >= 64 && i < 72)
             continue;
-        if (bit(b, i))
+        if (bit_at(b, i))
             v4[k / 8] |= (unsigned char)(0x80u >> (k % 8));
         k++;
     }
     for (unsigned j = 64; j < 72; j++)
-        if (bit(b, j))
+        if (bit_at(b, j))
             return 0;
     for (; i < 128; i++)
-        if (bit(b, i))
+        if (bit_at(b, i))
             return 0;
     return 1;
 }
@@ -260,24 +260,21 @@ static void policy_check(const struct addr *a, const struct policy_case *pc)
         if (memcmp(a->b, zero, 16) == 0 || a->b[0] == 0xff)
             never = 1;
         struct pfx wkp;
-        if (pfx_parse(&wkp, "64:ff9b::/96") == 0 && pfx_meet(a->b, 128, wkp.b, 96)) {
-            memcpy(v4, a->b + 12, 4);
-            v4known = 1;
-            never = v4_never(v4);
-        } else if (pfx_parse(&wkp, "64:ff9b:1::/48") == 0 && pfx_meet(a->b, 128, wkp.b, 48)) {
-            v4known = embedded(v4, a->b, 48);
+        unsigned plen = 0;   /* the NAT64 prefix a is in, if any */
+        if (pfx_parse(&wkp, "64:ff9b::/96") == 0 && pfx_meet(a->b, 128, wkp.b, 96))
+            plen = 96;
+        else if (pfx_parse(&wkp, "64:ff9b:1::/48") == 0 && pfx_meet(a->b, 128, wkp.b, 48))
+            plen = 48;
+        else if (pc->has_nat64 && pfx_meet(a->b, 128, pc->nat64.b, pc->nat64.bits))
+            plen = pc->nat64.bits;
+        if (plen != 0) {
+            v4known = embedded(v4, a->b, plen);
             never = v4known && v4_never(v4);
-        } else if (pc->has_nat64 && pfx_meet(a->b, 128, pc->nat64.b, pc->nat64.bits)) {
-            v4known = embedded(v4, a->b, pc->nat64.bits);
-            never = v4known && v4_never(v4);
-        } else if (memcmp(a->b, zero, 12) == 0 &&
-                   !(memcmp(a->b, zero, 15) == 0 && a->b[15] <= 1)) {
-            memcpy(v4, a->b + 12, 4);   /* IPv4-compatible */
-            v4known = 1;
-            never = v4_never(v4);
-        } else if (memcmp(a->b, zero, 8) == 0 && a->b[8] == 0xff && a->b[9] == 0xff &&
-                   a->b[10] == 0 && a->b[11] == 0) {
-            memcpy(v4, a->b + 12, 4);   /* IPv4-translated */
+        } else if ((memcmp(a->b, zero, 12) == 0 &&
+                    !(memcmp(a->b, zero, 15) == 0 && a->b[15] <= 1)) ||
+                   (memcmp(a->b, zero, 8) == 0 && a->b[8] == 0xff && a->b[9] == 0xff &&
+                    a->b[10] == 0 && a->b[11] == 0)) {
+            memcpy(v4, a->b + 12, 4);   /* IPv4-compatible, IPv4-translated */
             v4known = 1;
             never = v4_never(v4);
         }
@@ -288,7 +285,7 @@ static void policy_check(const struct addr *a, const struct policy_case *pc)
         return;
     }
     PROP(r == 0, "only ::, multicast and refused IPv4 are refused");
-    if (r != 0)
+    if (r != 0) /* cppcheck-suppress knownConditionTrueFalse ; PROP may not stop */
         return;
     PROP(safe_name(key), "a policy key is a safe file name");
     struct addr ka;

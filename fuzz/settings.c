@@ -237,10 +237,12 @@ void fuzz_settings(const uint8_t *data, size_t size)
         PROP(bits == 32 || bits == 40 || bits == 48 || bits == 56 || bits == 64 || bits == 96,
              "a NAT64 prefix has an RFC 6052 length");
         const char *slash = strchr(v, '/');
-        char text[64], len[12];
-        unsigned char b[16];
-        PROP(slash != NULL && (size_t)(slash - v) < sizeof text, "a NAT64 prefix has a /");
-        if (slash != NULL && (size_t)(slash - v) < sizeof text) {
+        char text[64];
+        if (slash == NULL || (size_t)(slash - v) >= sizeof text) {
+            PROP(0, "a NAT64 prefix has a /");
+        } else {
+            char len[12];
+            unsigned char b[16];
             memcpy(text, v, (size_t)(slash - v));
             text[slash - v] = '\0';
             snprintf(len, sizeof len, "%u", bits);
