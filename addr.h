@@ -43,20 +43,47 @@ struct addr_policy {
     unsigned char nat64[16];    /* and its network, host bits clear */
 };
 
+/* The widest prefix an ordinary IPv6 address is keyed by: a /48 is the most one end site is
+ * assigned (RFC 6177, the RIRs' policies). A policy with a smaller v6bits keys by /128. */
+#define ADDR_V6BITS_MIN 48U
+
 /* The text of a key for the first bits of a: "1.2.3.4" for IPv4 (bits is ignored: always
  * exact), "2001:db8:1:2::_64" for IPv6 (bits 1..128). buf must hold ADDR_KEY_MAX bytes. */
 void addr_key_format(char *buf, const struct addr *a, unsigned bits);
 
-/* The store key of a client under policy p: the address itself for IPv4 and for an IPv6
- * address that embeds or names one host, the client's prefix of p->v6bits bits for an
- * ordinary IPv6 address. Returns 0, or -1 if the address may never hold an allowance
- * (buf is then empty). buf must hold ADDR_KEY_MAX bytes. */
+/* The store key of a client under policy p, so that no key covers unrelated hosts:
+ * - an IPv4 address, or an IPv6 address that embeds one (IPv4-compatible ::a.b.c.d,
+ *   IPv4-translated ::ffff:0:a.b.c.d, RFC 6052 64:ff9b::/96 and 64:ff9b:1::/48, the
+ *   operator's NAT64 prefix): the IPv4 key "a.b.c.d";
+ * - ::1 and the rest of ::/64, 100::/63, 2001::/23 (Teredo ...), 2620:4f:8000::/48,
+ *   fe80::/10, fec0::/10, an ISATAP interface id, a translated form whose u-octet or suffix
+ *   is not zero: the address itself, "..._128";
+ * - any other IPv6 address: its prefix of p->v6bits bits, "..._64", unless that prefix
+ *   touches one of the ranges above (then "..._128").
+ * Returns 0, or -1 if the address may never hold an allowance (::, ff00::/8, and IPv4
+ * 0.0.0.0/8, 224.0.0.0/4, 255.255.255.255, also embedded): buf is then empty.
+ * buf must hold ADDR_KEY_MAX bytes. */
 int addr_key(char *buf, const struct addr *a, const struct addr_policy *p);
 
 /* Is key one that addr_key makes under p for some address, so that relay-check could ever
  * look it up? A record under any other key (written with another prefix length, or before
  * a range was keyed apart) grants nothing. 1 or 0. */
 int addr_key_current(const char *key, const struct addr_policy *p);
+
+/* The IPv6 addresses, other than the IPv4-mapped ::ffff:a.b.c.d, that addr_key gives the
+ * IPv4 key of v4 under p: ::a.b.c.d, ::ffff:0:a.b.c.d, 64:ff9b::a.b.c.d, its RFC 6052 /48
+ * form under 64:ff9b:1::/48, and its form under the operator's NAT64 prefix. A server that
+ * matches the client's IPv6 text itself (tcpserver's rules cdb) needs a rule for each.
+ * Returns how many were written to out (0 for an IPv4 address that may never relay). */
+#define ADDR_V4_FORMS 5
+size_t addr_v4_forms(unsigned char out[ADDR_V4_FORMS][16], const unsigned char v4[4],
+                     const struct addr_policy *p);
+
+/* Parse a NAT64 prefix "2001:db8:64::/96" into p->nat64 and p->nat64_bits: IPv6 text as
+ * addr_parse takes it, "/", one of RFC 6052's lengths 32, 40, 48, 56, 64, 96, host bits
+ * clear, bits 64..71 clear in a /96, and apart from every range addr_key keys apart (the
+ * RFC 6052 prefixes themselves excepted). Returns 0, or -1 (p unchanged). */
+int addr_nat64_parse(struct addr_policy *p, const char *s);
 
 /* Parse a store key back into its address and prefix length (32 for IPv4). Only canonical
  * keys parse: the key must equal what addr_key would make of the result.

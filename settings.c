@@ -101,14 +101,28 @@ void settings_load(struct settings *s)
         }
     }
 
-    /* The narrowest prefix is the safe reading of a bad value: it can only grant less. */
+    /* The narrowest prefix is the safe reading of a bad value: it can only grant less. Below
+     * /48 a prefix spans unrelated sites, and the floor turns the typo "6" for "64" into a
+     * warning rather than one login opening a sixth of the Internet. */
     memset(&s->keys, 0, sizeof s->keys);
     v = getenv("RELAY_IPV6_PREFIX");
     s->keys.v6bits = SETTINGS_DEFAULT_V6BITS;
-    if (v != NULL && settings_number(v, 1, 128, &n) == 0)
+    if (v != NULL && settings_number(v, ADDR_V6BITS_MIN, 128, &n) == 0)
         s->keys.v6bits = (unsigned)n;
     else if (v != NULL) {
-        log_warn("RELAY_IPV6_PREFIX must be a number from 1 to 128, not \"%s\": using 128", v);
+        log_warn("RELAY_IPV6_PREFIX must be a number from %u to 128, not \"%s\": using 128",
+                 ADDR_V6BITS_MIN, v);
+        s->keys.v6bits = 128;
+    }
+
+    /* Without a valid NAT64 prefix we cannot tell which IPv6 clients stand for IPv4 hosts,
+     * and a widened key of one of them would cover others: every IPv6 client is then keyed
+     * by itself. */
+    v = getenv("RELAY_NAT64_PREFIX");
+    if (v != NULL && v[0] != '\0' && addr_nat64_parse(&s->keys, v) != 0) {
+        log_warn("RELAY_NAT64_PREFIX must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 "
+                 "outside the special ranges, not \"%s\": keying every IPv6 address by /128",
+                 v);
         s->keys.v6bits = 128;
     }
 

@@ -21,7 +21,9 @@ struct settings {
 };
 
 /* Fill s from the environment. Every invalid value is warned about on stderr and replaced by
- * its safe choice: the default expiry, the narrowest IPv6 prefix (128), no RELAYCLIENT. */
+ * its safe choice: the default expiry, the narrowest IPv6 prefix (128; also when the NAT64
+ * prefix is invalid, since no one can tell which IPv6 clients stand for IPv4 hosts), no
+ * RELAYCLIENT. */
 void settings_load(struct settings *s);
 
 /* Parse a decimal number in [min, max] with no sign, spaces or leading zeros.

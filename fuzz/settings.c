@@ -1,6 +1,6 @@
 /* fuzz/settings.c: settings_number, and settings_load over fuzzed environments.
  *
- * Input: bytes 0 and 1 say which of the nine variables are set (bit i of the 16-bit value
+ * Input: bytes 0 and 1 say which of the ten variables are set (bit i of the 16-bit value
  * for names[i]); the rest, split at NUL bytes, gives their values in order (missing values
  * are empty). Properties:
  *  - settings_number accepts exactly the plain decimal numbers in range (no sign, space or
@@ -8,10 +8,14 @@
  *  - settings_load gives what the spec's table says for every variable: an invalid expiry is
  *    never longer than the default (it is the default), a RELAYCLIENT value with control
  *    characters or over 255 bytes is never usable (relayclient_ok 0), v6bits is always
- *    1..128 (128 when invalid), the switches read 0/1 with their safe fallback;
+ *    48..128 (128 when invalid: nothing wider than one end site's /48), a NAT64 prefix is
+ *    used only if it is IPv6 text, "/" and an RFC 6052 length with no host bits set, and an
+ *    invalid one keys every IPv6 client by /128, the switches read 0/1 with their safe
+ *    fallback;
  *  - each invalid value is reported in exactly one stderr line, and valid ones in none;
  *    every line is printable, starts with the program's name and "warning:", and fits. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,10 +30,11 @@
 #define FUZZ_HARNESS "settings"
 #define PROG "relay-fuzz"
 
-enum { DIR_, CTRL_DIR, EXPIRY, CTRL_EXPIRY, RC, CTRL_RC, PREFIX, REMOTEINFO, LOG, NVARS };
+enum { DIR_, CTRL_DIR, EXPIRY, CTRL_EXPIRY, RC, CTRL_RC, PREFIX, REMOTEINFO, LOG, NAT64, NVARS };
 static const char *const names[NVARS] = {
     "RELAY_DIR", "RELAY_CTRL_DIR", "RELAY_EXPIRY", "RELAY_CTRL_EXPIRY", "RELAY_RELAYCLIENT",
     "RELAY_CTRL_RELAYCLIENT", "RELAY_IPV6_PREFIX", "RELAY_REMOTEINFO", "RELAY_LOG",
+    "RELAY_NAT64_PREFIX",
 };
 
 /* A plain decimal number in [min, max]: digits only, no leading zero, no overflow. */
@@ -219,15 +224,50 @@ void fuzz_settings(const uint8_t *data, size_t size)
         PROP(s.relayclient != NULL && !bad_relayclient(s.relayclient),
              "a usable RELAYCLIENT value has no control characters");
 
+    /* The NAT64 prefix first: an invalid one overrides the IPv6 prefix. */
+    v = val[NAT64];
+    int nat64_bad = 0;
+    if (v == NULL || v[0] == '\0') {
+        PROP(s.keys.nat64_bits == 0, "no NAT64 prefix gives none");
+    } else if (s.keys.nat64_bits == 0) {
+        nat64_bad = 1;
+        warnings++;
+    } else {
+        unsigned bits = s.keys.nat64_bits;
+        PROP(bits == 32 || bits == 40 || bits == 48 || bits == 56 || bits == 64 || bits == 96,
+             "a NAT64 prefix has an RFC 6052 length");
+        const char *slash = strchr(v, '/');
+        char text[64];
+        if (slash == NULL || (size_t)(slash - v) >= sizeof text) {
+            PROP(0, "a NAT64 prefix has a /");
+        } else {
+            char len[12];
+            unsigned char b[16];
+            memcpy(text, v, (size_t)(slash - v));
+            text[slash - v] = '\0';
+            snprintf(len, sizeof len, "%u", bits);
+            PROP(strcmp(slash + 1, len) == 0, "a NAT64 prefix's length is as written");
+            PROP(strspn(text, "0123456789abcdefABCDEF:") == strlen(text) &&
+                     inet_pton(AF_INET6, text, b) == 1 && memcmp(b, s.keys.nat64, 16) == 0,
+                 "a NAT64 prefix is plain IPv6 text, read as inet_pton reads it");
+            for (unsigned i = bits; i < 128; i++)
+                PROP((s.keys.nat64[i / 8] & (0x80u >> (i % 8))) == 0,
+                     "a NAT64 prefix has no host bits");
+        }
+    }
+
     v = val[PREFIX];
-    PROP(s.keys.v6bits >= 1 && s.keys.v6bits <= 128, "v6bits is 1..128");
-    if (v == NULL) {
+    PROP(s.keys.v6bits >= 48 && s.keys.v6bits <= 128, "v6bits is 48..128");
+    if (v != NULL && ref_number(v, 48, 128, &n) != 0)
+        warnings++;
+    if (nat64_bad) {
+        PROP(s.keys.v6bits == 128, "an invalid NAT64 prefix gives 128");
+    } else if (v == NULL) {
         PROP(s.keys.v6bits == SETTINGS_DEFAULT_V6BITS, "no prefix gives 64");
-    } else if (ref_number(v, 1, 128, &n) == 0) {
+    } else if (ref_number(v, 48, 128, &n) == 0) {
         PROP(s.keys.v6bits == (unsigned)n, "a valid prefix is used");
     } else {
         PROP(s.keys.v6bits == 128, "an invalid prefix gives 128");
-        warnings++;
     }
 
     v = val[REMOTEINFO];

@@ -574,6 +574,464 @@ static void test_from_env(void)
     env("IP", NULL);
 }
 
+
+/* Policies the key vectors name: the default /64, the widest /48, /128, the floor's edge,
+ * and operator NAT64 prefixes of every RFC 6052 length. */
+static const struct {
+    char name;
+    unsigned v6bits;
+    const char *nat64;
+} policies[] = {
+    {'d', 64, NULL},
+    {'w', 48, NULL},
+    {'n', 128, NULL},
+    {'f', 47, NULL},      /* below the floor: read as /128 */
+    {'z', 0, NULL},
+    {'x', 129, NULL},
+    {'1', 64, "2001:db8::/32"},
+    {'2', 64, "2001:db8:100::/40"},
+    {'3', 64, "2001:db8:1::/48"},
+    {'4', 64, "2001:db8:6400::/56"},
+    {'5', 64, "2001:db8:64::/64"},
+    {'6', 64, "2001:db8:64::/96"},
+    {'7', 48, "2001:db8:64::/96"},
+    {'8', 96, NULL},
+    {'9', 95, NULL},
+};
+
+static void policy_for(struct addr_policy *p, char name)
+{
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
+        if (policies[i].name != name)
+            continue;
+        p->v6bits = policies[i].v6bits;
+        if (policies[i].nat64 != NULL && addr_nat64_parse(p, policies[i].nat64) != 0)
+            unit_note("policy %c: %s does not parse", name, policies[i].nat64);
+        return;
+    }
+    unit_note("no policy %c", name);
+}
+
+/* A client address under a policy, and its store key (NULL: addr_key refuses it). */
+static const struct {
+    char policy;
+    const char *in;
+    const char *key;
+} policy_keys[] = {
+    /* IPv4: exact; 0.0.0.0/8, 224.0.0.0/4 and 255.255.255.255 never. */
+    {'d', "192.0.2.7", "192.0.2.7"},
+    {'d', "0.0.0.0", NULL},
+    {'d', "0.255.255.255", NULL},
+    {'d', "1.0.0.0", "1.0.0.0"},
+    {'d', "223.255.255.255", "223.255.255.255"},
+    {'d', "224.0.0.0", NULL},
+    {'d', "224.0.0.1", NULL},
+    {'d', "239.255.255.255", NULL},
+    {'d', "240.0.0.0", "240.0.0.0"},
+    {'d', "255.255.255.254", "255.255.255.254"},
+    {'d', "255.255.255.255", NULL},
+    {'n', "192.0.2.7", "192.0.2.7"},
+    /* :: never; ::1 and the rest of ::/64 exact */
+    {'d', "::", NULL},
+    {'n', "::", NULL},
+    {'d', "::1", "::1_128"},
+    {'w', "::1", "::1_128"},
+    {'d', "::1:0:0", "::1:0:0_128"},
+    {'d', "::fffe:ffff:ffff", "::fffe:ffff:ffff_128"},
+    {'d', "::1:0:0:0", "::1:0:0:0_128"},
+    {'d', "::ffff:ffff:ffff:ffff", "::ffff:ffff:ffff:ffff_128"},
+    {'d', "0:0:0:1::", "0:0:0:1::_64"},                /* just past ::/64 */
+    {'d', "0:0:0:1::1", "0:0:0:1::_64"},
+    {'w', "0:0:0:1::1", "::1:0:0:0:1_128"},            /* its /48 holds ::/64 */
+    {'w', "0:0:1::1", "0:0:1::_48"},
+    /* IPv4-compatible ::a.b.c.d */
+    {'d', "::2", NULL},                               /* 0.0.0.2 */
+    {'d', "::0.255.255.255", NULL},
+    {'d', "::1.0.0.0", "1.0.0.0"},
+    {'d', "::192.0.2.7", "192.0.2.7"},
+    {'d', "::c000:207", "192.0.2.7"},
+    {'w', "::192.0.2.7", "192.0.2.7"},
+    {'d', "::224.0.0.1", NULL},
+    {'d', "::255.255.255.254", "255.255.255.254"},
+    {'d', "::255.255.255.255", NULL},
+    /* IPv4-mapped (addr_parse makes it IPv4) */
+    {'d', "::ffff:192.0.2.7", "192.0.2.7"},
+    {'d', "::ffff:0.0.0.0", NULL},
+    {'d', "::ffff:224.0.0.1", NULL},
+    {'d', "::ffff:255.255.255.255", NULL},
+    {'d', "::fffe:ffff:ffff", "::fffe:ffff:ffff_128"},
+    {'d', "::1:0:0:0", "::1:0:0:0_128"},
+    /* IPv4-translated ::ffff:0:a.b.c.d */
+    {'d', "::ffff:0:0:0", NULL},
+    {'d', "::ffff:0:1.0.0.0", "1.0.0.0"},
+    {'d', "::ffff:0:192.0.2.7", "192.0.2.7"},
+    {'d', "::ffff:0:239.1.2.3", NULL},
+    {'d', "::ffff:0:255.255.255.254", "255.255.255.254"},
+    {'d', "::ffff:0:255.255.255.255", NULL},
+    {'d', "::ffff:1:0:0", "::ffff:1:0:0_128"},
+    {'d', "::fffe:ffff:ffff:ffff", "::fffe:ffff:ffff:ffff_128"},
+    /* RFC 6052 well-known prefix 64:ff9b::/96 */
+    {'d', "64:ff9b::", NULL},
+    {'d', "64:ff9b::1.0.0.0", "1.0.0.0"},
+    {'d', "64:ff9b::c000:207", "192.0.2.7"},
+    {'d', "64:ff9b::192.0.2.8", "192.0.2.8"},
+    {'w', "64:ff9b::c000:207", "192.0.2.7"},
+    {'n', "64:ff9b::c000:207", "192.0.2.7"},
+    {'d', "64:ff9b::e000:1", NULL},                  /* 224.0.0.1 */
+    {'d', "64:ff9b::efff:ffff", NULL},
+    {'d', "64:ff9b::ffff:fffe", "255.255.255.254"},
+    {'d', "64:ff9b::ffff:ffff", NULL},
+    {'d', "64:ff9b::1:0:0", "64:ff9b::1:0:0_128"},   /* past the /96, in its /64 */
+    {'d', "64:ff9b::ffff:ffff:ffff:ffff", "64:ff9b::ffff:ffff:ffff:ffff_128"},
+    {'d', "64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", "64:ff9a:ffff:ffff::_64"},
+    {'d', "64:ff9b:0:1::", "64:ff9b:0:1::_64"},
+    {'w', "64:ff9b:0:1::", "64:ff9b:0:1::_128"},     /* its /48 holds the /96 */
+    /* RFC 8215 local-use 64:ff9b:1::/48: IPv4 in bytes 6, 7, 9, 10 */
+    {'d', "64:ff9b:1::", NULL},
+    {'d', "64:ff9b:1:c000:2:700::", "192.0.2.7"},
+    {'w', "64:ff9b:1:c000:2:700::", "192.0.2.7"},
+    {'d', "64:ff9b:1:c000:102:700::", "64:ff9b:1:c000:102:700::_128"},   /* u-octet */
+    {'d', "64:ff9b:1:c000:2:701::", "64:ff9b:1:c000:2:701::_128"},       /* suffix */
+    {'d', "64:ff9b:1:c000:2:700:0:1", "64:ff9b:1:c000:2:700:0:1_128"},
+    {'d', "64:ff9b:1:e000:0:100::", NULL},                                 /* 224.0.0.1 */
+    {'d', "64:ff9b:1:ffff:ff:ff00::", NULL},                              /* broadcast */
+    {'d', "64:ff9b:1:ffff:ffff:ffff:ffff:ffff", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff_128"},
+    {'d', "64:ff9b:2::", "64:ff9b:2::_64"},
+    {'d', "64:ff9b:0:ffff:ffff:ffff:ffff:ffff", "64:ff9b:0:ffff::_64"},
+    /* The operator's NAT64 prefix, each RFC 6052 length. /32: IPv4 in bytes 4..7 */
+    {'1', "2001:db8:c000:207::", "192.0.2.7"},
+    {'1', "2001:db8:c000:207:100::", "2001:db8:c000:207:100::_128"},
+    {'1', "2001:db8:c000:207:0:1::", "2001:db8:c000:207:0:1::_128"},
+    {'1', "2001:db8:c000:207::1", "2001:db8:c000:207::1_128"},
+    {'1', "2001:db8:e000:1::", NULL},
+    {'1', "2001:db8::", NULL},
+    {'1', "2001:db9::1", "2001:db9::_64"},
+    {'1', "2001:db7:ffff:ffff::1", "2001:db7:ffff:ffff::_64"},
+    {'d', "2001:db8:c000:207::", "2001:db8:c000:207::_64"},  /* no prefix set */
+    /* /40: bytes 5, 6, 7, 9 */
+    {'2', "2001:db8:1c0:2:7::", "192.0.2.7"},
+    {'2', "2001:db8:1c0:2:107::", "2001:db8:1c0:2:107::_128"},
+    {'2', "2001:db8:1c0:2:7::1", "2001:db8:1c0:2:7::1_128"},
+    {'2', "2001:db8:1e0:0:1::", NULL},
+    {'2', "2001:db8:200::1", "2001:db8:200::_64"},
+    {'2', "2001:db8:ff:ffff::1", "2001:db8:ff:ffff::_64"},
+    /* /48: bytes 6, 7, 9, 10 */
+    {'3', "2001:db8:1:c000:2:700::", "192.0.2.7"},
+    {'3', "2001:db8:1:c000:8002:700::", "2001:db8:1:c000:8002:700::_128"},
+    {'3', "2001:db8:1:c000:2:700:1:0", "2001:db8:1:c000:2:700:1:0_128"},
+    {'3', "2001:db8:2::1", "2001:db8:2::_64"},
+    {'3', "2001:db8:0:ffff::1", "2001:db8:0:ffff::_64"},
+    /* /56: bytes 7, 9, 10, 11 */
+    {'4', "2001:db8:6400:c0:0:207::", "192.0.2.7"},
+    {'4', "2001:db8:6400:c0:100:207::", "2001:db8:6400:c0:100:207::_128"},
+    {'4', "2001:db8:6400:c0:0:207:0:1", "2001:db8:6400:c0:0:207:0:1_128"},
+    {'4', "2001:db8:6400:ef:0:ffff::", NULL},
+    {'4', "2001:db8:6400:100::1", "2001:db8:6400:100::_64"},
+    {'4', "2001:db8:63ff:ffff::1", "2001:db8:63ff:ffff::_64"},
+    /* /64: bytes 9..12 */
+    {'5', "2001:db8:64:0:c0:2:700:0", "192.0.2.7"},
+    {'5', "2001:db8:64:0:1c0:2:700:0", "2001:db8:64:0:1c0:2:700:0_128"},
+    {'5', "2001:db8:64:0:c0:2:700:1", "2001:db8:64:0:c0:2:700:1_128"},
+    {'5', "2001:db8:64::", NULL},
+    {'5', "2001:db8:64:1::1", "2001:db8:64:1::_64"},
+    {'5', "2001:db8:63:ffff:ffff:ffff:ffff:ffff", "2001:db8:63:ffff::_64"},
+    /* /96: bytes 12..15 */
+    {'6', "2001:db8:64::c000:207", "192.0.2.7"},
+    {'6', "2001:db8:64::192.0.2.8", "192.0.2.8"},
+    {'6', "2001:db8:64::e000:1", NULL},
+    {'6', "2001:db8:64::", NULL},
+    {'6', "2001:db8:64::ffff:ffff", NULL},
+    {'6', "2001:db8:64::1:0:0", "2001:db8:64::1:0:0_128"},   /* its /64 holds the /96 */
+    {'6', "2001:db8:64:0:ffff:ffff:ffff:ffff", "2001:db8:64:0:ffff:ffff:ffff:ffff_128"},
+    {'6', "2001:db8:64:1::1", "2001:db8:64:1::_64"},
+    {'6', "2001:db8:63:ffff:ffff:ffff:ffff:ffff", "2001:db8:63:ffff::_64"},
+    {'6', "64:ff9b::c000:207", "192.0.2.7"},                 /* the WKP still holds */
+    {'7', "2001:db8:64:1::1", "2001:db8:64:1::1_128"},       /* its /48 holds the /96 */
+    {'7', "2001:db8:65::1", "2001:db8:65::_48"},
+    {'d', "2001:db8:64::c000:207", "2001:db8:64::_64"},
+    /* 2001::/23, IETF protocol assignments: Teredo, anycast, benchmarking, ORCHID ... */
+    {'d', "2001::", "2001::_128"},
+    {'d', "2001::1", "2001::1_128"},
+    {'d', "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:0:4136:e378:8000:63bf:3fff:fdd2_128"},
+    {'d', "2001:0:ffff:ffff:ffff:ffff:ffff:ffff", "2001:0:ffff:ffff:ffff:ffff:ffff:ffff_128"},
+    {'w', "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:0:4136:e378:8000:63bf:3fff:fdd2_128"},
+    {'d', "2001:1::1", "2001:1::1_128"},
+    {'d', "2001:1::2", "2001:1::2_128"},
+    {'d', "2001:2::1", "2001:2::1_128"},
+    {'d', "2001:2:0:ffff::1", "2001:2:0:ffff::1_128"},
+    {'d', "2001:3::1", "2001:3::1_128"},
+    {'d', "2001:4:112::1", "2001:4:112::1_128"},
+    {'d', "2001:10::1", "2001:10::1_128"},
+    {'d', "2001:20::1", "2001:20::1_128"},
+    {'d', "2001:30::1", "2001:30::1_128"},
+    {'d', "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff_128"},
+    {'d', "2001:200::1", "2001:200::_64"},
+    {'w', "2001:200::1", "2001:200::_48"},
+    {'d', "2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2000:ffff:ffff:ffff::_64"},
+    /* AS112 direct delegation (anycast) */
+    {'d', "2620:4f:8000::", "2620:4f:8000::_128"},
+    {'d', "2620:4f:8000:ffff:ffff:ffff:ffff:ffff", "2620:4f:8000:ffff:ffff:ffff:ffff:ffff_128"},
+    {'d', "2620:4f:8001::1", "2620:4f:8001::_64"},
+    {'d', "2620:4f:7fff:ffff::1", "2620:4f:7fff:ffff::_64"},
+    /* 100::/64 discard-only and 100:0:0:1::/64 dummy */
+    {'d', "100::", "100::_128"},
+    {'d', "100::1", "100::1_128"},
+    {'d', "100::ffff:ffff:ffff:ffff", "100::ffff:ffff:ffff:ffff_128"},
+    {'d', "100:0:0:1::1", "100:0:0:1::1_128"},
+    {'d', "100:0:0:1:ffff:ffff:ffff:ffff", "100::1:ffff:ffff:ffff:ffff_128"},
+    {'d', "100:0:0:2::1", "100:0:0:2::_64"},
+    {'w', "100:0:0:2::1", "100:0:0:2::1_128"},
+    {'d', "ff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ff:ffff:ffff:ffff::_64"},
+    /* link-local, deprecated site-local */
+    {'d', "fe80::", "fe80::_128"},
+    {'d', "fe80::1", "fe80::1_128"},
+    {'d', "fe80::204:61ff:fe9d:f156", "fe80::204:61ff:fe9d:f156_128"},
+    {'d', "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff_128"},
+    {'d', "fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fe7f:ffff:ffff:ffff::_64"},
+    {'d', "fec0::1", "fec0::1_128"},
+    {'d', "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff_128"},
+    /* multicast: never */
+    {'d', "ff00::", NULL},
+    {'d', "ff02::1", NULL},
+    {'d', "ff0e::1:3", NULL},
+    {'n', "ff02::1", NULL},
+    {'d', "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NULL},
+    /* ISATAP interface ids, under any prefix */
+    {'d', "2001:db8:1:2:0:5efe:c000:207", "2001:db8:1:2:0:5efe:c000:207_128"},
+    {'d', "2001:db8:1:2:200:5efe:c000:207", "2001:db8:1:2:200:5efe:c000:207_128"},
+    {'d', "2001:db8:1:2:0:5efe:a00:1", "2001:db8:1:2:0:5efe:a00:1_128"},
+    {'w', "2001:db8:1:2:0:5efe:c000:207", "2001:db8:1:2:0:5efe:c000:207_128"},
+    {'d', "fd00::200:5efe:c000:207", "fd00::200:5efe:c000:207_128"},
+    {'d', "2001:db8:1:2:100:5efe:c000:207", "2001:db8:1:2::_64"},   /* the g bit: not ISATAP */
+    {'d', "2001:db8:1:2:300:5efe:c000:207", "2001:db8:1:2::_64"},
+    {'d', "2001:db8:1:2:0:5eff:c000:207", "2001:db8:1:2::_64"},
+    {'d', "2001:db8:1:2:0:5efe:c000:208", "2001:db8:1:2:0:5efe:c000:208_128"},
+    {'8', "2001:db8:1:2:0:5efe::1", "2001:db8:1:2:0:5efe:0:1_128"},
+    {'8', "2001:db8:1:2:0:5eff::1", "2001:db8:1:2:0:5eff::_96"},
+    /* ordinary: documentation, ULA, 6to4, SRv6, the rest */
+    {'d', "2001:db8::", "2001:db8::_64"},
+    {'d', "2001:db8:1:2::1", "2001:db8:1:2::_64"},
+    {'d', "2001:db8:1:2::9", "2001:db8:1:2::_64"},
+    {'d', "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8:ffff:ffff::_64"},
+    {'w', "2001:db8:1:2::1", "2001:db8:1::_48"},
+    {'n', "2001:db8:1:2::1", "2001:db8:1:2::1_128"},
+    {'9', "2001:db8:1:2::1", "2001:db8:1:2::_95"},
+    {'8', "2001:db8:1:2::1", "2001:db8:1:2::_96"},
+    {'f', "2001:db8:1:2::1", "2001:db8:1:2::1_128"},    /* below the floor */
+    {'z', "2001:db8:1:2::1", "2001:db8:1:2::1_128"},
+    {'x', "2001:db8:1:2::1", "2001:db8:1:2::1_128"},
+    {'f', "64:ff9b::c000:207", "192.0.2.7"},
+    {'f', "ff02::1", NULL},
+    {'d', "3fff::1", "3fff::_64"},
+    {'d', "3fff:fff:ffff:ffff::1", "3fff:fff:ffff:ffff::_64"},
+    {'d', "fc00::1", "fc00::_64"},
+    {'d', "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "fdff:ffff:ffff:ffff::_64"},
+    {'d', "2002:c000:207::1", "2002:c000:207::_64"},
+    {'w', "2002:c000:207:1::1", "2002:c000:207::_48"},
+    {'d', "5f00::1", "5f00::_64"},
+    {'d', "8000::1", "8000::_64"},
+};
+
+static void test_policy_keys(void)
+{
+    for (size_t i = 0; i < sizeof policy_keys / sizeof policy_keys[0]; i++) {
+        struct addr a, before;
+        struct addr_policy p;
+        char key[ADDR_KEY_MAX];
+        const char *want = policy_keys[i].key;
+
+        policy_for(&p, policy_keys[i].policy);
+        if (!CHECK(addr_parse(&a, policy_keys[i].in) == 0, "\"%s\" parses", policy_keys[i].in))
+            continue;
+        before = a;
+        memset(key, 'x', sizeof key);
+        int r = addr_key(key, &a, &p);
+        CHECK(same_addr(&a, &before), "addr_key leaves \"%s\" alone", policy_keys[i].in);
+        if (want == NULL) {
+            CHECK(r == -1 && key[0] == '\0', "policy %c: \"%s\" may never relay",
+                  policy_keys[i].policy, policy_keys[i].in);
+            continue;
+        }
+        if (!CHECK(r == 0, "policy %c: \"%s\" has a key", policy_keys[i].policy,
+                   policy_keys[i].in))
+            continue;
+        CHECK_STR(key, want, "policy %c: the key of \"%s\"", policy_keys[i].policy,
+                  policy_keys[i].in);
+        CHECK(addr_key_current(key, &p), "policy %c: \"%s\" is current", policy_keys[i].policy,
+              key);
+        /* The key names the same client again. */
+        struct addr back;
+        unsigned bits;
+        if (CHECK(addr_key_parse(&back, &bits, key) == 0, "\"%s\" parses back", key) &&
+            (back.family == 4 || bits == 128)) {
+            char again[ADDR_KEY_MAX];
+            CHECK(addr_key(again, &back, &p) == 0 && strcmp(again, key) == 0,
+                  "policy %c: \"%s\" is its own key", policy_keys[i].policy, key);
+        }
+    }
+}
+
+/* Keys a store may hold, and whether each is one addr_key makes under the policy. */
+static const struct {
+    char policy;
+    int current;
+    const char *key;
+} currents[] = {
+    {'d', 1, "192.0.2.7"},
+    {'d', 1, "2001:db8:1:2::_64"},
+    {'d', 1, "::1_128"},
+    {'d', 1, "fe80::1_128"},
+    {'d', 1, "2001::_128"},
+    {'d', 1, "2001:db8:1:2:0:5efe:c000:207_128"},
+    {'d', 1, "64:ff9b::1:0:0_128"},
+    {'d', 1, "64:ff9b:0:1::_64"},
+    {'d', 1, "64:ff9b:1:c000:102:700::_128"},
+    {'d', 0, "0.0.0.0"},
+    {'d', 0, "224.0.0.1"},
+    {'d', 0, "255.255.255.255"},
+    {'d', 0, "64:ff9b::_64"},
+    {'d', 0, "64:ff9b::c000:207_128"},
+    {'d', 0, "64:ff9b:1::_64"},
+    {'d', 0, "64:ff9b:1:c000:2:700::_128"},
+    {'d', 0, "::ffff:0:c000:207_128"},
+    {'d', 0, "::c000:207_128"},
+    {'d', 0, "fe80::_64"},
+    {'d', 0, "::_64"},
+    {'d', 0, "::_128"},
+    {'d', 0, "2001::_64"},
+    {'d', 0, "2001:0:4136:e378::_64"},
+    {'d', 0, "100::_64"},
+    {'d', 0, "ff02::_64"},
+    {'d', 0, "ff02::1_128"},
+    {'d', 0, "2001:db8:1::_48"},
+    {'d', 0, "2001:db8:1:2::1_128"},
+    {'d', 0, "2001:db8:1:2::_128"},
+    {'d', 0, "2001:db8:1:2::_63"},
+    {'d', 0, "2001:db8:1:2:0:5efe::_96"},
+    {'d', 0, ""},
+    {'d', 0, "junk"},
+    {'d', 0, "2001:db8:1:2::_064"},
+    {'w', 1, "2001:db8:1::_48"},
+    {'w', 1, "::1:0:0:0:1_128"},
+    {'w', 0, "2001:db8:1:2::_64"},
+    {'w', 0, "2001:db8:1:2::1_128"},
+    {'w', 0, "::_48"},
+    {'w', 0, "64:ff9b::_48"},
+    {'w', 1, "64:ff9b:0:1::1_128"},
+    {'n', 1, "2001:db8:1:2::1_128"},
+    {'n', 1, "2001:db8:1:2::_128"},
+    {'n', 0, "2001:db8:1:2::_64"},
+    {'n', 1, "192.0.2.7"},
+    {'n', 0, "64:ff9b::c000:207_128"},
+    {'f', 1, "2001:db8:1:2::1_128"},
+    {'f', 0, "2001:db8::_47"},
+    {'f', 0, "2001:db8:1:2::_64"},
+    {'6', 0, "2001:db8:64::_64"},
+    {'6', 0, "2001:db8:64::c000:207_128"},
+    {'6', 1, "2001:db8:64::1:0:0_128"},
+    {'6', 1, "2001:db8:65::_64"},
+    {'6', 1, "2001:db8:64:1::_64"},
+    {'6', 1, "192.0.2.7"},
+    {'d', 1, "2001:db8:64::_64"},
+    {'d', 0, "2001:db8:64::c000:207_128"},
+    {'7', 0, "2001:db8:64::_48"},
+    {'1', 0, "2001:db8::_64"},
+    {'1', 1, "2001:db9::_64"},
+    {'1', 1, "2001:db8:c000:207:100::_128"},
+    {'8', 0, "2001:db8:1:2:0:5efe::_96"},
+    {'8', 1, "2001:db8:1:2:0:5eff::_96"},
+    {'8', 0, "2001:db8:1:2:200:5efe::_96"},
+    {'9', 1, "2001:db8:1:2:0:5efe::_95"},
+};
+
+static void test_key_current(void)
+{
+    for (size_t i = 0; i < sizeof currents / sizeof currents[0]; i++) {
+        struct addr_policy p;
+        policy_for(&p, currents[i].policy);
+        CHECK_LONG(addr_key_current(currents[i].key, &p), currents[i].current,
+                   "policy %c: \"%s\" is %s", currents[i].policy, currents[i].key,
+                   currents[i].current ? "current" : "stale");
+    }
+    /* Every key vector's address, under every policy: its key is current. */
+    int bad = 0;
+    for (size_t k = 0; k < sizeof policies / sizeof policies[0]; k++) {
+        struct addr_policy p;
+        policy_for(&p, policies[k].name);
+        for (size_t i = 0; i < sizeof policy_keys / sizeof policy_keys[0]; i++) {
+            struct addr a;
+            char key[ADDR_KEY_MAX];
+            if (addr_parse(&a, policy_keys[i].in) != 0 || addr_key(key, &a, &p) != 0)
+                continue;
+            if (!addr_key_current(key, &p) && bad++ < 5)
+                unit_note("policy %c: \"%s\" gives \"%s\", not current", policies[k].name,
+                          policy_keys[i].in, key);
+        }
+    }
+    CHECK(bad == 0, "every key addr_key makes is current under its policy (%d not)", bad);
+}
+
+/* The IPv6 forms of an IPv4 host: each is keyed as that host, and only those. */
+static void test_v4_forms(void)
+{
+    static const char *const v4s[] = {"192.0.2.7", "1.0.0.0", "255.255.255.254", "10.0.0.1"};
+    static const char names[] = {'d', '1', '2', '3', '4', '5', '6', 'f'};
+    for (size_t k = 0; k < sizeof names; k++) {
+        struct addr_policy p;
+        policy_for(&p, names[k]);
+        for (size_t i = 0; i < sizeof v4s / sizeof v4s[0]; i++) {
+            struct addr v, a;
+            unsigned char forms[ADDR_V4_FORMS][16];
+            char key[ADDR_KEY_MAX], text[ADDR_TEXT_MAX];
+            addr_parse(&v, v4s[i]);
+            size_t n = addr_v4_forms(forms, v.b, &p);
+            CHECK_LONG(n, p.nat64_bits != 0 ? 5 : 4, "policy %c: %s has its forms", names[k],
+                       v4s[i]);
+            for (size_t j = 0; j < n; j++) {
+                a.family = 6;
+                memcpy(a.b, forms[j], 16);
+                addr_format(text, &a);
+                CHECK(addr_key(key, &a, &p) == 0 && strcmp(key, v4s[i]) == 0,
+                      "policy %c: %s is keyed as %s", names[k], text, v4s[i]);
+            }
+        }
+        struct addr v;
+        unsigned char forms[ADDR_V4_FORMS][16];
+        addr_parse(&v, "224.0.0.1");
+        CHECK_LONG(addr_v4_forms(forms, v.b, &p), 0, "policy %c: 224.0.0.1 has none",
+                   names[k]);
+    }
+    /* The well-known prefixes named again as the operator's are not written twice. */
+    struct addr_policy p = {64, 0, {0}};
+    struct addr v;
+    unsigned char forms[ADDR_V4_FORMS][16];
+    addr_nat64_parse(&p, "64:ff9b::/96");
+    addr_parse(&v, "192.0.2.7");
+    CHECK_LONG(addr_v4_forms(forms, v.b, &p), 4, "64:ff9b::/96 as the operator's: 4 forms");
+}
+
+/* A policy no settings_load makes is read as /128, never wider. */
+static void test_policy_odd(void)
+{
+    struct addr a;
+    char key[ADDR_KEY_MAX];
+    struct addr_policy p = {64, 80, {0x20, 0x01, 0x0d, 0xb8}};
+    addr_parse(&a, "2001:db8:1:2::1");
+    CHECK(addr_key(key, &a, &p) == 0 && strcmp(key, "2001:db8:1:2::1_128") == 0,
+          "a NAT64 length without a layout keys by /128 (%s)", key);
+    p.nat64_bits = 0;
+    p.v6bits = 1;
+    CHECK(addr_key(key, &a, &p) == 0 && strcmp(key, "2001:db8:1:2::1_128") == 0,
+          "a prefix of 1 keys by /128 (%s)", key);
+    /* addr_nat64_parse leaves the policy alone when it refuses. */
+    struct addr_policy q = {64, 0, {0}};
+    CHECK(addr_nat64_parse(&q, "2001:db8::/33") == -1 && q.nat64_bits == 0 && q.v6bits == 64,
+          "a refused NAT64 prefix changes nothing");
+    CHECK(addr_nat64_parse(&q, "2001:db8:64::/96") == 0 && q.nat64_bits == 96,
+          "a NAT64 prefix is taken");
+}
+
 int main(void)
 {
     test_parse_valid();
@@ -585,6 +1043,10 @@ int main(void)
     test_keys();
     test_keys_all_bits();
     test_key_parse();
+    test_policy_keys();
+    test_key_current();
+    test_policy_odd();
+    test_v4_forms();
     test_from_env();
     return unit_done();
 }

@@ -100,6 +100,7 @@ static void test_number(void)
 static const char *const names[] = {
     "RELAY_DIR", "RELAY_CTRL_DIR", "RELAY_EXPIRY", "RELAY_CTRL_EXPIRY", "RELAY_RELAYCLIENT",
     "RELAY_CTRL_RELAYCLIENT", "RELAY_IPV6_PREFIX", "RELAY_REMOTEINFO", "RELAY_LOG",
+    "RELAY_NAT64_PREFIX",
 };
 
 /* Up to three "NAME=value" settings for one case. */
@@ -166,7 +167,13 @@ static const struct env_case env_cases[] = {
      "RELAY_RELAYCLIENT"},
     /* the IPv6 prefix */
     {{"RELAY_IPV6_PREFIX=48"}, DIR_DEF, 900, "", 1, 48, 0, 1, NULL},
-    {{"RELAY_IPV6_PREFIX=1"}, DIR_DEF, 900, "", 1, 1, 0, 1, NULL},
+    /* The floor: no prefix wider than one end site's /48; "6" for "64" is refused. */
+    {{"RELAY_IPV6_PREFIX=1"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=6"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=47"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=32"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
+    {{"RELAY_IPV6_PREFIX=49"}, DIR_DEF, 900, "", 1, 49, 0, 1, NULL},
+    {{"RELAY_IPV6_PREFIX=127"}, DIR_DEF, 900, "", 1, 127, 0, 1, NULL},
     {{"RELAY_IPV6_PREFIX=128"}, DIR_DEF, 900, "", 1, 128, 0, 1, NULL},
     {{"RELAY_IPV6_PREFIX=64"}, DIR_DEF, 900, "", 1, 64, 0, 1, NULL},
     {{"RELAY_IPV6_PREFIX=0"}, DIR_DEF, 900, "", 1, 128, 0, 1, "RELAY_IPV6_PREFIX"},
@@ -314,10 +321,105 @@ static void test_load(void)
     }
 }
 
+/* RELAY_NAT64_PREFIX: a valid one is used as it is; an invalid one warns and keys every IPv6
+ * client by /128, since no one can tell which of them stand for IPv4 hosts. */
+static void test_nat64(void)
+{
+    static const struct {
+        const char *ipv6, *nat64;
+        unsigned v6bits, nat64_bits;
+        const char *net;     /* the prefix's network, when nat64_bits is not 0 */
+        const char *warns;   /* NULL: no warning */
+    } cases[] = {
+        {NULL, NULL, 64, 0, NULL, NULL},
+        {NULL, "", 64, 0, NULL, NULL},
+        {"56", "", 56, 0, NULL, NULL},
+        {NULL, "2001:db8:64::/96", 64, 96, "2001:db8:64::", NULL},
+        {NULL, "2001:DB8:64:0:0:0::/96", 64, 96, "2001:db8:64::", NULL},
+        {NULL, "2001:db8:64::/64", 64, 64, "2001:db8:64::", NULL},
+        {NULL, "2001:db8:6400::/56", 64, 56, "2001:db8:6400::", NULL},
+        {NULL, "2001:db8:1::/48", 64, 48, "2001:db8:1::", NULL},
+        {NULL, "2001:db8:100::/40", 64, 40, "2001:db8:100::", NULL},
+        {NULL, "2001:db8::/32", 64, 32, "2001:db8::", NULL},
+        {"56", "2001:db8:64::/96", 56, 96, "2001:db8:64::", NULL},
+        {"128", "2001:db8:64::/96", 128, 96, "2001:db8:64::", NULL},
+        {NULL, "64:ff9b::/96", 64, 96, "64:ff9b::", NULL},   /* the WKP, said twice */
+        {NULL, "64:ff9b:1::/48", 64, 48, "64:ff9b:1::", NULL},
+        {NULL, "fd00:64::/96", 64, 96, "fd00:64::", NULL},
+        /* invalid: warned about, and every IPv6 client keyed by /128 */
+        {NULL, "2001:db8:64::", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "2001:db8:64::/", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "2001:db8:64::/80", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "2001:db8:64::/128", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "2001:db8:64::/096", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "2001:db8:64::/96 ", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, " 2001:db8:64::/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "2001:db8:64::/+96", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "2001:db8:64::/96/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "2001:db8:64::1/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"},   /* host bits */
+        {NULL, "2001:db8:64:1::/48", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "2001:db8:0:0:ff00::/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"}, /* u-octet */
+        {NULL, "2001:db8::5efe:0:0/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"}, /* ISATAP */
+        {NULL, "2001:db8:64::%eth0/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "192.0.2.0/24", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "::ffff:0:0/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "::/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "::/32", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "64:ff9b::/32", 128, 0, NULL, "RELAY_NAT64_PREFIX"},      /* around the WKP */
+        {NULL, "64:ff9b:1::/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"},    /* inside the /48 */
+        {NULL, "2001::/32", 128, 0, NULL, "RELAY_NAT64_PREFIX"},         /* Teredo */
+        {NULL, "fe80::/64", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "ff0e::/96", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "100::/64", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {NULL, "nat64", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {"56", "2001:db8:64::/95", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        /* both wrong: both warned about, still /128 */
+        {"6", "junk", 128, 0, NULL, "RELAY_NAT64_PREFIX"},
+        {"6", "2001:db8:64::/96", 128, 96, "2001:db8:64::", "RELAY_IPV6_PREFIX"},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct settings s;
+        char what[200], err[4096];
+
+        set_case(&env_cases[0]);
+        if (cases[i].ipv6 != NULL)
+            setenv("RELAY_IPV6_PREFIX", cases[i].ipv6, 1);
+        if (cases[i].nat64 != NULL)
+            setenv("RELAY_NAT64_PREFIX", cases[i].nat64, 1);
+        snprintf(what, sizeof what, "RELAY_IPV6_PREFIX=%s RELAY_NAT64_PREFIX=%s",
+                 cases[i].ipv6 ? cases[i].ipv6 : "(unset)",
+                 cases[i].nat64 ? cases[i].nat64 : "(unset)");
+        memset(&s, 0x5a, sizeof s);
+        load_captured(&s, err, sizeof err);
+        CHECK_LONG(s.keys.v6bits, cases[i].v6bits, "%s: v6bits", what);
+        CHECK_LONG(s.keys.nat64_bits, cases[i].nat64_bits, "%s: nat64_bits", what);
+        if (cases[i].net != NULL) {
+            struct addr want;
+            addr_parse(&want, cases[i].net);
+            CHECK(memcmp(s.keys.nat64, want.b, 16) == 0, "%s: the prefix is %s", what,
+                  cases[i].net);
+        }
+        if (cases[i].warns == NULL) {
+            if (!CHECK(err[0] == '\0', "%s: no warning", what))
+                unit_note("stderr: %s", err);
+        } else if (!CHECK(strstr(err, "unit-settings: warning: ") != NULL &&
+                              strstr(err, cases[i].warns) != NULL,
+                          "%s: a warning naming %s", what, cases[i].warns)) {
+            unit_note("stderr: %s", err);
+        }
+        if (cases[i].ipv6 != NULL && strcmp(cases[i].ipv6, "6") == 0 &&
+            strcmp(cases[i].nat64, "junk") == 0)
+            CHECK(strstr(err, "RELAY_IPV6_PREFIX") != NULL, "%s: both are warned about", what);
+    }
+    set_case(&env_cases[0]);
+}
+
 int main(void)
 {
     log_init("unit-settings");
     test_number();
     test_load();
+    test_nat64();
     return unit_done();
 }
