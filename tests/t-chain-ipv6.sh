@@ -1,12 +1,28 @@
 #!/bin/sh
-# t-chain-ipv6.sh: the chain over ::1, and IPv4 clients seen through tcpserver -6.
-#   A login from ::1 records the client's /64 ("::_64"), and relay is granted to it over ::1
-#   and to any other address in that /64; RELAY_IPV6_PREFIX=128 looks up "::1_128" instead.
+# t-chain-ipv6.sh: the chain over IPv6, and IPv4 clients seen through tcpserver -6.
+#   Loopback (::1) is keyed alone ("::1_128"): the rest of ::/64 is no site's subnet.
+#   An ordinary address is keyed by its /64: in a private network namespace with documentation
+#   addresses on lo, a login from 2001:db8:1:2::1 records "2001:db8:1:2::_64", and relay is
+#   granted over the real tcpserver to 2001:db8:1:2::2 (same /64), not to 2001:db8:1:3::1.
 #   An IPv4 client under tcpserver -6 (TCP6REMOTEIP=::ffff:127.0.0.1) is the IPv4 key
 #   "127.0.0.1", the same one a plain IPv4 server uses.
+# The whole test runs in a network namespace of its own where the machine allows one (root):
+# the addresses it needs exist there only.
+if [ -z "${T_CHAIN_IPV6_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 &&
+    command -v ip >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
+    T_CHAIN_IPV6_NETNS=1 exec unshare -n sh "$0" "$@"
+fi
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_programs
+
+netns=
+if [ -n "${T_CHAIN_IPV6_NETNS:-}" ] && ip link set lo up &&
+    ip -6 addr add 2001:db8:1:2::1/64 dev lo nodad &&
+    ip -6 addr add 2001:db8:1:2::2/64 dev lo nodad &&
+    ip -6 addr add 2001:db8:1:3::1/64 dev lo nodad; then
+    netns=1
+fi
 
 if ! free_port ::1 >/dev/null 2>&1; then
     skip "the chain over IPv6" "no ::1"
@@ -66,29 +82,28 @@ if [ -z "${pop6:-}" ] || [ -z "${smtp6:-}" ] || [ -z "${smtp6_128:-}" ] ||
     exit 1
 fi
 
-diag "a client at ::1"
+diag "a client at ::1 (loopback: keyed alone)"
 is "$(relay_reply ::1 "$smtp6")" "$refused" "relay over ::1 is refused before a login"
-check "relay-check logs the refusal for ::/64" \
-    grep -qx 'relay-check: refused ::_64 not found' "$SCRATCH/smtp6.log"
+check "relay-check logs the refusal for ::1 alone" \
+    grep -qx 'relay-check: refused ::1_128 not found' "$SCRATCH/smtp6.log"
 pop_login ::1 "$pop6" bob secret
 is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a POP3 login over ::1 succeeds"
 is "$(reply_to "$SCRATCH/pop.chat" STAT)" "+OK 0 0" "the session reaches pop3d"
-check "relay-allow logs the record for ::/64" \
-    grep -qx 'relay-allow: recorded ::_64 user=bob' "$SCRATCH/pop6.log"
-check "the record ::_64 is relaylease1 ::_64 bob" file_is "$store/::_64" 'relaylease1 ::_64 bob\n'
-check "nothing else was recorded" test "$(ls "$store")" = "::_64"
+check "relay-allow logs the record for ::1 alone" \
+    grep -qx 'relay-allow: recorded ::1_128 user=bob' "$SCRATCH/pop6.log"
+check "the record ::1_128 is relaylease1 ::1_128 bob" \
+    file_is "$store/::1_128" 'relaylease1 ::1_128 bob\n'
+check "nothing else was recorded" test "$(ls "$store")" = "::1_128"
 is "$(relay_reply ::1 "$smtp6")" "250 ok" "relay over ::1 is granted after the login"
 like "$(grep '^relay-check: granted' "$SCRATCH/smtp6.log")" \
-    'relay-check: granted ::_64 user=bob age=[0-9]*' "relay-check logs the grant for ::/64"
-is "$(relay_reply ::1 "$smtp6_128")" "$refused" \
-    "with RELAY_IPV6_PREFIX=128 the /64 record does not grant"
-check "relay-check looked up ::1_128" \
-    grep -qx 'relay-check: refused ::1_128 not found' "$SCRATCH/smtp6-128.log"
-is "$(relay_direct ::2)" "250 ok" "another address in the same /64 (::2) may relay"
+    'relay-check: granted ::1_128 user=bob age=[0-9]*' "relay-check logs the grant for ::1"
+is "$(relay_reply ::1 "$smtp6_128")" "250 ok" \
+    "with RELAY_IPV6_PREFIX=128 the same record grants"
+is "$(relay_direct ::2)" "$refused" "another address of ::/64 (::2) may not relay"
 is "$(relay_direct 0:0:0:1::1)" "$refused" "an address in another /64 (0:0:0:1::1) may not"
 RELAY_DIR=$store "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>&1
-like "$(grep '^::' "$SCRATCH/list.out")" '::/64 bob [0-9]* [0-9]*' \
-    "relay-expire -l shows the prefix as ::/64"
+like "$(grep '^::' "$SCRATCH/list.out")" '::1/128 bob [0-9]* [0-9]*' \
+    "relay-expire -l shows the key as ::1/128"
 is "$(relay_reply 127.0.0.1 "$smtp4")" "$refused" "the IPv6 record grants nothing to 127.0.0.1"
 
 diag "an IPv4 client through tcpserver -6 (::ffff:127.0.0.1)"
@@ -103,7 +118,38 @@ check "the record 127.0.0.1 is relaylease1 127.0.0.1 bob" \
     file_is "$store/127.0.0.1" 'relaylease1 127.0.0.1 bob\n'
 is "$(relay_reply 127.0.0.1 "$smtp4m")" "250 ok" "relay under -6 is granted"
 is "$(relay_reply 127.0.0.1 "$smtp4")" "250 ok" "relay without -6 is granted by the same record"
-rm -f "$store/::_64"
+rm -f "$store/::1_128"
 is "$(relay_reply ::1 "$smtp6")" "$refused" "the IPv4 record grants nothing to ::1"
+
+diag "an ordinary IPv6 client: its /64 (documentation addresses in a private namespace)"
+if [ -z "$netns" ]; then
+    skip "the /64 over the real tcpserver" "no network namespace of our own (not root?)"
+    done_testing
+    exit
+fi
+rm -f "$store"/*
+# Listening on the wildcard and connecting to one of the namespace's addresses makes that address the
+# client's too (the kernel prefers the destination itself as the source).
+start_pop popg 0 -6 && popg=$SERVER_PORT
+start_smtp smtpg 0 -6 && smtpg=$SERVER_PORT
+if [ -z "${popg:-}" ] || [ -z "${smtpg:-}" ]; then
+    not_ok "the tcpservers on the IPv6 wildcard started"
+    exit 1
+fi
+is "$(relay_reply 2001:db8:1:2::2 "$smtpg")" "$refused" "relay from 2001:db8:1:2::2 is refused before a login"
+check "relay-check looked up the /64" \
+    grep -qx 'relay-check: refused 2001:db8:1:2::_64 not found' "$SCRATCH/smtpg.log"
+pop_login 2001:db8:1:2::1 "$popg" bob secret
+is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a POP3 login from 2001:db8:1:2::1 succeeds"
+check "relay-allow records the client's /64" \
+    file_is "$store/2001:db8:1:2::_64" 'relaylease1 2001:db8:1:2::_64 bob\n'
+is "$(relay_reply 2001:db8:1:2::1 "$smtpg")" "250 ok" "relay from the same address is granted"
+is "$(relay_reply 2001:db8:1:2::2 "$smtpg")" "250 ok" "relay from another address of the /64 is granted"
+like "$(grep '^relay-check: granted' "$SCRATCH/smtpg.log" | sed -n '$p')" \
+    'relay-check: granted 2001:db8:1:2::_64 user=bob age=[0-9]*' "relay-check logs the grant for the /64"
+is "$(relay_reply 2001:db8:1:3::1 "$smtpg")" "$refused" "relay from another /64 is refused"
+RELAY_DIR=$store "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>&1
+like "$(grep '^2001' "$SCRATCH/list.out")" '2001:db8:1:2::/64 bob [0-9]* [0-9]*' \
+    "relay-expire -l shows the prefix as 2001:db8:1:2::/64"
 
 done_testing

@@ -266,7 +266,7 @@ printf '%s\n' 'authmodulelist="authuserdb"' 'daemons=1' 'DEBUG_LOGIN=0' \
 # POP3 listens on ::1 where there is one: couriertcpd's IPv6 clients, and IPv4 ones with IMAP.
 pop_host=127.0.0.1 pop_key=127.0.0.1
 if "$STANDINS/chat" -f ::1 >/dev/null 2>&1; then
-    pop_host=::1 pop_key=::_64
+    pop_host=::1 pop_key=::1_128
 fi
 imap=$(free_port 127.0.0.1) && pop=$(free_port "$pop_host") && imap2=$(free_port 127.0.0.1) ||
     exit 111

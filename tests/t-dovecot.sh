@@ -287,9 +287,10 @@ if [ -n "$v6" ]; then
     pop_login ::1 "$pop" bob secret
     like "$(reply_to "$SCRATCH/pop.chat" STAT)" '+OK 0 0*' "POP3 over IPv6: login and STAT"
     is "$(relay_query ::1)" granted "POP3 login over IPv6: relay-check grants ::1"
-    is "$(cat "$store/::_64" 2>/dev/null)" "relaylease1 ::_64 bob" "the IPv6 record is ::1's /64"
-    is "$(relay_query ::2)" granted "an address in the same /64 is granted too"
-    rm -f "$store/::_64"
+    is "$(cat "$store/::1_128" 2>/dev/null)" "relaylease1 ::1_128 bob" \
+        "the IPv6 record is ::1 alone (loopback is no site's /64)"
+    is "$(relay_query ::2)" refused "another address of ::/64 is not granted"
+    rm -f "$store/::1_128"
     imap_session ::1 "$imap" bob secret
     like "$(grep '^S: b ' "$SCRATCH/imap.chat")" 'S: b OK*' "IMAP over IPv6: login and SELECT"
     is "$(relay_query ::1)" granted "IMAP login over IPv6: relay-check grants ::1"
@@ -390,7 +391,7 @@ fi
 if reload_hook "back to the shipped snippet"; then
     is "$(relay_query 127.0.0.1)" granted "back to the shipped snippet: a login records again"
 fi
-rm -f "$store/127.0.0.1" "$store/::_64"
+rm -f "$store/127.0.0.1" "$store/::1_128"
 pop_login 127.0.0.1 "$pop" bob wrong
 like "$(reply_to "$SCRATCH/pop.chat" PASS)" '-ERR*' "POP3: a wrong password is refused"
 imap_session 127.0.0.1 "$imap" bob wrong
