@@ -91,10 +91,12 @@ int main(int argc, char **argv)
     check_store_dir(cfg.dir);
     /* Started as root (by hand, or by a cron of root's): every name in the store is its
      * owner's to plant, so the sweep runs as that owner and never as root (owner.h). */
-    if (owner_drop(cfg.dir) != 0)
-        log_fatal(111, "unable to run as the owner of store %s: %s", cfg.dir,
-                  errno == EPERM ? "it is writable by its group or others, not sweeping it as root"
-                                 : strerror(errno));
+    if (owner_drop(cfg.dir) != 0) {
+        if (errno == EPERM)
+            log_fatal(111, "store %s is writable by its group or others: not sweeping it as "
+                      "root", cfg.dir);
+        log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
+    }
 
     if (store_open(&store, cfg.dir) != 0)
         log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
