@@ -136,13 +136,15 @@ static int open_lock(struct store *s)
  * Returns 0, or -1 with errno set (ETIMEDOUT: held for all that time). */
 static int lock_wait(struct store *s, int how, long wait_ms, long poll_ms)
 {
-    long long end = mono_ms() + wait_ms;
+    long long end = -1; /* the clock is read only once the lock turns out to be held */
     for (;;) {
         if (flock(s->lockfd, how | LOCK_NB) == 0)
             return 0;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -1;
-        if (mono_ms() >= end)
+        if (end < 0)
+            end = mono_ms() + wait_ms;
+        else if (mono_ms() >= end)
             break;
         sleep_ms(poll_ms);
     }

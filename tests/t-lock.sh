@@ -7,6 +7,7 @@
 #   relay-expire -n (no lock needed) is not held at all.
 # The bound is waited out once for each program (the test takes some 15 s); every wait runs
 # under timeout(1), so that a program that would hang fails the test instead.
+# shellcheck disable=SC2016 # the sh -c script reads its argument as $1
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_programs

@@ -8,6 +8,7 @@
 #   skew between hosts) grants, as age 0.
 # The extremes need a filesystem that keeps any time_t (tmpfs, /dev/shm); elsewhere (ext4
 # clamps to 1901..2446) the same runs see the clamped dates.
+# shellcheck disable=SC2016 # the sh -c scripts read their arguments as $1, $2...
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_programs
@@ -17,7 +18,15 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
     wide=$(mktemp -d /dev/shm/t-time.XXXXXX 2>/dev/null) || wide=
 fi
 if [ -n "$wide" ]; then
-    trap 't_rc=$?; rm -rf "$wide"; (exit "$t_rc"); lib_cleanup' EXIT
+    # lib.sh removes only SCRATCH: this directory goes too, and the exit status stays.
+    # shellcheck disable=SC2317 # called by the trap
+    t_cleanup() {
+        t_rc=$?
+        rm -rf "$wide"
+        (exit "$t_rc")
+        lib_cleanup
+    }
+    trap t_cleanup EXIT
     store=$wide/store
 else
     diag "no tmpfs: the extreme dates are clamped by the filesystem"

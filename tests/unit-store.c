@@ -1061,7 +1061,7 @@ static time_t mtime_of(const char *dir, const char *name)
     return st.st_mtime;
 }
 
-static void sweep_extremes(struct store *sp, size_t n);
+static void sweep_extremes(const struct store *sp, size_t n);
 
 /* Records dated at the extremes of time_t through the lookup, the list and the sweep: the
  * san build traps on any overflow. */
@@ -1094,7 +1094,7 @@ static void test_extreme_times(void)
         unit_note("unable to remove %s: %s", dir, strerror(errno));
 }
 
-static void sweep_extremes(struct store *sp, size_t n)
+static void sweep_extremes(const struct store *sp, size_t n)
 {
     struct store s = *sp; /* a copy: closed here */
     struct sweep_stats st;
