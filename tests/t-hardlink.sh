@@ -9,8 +9,8 @@
 # relay-import-opensmtp and relay-expire. After each, root's files have the owner, mode,
 # link count and content they had (but for the planted names, which the owner may remove),
 # and the allowance is recorded, as the store's account, or a warning says why not.
-# Needs root, setpriv (util-linux), and leave to set fs.protected_hardlinks for the moment
-# the links are made (it is set back at once).
+# Needs root, setpriv and flock (util-linux), and leave to set fs.protected_hardlinks for the
+# moment the links are made (it is set back at once, under a lock on it).
 # shellcheck disable=SC2016 # the sh -c scripts read their arguments as $1, $2...
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -33,12 +33,17 @@ if [ ! -r "$sysctl" ]; then
     skip "root's files stay root's" "no $sysctl"
     exit 0
 fi
-protected=$(cat "$sysctl")
-if [ "$protected" != 0 ] && ! { echo 0 >"$sysctl"; } 2>/dev/null; then
+if ! command -v flock >/dev/null 2>&1; then
+    skip "root's files stay root's" "flock (util-linux) is missing"
+    exit 0
+fi
+# The setting is the whole machine's: every change is made under a lock on it, and put back
+# to what it was before that change, so that two runs at once cannot leave it off.
+if ! flock -x "$sysctl" sh -c 'p=$(cat "$1") && echo 0 >"$1" && echo "$p" >"$1"' sh \
+    "$sysctl" 2>/dev/null; then
     skip "root's files stay root's" "fs.protected_hardlinks cannot be set to 0 here"
     exit 0
 fi
-echo "$protected" >"$sysctl"
 
 unused_id() {
     n=$1
@@ -63,16 +68,45 @@ for f in lock temp record; do
 done
 touch -d @1000000000 "$secrets/record"
 
-# plant NAME SECRET: as the store's owner, with protected_hardlinks off just for the link.
+# The links are made by a script of its own, so that a shell about to exec a program can
+# plant the temp name of its own PID, which the program keeps.
+#   plant-as SYSCTL UID FILE LINK: as UID, with protected_hardlinks off just for the link
+#   (under a lock on it, and put back to what it was), then a marker LINK.planted.
+cat >"$SCRATCH/plant-as" <<'EOF'
+#!/bin/sh
+flock -x "$1" sh -c 'p=$(cat "$1") || exit 1
+    echo 0 >"$1" || exit 1
+    setpriv --reuid="$2" --regid="$2" --clear-groups -- ln -f "$3" "$4"
+    rc=$?
+    echo "$p" >"$1"
+    exit "$rc"' sh "$@" && : >"$4.planted"
+EOF
+chmod 755 "$SCRATCH/plant-as"
+planted=$SCRATCH/planted
+mkdir "$planted" || exit 1
+
+# plant NAME SECRET: a link to root's file SECRET as NAME in the store.
 plant() {
-    echo 0 >"$sysctl"
-    setpriv --reuid="$owner" --regid="$owner" --clear-groups -- ln -f "$secrets/$2" "$store/$1"
-    plant_rc=$?
-    echo "$protected" >"$sysctl"
-    [ "$plant_rc" -eq 0 ] || diag "unable to plant $1 as uid $owner"
-    return "$plant_rc"
+    "$SCRATCH/plant-as" "$sysctl" "$owner" "$secrets/$2" "$store/$1" &&
+        mv "$store/$1.planted" "$planted/$1"
+    check "the store's account planted $1" test -e "$planted/$1"
 }
 
+# with_temp KEY CMD...: run CMD, with a link to root's temp file planted first as the temp
+# name that CMD will use for KEY (the PID is the shell's, which CMD keeps through the exec).
+# Check with temp_planted KEY (CMD's output may be redirected).
+with_temp() {
+    with_key=$1
+    shift
+    sh -c 'k=$1
+        "$2" "$3" "$4" "$5" "$6/.tmp.$$.$k" && mv "$6/.tmp.$$.$k.planted" "$7/.tmp.$k"
+        shift 7
+        exec "$@"' sh "$with_key" "$SCRATCH/plant-as" "$sysctl" "$owner" "$secrets/temp" \
+        "$store" "$planted" "$@"
+}
+temp_planted() {
+    check "the store's account planted the temp name for $1" test -e "$planted/.tmp.$1"
+}
 # untouched WHAT: root's three files are as they were made.
 untouched() {
     for f in lock temp record; do
@@ -89,19 +123,18 @@ recorded() {
     like "$(cat "$store/$2" 2>&1)" "relaylease1 $2 *" "$1: the record is a record"
 }
 
-# reset: an empty store, with the three links planted again.
+# reset: an empty store, with the lock planted again.
 reset() {
-    rm -rf "${store:?}"/* "$store"/.[!.]* 2>/dev/null
+    rm -rf "${store:?}"/* "$store"/.[!.]* "${planted:?}"/* "$planted"/.[!.]* 2>/dev/null
     plant .lock lock
 }
 
 diag "relay-allow as root, Dovecot style"
 reset
 plant 192.0.2.1 record
-# The shell's PID becomes relay-allow's with the exec: the temp name is known in advance.
-sh -c 'setpriv --reuid="$1" --regid="$1" --clear-groups -- ln "$2" "$3/.tmp.$$.192.0.2.1" 2>/dev/null
-    exec env IP=192.0.2.1 USER=bob RELAY_DIR="$3" "$4"' sh "$owner" "$secrets/temp" "$store" \
-    "$RELAY_BIN/relay-allow" 2>"$SCRATCH/err"
+with_temp 192.0.2.1 env IP=192.0.2.1 USER=bob RELAY_DIR="$store" "$RELAY_BIN/relay-allow" \
+    2>"$SCRATCH/err"
+temp_planted 192.0.2.1
 diag "relay-allow said:" && diag <"$SCRATCH/err"
 untouched "relay-allow"
 recorded "relay-allow" 192.0.2.1
@@ -112,26 +145,27 @@ like "$(cat "$SCRATCH/err")" "*relay-allow: warning: unable to lock $store (Perm
 diag "relay-session as root"
 reset
 plant 192.0.2.2 record
-sh -c 'setpriv --reuid="$1" --regid="$1" --clear-groups -- ln "$2" "$3/.tmp.$$.192.0.2.2" 2>/dev/null
-    exec env TCPREMOTEIP=192.0.2.2 USER=bob RELAY_DIR="$3" "$4" "$5"' sh "$owner" \
-    "$secrets/temp" "$store" "$RELAY_BIN/relay-session" "$RELAY_BIN/relay-allow" \
-    2>"$SCRATCH/err"
+with_temp 192.0.2.2 env TCPREMOTEIP=192.0.2.2 USER=bob RELAY_DIR="$store" \
+    "$RELAY_BIN/relay-session" "$RELAY_BIN/relay-allow" 2>"$SCRATCH/err"
+temp_planted 192.0.2.2
 diag "relay-session said:" && diag <"$SCRATCH/err"
 untouched "relay-session"
 recorded "relay-session" 192.0.2.2
+check "relay-session leaves no temp file" test -z "$(find "$store" -name '.tmp.*')"
 like "$(cat "$SCRATCH/err")" "*relay-session: warning: unable to lock $store (Permission denied): recording without the lock*" \
     "relay-session says it recorded without the lock"
 
 diag "relay-import-opensmtp as root"
 reset
 plant 192.0.2.3 record
-printf '192.0.2.3:allow,RELAYCLIENT=""\t%s\n' "$(date +%s)" |
-    sh -c 'setpriv --reuid="$1" --regid="$1" --clear-groups -- ln "$2" "$3/.tmp.$$.192.0.2.3" 2>/dev/null
-    exec env RELAY_DIR="$3" "$4"' sh "$owner" "$secrets/temp" "$store" \
-    "$RELAY_BIN/relay-import-opensmtp" >"$SCRATCH/out" 2>"$SCRATCH/err"
+printf '192.0.2.3:allow,RELAYCLIENT=""\t%s\n' "$(date +%s)" >"$SCRATCH/open-smtp"
+with_temp 192.0.2.3 env RELAY_DIR="$store" "$RELAY_BIN/relay-import-opensmtp" \
+    <"$SCRATCH/open-smtp" >"$SCRATCH/out" 2>"$SCRATCH/err"
+temp_planted 192.0.2.3
 diag "relay-import-opensmtp said:" && cat "$SCRATCH/out" "$SCRATCH/err" | diag
 untouched "relay-import-opensmtp"
 recorded "relay-import-opensmtp" 192.0.2.3
+check "relay-import-opensmtp leaves no temp file" test -z "$(find "$store" -name '.tmp.*')"
 
 diag "relay-expire as root"
 reset
