@@ -32,7 +32,7 @@ SNAPSHOT = $(SRC)/cdbmake-helpers/snapshot.c $(SRC)/cdbmake-helpers/snapshot.h
 CDBLIBS = -lcdb
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
-	tests/unit-fuzz-regress
+	tests/unit-fuzz-regress tests/unit-owner
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat
 
@@ -75,6 +75,10 @@ tests/unit-addr: $(SRC)/tests/unit-addr.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 tests/unit-store: $(SRC)/tests/unit-store.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-store.c $(CORE) $(LDFLAGS)
+
+tests/unit-owner: $(SRC)/tests/unit-owner.c $(SRC)/tests/unit.h $(SRC)/owner.c $(SRC)/owner.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-owner.c $(SRC)/owner.c $(LDFLAGS)
 
 tests/unit-settings: $(SRC)/tests/unit-settings.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 	@mkdir -p tests

@@ -1,7 +1,8 @@
 /* log.c: every diagnostic is one whole line, written with a single write(2) so that lines
  * from concurrent logins do not interleave in multilog or Dovecot's log. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* O_DIRECTORY on glibc and musl alike */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +12,31 @@
 
 static const char *prog = "relaylease";
 
+/* A program started with 0, 1 or 2 closed would get that number for the next file it opens:
+ * a lock or a cdb on descriptor 2 would then receive the warnings. Each closed one is opened
+ * on /dev/null first, in order, so that open returns that very number; "/" (where writes
+ * fail) stands in if /dev/null cannot be had. */
+static void open_std(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int got = open("/dev/null", O_RDWR | O_NOCTTY);
+        if (got < 0)
+            got = open("/", O_RDONLY | O_DIRECTORY);
+        if (got != fd) {
+            /* Not even "/": nothing else could be opened safely either. */
+            if (got >= 0)
+                close(got);
+            _exit(111);
+        }
+    }
+}
+
 void log_init(const char *progname)
 {
     prog = progname;
+    open_std();
 }
 
 /* Control characters from the environment or a store file would let a caller forge log

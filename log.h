@@ -2,7 +2,8 @@
 #ifndef RELAYLEASE_LOG_H
 #define RELAYLEASE_LOG_H
 
-/* Set the name that starts every line, once, at the top of main. */
+/* Set the name that starts every line, once, at the top of main, before anything is
+ * opened: it also opens /dev/null on any of descriptors 0, 1 and 2 that is closed. */
 void log_init(const char *progname);
 
 /* "prog: warning: ...": something is wrong, and the program goes on without it. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "addr.h"
 #include "log.h"
+#include "owner.h"
 #include "settings.h"
 #include "store.h"
 #include "cdbmake-helpers/trigger.h"
@@ -66,19 +67,32 @@ static void allow(const struct settings *cfg)
     }
     const char *user = login_user();
 
+    /* Run as root (Dovecot's post-login, Courier): the store belongs to its own account, which
+     * could plant a link to any of root's files under a name written here, so the work is
+     * done as that account (owner.h). */
+    struct owner_saved saved;
+    if (owner_enter(&saved, cfg->dir) != 0) {
+        log_warn("unable to take the ids of the owner of store %s: %s: nothing recorded",
+                 cfg->dir, strerror(errno));
+        return;
+    }
     struct store store;
     if (store_open(&store, cfg->dir) != 0) {
         log_warn("unable to open store %s: %s: nothing recorded", cfg->dir, strerror(errno));
-        return;
-    }
-    if (store_record(&store, key, user) != 0)
-        log_warn("unable to record %s in %s: %s", key, cfg->dir, strerror(errno));
-    else if (cfg->log)
-        log_info("recorded %s user=%s", key, user[0] != '\0' ? user : "-");
-    store_close(&store);
+    } else {
+        if (store_record(&store, key, user) != 0)
+            log_warn("unable to record %s in %s: %s", key, cfg->dir, strerror(errno));
+        else if (cfg->log)
+            log_info("recorded %s user=%s", key, user[0] != '\0' ? user : "-");
+        store_close(&store);
 
-    /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; the login never waits. */
-    trigger_rebuild(TRIGGER_DETACH, key);
+        /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; the login never
+         * waits. */
+        trigger_rebuild(TRIGGER_DETACH, key);
+    }
+    /* The session must not go on as the store's account. */
+    if (owner_leave(&saved) != 0)
+        log_fatal(111, "unable to take back root's ids: %s", strerror(errno));
 }
 
 /* Under relay-session (the checkpassword chain) this runs as the mail user, who may not

@@ -3,6 +3,7 @@
  * reads the store. Whatever goes wrong grants nothing, and the session goes on. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,15 +66,26 @@ static int allowed(const struct settings *cfg, struct record *rec)
         break;
     }
 
-    long age = (long)(now - rec->time);
+    /* A login time up to STORE_FUTURE_SLACK ahead is clock skew between hosts sharing the
+     * store, and counts as made now. One further ahead is refused: it cannot be told apart
+     * from a record made to outlive its expiry. After a clock is stepped back the sweep keeps
+     * such a record, which grants again once the clock has caught up, and a new login
+     * replaces it at once. */
+    long age = store_age(rec->time, now);
     const char *user = rec->user[0] != '\0' ? rec->user : "-";
+    if (age < -STORE_FUTURE_SLACK) {
+        if (cfg->log)
+            log_info("refused %s login time %lu s in the future user=%s", key,
+                     age == LONG_MIN ? (unsigned long)LONG_MAX + 1 : (unsigned long)-age, user);
+        return 0;
+    }
     if (!store_fresh(rec->time, now, cfg->expiry)) {
         if (cfg->log)
             log_info("refused %s expired user=%s age=%ld", key, user, age);
         return 0;
     }
     if (cfg->log)
-        log_info("granted %s user=%s age=%ld", key, user, age);
+        log_info("granted %s user=%s age=%ld", key, user, age > 0 ? age : 0);
     return 1;
 }
 

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "log.h"
+#include "owner.h"
 #include "settings.h"
 #include "store.h"
 #include "cdbmake-helpers/trigger.h"
@@ -33,10 +35,14 @@ static void print_live(const struct record *r, void *arg)
 {
     struct listing *l = arg;
     char shown[ADDR_KEY_MAX];
-    long age = (long)(l->now - r->time);
+    /* Listed records are fresh: the age is within [-STORE_FUTURE_SLACK, expiry], and a
+     * login time within the slack counts as made now, as relay-check takes it. */
+    long age = store_age(r->time, l->now);
+    if (age < 0)
+        age = 0;
     show_key(shown, sizeof shown, r->key);
     printf("%s %s %ld %ld\n", shown, r->user[0] != '\0' ? r->user : "-", age,
-           l->expiry - age > 0 ? l->expiry - age : 0);
+           age < l->expiry ? l->expiry - age : 0);
     l->count++;
 }
 
@@ -46,6 +52,16 @@ static void print_removal(const char *name, long age, void *arg)
     char shown[NAME_MAX + 1]; /* a key, or a temp file's name (longer than any key) */
     show_key(shown, sizeof shown, name);
     printf("would remove %s age %ld\n", shown, age);
+}
+
+/* A store that its group or everyone may write holds records that anyone there could have
+ * forged; relay-check refuses each such record, and the sweep says why once per run. */
+static void check_store_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        log_warn("store %s is writable by its group or others: anyone there can forge or "
+                 "remove allowances (chmod go-w %s)", dir, dir);
 }
 
 static void usage(void)
@@ -72,6 +88,15 @@ int main(int argc, char **argv)
     if (optind != argc || (dry_run && list))
         usage();
     settings_load(&cfg);
+    check_store_dir(cfg.dir);
+    /* Started as root (by hand, or by a cron of root's): every name in the store is its
+     * owner's to plant, so the sweep runs as that owner and never as root (owner.h). */
+    if (owner_drop(cfg.dir) != 0) {
+        if (errno == EPERM)
+            log_fatal(111, "store %s is writable by its group or others: not sweeping it as "
+                      "root", cfg.dir);
+        log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
+    }
 
     if (store_open(&store, cfg.dir) != 0)
         log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
@@ -84,8 +109,12 @@ int main(int argc, char **argv)
     } else {
         struct sweep_stats st;
         if (store_sweep(&store, cfg.expiry, dry_run, &st, dry_run ? print_removal : NULL,
-                        NULL) != 0)
+                        NULL) != 0) {
+            if (errno == ETIMEDOUT)
+                log_fatal(111, "unable to lock %s/.lock for %d s: sweep stopped, nothing more "
+                          "removed", cfg.dir, STORE_SWEEP_LOCK_WAIT);
             log_fatal(111, "unable to sweep %s: %s", cfg.dir, strerror(errno));
+        }
         printf("%s %lu %s %lu temp %lu skipped %lu\n", "kept", st.kept,
                dry_run ? "would remove" : "removed", st.removed, st.temps, st.skipped);
     }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include "addr.h"
 #include "log.h"
+#include "owner.h"
 #include "settings.h"
 #include "store.h"
 #include "cdbmake-helpers/trigger.h"
@@ -49,7 +50,12 @@ struct session {
 static pid_t child;
 
 /* A signal meant for the session (tcpserver's or svc's TERM, a HUP, a ^C) goes to the
- * child; this process waits for the child to end and then ends the same way. */
+ * child; this process waits for the child to end and then ends the same way.
+ * The pid signalled is always still the child's: the handler is installed after the fork,
+ * and these signals are blocked everywhere but inside watch's pselect, which runs only while
+ * the child has not been reaped. Only this process reaps it (waitpid on its pid, with the
+ * signals blocked), and an exited child that is not yet reaped keeps its pid, so no other
+ * process can have it when kill runs. */
 static void forward(int sig)
 {
     int e = errno;
@@ -142,14 +148,32 @@ static void close_others(int keep)
             close(fd);
 }
 
+/* The store belongs to its own account, which could plant a link to any of root's files
+ * under a name written here: the work is done as that account (owner.h). */
 static void record(struct session *s)
 {
     struct store store;
+    struct owner_saved saved;
+    if (owner_enter(&saved, s->cfg->dir) != 0) {
+        if (!s->failing)
+            log_warn("unable to take the ids of the owner of store %s: %s: nothing recorded",
+                     s->cfg->dir, strerror(errno));
+        s->failing = 1;
+        return;
+    }
     int r = store_open(&store, s->cfg->dir);
     if (r == 0) {
         r = store_record(&store, s->key, s->user);
         store_close(&store);
     }
+    int e = errno;
+    /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; nobody waits for it. */
+    if (r == 0)
+        trigger_rebuild(TRIGGER_DETACH, s->key);
+    /* Root again, or this process would go on as the store's account: it must not. */
+    if (owner_leave(&saved) != 0)
+        log_fatal(111, "unable to take back root's ids: %s", strerror(errno));
+    errno = e;
     if (r != 0) {
         if (!s->failing)
             log_warn("unable to record %s in %s: %s", s->key, s->cfg->dir, strerror(errno));
@@ -159,8 +183,6 @@ static void record(struct session *s)
     if (s->failing)
         log_info("recorded %s again", s->key);
     s->failing = 0;
-    /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; nobody waits for it. */
-    trigger_rebuild(TRIGGER_DETACH, s->key);
 }
 
 static void now(struct timespec *t)
@@ -282,17 +304,9 @@ int main(int argc, char **argv)
     if (argc < 2)
         log_fatal(100, "usage: relay-session program [arg ...]");
     settings_load(&cfg);
-    /* One from our own caller means nothing here, and must not reach the chain. */
+    /* One from our own caller means nothing here, and must not reach the chain. (log_init
+     * has opened 0, 1 and 2, so the pipe gets higher numbers and is never taken for them.) */
     unsetenv("RELAY_SESSION_FD");
-    /* With 0, 1 and 2 open, the pipe gets higher numbers and is never taken for them. */
-    for (;;) {
-        int fd = open("/dev/null", O_RDWR);
-        if (fd < 0 || fd > 2) {
-            if (fd > 2)
-                close(fd);
-            break;
-        }
-    }
     memset(&s, 0, sizeof s);
     s.cfg = &cfg;
     s.refresh = refresh_wanted();

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,13 @@
 #define TEMP_PREFIX ".tmp."
 /* The lock is a file of its own, mode 0600 and owned by the store's owner, rather than the
  * directory: flock needs only read access, and the directory is readable by relay-check's
- * account and often by everyone, who must not be able to stall logins and sweeps. */
+ * account and often by everyone, who must not be able to stall logins and sweeps. Whoever
+ * writes creates it, and that is always the store's owner: root does its store work as the
+ * owner (owner.h), so nothing here ever changes the owner or mode of a file it did not
+ * create. */
 #define LOCK_NAME ".lock"
 /* A record is one short line; anything bigger is not one of ours. */
 #define RECORD_MAX 1024
-/* Clocks of hosts sharing a store may differ by a little; a login time further in the future
- * than this is a forged or broken record, not a skewed one. */
-#define FUTURE_SLACK 5
 /* A temp file older than this belongs to a writer that died between create and rename. */
 #define TEMP_MAX_AGE 60
 /* How long a writer waits for a sweep to let go of the directory lock. A sweep holds it for
@@ -34,6 +35,8 @@
  * stuck; the login then goes on without the lock rather than wait longer. */
 #define LOCK_WAIT_MS 5000
 #define SWEEP_CHUNK 256
+/* How often a sweep tries the lock again while someone else holds it. */
+#define SWEEP_LOCK_POLL_MS 10
 
 int store_open(struct store *s, const char *dir)
 {
@@ -67,15 +70,41 @@ int store_user_ok(const char *user)
     return n > 0;
 }
 
+/* In uintmax_t the difference of two time_t values is exact (modulo 2^N, and the true
+ * difference of two values of a signed type of at most N bits is below 2^N), so only the
+ * final conversion needs a bound. */
+long store_age(time_t t, time_t now)
+{
+    if (now >= t) {
+        uintmax_t d = (uintmax_t)now - (uintmax_t)t;
+        return d > (uintmax_t)LONG_MAX ? LONG_MAX : (long)d;
+    }
+    uintmax_t d = (uintmax_t)t - (uintmax_t)now;
+    if (d > (uintmax_t)LONG_MAX)
+        return LONG_MIN;
+    return -(long)d;
+}
+
 int store_fresh(time_t t, time_t now, long expiry)
 {
-    return now - t <= expiry && t - now <= FUTURE_SLACK;
+    long age = store_age(t, now);
+    return age <= expiry && age >= -STORE_FUTURE_SLACK;
 }
 
 static int sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     return nanosleep(&ts, NULL);
+}
+
+/* Milliseconds on the monotonic clock: a bounded wait must not grow with a stepped clock or
+ * with sleeps that a busy machine lengthens. */
+static long long mono_ms(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0)
+        return 0;
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static int open_lock(struct store *s)
@@ -86,8 +115,8 @@ static int open_lock(struct store *s)
                     0600);
     if (fd < 0)
         return -1;
-    struct stat st, dst;
-    if (fstat(fd, &st) != 0 || fstat(s->dirfd, &dst) != 0) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -98,16 +127,29 @@ static int open_lock(struct store *s)
         errno = ENOLCK;
         return -1;
     }
-    /* Made by root (the Dovecot hook, relay-session): the store's owner, who runs the sweep,
-     * must be able to open it too. */
-    if (st.st_uid != dst.st_uid && st.st_uid == 0 && fchown(fd, dst.st_uid, dst.st_gid) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
     s->lockfd = fd;
     return 0;
+}
+
+/* Take the lock (LOCK_SH or LOCK_EX), trying every poll_ms for at most wait_ms: another
+ * account that can read the lock file can hold it, and must not stall us for longer.
+ * Returns 0, or -1 with errno set (ETIMEDOUT: held for all that time). */
+static int lock_wait(struct store *s, int how, long wait_ms, long poll_ms)
+{
+    long long end = -1; /* the clock is read only once the lock turns out to be held */
+    for (;;) {
+        if (flock(s->lockfd, how | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (end < 0)
+            end = mono_ms() + wait_ms;
+        else if (mono_ms() >= end)
+            break;
+        sleep_ms(poll_ms);
+    }
+    errno = ETIMEDOUT;
+    return -1;
 }
 
 /* Shared by writers so that a sweep, which takes it exclusively around each stat-and-unlink,
@@ -116,15 +158,7 @@ static int lock_shared(struct store *s)
 {
     if (open_lock(s) != 0)
         return -1;
-    for (long waited = 0; waited < LOCK_WAIT_MS; waited += 2) {
-        if (flock(s->lockfd, LOCK_SH | LOCK_NB) == 0)
-            return 0;
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        sleep_ms(2);
-    }
-    errno = ETIMEDOUT;
-    return -1;
+    return lock_wait(s, LOCK_SH, LOCK_WAIT_MS, 2);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -156,17 +190,20 @@ int store_record(struct store *s, const char *key, const char *user)
     (void)snprintf(tmp, sizeof tmp, TEMP_PREFIX "%ld.%s", (long)getpid(), key); /* fits */
 
     /* O_EXCL: a name we did not just create is never written through. A leftover of our own
-     * pid can only be from a writer that died, so it is removed and the create tried again. */
-    int fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+     * pid can only be from a writer that died (or a name planted to catch us), so it is
+     * removed, never reopened, and the create tried again. The file stays private (0600)
+     * until it is complete. */
+    int fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EEXIST && unlinkat(s->dirfd, tmp, 0) == 0)
-        fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
 
     /* No fsync: an allowance lives for minutes, and one lost in a crash costs the user one
-     * more login, while an fsync would cost every login a disk flush. The explicit mode
-     * keeps records readable by relay-check whatever umask the login chain runs under. */
-    if (fchmod(fd, 0644) != 0 || write_all(fd, line, (size_t)len) != 0) {
+     * more login, while an fsync would cost every login a disk flush. The explicit mode, set
+     * on the file this call created and through its own descriptor, keeps records readable
+     * by relay-check whatever umask the login chain runs under. */
+    if (write_all(fd, line, (size_t)len) != 0 || fchmod(fd, 0644) != 0) {
         int e = errno;
         close(fd);
         unlinkat(s->dirfd, tmp, 0);
@@ -282,15 +319,29 @@ int store_parse(const char *buf, size_t n, struct record *r, const char **why)
     return -1;
 }
 
-/* Validate an open record file. The caller has put the key (the file's name) in r->key. */
-static enum store_result check_record(int fd, struct record *r, time_t now, const char **why)
+/* Validate an open record file. The caller has put the key (the file's name) in r->key;
+ * owner is the store directory's owner. */
+static enum store_result check_record(int fd, struct record *r, uid_t owner, const char **why)
 {
+    static char whose[64];
     struct stat st;
     char buf[RECORD_MAX + 1];
     if (fstat(fd, &st) != 0)
         return STORE_ERROR;
     if (!S_ISREG(st.st_mode)) {
         *why = "not a regular file";
+        return STORE_INVALID;
+    }
+    /* Only root and the store's owner write records; a record that anyone else could have
+     * written or changed proves nothing about a login. */
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        *why = "writable by its group or others";
+        return STORE_INVALID;
+    }
+    if (st.st_uid != 0 && st.st_uid != owner) {
+        (void)snprintf(whose, sizeof whose, "owned by uid %lu, not the store's owner",
+                       (unsigned long)st.st_uid);
+        *why = whose;
         return STORE_INVALID;
     }
     if (st.st_size > RECORD_MAX) {
@@ -316,10 +367,6 @@ static enum store_result check_record(int fd, struct record *r, time_t now, cons
         }
     }
     r->time = st.st_mtime;
-    if (r->time - now > FUTURE_SLACK) {
-        *why = "login time in the future";
-        return STORE_INVALID;
-    }
     return store_parse(buf, n, r, why) == 0 ? STORE_FOUND : STORE_INVALID;
 }
 
@@ -333,6 +380,7 @@ static void set_key(struct record *r, const char *key)
 enum store_result store_lookup(const char *dir, const char *key, struct record *r,
                                time_t now, const char **why)
 {
+    (void)now;
     char path[PATH_MAX];
     *why = "";
     int n = snprintf(path, sizeof path, "%s/%s", dir, key);
@@ -357,7 +405,11 @@ enum store_result store_lookup(const char *dir, const char *key, struct record *
         }
         return STORE_ERROR;
     }
-    enum store_result res = check_record(fd, r, now, why);
+    /* The directory's owner, for check_record: one stat, only when there is a record. */
+    struct stat dst;
+    enum store_result res = STORE_ERROR;
+    if (fstatat(AT_FDCWD, dir, &dst, 0) == 0)
+        res = check_record(fd, r, dst.st_uid, why);
     int e = errno;
     close(fd);
     errno = e;
@@ -420,7 +472,8 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
 
         int locked = 0;
         if (!dry_run) {
-            if (open_lock(s) != 0 || flock(s->lockfd, LOCK_EX) != 0) {
+            if (open_lock(s) != 0 ||
+                lock_wait(s, LOCK_EX, STORE_SWEEP_LOCK_WAIT * 1000L, SWEEP_LOCK_POLL_MS) != 0) {
                 failed = 1;
                 saved = errno;
                 break;
@@ -436,7 +489,7 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
                     log_warn("unable to stat %s/%s: %s", s->dir, name, strerror(errno));
                 continue;
             }
-            long age = (long)(now - sb.st_mtime);
+            long age = store_age(sb.st_mtime, now);
             int temp = is_temp(name);
             struct addr a;
             unsigned bits;
@@ -450,7 +503,13 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
                 st->skipped++;
                 continue;
             }
-            int stale = temp ? age > TEMP_MAX_AGE : !store_fresh(sb.st_mtime, now, expiry);
+            /* A record dated less than the expiry ahead is kept: after a clock is stepped
+             * back it grants again once the clock has caught up (see relay-check), and the
+             * sweep must not have destroyed it meanwhile. One further ahead could never
+             * be fresh in its own window: forged or broken. Temp files the same way. */
+            long keep = temp ? TEMP_MAX_AGE : expiry;
+            long ahead = keep > STORE_FUTURE_SLACK ? keep : STORE_FUTURE_SLACK + 1;
+            int stale = age > keep || age <= -ahead;
             if (!stale) {
                 if (!temp)
                     st->kept++;
@@ -482,6 +541,9 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
 int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, void *arg),
                void *arg)
 {
+    struct stat dst;
+    if (fstat(s->dirfd, &dst) != 0)
+        return -1;
     DIR *d = open_names(s);
     if (d == NULL)
         return -1;
@@ -508,7 +570,7 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
             errno = 0;
             continue;
         }
-        enum store_result res = check_record(rfd, &r, now, &why);
+        enum store_result res = check_record(rfd, &r, dst.st_uid, &why);
         int e = errno;
         close(rfd);
         errno = e;

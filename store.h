@@ -44,12 +44,28 @@ int store_user_ok(const char *user);
 /* Record an allowance for key, made now. Returns 0, or -1 with errno set. */
 int store_record(struct store *s, const char *key, const char *user);
 
-/* Is a login made at t still fresh at now? Age at most expiry, and not from the future. */
+/* Clocks of hosts sharing a store may differ by a little: a login time at most this far in
+ * the future is taken as made now. */
+#define STORE_FUTURE_SLACK 5
+
+/* How long a sweep waits for the store's lock before it gives up (seconds). Writers hold it
+ * shared only around a rename, so this is reached only if someone holds it on purpose. */
+#define STORE_SWEEP_LOCK_WAIT 10
+
+/* now - t in seconds, whatever the two are: a file's mtime can be anything time_t holds, so
+ * the difference saturates at LONG_MIN and LONG_MAX instead of overflowing. Negative: t is
+ * in the future. */
+long store_age(time_t t, time_t now);
+
+/* Is a login made at t still fresh at now? Age at most expiry, and at most
+ * STORE_FUTURE_SLACK seconds in the future. Never overflows. */
 int store_fresh(time_t t, time_t now, long expiry);
 
 /* Look up the record for key without opening the directory (relay-check's fast path).
- * now is the current time, against which a login time in the future is refused.
- * On STORE_INVALID, *why says what was wrong. */
+ * Whether the login time is fresh is the caller's to judge (store_fresh); now is not used
+ * any more and stays for the callers' sake. A record that its group or others may write, or
+ * that belongs to anyone but root or the store directory's owner, is STORE_INVALID: someone
+ * else could have written it. On STORE_INVALID, *why says what was wrong. */
 enum store_result store_lookup(const char *dir, const char *key, struct record *r,
                                time_t now, const char **why);
 
@@ -57,14 +73,17 @@ struct sweep_stats {
     unsigned long kept, removed, temps, skipped;
 };
 
-/* Remove every record older than expiry seconds, and temp files left by crashed writers.
- * With dry_run, remove nothing and report what would go through the callback.
+/* Remove every record older than expiry seconds, or dated expiry seconds or more in the
+ * future (a clock stepped back by less keeps its allowances), and temp files left by crashed
+ * writers. With dry_run, remove nothing and report what would go through the callback.
  * The callback, if any, sees each removed (or would-be removed) name.
- * Returns 0, or -1 with errno set if the store could not be read. */
+ * Returns 0, or -1 with errno set if the store could not be read; ETIMEDOUT: the lock was
+ * held by someone else for STORE_SWEEP_LOCK_WAIT seconds, and the sweep stopped there. */
 int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
                 void (*removed)(const char *name, long age, void *arg), void *arg);
 
-/* Call fn for each valid live record (age <= expiry), in no particular order.
+/* Call fn for each valid fresh record (store_fresh), in no particular order; each invalid
+ * one is reported with one warning.
  * Returns 0, or -1 with errno set. */
 int store_list(struct store *s, long expiry,
                void (*fn)(const struct record *r, void *arg), void *arg);

@@ -16,11 +16,9 @@
 #include "addr.h"
 #include "cdbmake-helpers/trigger.h"
 #include "log.h"
+#include "owner.h"
 #include "settings.h"
 #include "store.h"
-
-/* A time in the future by more than this is not a login time (store.c allows as much). */
-#define FUTURE_SLACK 5
 
 struct tally {
     unsigned long imported, stale, newer, malformed, failed;
@@ -74,7 +72,7 @@ static void import(struct store *store, const struct settings *cfg, char *line,
     char key[ADDR_KEY_MAX];
     time_t t;
     const char *why = read_line(line, cfg, key, &t);
-    if (why == NULL && t - now > FUTURE_SLACK)
+    if (why == NULL && store_age(t, now) < -STORE_FUTURE_SLACK)
         why = "the timestamp is in the future";
     if (why != NULL) {
         log_warn("line %lu skipped: %s: %s", lineno, why, shown);
@@ -123,6 +121,12 @@ int main(int argc, char **argv)
     if (argc != 1)
         log_fatal(100, "usage: relay-import-opensmtp < open-smtp");
     settings_load(&cfg);
+    /* Run as root: the store's account could plant a link to any of root's files under a
+     * name written or touched here, so the work is done as that account (owner.h). */
+    struct owner_saved saved;
+    if (owner_enter(&saved, cfg.dir) != 0)
+        log_fatal(111, "unable to take the ids of the owner of store %s: %s: nothing imported",
+                  cfg.dir, strerror(errno));
     if (store_open(&store, cfg.dir) != 0)
         log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
 
@@ -147,7 +151,8 @@ int main(int argc, char **argv)
            n.malformed);
     if (fflush(stdout) != 0 || ferror(stdout))
         log_fatal(111, "unable to write output: %s", strerror(errno));
-    if (n.imported > 0 && trigger_rebuild(TRIGGER_WAIT, NULL) != 0)
-        return 111;
-    return n.failed > 0 ? 111 : 0;
+    int rebuilt = n.imported == 0 || trigger_rebuild(TRIGGER_WAIT, NULL) == 0;
+    if (owner_leave(&saved) != 0)
+        log_fatal(111, "unable to take back root's ids: %s", strerror(errno));
+    return !rebuilt || n.failed > 0 ? 111 : 0;
 }

@@ -272,6 +272,10 @@ expire_class() {
         echo 111 ;;
     *'".lock"'* | flock* | fstat* | 'newfstatat('*'""'* | fcntl* | write* | ioctl*)
         echo either ;;
+    # The store's own stat: for the warning about its mode (a failure there is silent), and,
+    # as root, for the owner to run as (a failure there is fatal: no sweep as root).
+    "newfstatat(AT_FDCWD, \"$store\","* | "stat(\"$store\","*)
+        echo either ;;
     *) echo 0 ;;
     esac
 }

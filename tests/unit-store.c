@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +16,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "settings.h"
 #include "store.h"
 #include "unit.h"
+
+/* The extremes of time_t, a signed type of some width. */
+#define TMAX ((time_t)((((uintmax_t)1 << (sizeof(time_t) * CHAR_BIT - 2)) - 1) * 2 + 1))
+#define TMIN (-TMAX - 1)
 
 static char top[4096];        /* the scratch directory */
 static char alarm_msg[4200];  /* what on_alarm prints: made before any alarm is set */
@@ -256,6 +263,15 @@ static void test_user_ok(void)
     CHECK(store_user_ok(user) == 0, "store_user_ok refuses 299 bytes");
 }
 
+/* store_fresh by its definition, written with comparisons only: t is at most expiry before
+ * now and at most STORE_FUTURE_SLACK after it. */
+static int ref_fresh(time_t t, time_t now, long expiry)
+{
+    int not_too_old = now < TMIN + expiry || t >= now - expiry;
+    int not_ahead = now > TMAX - STORE_FUTURE_SLACK || t <= now + STORE_FUTURE_SLACK;
+    return not_too_old && not_ahead;
+}
+
 static void test_fresh(void)
 {
     time_t now = 1700000000;
@@ -267,6 +283,33 @@ static void test_fresh(void)
     CHECK(store_fresh(now + 60, now, 900) == 0, "store_fresh: a minute ahead is not fresh");
     CHECK(store_fresh(now + 86400 * 365, now, 604800) == 0,
           "store_fresh: a year ahead is not fresh");
+    CHECK(store_fresh(now + 5, now, 900) == 1, "store_fresh: 5 s ahead is clock skew");
+    CHECK(store_fresh(now + 6, now, 900) == 0, "store_fresh: 6 s ahead is not fresh");
+
+    /* the extremes of time_t: no overflow (the san build traps on one), and the answer is
+     * still right */
+    CHECK_LONG(store_age(0, 0), 0, "store_age(0, 0)");
+    CHECK_LONG(store_age(-1, 0), 1, "store_age(-1, 0)");
+    CHECK_LONG(store_age(0, -1), -1, "store_age(0, -1)");
+    CHECK_LONG(store_age(TMIN, TMAX), LONG_MAX, "store_age(min, max) saturates");
+    CHECK_LONG(store_age(TMAX, TMIN), LONG_MIN, "store_age(max, min) saturates");
+    CHECK_LONG(store_age(TMIN, 0), sizeof(time_t) >= sizeof(long) ? LONG_MAX : -(long)TMIN,
+               "store_age(min, 0)");
+    CHECK_LONG(store_age(TMAX, 0), -(long)TMAX, "store_age(max, 0)");
+    CHECK_LONG(store_age(TMIN, TMIN), 0, "store_age(min, min)");
+    CHECK_LONG(store_age(TMAX, TMAX), 0, "store_age(max, max)");
+    {
+        static const time_t times[] = {TMIN, TMIN + 1, -1, 0, 1, 1700000000, TMAX - 1, TMAX};
+        size_t i, j;
+        for (i = 0; i < sizeof times / sizeof times[0]; i++)
+            for (j = 0; j < sizeof times / sizeof times[0]; j++) {
+                int want = ref_fresh(times[i], times[j], 900);
+                CHECK(store_fresh(times[i], times[j], 900) == want,
+                      "store_fresh at the extremes (%zu, %zu)", i, j);
+            }
+    }
+    CHECK(store_fresh(TMIN, TMAX, SETTINGS_MAX_EXPIRY) == 0, "store_fresh(min, max) is stale");
+    CHECK(store_fresh(TMAX, TMIN, SETTINGS_MAX_EXPIRY) == 0, "store_fresh(max, min) is ahead");
 }
 
 static void test_record_lookup(void)
@@ -580,16 +623,23 @@ static void test_invalid(void)
     make_subdir(dir, "2001:db8:1:9::_64");
     CHECK_LOOKUP(dir, "2001:db8:1:9::_64", now, STORE_INVALID, &r, "a directory (IPv6 key)");
 
-    /* the login time: from the future is refused, a little clock skew is not */
+    /* the login time: a record from the future is a record (a clock stepped back must not
+     * turn allowances into invalid records); whether it grants is store_fresh's to say, and
+     * beyond the slack it does not */
     put_str(dir, "1.2.3.25", "relaylease1 1.2.3.25 bob\n");
     set_time(dir, "1.2.3.25", now + 60);
-    CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_INVALID, &r, "mtime a minute in the future");
+    if (CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_FOUND, &r, "mtime a minute in the future"))
+        CHECK(r.time == now + 60 && !store_fresh(r.time, now, 900),
+              "a minute in the future is not fresh");
     set_time(dir, "1.2.3.25", now + 86400 * 365);
-    CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_INVALID, &r, "mtime a year in the future");
+    if (CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_FOUND, &r, "mtime a year in the future"))
+        CHECK(!store_fresh(r.time, now, 900), "a year in the future is not fresh");
     set_time(dir, "1.2.3.25", now + 6);
-    CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_INVALID, &r, "mtime 6 s in the future");
+    if (CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_FOUND, &r, "mtime 6 s in the future"))
+        CHECK(!store_fresh(r.time, now, 900), "6 s in the future is not fresh");
     set_time(dir, "1.2.3.25", now + 5);
-    CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_FOUND, &r, "mtime 5 s in the future");
+    if (CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_FOUND, &r, "mtime 5 s in the future"))
+        CHECK(store_fresh(r.time, now, 900), "5 s in the future is fresh (clock skew)");
     set_time(dir, "1.2.3.25", now + 2);
     CHECK_LOOKUP(dir, "1.2.3.25", now, STORE_FOUND, &r, "mtime 2 s in the future");
     set_time(dir, "1.2.3.25", now - 100000);
@@ -890,12 +940,273 @@ static void test_list(void)
     store_close(&s);
 }
 
+static void set_mode(const char *dir, const char *name, mode_t mode)
+{
+    char p[4096];
+
+    path_of(p, sizeof p, dir, name);
+    if (chmod(p, mode) != 0)
+        fail_setup("chmod", p);
+}
+
+static void set_owner(const char *dir, const char *name, uid_t uid, gid_t gid)
+{
+    char p[4096];
+
+    path_of(p, sizeof p, dir, name);
+    if (lchown(p, uid, gid) != 0)
+        fail_setup("chown", p);
+}
+
+/* How many listed, and whether key was. */
+static int list_has(const char *dir, const char *key, int *count)
+{
+    struct store s;
+    static struct listed l;
+
+    memset(&l, 0, sizeof l);
+    if (store_open(&s, dir) != 0)
+        return -1;
+    (void)store_list(&s, 900, note_listed, &l);
+    store_close(&s);
+    if (count != NULL)
+        *count = l.n;
+    return listed_user(&l, key) != NULL;
+}
+
+/* A record that someone other than root or the store's owner could have written grants
+ * nothing: group- or world-writable, or owned by another account. */
+static void test_perms(void)
+{
+    static const mode_t bad_modes[] = {0664, 0646, 0666, 0620, 0602, 0777, 0660};
+    char dir[4096];
+    struct record r;
+    const char *why;
+    time_t now = time(NULL);
+    size_t i;
+
+    new_dir(dir, sizeof dir, "perms");
+    for (i = 0; i < sizeof bad_modes / sizeof bad_modes[0]; i++) {
+        char what[100];
+        put_str(dir, "1.2.3.4", "relaylease1 1.2.3.4 bob\n");
+        set_mode(dir, "1.2.3.4", bad_modes[i]);
+        snprintf(what, sizeof what, "a record of mode %04o", (unsigned)bad_modes[i]);
+        if (CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, what))
+            CHECK(store_lookup(dir, "1.2.3.4", &r, now, &why) == STORE_INVALID &&
+                      strstr(why, "writable by its group or others") != NULL,
+                  "%s: says why (%s)", what, why);
+        CHECK(list_has(dir, "1.2.3.4", NULL) == 0, "store_list leaves out %s", what);
+    }
+    put(dir, "1.2.3.4", "USER=bob\0", 9);
+    set_mode(dir, "1.2.3.4", 0666);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, "a relay-ctrl record of mode 0666");
+    put_str(dir, "1.2.3.4", "relaylease1 1.2.3.4 bob\n");
+    set_mode(dir, "1.2.3.4", 0644);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_FOUND, &r, "a record of mode 0644");
+    CHECK(list_has(dir, "1.2.3.4", NULL) == 1, "store_list lists a record of mode 0644");
+    set_mode(dir, "1.2.3.4", 0600);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_FOUND, &r, "a record of mode 0600");
+    set_mode(dir, "1.2.3.4", 0444);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_FOUND, &r, "a record of mode 0444");
+
+    if (geteuid() != 0) {
+        unit_note("skipped: records of other accounts need root to chown them");
+        return;
+    }
+    /* the store is root's: a record of anyone else's is not ours */
+    set_mode(dir, "1.2.3.4", 0644);
+    set_owner(dir, "1.2.3.4", 65534, 65534);
+    if (CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, "a record of uid 65534 in root's store"))
+        CHECK(store_lookup(dir, "1.2.3.4", &r, now, &why) == STORE_INVALID &&
+                  strcmp(why, "owned by uid 65534, not the store's owner") == 0,
+              "says whose it is (%s)", why);
+    CHECK(list_has(dir, "1.2.3.4", NULL) == 0, "store_list leaves out a record of uid 65534");
+    set_owner(dir, "1.2.3.4", 0, 65534);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_FOUND, &r, "root's record, another group, 0644");
+
+    /* the store is 65534's: its records and root's are, anyone else's is not */
+    set_owner(top, "perms", 65534, 65534);
+    set_owner(dir, "1.2.3.4", 65534, 65534);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_FOUND, &r, "the store owner's record");
+    CHECK(list_has(dir, "1.2.3.4", NULL) == 1, "store_list lists the store owner's record");
+    set_owner(dir, "1.2.3.4", 0, 0);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_FOUND, &r, "root's record in the owner's store");
+    set_owner(dir, "1.2.3.4", 12345, 65534);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, "a record of uid 12345");
+    CHECK(list_has(dir, "1.2.3.4", NULL) == 0, "store_list leaves out a record of uid 12345");
+    set_owner(dir, "1.2.3.4", 65534, 65534);
+    set_mode(dir, "1.2.3.4", 0664);
+    CHECK_LOOKUP(dir, "1.2.3.4", now, STORE_INVALID, &r, "the owner's record, group-writable");
+    set_owner(top, "perms", 0, 0);
+}
+
+/* A directory on a filesystem that keeps any time_t as an mtime (tmpfs does; ext4 clamps
+ * to 1901..2446), else the scratch directory. */
+static void wide_dir(char *buf, size_t size)
+{
+    snprintf(buf, size, "/dev/shm/unit-store.XXXXXX");
+    if (mkdtemp(buf) == NULL)
+        new_dir(buf, size, "wide");
+}
+
+/* The mtime a file actually got. */
+static time_t mtime_of(const char *dir, const char *name)
+{
+    char p[4096];
+    struct stat st;
+
+    path_of(p, sizeof p, dir, name);
+    if (lstat(p, &st) != 0)
+        fail_setup("stat", p);
+    return st.st_mtime;
+}
+
+static void sweep_extremes(const struct store *sp, size_t n);
+
+/* Records dated at the extremes of time_t through the lookup, the list and the sweep: the
+ * san build traps on any overflow. */
+static void test_extreme_times(void)
+{
+    static const time_t when[] = {TMIN, TMIN + 1, -1, 0, 1, TMAX - 1, TMAX};
+    char dir[4096], key[32];
+    struct record r;
+    struct store s;
+    time_t now = time(NULL);
+    size_t i;
+    int n = 0;
+
+    wide_dir(dir, sizeof dir);
+    for (i = 0; i < sizeof when / sizeof when[0]; i++) {
+        snprintf(key, sizeof key, "10.9.0.%zu", i);
+        put_str(dir, key, "");
+        set_time(dir, key, when[i]);
+        unit_note("%s dated %lld, got %lld", key, (long long)when[i],
+                  (long long)mtime_of(dir, key));
+        if (CHECK_LOOKUP(dir, key, now, STORE_FOUND, &r, "a record dated at an extreme"))
+            CHECK(!store_fresh(r.time, now, SETTINGS_MAX_EXPIRY), "%s is not fresh", key);
+    }
+    put_str(dir, "10.9.1.1", "");
+    CHECK(list_has(dir, "10.9.1.1", &n) == 1 && n == 1,
+          "store_list lists only the fresh record beside the extremes");
+    if (CHECK(store_open(&s, dir) == 0, "store_open of the extremes"))
+        sweep_extremes(&s, sizeof when / sizeof when[0]);
+    if (strncmp(dir, "/dev/shm/", 9) == 0 && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        unit_note("unable to remove %s: %s", dir, strerror(errno));
+}
+
+static void sweep_extremes(const struct store *sp, size_t n)
+{
+    struct store s = *sp; /* a copy: closed here */
+    struct sweep_stats st;
+    static struct seen seen;
+    size_t i;
+
+    memset(&seen, 0, sizeof seen);
+    CHECK(store_sweep(&s, 900, 1, &st, note_removed, &seen) == 0, "dry run over the extremes");
+    for (i = 0; i < (size_t)seen.n; i++)
+        CHECK(seen.ages[i] > 900 || seen.ages[i] <= -900, "%s: reported age %ld",
+              seen.names[i], seen.ages[i]);
+    CHECK(store_sweep(&s, SETTINGS_MAX_EXPIRY, 0, &st, NULL, NULL) == 0,
+          "sweep over the extremes");
+    CHECK_LONG(st.removed, n, "the sweep removes every extreme");
+    CHECK_LONG(st.kept, 1, "and keeps the fresh record");
+    store_close(&s);
+}
+
+/* A clock stepped back: records dated in the future by less than the expiry are kept by the
+ * sweep; by the expiry or more they are removed. */
+static void test_future_sweep(void)
+{
+    char dir[4096];
+    struct store s;
+    struct sweep_stats st;
+    time_t now = time(NULL);
+
+    new_dir(dir, sizeof dir, "future");
+    put_str(dir, "1.2.4.1", "relaylease1 1.2.4.1 skew\n");
+    set_time(dir, "1.2.4.1", now + 3);
+    put_str(dir, "1.2.4.2", "relaylease1 1.2.4.2 stepped\n");
+    set_time(dir, "1.2.4.2", now + 100);
+    put_str(dir, "1.2.4.3", "relaylease1 1.2.4.3 stepped\n");
+    set_time(dir, "1.2.4.3", now + 800);
+    put_str(dir, "1.2.4.4", "relaylease1 1.2.4.4 forged\n");
+    set_time(dir, "1.2.4.4", now + 1000);
+    put_str(dir, "1.2.4.5", "relaylease1 1.2.4.5 forged\n");
+    set_time(dir, "1.2.4.5", now + 86400 * 365);
+    put_str(dir, ".tmp.9.1.2.4.6", "");
+    set_time(dir, ".tmp.9.1.2.4.6", now + 86400);
+    put_str(dir, ".tmp.9.1.2.4.7", "");
+    set_time(dir, ".tmp.9.1.2.4.7", now + 10);
+    if (!CHECK(store_open(&s, dir) == 0, "store_open for the future sweep"))
+        return;
+    CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "sweep with records from the future");
+    store_close(&s);
+    CHECK(exists(dir, "1.2.4.1"), "the sweep keeps a record 3 s ahead");
+    CHECK(exists(dir, "1.2.4.2"), "the sweep keeps a record 100 s ahead (expiry 900)");
+    CHECK(exists(dir, "1.2.4.3"), "the sweep keeps a record 800 s ahead (expiry 900)");
+    CHECK(!exists(dir, "1.2.4.4"), "the sweep removes a record 1000 s ahead (expiry 900)");
+    CHECK(!exists(dir, "1.2.4.5"), "the sweep removes a record a year ahead");
+    CHECK(!exists(dir, ".tmp.9.1.2.4.6"), "the sweep removes a temp file a day ahead");
+    CHECK(exists(dir, ".tmp.9.1.2.4.7"), "the sweep keeps a temp file 10 s ahead");
+    CHECK_LONG(st.kept, 3, "three kept");
+    CHECK_LONG(st.removed, 2, "two removed");
+    /* a short expiry still keeps what relay-check would grant */
+    new_dir(dir, sizeof dir, "future-short");
+    put_str(dir, "1.2.4.1", "");
+    set_time(dir, "1.2.4.1", now + 3);
+    if (CHECK(store_open(&s, dir) == 0, "store_open for the short expiry")) {
+        CHECK(store_sweep(&s, 2, 0, &st, NULL, NULL) == 0, "sweep with expiry 2");
+        store_close(&s);
+        CHECK(exists(dir, "1.2.4.1"), "expiry 2 keeps a record 3 s ahead (clock skew)");
+    }
+}
+
+/* A temp file is made new, private until complete, and a name left where ours goes is
+ * removed, never written through: a hard link or a symbolic link to another file there
+ * leaves that file as it was. */
+static void test_temp(void)
+{
+    char dir[4096], tmp[64], buf[256], p[4096];
+    struct store s;
+    struct stat st;
+
+    new_dir(dir, sizeof dir, "temp");
+    put_str(top, "victim", "secret\n");
+    set_mode(top, "victim", 0600);
+    snprintf(tmp, sizeof tmp, ".tmp.%ld.1.2.5.1", (long)getpid());
+    path_of(p, sizeof p, top, "victim");
+    {
+        char linkp[4096];
+        path_of(linkp, sizeof linkp, dir, tmp);
+        if (link(p, linkp) != 0)
+            fail_setup("link", linkp);
+    }
+    if (!CHECK(store_open(&s, dir) == 0, "store_open for the temp files"))
+        return;
+    CHECK(store_record(&s, "1.2.5.1", "bob") == 0, "record over a hard-linked temp name");
+    slurp(top, "victim", buf, sizeof buf);
+    CHECK_STR(buf, "secret\n", "the linked file's content is untouched");
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_nlink == 1,
+          "the linked file's mode is untouched, and the link is gone");
+    slurp(dir, "1.2.5.1", buf, sizeof buf);
+    CHECK_STR(buf, "relaylease1 1.2.5.1 bob\n", "the record is written");
+    make_link(dir, tmp, p);
+    CHECK(store_record(&s, "1.2.5.1", "carol") == 0, "record over a symlinked temp name");
+    slurp(top, "victim", buf, sizeof buf);
+    CHECK_STR(buf, "secret\n", "the symbolic link's target is untouched");
+    CHECK(count_temps(dir) == 0, "no temp file is left");
+    path_of(p, sizeof p, dir, "1.2.5.1");
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0644, "the record is 0644");
+    store_close(&s);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
     int status;
 
     log_init("unit-store");
+    umask(022); /* the fixtures' modes are the ones they ask for */
     signal(SIGALRM, on_alarm);
     snprintf(top, sizeof top, "%s/unit-store.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(top) == NULL) {
@@ -914,6 +1225,10 @@ int main(void)
     test_legacy();
     test_sweep();
     test_list();
+    test_perms();
+    test_extreme_times();
+    test_future_sweep();
+    test_temp();
 
     status = unit_done();
     if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

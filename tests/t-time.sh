@@ -1,0 +1,150 @@
+#!/bin/sh
+# t-time.sh: time (issue 8, class 6).
+#   Records dated at the extremes of time_t go through relay-check, relay-expire (sweep, -n,
+#   -l) and relay-cdb without a signed overflow (the san build aborts on one), grant nothing,
+#   and are swept.
+#   A clock stepped back: a record dated 100 s ahead (expiry 900) is kept by the sweep and
+#   refused by relay-check with its reason; one 1000 s ahead is removed; one 3 s ahead (clock
+#   skew between hosts) grants, as age 0.
+# The extremes need a filesystem that keeps any time_t (tmpfs, /dev/shm); elsewhere (ext4
+# clamps to 1901..2446) the same runs see the clamped dates.
+# shellcheck disable=SC2016 # the sh -c scripts read their arguments as $1, $2...
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_programs
+
+wide=
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    wide=$(mktemp -d /dev/shm/t-time.XXXXXX 2>/dev/null) || wide=
+fi
+if [ -n "$wide" ]; then
+    # lib.sh removes only SCRATCH: this directory goes too, and the exit status stays.
+    # shellcheck disable=SC2317 # called by the trap
+    t_cleanup() {
+        t_rc=$?
+        rm -rf "$wide"
+        (exit "$t_rc")
+        lib_cleanup
+    }
+    trap t_cleanup EXIT
+    store=$wide/store
+else
+    diag "no tmpfs: the extreme dates are clamped by the filesystem"
+    store=$SCRATCH/store
+fi
+mkdir "$store" && chmod 755 "$store" || exit 1
+export RELAY_DIR="$store" RELAY_EXPIRY=900 RELAY_LOG=1
+
+# ok_run DESC: the last run exited 0 and printed no sanitizer report.
+ok_run() {
+    is "$rc" 0 "$1: exits 0"
+    check "$1: no runtime error" sh -c '! grep -q "runtime error\|Sanitizer" "$1"' sh \
+        "$SCRATCH/err"
+}
+
+diag "records dated at the extremes of time_t"
+i=0
+for t in -9223372036854775808 -9223372036854775807 -2147483649 -1 0 1 \
+    67768036191676799 9223372036854775806 9223372036854775807; do
+    i=$((i + 1))
+    printf 'relaylease1 10.0.0.%s x%s\n' "$i" "$i" >"$store/10.0.0.$i"
+    touch -d "@$t" "$store/10.0.0.$i" 2>/dev/null ||
+        diag "touch -d @$t refused here"
+    diag "10.0.0.$i dated $t, kept as $(stat -c %Y "$store/10.0.0.$i")"
+    for e in 900 604800; do
+        env RELAY_EXPIRY=$e TCPREMOTEIP="10.0.0.$i" "$RELAY_BIN/relay-check" \
+            sh -c 'test -z "${RELAYCLIENT+set}"' 2>"$SCRATCH/err"
+        rc=$?
+        ok_run "relay-check, dated $t, expiry $e: grants nothing"
+        like "$(cat "$SCRATCH/err")" "relay-check: refused 10.0.0.$i *" \
+            "relay-check, dated $t, expiry $e: a refusal"
+    done
+done
+printf 'relaylease1 10.0.1.1 fresh\n' >"$store/10.0.1.1"
+
+"$RELAY_BIN/relay-expire" -l >"$SCRATCH/out" 2>"$SCRATCH/err"
+rc=$?
+ok_run "relay-expire -l"
+like "$(cat "$SCRATCH/out")" "address user age left
+10.0.1.1 fresh [0-9] 9[0-9][0-9]" "relay-expire -l lists only the fresh record"
+
+"$RELAY_BIN/relay-expire" -n >"$SCRATCH/out" 2>"$SCRATCH/err"
+rc=$?
+ok_run "relay-expire -n"
+is "$(grep -c '^would remove 10\.0\.0\.' "$SCRATCH/out")" "$i" "relay-expire -n would remove every extreme"
+like "$(grep '^would remove 10\.0\.0\.1 ' "$SCRATCH/out")" "would remove 10.0.0.1 age [0-9]*" \
+    "relay-expire -n: the oldest has a positive age"
+
+if [ -x "$RELAY_BIN/relay-cdb" ]; then
+    mkdir "$SCRATCH/cdb"
+    printf '127.:allow\n' >"$SCRATCH/cdb/rules.txt"
+    "$RELAY_BIN/relay-cdb" -s "$SCRATCH/cdb/rules.cdb" "$SCRATCH/cdb/rules.tmp" \
+        <"$SCRATCH/cdb/rules.txt" >/dev/null 2>"$SCRATCH/err"
+    rc=$?
+    ok_run "relay-cdb -s over the extremes"
+    if command -v cdbget >/dev/null 2>&1; then
+        check "relay-cdb grants the fresh record" cdbget 10.0.1.1 <"$SCRATCH/cdb/rules.cdb"
+        check "relay-cdb grants none of the extremes" sh -c '! cdbget 10.0.0.1 <"$1"' sh \
+            "$SCRATCH/cdb/rules.cdb"
+    fi
+fi
+
+"$RELAY_BIN/relay-expire" >"$SCRATCH/out" 2>"$SCRATCH/err"
+rc=$?
+ok_run "relay-expire"
+is "$(cat "$SCRATCH/out")" "kept 1 removed $i temp 0 skipped 0" "the sweep removes every extreme"
+rm -f "$store"/*
+
+diag "a clock stepped back (expiry 900)"
+now=$(date +%s)
+printf 'relaylease1 127.0.0.1 bob\n' >"$store/127.0.0.1"
+touch -d "@$((now + 100))" "$store/127.0.0.1"
+printf 'relaylease1 127.0.0.2 eve\n' >"$store/127.0.0.2"
+touch -d "@$((now + 1000))" "$store/127.0.0.2"
+printf 'relaylease1 127.0.0.3 carol\n' >"$store/127.0.0.3"
+touch -d "@$((now + 3))" "$store/127.0.0.3"
+printf 'relaylease1 127.0.0.4 dave\n' >"$store/127.0.0.4"
+touch -d "@$((now + 899))" "$store/127.0.0.4"
+
+env TCPREMOTEIP=127.0.0.1 "$RELAY_BIN/relay-check" sh -c 'test -z "${RELAYCLIENT+set}"' \
+    2>"$SCRATCH/err"
+is "$?" 0 "relay-check grants nothing for a record 100 s ahead"
+got=$(cat "$SCRATCH/err")
+like "$got" "relay-check: refused 127.0.0.1 login time [0-9]* s in the future user=bob" \
+    "and says why, in one line"
+secs=${got#*login time }
+secs=${secs%% *}
+check "the seconds are the record's ($secs)" test "$secs" -le 100 -a "$secs" -gt 6
+
+env TCPREMOTEIP=127.0.0.3 "$RELAY_BIN/relay-check" printenv RELAYCLIENT >/dev/null \
+    2>"$SCRATCH/err"
+is "$?" 0 "relay-check grants a record 3 s ahead (clock skew)"
+is "$(cat "$SCRATCH/err")" "relay-check: granted 127.0.0.3 user=carol age=0" "as age 0"
+
+"$RELAY_BIN/relay-expire" -l >"$SCRATCH/out" 2>"$SCRATCH/err"
+is "$(cat "$SCRATCH/out")" "address user age left
+127.0.0.3 carol 0 900" "relay-expire -l lists the skewed record as age 0, and nothing ahead"
+is "$(cat "$SCRATCH/err")" "" "relay-expire -l warns about none of them"
+
+"$RELAY_BIN/relay-expire" >"$SCRATCH/out" 2>"$SCRATCH/err"
+is "$?.$(cat "$SCRATCH/out")" "0.kept 3 removed 1 temp 0 skipped 0" \
+    "the sweep keeps three records, removes one"
+check "the record 100 s ahead is kept" test -e "$store/127.0.0.1"
+check "the record 899 s ahead is kept" test -e "$store/127.0.0.4"
+check "the record 3 s ahead is kept" test -e "$store/127.0.0.3"
+check "the record 1000 s ahead is removed" test ! -e "$store/127.0.0.2"
+
+# Once the clock has caught up it grants for the rest of its window: the same record,
+# seen from a clock 100 s on, is the record of a login made now.
+touch -d "@$((now - 1))" "$store/127.0.0.1"
+env TCPREMOTEIP=127.0.0.1 "$RELAY_BIN/relay-check" printenv RELAYCLIENT >/dev/null \
+    2>"$SCRATCH/err"
+is "$?" 0 "once the clock has caught up, the record grants"
+# A new login replaces a record from the future at once.
+touch -d "@$((now + 500))" "$store/127.0.0.1"
+env IP=127.0.0.1 USER=bob "$RELAY_BIN/relay-allow" 2>/dev/null
+env TCPREMOTEIP=127.0.0.1 "$RELAY_BIN/relay-check" printenv RELAYCLIENT >/dev/null \
+    2>"$SCRATCH/err"
+is "$?" 0 "a new login replaces a record from the future, and grants"
+
+done_testing
