@@ -205,11 +205,11 @@ allow_now() { # ADDRESS USER
 }
 allow_now 1.2.3.4 bob
 allow_now 127.0.0.1 root
-allow_now 0.0.0.0 zero
+allow_now 1.0.0.0 zero
 allow_now 10.0.0.1 ten
 allow_now 2001:db8:1:2::1 carol
 allow_now ::1 local
-for k in 1.2.3.4 127.0.0.1 0.0.0.0 10.0.0.1 2001:db8:1:2::_64 ::_64; do
+for k in 1.2.3.4 127.0.0.1 1.0.0.0 10.0.0.1 2001:db8:1:2::_64 ::1_128; do
     [ -f "$store/$k" ] || {
         not_ok "the store is set up ($k)"
         exit 1
@@ -270,8 +270,8 @@ grant_addr 2001:0db8:0001:0002:0000:0000:0000:0001 2001:db8:1:2::_64 carol
 grant_addr 2001:db8:1:2:ffff:ffff:ffff:ffff 2001:db8:1:2::_64 carol
 grant_addr 2001:db8:1:2::1.2.3.4 2001:db8:1:2::_64 carol
 # Valid addresses that are easy to mistake for junk: each names what it names, nothing more.
-grant_addr ::1.2.3.4 ::_64 local
-grant_addr :: ::_64 local
+grant_addr ::1.2.3.4 1.2.3.4 bob
+deny_addr ::
 valid_addr() { # ADDRESS KEY: valid, not in the store: relay-check denies, relay-allow records KEY
     hostile_check "TCPREMOTEIP=$(shown "$1") (valid, not stored)" deny TCPREMOTEIP="$1"
     user_want=eve
