@@ -27,6 +27,7 @@ static void show_key(char *out, size_t n, const char *key)
 
 struct listing {
     long expiry;
+    const struct addr_policy *keys;
     time_t now;
     unsigned long count;
 };
@@ -35,6 +36,13 @@ static void print_live(const struct record *r, void *arg)
 {
     struct listing *l = arg;
     char shown[ADDR_KEY_MAX];
+    /* A record under a key the settings no longer make (an old ::_64, a /48 when the prefix
+     * is 64) is never looked up: listing it would show an allowance that does not exist. */
+    if (!addr_key_current(r->key, l->keys)) {
+        log_warn("%s is under a key the current settings never look up: it grants nothing",
+                 r->key);
+        return;
+    }
     /* Listed records are fresh: the age is within [-STORE_FUTURE_SLACK, expiry], and a
      * login time within the slack counts as made now, as relay-check takes it. */
     long age = store_age(r->time, l->now);
@@ -102,7 +110,7 @@ int main(int argc, char **argv)
         log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
 
     if (list) {
-        struct listing l = {cfg.expiry, time(NULL), 0};
+        struct listing l = {cfg.expiry, &cfg.keys, time(NULL), 0};
         printf("address user age left\n");
         if (store_list(&store, cfg.expiry, print_live, &l) != 0)
             log_fatal(111, "unable to list %s: %s", cfg.dir, strerror(errno));

@@ -202,6 +202,10 @@ done
 for a in 64:ff9b::c000:208 64:ff9b::1:0:0 fe80::2 ::2 2001::1 ff02::1 64:ff9b::c000:207; do
     is "$(granted $a)" "" "$a is not granted by an old record"
 done
+"$RELAY_BIN/relay-expire" -l >"$SCRATCH/list" 2>"$err"
+is "$(sed 1d "$SCRATCH/list")" "" "relay-expire -l lists none of them as an allowance"
+is "$(grep -c 'is under a key the current settings never look up: it grants nothing' "$err")" 6 \
+    "relay-expire -l says of each that it grants nothing"
 
 # ---- relay-session ---------------------------------------------------------------------------
 diag "relay-session keys the same"
