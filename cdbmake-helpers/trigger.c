@@ -469,6 +469,8 @@ static void handover(const struct cdbmode *m, int fd)
     }
 }
 
+static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char *key);
+
 int trigger_rebuild(enum trigger_mode mode, const char *key)
 {
     struct cdbmode m;
@@ -476,6 +478,30 @@ int trigger_rebuild(enum trigger_mode mode, const char *key)
     if (on <= 0)
         return on;
 
+    /* Root (a Dovecot hook, relay-session, relay-expire from root's cron) does the file work
+     * of the cdb's directory as that directory's owner, whoever called us and however: the
+     * lock and the journal are opened, made and written by that account only. (A caller that
+     * has entered the store's account already is no longer root here: nothing to do.) */
+    char dir[PATH_MAX];
+    struct owner_saved saved;
+    if (dir_of(dir, m.cdb) != 0 || owner_enter(&saved, dir) != 0) {
+        log_warn("unable to work in the directory of %s as its owner: %s: the rules cdb is not "
+                 "rebuilt",
+                 m.cdb, strerror(errno));
+        return -1;
+    }
+    int result = rebuild(&m, mode, key);
+    if (owner_leave(&saved) != 0) {
+        log_warn("unable to take back our own ids after the rebuild of %s: %s", m.cdb,
+                 strerror(errno));
+        return -1;
+    }
+    return result;
+}
+
+static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char *key)
+{
+    struct cdbmode m = *cm;
     int fd = open(m.lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0) {
         log_warn("unable to open %s: %s: the rules cdb is not rebuilt", m.lock, strerror(errno));
