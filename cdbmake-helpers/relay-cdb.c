@@ -1168,7 +1168,12 @@ static void take(const char *k, const struct snapshot_entry *e, int from_snapsho
         return;
     if (e->time < 1 || e->time > SNAPSHOT_TIME_MAX || !store_fresh(e->time, now, cfg->expiry))
         return;
-    if (!current(k, e->klen, &cfg->keys))
+    /* An IPv4 key is keyed to itself whatever the settings (unit-rules checks that of
+     * addr_key), and every key in a snapshot passed this check when it was written: the
+     * snapshot's IPv4 keys, nearly all of a login's build, need no second look. An IPv6
+     * key's fate depends on RELAY_IPV6_PREFIX and RELAY_NAT64_PREFIX, which may have
+     * changed since. */
+    if ((!from_snapshot || memchr(k, ':', e->klen) != NULL) && !current(k, e->klen, &cfg->keys))
         return;
     if (keeping)
         keep_line(k, e->len);

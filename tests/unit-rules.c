@@ -349,6 +349,39 @@ static void v4_forms(void)
                            "(%lu tried)", keyed_v4);
 }
 
+/* relay-cdb trusts a snapshot's IPv4 keys to be current under any settings: an IPv4
+ * address's key (or its refusal) must not depend on the key policy. */
+static void v4_keys_policy_free(void)
+{
+    static const unsigned char v4s[][4] = {{0, 0, 0, 0},     {0, 0, 0, 1},   {10, 1, 2, 3},
+                                           {127, 0, 0, 1},   {169, 254, 1, 1}, {192, 0, 2, 7},
+                                           {224, 0, 0, 1},   {100, 64, 0, 1}, {255, 255, 255, 255},
+                                           {192, 88, 99, 1}, {198, 51, 100, 9}};
+    static const unsigned v6bits[] = {1, 16, 32, 48, 56, 60, 64, 96, 112, 127, 128};
+    static const unsigned nat64[] = {0, 32, 40, 48, 56, 64, 96};
+    unsigned long differ = 0, tried = 0;
+    for (size_t v = 0; v < sizeof v4s / sizeof v4s[0]; v++) {
+        struct addr a = {4, {0}};
+        memcpy(a.b, v4s[v], 4);
+        char first[ADDR_KEY_MAX] = "", key[ADDR_KEY_MAX];
+        int first_r = 0;
+        for (size_t b = 0; b < sizeof v6bits / sizeof v6bits[0]; b++)
+            for (size_t n = 0; n < sizeof nat64 / sizeof nat64[0]; n++) {
+                struct addr_policy p = {v6bits[b], nat64[n], {0, 0x64, 0xff, 0x9b}};
+                int r = addr_key(key, &a, &p);
+                tried++;
+                if (b == 0 && n == 0) {
+                    first_r = r;
+                    memcpy(first, key, sizeof key);
+                } else if (r != first_r || (r == 0 && strcmp(key, first) != 0)) {
+                    differ++;
+                }
+            }
+    }
+    CHECK_LONG(differ, 0, "an IPv4 address's key does not depend on the policy (%lu tried)",
+               tried);
+}
+
 int main(void)
 {
     /* ---- the line syntax ---- */
@@ -485,6 +518,7 @@ int main(void)
 
     special_ranges();
     v4_forms();
+    v4_keys_policy_free();
 
     brute_force(64, 3000);
     brute_force(48, 2000);
