@@ -853,8 +853,8 @@ static void on_fatal_signal(int sig)
     int e = errno;
     remove_made();
     (void)signal(sig, SIG_DFL);
-    (void)raise(sig); /* blocked while we run: delivered when the handler returns */
     errno = e;
+    (void)raise(sig); /* blocked while we run: delivered when the handler returns */
 }
 
 /* Catch the signals that would end the build, unless we were started with one ignored. */

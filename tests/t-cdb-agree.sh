@@ -186,11 +186,17 @@ gen() {
     }'
 }
 
+# settings CMD...: CMD with this round's settings
+settings() {
+    env RELAY_DIR="$store" RELAY_IPV6_PREFIX="$prefix" RELAY_CDB_V4MAPPED="$mapped" \
+        ${nat64:+RELAY_NAT64_PREFIX="$nat64"} "$@"
+}
+
 # check_of TEXT: relay-check's log for a client at TEXT (tcpserver's variables).
 check_of() {
     case $1 in
-    *:*) PROTO=TCP6 TCP6REMOTEIP=$1 "$RELAY_BIN/relay-check" true 2>&1 ;;
-    *) PROTO=TCP TCPREMOTEIP=$1 "$RELAY_BIN/relay-check" true 2>&1 ;;
+    *:*) settings PROTO=TCP6 TCP6REMOTEIP="$1" "$RELAY_BIN/relay-check" true 2>&1 </dev/null ;;
+    *) settings PROTO=TCP TCPREMOTEIP="$1" "$RELAY_BIN/relay-check" true 2>&1 </dev/null ;;
     esac
 }
 
@@ -231,17 +237,13 @@ for seed in $seeds; do
             touch -d "@$mtime" "$store/$key"
         done <"$dir/gen"
         sed -n 's/^R //p' "$dir/gen" >"$dir/rules.txt"
-        env_set="RELAY_DIR=$store RELAY_IPV6_PREFIX=$prefix RELAY_CDB_V4MAPPED=$mapped"
-        [ -n "$nat64" ] && env_set="$env_set RELAY_NAT64_PREFIX=$nat64"
-        # shellcheck disable=SC2086 # env_set is a list of assignments
-        (
-            export $env_set
+        {
             tcprules "$dir/static.cdb" "$dir/static.tmp" <"$dir/rules.txt" &&
-                "$RELAY_BIN/relay-cdb" "$dir/plain.cdb" "$dir/plain.tmp" <"$dir/rules.txt" \
-                    2>"$dir/plain.err" &&
-                "$RELAY_BIN/relay-cdb" -s "$dir/rules.cdb" "$dir/rules.tmp" <"$dir/rules.txt" \
-                    2>"$dir/s.err"
-        ) || {
+                settings "$RELAY_BIN/relay-cdb" "$dir/plain.cdb" "$dir/plain.tmp" \
+                    <"$dir/rules.txt" 2>"$dir/plain.err" &&
+                settings "$RELAY_BIN/relay-cdb" -s "$dir/rules.cdb" "$dir/rules.tmp" \
+                    <"$dir/rules.txt" 2>"$dir/s.err"
+        } || {
             not_ok "seed $seed mapped=$mapped: the cdbs build"
             cat "$dir/plain.err" "$dir/s.err" | diag
             continue
@@ -253,12 +255,12 @@ for seed in $seeds; do
             disagree=$((disagree + 1))
         fi
         n=0 bad=0
-        for t in $(sed -n 's/^A //p' "$dir/gen"); do
+        while read -r kind t <&3; do
+            [ "$kind" = A ] || continue
             n=$((n + 1))
-            s=$(TCPREMOTEIP=$t tcprulescheck "$dir/static.cdb" 2>&1 | tr '\n' '|')
-            c=$(TCPREMOTEIP=$t tcprulescheck "$dir/rules.cdb" 2>&1 | tr '\n' '|')
-            # shellcheck disable=SC2086
-            r=$(export $env_set && check_of "$t")
+            s=$(TCPREMOTEIP=$t tcprulescheck "$dir/static.cdb" 2>&1 </dev/null | tr '\n' '|')
+            c=$(TCPREMOTEIP=$t tcprulescheck "$dir/rules.cdb" 2>&1 </dev/null | tr '\n' '|')
+            r=$(check_of "$t")
             rkey=$(printf '%s\n' "$r" | sed -n 's/^relay-check: granted \([^ ]*\) .*/\1/p')
             why=
             case $s in
@@ -299,7 +301,7 @@ for seed in $seeds; do
                 [ "$bad" -le 5 ] && diag "seed $seed mapped=$mapped $t: $why" &&
                     diag "  static: $s" && diag "  cdb:    $c" && diag "  check:  $(printf '%s' "$r" | tr '\n' '|')"
             fi
-        done
+        done 3<"$dir/gen"
         total=$((total + n))
         disagree=$((disagree + bad))
         tried_seeds="$tried_seeds $seed/$mapped:$n"
@@ -307,7 +309,7 @@ for seed in $seeds; do
             ok "seed $seed, RELAY_CDB_V4MAPPED=$mapped, RELAY_IPV6_PREFIX=$prefix${nat64:+, NAT64 $nat64}: tcprulescheck and relay-check agree on $n addresses"
         else
             not_ok "seed $seed, RELAY_CDB_V4MAPPED=$mapped, RELAY_IPV6_PREFIX=$prefix: $bad of $n addresses disagree"
-            diag "store: $(ls "$store" | tr '\n' ' ')"
+            diag "store: $(cd "$store" && printf '%s ' *)"
             diag "rules: $(tr '\n' ' ' <"$dir/rules.txt")"
         fi
     done
