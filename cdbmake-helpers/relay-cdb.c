@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@
 #include "cdbmake-helpers/snapshot.h"
 #include "cdbmake-helpers/trigger.h"
 #include "log.h"
+#include "owner.h"
 #include "settings.h"
 #include "store.h"
 
@@ -460,6 +462,7 @@ static void add_v6net(const char *k, size_t klen)
 
 struct options {
     int v4mapped;
+    const struct addr_policy *keys;
 };
 
 /* Grant relaying to the allowance with the key k, klen bytes (a valid store key: every key
@@ -471,9 +474,18 @@ static void grant(const char *k, size_t klen, const struct options *opt)
         /* IPv4: the key is the address's text, which is what tcpserver looks up. */
         merge(k, klen);
         if (opt->v4mapped) {
-            char text[ADDR_KEY_MAX + 8];
-            int n = snprintf(text, sizeof text, "::ffff:%.*s", (int)klen, k);
-            merge(text, (size_t)n);
+            /* tcpserver -6 shows this client as ::ffff:a.b.c.d, and relay-check also takes
+             * the forms that embed it (NAT64 and the like) for it: each as its own exact
+             * key, and only those that relay-check keys to this very address. */
+            char key[ADDR_KEY_MAX];
+            static struct rules_v4_forms forms;
+            if (klen >= sizeof key)
+                return;
+            memcpy(key, k, klen);
+            key[klen] = '\0';
+            rules_v4_forms(&forms, key, opt->keys);
+            for (size_t i = 0; i < forms.count; i++)
+                merge(forms.key[i], strlen(forms.key[i]));
         }
         return;
     }
@@ -819,40 +831,136 @@ static void collect(enum mode mode, const struct settings *cfg, const struct fil
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-/* Open rules.tmp (or the snapshot's temp file) for writing, locked, so that two relay-cdb
- * runs (a rebuild after a login and one by hand, say) never write into the same temp file. A
- * lock won on a file that the winner has since renamed into place is worthless, and
- * truncating it would destroy the live file: the lock counts only if the name still leads to
- * the locked file. */
-static int open_tmp(const char *tmp, mode_t mode)
+/* The temp files this run has made and not yet renamed: every way out removes them, exit()
+ * (log_fatal, out of memory) through atexit, a fatal signal through its handler. A flag is
+ * set only once its name is complete, and cleared before the rename. */
+#define TMP_CDB 0
+#define TMP_IDX 1
+static char made_name[2][PATH_MAX];
+static volatile sig_atomic_t made[2];
+
+static void remove_made(void)
 {
-    for (int tries = 0; tries < 1000; tries++) {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
-        if (fd < 0)
+    for (int i = 0; i < 2; i++)
+        if (made[i]) {
+            made[i] = 0;
+            (void)unlink(made_name[i]);
+        }
+}
+
+static void on_fatal_signal(int sig)
+{
+    int e = errno;
+    remove_made();
+    (void)signal(sig, SIG_DFL);
+    errno = e;
+    (void)raise(sig); /* blocked while we run: delivered when the handler returns */
+}
+
+/* Catch the signals that would end the build, unless we were started with one ignored. */
+static void catch_fatal_signals(void)
+{
+    static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGXFSZ, SIGXCPU,
+                               SIGALRM, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal_signal;
+        sigfillset(&sa.sa_mask);
+        (void)sigaction(sigs[i], &sa, NULL); /* valid signals and handler: cannot fail */
+    }
+    if (atexit(remove_made) != 0)
+        log_fatal(111, "unable to register the temp file's removal");
+}
+
+/* How long a temp file that another build holds is waited for: a build takes a few seconds
+ * at most, and the trigger's lock keeps its own builds apart; past this the holder is stuck,
+ * and this build gives up rather than hang (the next login's or sweep's build retries). */
+#define TMP_WAIT_MS 5000
+
+/* The temp file name is there already. If a live build holds it (its lock, taken on the
+ * file the name leads to), 1: wait. If not, it is left from a build that died (or planted):
+ * remove it, never write into it, and 0. -1 with errno if it can be neither checked nor
+ * removed. Only a builder (our account: the file is 0600) can open it for its lock; a file we
+ * may not open is no builder's. */
+static int remove_stale(const char *tmp)
+{
+    int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno != EACCES && errno != ELOOP && errno != EPERM && errno != ENXIO)
             return -1;
+    } else {
         struct stat held, named;
-        if (flock(fd, LOCK_EX) != 0 || fstat(fd, &held) != 0) {
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
             int e = errno;
             close(fd);
+            if (e == EWOULDBLOCK || e == EINTR)
+                return 1;
             errno = e;
             return -1;
         }
-        if (stat(tmp, &named) == 0 && named.st_dev == held.st_dev &&
-            named.st_ino == held.st_ino) {
-            if (!S_ISREG(held.st_mode)) {
-                close(fd);
-                errno = EINVAL;
-                return -1;
-            }
-            if (ftruncate(fd, 0) != 0 || fchmod(fd, mode) != 0) {
-                int e = errno;
-                close(fd);
-                errno = e;
-                return -1;
-            }
-            return fd;
+        /* Locked: but the name may lead elsewhere by now (removed and made anew by another
+         * build, which holds that one). Then look again. */
+        int same = fstat(fd, &held) == 0 && lstat(tmp, &named) == 0 &&
+                   held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+        if (!same) {
+            close(fd);
+            return 0;
         }
-        close(fd);
+    }
+    int r = unlink(tmp) == 0 || errno == ENOENT ? 0 : -1;
+    int e = errno;
+    if (fd >= 0)
+        close(fd); /* after the unlink: who waits on this lock finds the name gone */
+    errno = e;
+    if (r == 0)
+        log_warn("removed %s, left by a build that did not finish", tmp);
+    return r;
+}
+
+/* Make the temp file tmp, new (O_EXCL), private (0600) and locked, so that two relay-cdb runs
+ * (a rebuild after a login and one by hand, say) never write into the same file, and none
+ * ever opens for writing a file it did not make: a stale one is removed, not reused. The lock
+ * counts only while the name leads to the locked file (a build that found ours stale in the
+ * moment before we locked it has removed it: then make another). which: TMP_CDB or TMP_IDX,
+ * for the removal on the way out. Returns the descriptor, or -1 with errno (EBUSY: another
+ * build held it for TMP_WAIT_MS). */
+static int open_tmp(const char *tmp, int which)
+{
+    struct timespec nap = {0, 10000000L};
+    long waited = 0;
+    for (int tries = 0; tries < 1000; tries++) {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                      0600);
+        if (fd >= 0) {
+            struct stat held, named;
+            if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 &&
+                lstat(tmp, &named) == 0 && held.st_dev == named.st_dev &&
+                held.st_ino == named.st_ino) {
+                (void)snprintf(made_name[which], PATH_MAX, "%s", tmp); /* tmp is shorter */
+                made[which] = 1;
+                return fd;
+            }
+            close(fd);
+            continue;
+        }
+        if (errno != EEXIST)
+            return -1;
+        int r = remove_stale(tmp);
+        if (r < 0)
+            return -1;
+        if (r > 0) {
+            if (waited >= TMP_WAIT_MS) {
+                errno = EBUSY;
+                return -1;
+            }
+            nanosleep(&nap, NULL);
+            waited += 10;
+        }
     }
     errno = EAGAIN;
     return -1;
@@ -865,11 +973,12 @@ static int cdbfd = -1;
 static _Noreturn void die_write(void)
 {
     int e = errno;
-    if (cdbfd >= 0) {
-        unlink(tmpname);
+    if (e == EBUSY && cdbfd < 0)
+        log_fatal(111, "another build has held %s for %d s: the cdb was not rebuilt", tmpname,
+                  TMP_WAIT_MS / 1000);
+    if (cdbfd >= 0)
         close(cdbfd);
-    }
-    log_fatal(111, "unable to write to %s: %s", tmpname, strerror(e));
+    log_fatal(111, "unable to write to %s: %s", tmpname, strerror(e)); /* atexit: unlink */
 }
 
 /* Start rules.tmp. The records of IPv4 allowances go in as they are made (cdb_put); the rest
@@ -878,7 +987,7 @@ static _Noreturn void die_write(void)
  * order. */
 static void cdb_begin(void)
 {
-    cdbfd = open_tmp(tmpname, 0644);
+    cdbfd = open_tmp(tmpname, TMP_CDB);
     if (cdbfd < 0 || cdb_make_start(&cm, cdbfd) != 0)
         die_write();
 }
@@ -909,13 +1018,15 @@ static void cdb_end(const char *cdbname, const char *rc)
     }
     rbuf_free(&v);
     /* fsync before the rename: after a crash the name must lead to a whole file, or tcpserver
-     * would refuse (or wrongly admit) every client until the next build. */
-    if (cdb_make_finish(&cm) != 0 || fsync(cdbfd) != 0)
+     * would refuse (or wrongly admit) every client until the next build. The temp file is
+     * private until it is complete; the cdb is for tcpserver to read, as tcprules makes it. */
+    if (cdb_make_finish(&cm) != 0 || fsync(cdbfd) != 0 || fchmod(cdbfd, 0644) != 0)
         die_write();
     int fd = cdbfd;
     cdbfd = -1;
     if (close(fd) != 0)
         die_write();
+    made[TMP_CDB] = 0;
     if (rename(tmpname, cdbname) != 0) {
         int e = errno;
         unlink(tmpname);
@@ -970,9 +1081,9 @@ static void keep_line(const char *line, size_t len)
 }
 
 /* Save the kept lines as the snapshot for the next -i: a new header and the lines, copied
- * from where they are, in one writev, then a rename. Mode 0600 and, made by root, given to
- * the owner of the directory, as the journal is (trigger.c): only the builders may read or
- * write it.
+ * from where they are, in one writev, then a rename. Mode 0600, made by the builder, which
+ * runs as the owner of the directory (never as root there: see main): only the builders may
+ * read or write it.
  * No fsync: the snapshot is a cache of the store. A crash can leave it empty, torn, or as it
  * was before this build; snapshot_check refuses the first two (the count and the last line
  * tell), and an older snapshot holds only allowances that were in the store, each with its
@@ -988,12 +1099,8 @@ static int write_snapshot(const struct files *f, const struct snapshot_id *id)
     }
     kept[0].iov_base = header;
     kept[0].iov_len = snapshot_header(header, id, keptlines);
-    int fd = open_tmp(f->idxtmp, 0600);
-    struct stat st;
-    int r = fd >= 0 && fstat(fd, &st) == 0 && trigger_own(fd, &st, f->idxtmp) == 0 &&
-                    writev_all(fd, kept, nkept) == 0
-                ? 0
-                : -1;
+    int fd = open_tmp(f->idxtmp, TMP_IDX);
+    int r = fd >= 0 && writev_all(fd, kept, nkept) == 0 ? 0 : -1;
     int e = errno;
     if (fd >= 0 && close(fd) != 0 && r == 0) {
         r = -1;
@@ -1001,10 +1108,11 @@ static int write_snapshot(const struct files *f, const struct snapshot_id *id)
     }
     if (r != 0) {
         if (fd >= 0)
-            unlink(f->idxtmp);
+            remove_made();
         log_warn("unable to write the snapshot %s: %s", f->idxtmp, strerror(e));
         return -1;
     }
+    made[TMP_IDX] = 0;
     if (rename(f->idxtmp, f->idx) != 0) {
         e = errno;
         unlink(f->idxtmp);
@@ -1030,12 +1138,42 @@ static int v4mapped_setting(void)
  * the next snapshot. */
 static int keeping; /* -i or -s: a snapshot is written */
 
+/* Fresh allowances under a key that relay-check never looks up with these settings, and the
+ * first of them, for the one warning of the build. */
+static unsigned long not_current;
+static char first_not_current[ADDR_KEY_MAX];
+
+/* Is the key (klen bytes) one that addr_key makes under the policy? A record under another
+ * key (written with a wider RELAY_IPV6_PREFIX, or before its range was keyed apart, such as
+ * 64:ff9b::_64 or fe80::_64) grants nothing through relay-check, so it grants nothing here:
+ * it is left out, never narrowed (which /64 of a /48 would it be?) nor widened. */
+static int current(const char *k, size_t klen, const struct addr_policy *p)
+{
+    char key[ADDR_KEY_MAX];
+    if (klen >= sizeof key)
+        return 0;
+    memcpy(key, k, klen);
+    key[klen] = '\0';
+    if (addr_key_current(key, p))
+        return 1;
+    if (not_current++ == 0)
+        memcpy(first_not_current, key, klen + 1);
+    return 0;
+}
+
 static void take(const char *k, const struct snapshot_entry *e, int from_snapshot, time_t now,
                  const struct settings *cfg, const struct options *opt)
 {
     if (from_snapshot && journal.n > 0 && in_journal(k, e->klen))
         return;
     if (e->time < 1 || e->time > SNAPSHOT_TIME_MAX || !store_fresh(e->time, now, cfg->expiry))
+        return;
+    /* An IPv4 key is keyed to itself whatever the settings (unit-rules checks that of
+     * addr_key), and every key in a snapshot passed this check when it was written: the
+     * snapshot's IPv4 keys, nearly all of a login's build, need no second look. An IPv6
+     * key's fate depends on RELAY_IPV6_PREFIX and RELAY_NAT64_PREFIX, which may have
+     * changed since. */
+    if ((!from_snapshot || memchr(k, ':', e->klen) != NULL) && !current(k, e->klen, &cfg->keys))
         return;
     if (keeping)
         keep_line(k, e->len);
@@ -1046,6 +1184,24 @@ static void take(const char *k, const struct snapshot_entry *e, int from_snapsho
 static _Noreturn void usage(void)
 {
     log_fatal(100, "usage: relay-cdb [-i | -s] rules.cdb rules.tmp < rules.txt");
+}
+
+/* Root works in the cdb's directory only as its owner: every file there (temp files, the
+ * snapshot, the journal) is made by that account, and a name planted there by it can never
+ * lead root to a file of its own. A root operator's build, or a builder that a root login
+ * started, so becomes that account for good before it touches anything. */
+static void become_owner(const char *cdbname)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(cdbname, '/');
+    size_t n = slash == NULL ? 0 : slash == cdbname ? 1 : (size_t)(slash - cdbname);
+    if (n >= sizeof dir)
+        log_fatal(100, "%s is too long", cdbname);
+    memcpy(dir, n == 0 ? "." : cdbname, n == 0 ? 1 : n);
+    dir[n == 0 ? 1 : n] = '\0';
+    if (owner_drop(dir) != 0)
+        log_fatal(100, "unable to become the owner of %s to build %s there: %s", dir, cdbname,
+                  strerror(errno));
 }
 
 static void name_beside(char *buf, const char *cdb, const char *suffix)
@@ -1076,6 +1232,10 @@ int main(int argc, char **argv)
         usage();
     const char *cdbname = argv[optind];
     tmpname = argv[optind + 1];
+    if (strlen(tmpname) >= PATH_MAX)
+        log_fatal(100, "%s is too long", tmpname);
+    become_owner(cdbname);
+    catch_fatal_signals();
     static struct files f;
     keeping = mode != PLAIN;
     if (mode != PLAIN) {
@@ -1086,6 +1246,7 @@ int main(int argc, char **argv)
     }
     settings_load(&cfg);
     opt.v4mapped = v4mapped_setting();
+    opt.keys = &cfg.keys;
 
     /* All of the input is read and checked before the temp file is touched: a bad line
      * leaves both files alone. */
@@ -1127,6 +1288,11 @@ int main(int argc, char **argv)
     if (count.unmatchable > 0)
         log_warn("%lu IPv6 allowances cannot be written as tcpserver rules (see relay-cdb(8))",
                  count.unmatchable);
+    if (not_current > 0)
+        log_warn("%lu allowances are under keys that relay-check does not look up with these "
+                 "settings (another RELAY_IPV6_PREFIX or RELAY_NAT64_PREFIX, or a range keyed "
+                 "apart since), such as %s: left out",
+                 not_current, first_not_current);
 
     cdb_end(cdbname, cfg.relayclient);
     /* The journal read for this build goes only once the snapshot holds what it said; a

@@ -256,7 +256,31 @@ void rules_ip6_text(char *buf, const unsigned char b[16])
  * 2001:db8:0:0:1::/80. So a network with a zero group among its first n-1 groups (like
  * 2001:db8:0:1::/64) is matched only for the addresses whose longest zero run lies
  * elsewhere; those are "partial". An exact address (n = 8) is its own text, unless that
- * text ends in ':' and would also work as a prefix of other addresses. */
+ * text ends in ':' and would also work as a prefix of other addresses.
+ *
+ * tcpserver -6 shows an IPv4 client as "::ffff:a.b.c.d", and tries "::ffff:", "::" and ":"
+ * on the way to the default: a key such as "::" (for 0::/16) would grant every IPv4 client.
+ * No key that rules_key_crosses refuses is ever emitted, whatever network made it; the
+ * addresses it stood for are then matched only in part. */
+int rules_key_crosses(const char *key, size_t klen)
+{
+    static const char mapped[] = "::ffff:";
+    if (klen == 0 || memchr(key, '.', klen) != NULL)
+        return 1;
+    return key[klen - 1] == ':' && klen < sizeof mapped && memcmp(key, mapped, klen) == 0;
+}
+
+/* Emit the key k (just written at out->key[out->count]) unless a client of the other family
+ * could reach it: then the addresses it stood for are matched only in part. */
+static void emit(struct rules_v6_keys *out)
+{
+    const char *k = out->key[out->count];
+    if (rules_key_crosses(k, strlen(k)))
+        out->partial = 1;
+    else
+        out->count++;
+}
+
 static void keys_for(struct rules_v6_keys *out, const unsigned g[8], unsigned n)
 {
     if (n == 8) {
@@ -271,20 +295,23 @@ static void keys_for(struct rules_v6_keys *out, const unsigned g[8], unsigned n)
             out->partial = 1; /* it would work as a prefix too, or it is IPv4: no key */
             return;
         }
-        (void)snprintf(out->key[out->count++], RULES_KEY_MAX, "%s", text); /* text fits */
+        (void)snprintf(out->key[out->count], RULES_KEY_MAX, "%s", text); /* text fits */
+        emit(out);
         return;
     }
 
-    char *k = out->key[out->count++];
+    char *k = out->key[out->count];
     size_t len = 0;
     for (unsigned i = 0; i < n; i++)
         len += (size_t)sprintf(k + len, "%x:", g[i]);
+    emit(out);
     if (g[n - 1] == 0 && (n == 1 || g[n - 2] != 0)) {
-        k = out->key[out->count++];
+        k = out->key[out->count];
         len = 0;
         for (unsigned i = 0; i + 1 < n; i++)
             len += (size_t)sprintf(k + len, "%x:", g[i]);
         (void)snprintf(k + len, RULES_KEY_MAX - len, "%s", n == 1 ? "::" : ":"); /* fits */
+        emit(out);
     }
     for (unsigned i = 0; i + 1 < n; i++)
         if (g[i] == 0)
@@ -317,5 +344,74 @@ void rules_ip6_keys(struct rules_v6_keys *out, const unsigned char net[16], unsi
     if (out->count == 0) {
         out->unmatchable = 1; /* not even part of it: say so, not "partial" */
         out->partial = 0;
+    }
+}
+
+/* Where an IPv6 address carries an IPv4 address: the prefix's bytes, and the four bytes the
+ * IPv4 address goes in (RFC 6052 2.2 skips byte 8, the "u" octet). The rest is zero. */
+struct embed {
+    unsigned char prefix[12];
+    unsigned char plen;     /* bytes of prefix */
+    unsigned char at[4];
+};
+
+static const struct embed embeds[] = {
+    {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 12, {12, 13, 14, 15}}, /* ::ffff:a.b.c.d */
+    {{0, 0x64, 0xff, 0x9b}, 12, {12, 13, 14, 15}},                       /* 64:ff9b::/96 */
+    {{0, 0x64, 0xff, 0x9b, 0, 1}, 6, {6, 7, 9, 10}},                     /* 64:ff9b:1::/48 */
+    {{0}, 12, {12, 13, 14, 15}},                                         /* ::a.b.c.d */
+    {{0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0}, 12, {12, 13, 14, 15}},  /* ::ffff:0:a.b.c.d */
+};
+
+/* RFC 6052 2.2: where the IPv4 address goes after a NAT64 prefix of each length. */
+static const struct {
+    unsigned bits;
+    unsigned char at[4];
+} nat64_at[] = {{32, {4, 5, 6, 7}},   {40, {5, 6, 7, 9}},   {48, {6, 7, 9, 10}},
+                {56, {7, 9, 10, 11}}, {64, {9, 10, 11, 12}}, {96, {12, 13, 14, 15}}};
+
+static void try_form(struct rules_v4_forms *out, const unsigned char b[16], const char *v4key,
+                     const struct addr_policy *p)
+{
+    char text[RULES_IP6_TEXT_MAX], key[ADDR_KEY_MAX];
+    struct addr a;
+    rules_ip6_text(text, b);
+    size_t n = strlen(text);
+    /* Only what relay-check itself would grant under this key: the text as tcpserver
+     * writes it, read and keyed as relay-check reads and keys it. A text that ends in ':'
+     * would be a prefix key, for other addresses too: none. */
+    if (n == 0 || text[n - 1] == ':' || addr_parse(&a, text) != 0 || addr_key(key, &a, p) != 0 ||
+        strcmp(key, v4key) != 0)
+        return;
+    for (size_t i = 0; i < out->count; i++)
+        if (strcmp(out->key[i], text) == 0)
+            return;
+    if (out->count < RULES_V4_FORMS_MAX)
+        memcpy(out->key[out->count++], text, n + 1);
+}
+
+void rules_v4_forms(struct rules_v4_forms *out, const char *v4key, const struct addr_policy *p)
+{
+    struct addr v4;
+    unsigned bits;
+    unsigned char b[16];
+    out->count = 0;
+    if (addr_key_parse(&v4, &bits, v4key) != 0 || v4.family != 4)
+        return;
+    for (size_t e = 0; e < sizeof embeds / sizeof embeds[0]; e++) {
+        memset(b, 0, sizeof b);
+        memcpy(b, embeds[e].prefix, embeds[e].plen);
+        for (int i = 0; i < 4; i++)
+            b[embeds[e].at[i]] = v4.b[i];
+        try_form(out, b, v4key, p);
+    }
+    for (size_t e = 0; e < sizeof nat64_at / sizeof nat64_at[0]; e++) {
+        if (p->nat64_bits != nat64_at[e].bits)
+            continue;
+        memset(b, 0, sizeof b);
+        memcpy(b, p->nat64, p->nat64_bits / 8);
+        for (int i = 0; i < 4; i++)
+            b[nat64_at[e].at[i]] = v4.b[i];
+        try_form(out, b, v4key, p);
     }
 }

@@ -81,4 +81,24 @@ struct rules_v6_keys {
  * most 256 of them. See rules.c for what a key can and cannot match. */
 void rules_ip6_keys(struct rules_v6_keys *out, const unsigned char net[16], unsigned bits);
 
+/* Could tcpserver try key (klen bytes) while it looks up a client of the other family? That
+ * is: key is empty, holds a '.', or is a prefix key of "::ffff:a.b.c.d", the text
+ * tcpserver -6 gives an IPv4 client (":", "::", "::ffff:"). rules_ip6_keys never emits one. */
+int rules_key_crosses(const char *key, size_t klen);
+
+struct addr_policy;
+
+/* The texts under which tcpserver on an IPv6 socket shows the clients that relay-check takes
+ * for the IPv4 address whose store key is v4key, under the key policy p: ::ffff:a.b.c.d, and
+ * the forms that embed it (64:ff9b::/96, 64:ff9b:1::/48, the operator's NAT64 prefix,
+ * ::a.b.c.d, ::ffff:0:a.b.c.d), each with the host bits it does not use zero. A form is
+ * listed only if addr_key, given its text, makes v4key: the policy decides, this only
+ * knows where the IPv4 address sits. */
+#define RULES_V4_FORMS_MAX 8
+struct rules_v4_forms {
+    size_t count;
+    char key[RULES_V4_FORMS_MAX][RULES_KEY_MAX];
+};
+void rules_v4_forms(struct rules_v4_forms *out, const char *v4key, const struct addr_policy *p);
+
 #endif

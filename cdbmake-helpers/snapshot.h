@@ -3,11 +3,13 @@
  *
  * Text, one allowance a line, in no particular order:
  *
- *   relaylease-snapshot1 <dev> <ino> <count>\n     the store directory's device and inode
+ *   relaylease-snapshot2 <dev> <ino> <count>\n     the store directory's device and inode
  *   <key> <login time>\n                           count lines like this
  *
  * Numbers are decimal with no sign and no leading zero. A key is a store key that
- * addr_key_parse accepts; the login time is the record's mtime, seconds since the epoch.
+ * addr_key_parse accepts, and that addr_key_current accepted when the snapshot was written
+ * (snapshot1, from before that check, is refused: the build rescans the store once); the
+ * login time is the record's mtime, seconds since the epoch.
  * Nothing else is kept: the user name does not go into the cdb, so it is not here either.
  *
  * A snapshot is never trusted beyond this check: a file that fails it in any way (a snapshot
@@ -20,7 +22,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#define SNAPSHOT_MAGIC "relaylease-snapshot1"
+#define SNAPSHOT_MAGIC "relaylease-snapshot2"
 /* RELAY_CDB plus these: the snapshot, and its temp file. */
 #define SNAPSHOT_SUFFIX ".idx"
 #define SNAPSHOT_TMP ".idx.tmp"

@@ -56,6 +56,7 @@
 #include <unistd.h>
 #include "cdbmake-helpers/trigger.h"
 #include "log.h"
+#include "owner.h"
 
 struct cdbmode {
     const char *cdb, *rules, *prog;
@@ -109,15 +110,17 @@ int trigger_dir_stat(const char *path, struct stat *st)
     return stat(dir, st);
 }
 
-int trigger_own(int fd, const struct stat *st, const char *path)
+/* The directory that holds path, in dir (PATH_MAX bytes). 0, or -1 with errno. */
+static int dir_of(char *dir, const char *path)
 {
-    struct stat dst;
-    if (st->st_uid != 0 || geteuid() != 0)
-        return 0;
-    if (trigger_dir_stat(path, &dst) != 0)
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= PATH_MAX) {
+        errno = ENAMETOOLONG;
         return -1;
-    if (dst.st_uid != 0 && fchown(fd, dst.st_uid, dst.st_gid) != 0)
-        return -1;
+    }
+    memcpy(dir, n == 0 ? "." : path, n == 0 ? 1 : n);
+    dir[n == 0 ? 1 : n] = '\0';
     return 0;
 }
 
@@ -126,11 +129,24 @@ static int same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-static int lock_fd(int fd, int how)
+/* A waiting caller (relay-expire, an import) waits this long for a build that runs: a build
+ * of a big store takes a few seconds, and the store's account (or root) could hold the lock
+ * forever. Past it, the caller goes on without its build, as after a failed one. */
+#define BUILD_WAIT_MS 30000
+
+/* flock(how) polled for at most ms milliseconds. 0, or -1 with errno (ETIMEDOUT). */
+static int lock_bounded(int fd, int how, long ms)
 {
-    while (flock(fd, how) != 0)
-        if (errno != EINTR)
+    struct timespec nap = {0, 10000000L};
+    for (long waited = 0; flock(fd, how | LOCK_NB) != 0; waited += 10) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
             return -1;
+        if (waited >= ms) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        nanosleep(&nap, NULL);
+    }
     return 0;
 }
 
@@ -208,8 +224,6 @@ static int journal_append(const struct cdbmode *m, const char *key)
             continue; /* taken by the builder since our open: the new one is ours */
         if (fd < 0)
             return -1;
-        if (trigger_own(fd, &held, m->journal) != 0)
-            goto fail;
         /* One write of at most a few dozen bytes to a file opened O_APPEND: it lands whole,
          * after every other login's line. */
         ssize_t w;
@@ -380,6 +394,27 @@ static int detach(int lockfd)
     return 3;
 }
 
+/* The builder inherits the login's signal dispositions and mask: a handler of the login's
+ * (its code is still mapped after fork) or a blocked SIGTERM would make it behave as no
+ * builder should. Every disposition goes back to the default and the mask is emptied, but
+ * SIGHUP stays ignored: the builder has left the login's session, and the hangup of the
+ * login's terminal, if any, is not a reason to leave a cdb half built. (relay-cdb is exec'd
+ * with that: it removes its temp file on every other signal.) */
+static void reset_signals(void)
+{
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            (void)sigaction(sig, &dfl, NULL); /* EINVAL for the numbers libc keeps: fine */
+    (void)signal(SIGHUP, SIG_IGN);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* Start a builder that outlives the login and is nobody's child but init's. The caller holds
  * the lock on fd; the builder inherits it, and the caller just closes its own descriptor. */
 static int spawn(const struct cdbmode *m, int fd)
@@ -394,15 +429,19 @@ static int spawn(const struct cdbmode *m, int fd)
         pid_t again = fork();
         if (again != 0)
             _exit(again < 0 ? 111 : 0);
-        /* waitpid must see our own children, whatever SIGCHLD the login had. */
-        (void)signal(SIGCHLD, SIG_DFL); /* cannot fail: valid signals and handlers */
-        (void)signal(SIGHUP, SIG_IGN);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        reset_signals();
         int lockfd = detach(fd);
         if (lockfd < 0)
             _exit(111);
+        /* A builder that a root login started works in the cdb's directory as its owner,
+         * for good: it never writes as root where that account could plant a link. */
+        char dir[PATH_MAX];
+        if (dir_of(dir, m->cdb) != 0 || owner_drop(dir) != 0) {
+            log_warn("unable to become the owner of the directory of %s: %s: the rules cdb is "
+                     "not rebuilt",
+                     m->cdb, strerror(errno));
+            _exit(111);
+        }
         builds(m, lockfd);
         _exit(0);
     }
@@ -430,6 +469,8 @@ static void handover(const struct cdbmode *m, int fd)
     }
 }
 
+static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char *key);
+
 int trigger_rebuild(enum trigger_mode mode, const char *key)
 {
     struct cdbmode m;
@@ -437,6 +478,30 @@ int trigger_rebuild(enum trigger_mode mode, const char *key)
     if (on <= 0)
         return on;
 
+    /* Root (a Dovecot hook, relay-session, relay-expire from root's cron) does the file work
+     * of the cdb's directory as that directory's owner, whoever called us and however: the
+     * lock and the journal are opened, made and written by that account only. (A caller that
+     * has entered the store's account already is no longer root here: nothing to do.) */
+    char dir[PATH_MAX];
+    struct owner_saved saved;
+    if (dir_of(dir, m.cdb) != 0 || owner_enter(&saved, dir) != 0) {
+        log_warn("unable to work in the directory of %s as its owner: %s: the rules cdb is not "
+                 "rebuilt",
+                 m.cdb, strerror(errno));
+        return -1;
+    }
+    int result = rebuild(&m, mode, key);
+    if (owner_leave(&saved) != 0) {
+        log_warn("unable to take back our own ids after the rebuild of %s: %s", m.cdb,
+                 strerror(errno));
+        return -1;
+    }
+    return result;
+}
+
+static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char *key)
+{
+    struct cdbmode m = *cm;
     int fd = open(m.lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0) {
         log_warn("unable to open %s: %s: the rules cdb is not rebuilt", m.lock, strerror(errno));
@@ -450,8 +515,6 @@ int trigger_rebuild(enum trigger_mode mode, const char *key)
         close(fd);
         return -1;
     }
-    if (trigger_own(fd, &st, m.lock) != 0)
-        log_warn("unable to give %s to the owner of its directory: %s", m.lock, strerror(errno));
 
     /* The key goes into the journal before the request is flagged (see the top). A login
      * whose key could not go in is covered only by a rescan of the whole store. */
@@ -470,8 +533,13 @@ int trigger_rebuild(enum trigger_mode mode, const char *key)
     int result = 0;
     if (mode == TRIGGER_WAIT) {
         /* Wait for the lock: a builder running now builds once more for us, or we build. */
-        if (lock_fd(fd, LOCK_EX) != 0) {
-            log_warn("unable to lock %s: %s", m.lock, strerror(errno));
+        if (lock_bounded(fd, LOCK_EX, BUILD_WAIT_MS) != 0) {
+            if (errno == ETIMEDOUT)
+                log_warn("the rules cdb %s was not rebuilt: a build held the lock %s for %d s",
+                         m.cdb, m.lock, (int)(BUILD_WAIT_MS / 1000));
+            else
+                log_warn("unable to lock %s: %s: the rules cdb %s was not rebuilt", m.lock,
+                         strerror(errno), m.cdb);
             close(fd);
             return -1;
         }

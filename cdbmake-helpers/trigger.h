@@ -8,7 +8,15 @@
  *   RELAY_CDB_PROG   the relay-cdb program (default "relay-cdb", looked up in PATH)
  * Beside the cdb live RELAY_CDB.tmp (relay-cdb's temp file), RELAY_CDB.lock (the builder's
  * lock; its first byte is the request flag), RELAY_CDB.journal (the keys of the logins since
- * the last build), and relay-cdb's snapshot of the live allowances (see snapshot.h).
+ * the last build), and relay-cdb's snapshot of the live allowances (see snapshot.h). They
+ * are 0600 and made by the store's account, which owns the cdb's directory: a root login
+ * calls trigger_rebuild as that account (owner_enter), and the builder it starts becomes
+ * that account for good (owner_drop). Nothing here ever changes the owner or mode of a file
+ * that exists: a name planted in that directory leads nobody to change a file of root's.
+ *
+ * No wait here is unbounded: a login never waits for the lock, a waiting caller waits at
+ * most 30 s for a running build (then warns and fails as after a failed build), and the
+ * journal's lock is waited for a second at most.
  *
  * A login's build is incremental: relay-cdb -i reads the snapshot and looks up only the keys
  * in the journal. A caller with no key (relay-expire after its sweep, an import) asks for a
@@ -47,11 +55,5 @@ int trigger_journal_take(const char *path, const char *taken);
 
 /* Stat the directory that holds path ("." for a name with no slash). 0, or -1 with errno. */
 int trigger_dir_stat(const char *path, struct stat *st);
-
-/* Files of cdb mode are made 0600, and one that root has made (the Dovecot hook,
- * relay-session) goes to the owner of its directory, as the store's lock does: the builder
- * that runs as that owner (relay-expire from cron) must be able to open it too, and nobody
- * else may. st is fd's stat, path its name. Returns 0, or -1 with errno set. */
-int trigger_own(int fd, const struct stat *st, const char *path);
 
 #endif

@@ -21,13 +21,17 @@
  *    zeros, one "::" for the longest run of zero groups (the first on a tie, even one group),
  *    ::ffff:a.b.c.d for a mapped address, shorter than RULES_IP6_TEXT_MAX;
  *  - rules_ip6_keys never lets an address outside the network reach one of its keys through
- *    tcpserver's walk, and (unless it says the match is partial or impossible) lets every
- *    address of the network reach one. */
+ *    tcpserver's walk, nor an IPv4 client as tcpserver -6 shows it (::ffff:a.b.c.d, whatever
+ *    its bytes), never emits a key that rules_key_crosses refuses, and (unless it says the
+ *    match is partial or impossible) lets every address of the network reach one;
+ *  - rules_v4_forms lists only texts that relay-check (addr_parse, addr_key) keys to the
+ *    IPv4 address asked for, none ending in ':', ::ffff:a.b.c.d among them. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "addr.h"
 #include "cdbmake-helpers/rules.h"
 #include "fuzz/fuzz.h"
 
@@ -393,6 +397,38 @@ static void check_text(const unsigned char b[16], char *t)
             PROP(p[1] == ':' || p[1] == '\0', "no leading zeros");
 }
 
+/* The forms of the IPv4 address v4, under a policy with a NAT64 prefix taken from the input
+ * (its length one of RFC 6052's, or none). */
+static void check_v4_forms(const unsigned char v4[4], unsigned char pick, const unsigned char *n)
+{
+    static const unsigned lens[] = {0, 32, 40, 48, 56, 64, 96, 0};
+    struct addr_policy p = {64, lens[pick % 8], {0}};
+    memcpy(p.nat64, n, 16);
+    for (unsigned i = p.nat64_bits; i < 128; i++)
+        p.nat64[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+    struct addr a4 = {4, {0}};
+    memcpy(a4.b, v4, 4);
+    char v4key[ADDR_KEY_MAX];
+    if (addr_key(v4key, &a4, &p) != 0)
+        return;
+    static struct rules_v4_forms f;
+    rules_v4_forms(&f, v4key, &p);
+    PROP(f.count <= RULES_V4_FORMS_MAX, "no more forms than RULES_V4_FORMS_MAX");
+    int has_mapped = 0;
+    for (size_t i = 0; i < f.count; i++) {
+        struct addr a;
+        char key[ADDR_KEY_MAX];
+        size_t len = strnlen(f.key[i], RULES_KEY_MAX);
+        PROP(len > 0 && len < RULES_KEY_MAX && f.key[i][len - 1] != ':',
+             "a form is an exact key");
+        PROP(addr_parse(&a, f.key[i]) == 0 && addr_key(key, &a, &p) == 0 &&
+                 strcmp(key, v4key) == 0,
+             "relay-check keys every form to the IPv4 address");
+        has_mapped |= strncmp(f.key[i], "::ffff:", 7) == 0 && strchr(f.key[i], '.') != NULL;
+    }
+    PROP(has_mapped, "::ffff:a.b.c.d is one of the forms");
+}
+
 static void check_ip6(const uint8_t *data)
 {
     unsigned char a[16], net[16], other[16];
@@ -419,11 +455,20 @@ static void check_ip6(const uint8_t *data)
         size_t n = strnlen(k.key[i], RULES_KEY_MAX);
         PROP(n > 0 && n < RULES_KEY_MAX, "a key is a non-empty string");
         PROP(strspn(k.key[i], "0123456789abcdef:") == n, "a key is IPv6 text");
+        PROP(!rules_key_crosses(k.key[i], n), "no key is one tcpserver tries for IPv4");
     }
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     struct reach r = {&k};
     if (rules_walk(u, strlen(u), reaches, &r))
-        PROP(in_net(other, net, bits), "no address outside the network reaches a key");
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        PROP(in_net(other, net, bits) && memcmp(other, mapped, 12) != 0,
+             "no address outside the network, nor any IPv4 client, reaches a key");
+    unsigned char v4c[16];
+    char v4t[RULES_IP6_TEXT_MAX];
+    memcpy(v4c, mapped, 12);
+    memcpy(v4c + 12, other + 12, 4);
+    rules_ip6_text(v4t, v4c);
+    PROP(!rules_walk(v4t, strlen(v4t), reaches, &r), "no IPv4 client (::ffff:a.b.c.d) reaches a key");
+    check_v4_forms(other + 12, data[16], a);
     if (!k.partial && !k.unmatchable && memcmp(a, mapped, 12) != 0)
         PROP(rules_walk(t, strlen(t), reaches, &r),
              "every address of the network reaches a key unless the match is partial");

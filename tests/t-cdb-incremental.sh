@@ -201,11 +201,11 @@ corrupt() {
     extra) { cat "$good"; echo "192.0.2.200 $(date +%s)"; } >"$CDB.idx" ;;
     garbage) head -c 4000 /dev/urandom >"$CDB.idx" ;;
     empty) : >"$CDB.idx" ;;
-    magic) sed '1s/snapshot1/snapshot9/' "$good" >"$CDB.idx" ;;
+    magic) sed '1s/snapshot2/snapshot9/' "$good" >"$CDB.idx" ;;
     key) sed '2s/^[^ ]* /192.0.2.300 /' "$good" >"$CDB.idx" ;;
     time) sed '2s/ [0-9]*$/ 17x/' "$good" >"$CDB.idx" ;;
     crlf) sed 's/$/\r/' "$good" >"$CDB.idx" ;;
-    store) sed '1s/^\(relaylease-snapshot1 [0-9]*\) [0-9]*/\1 1/' "$good" >"$CDB.idx" ;;
+    store) sed '1s/^\(relaylease-snapshot2 [0-9]*\) [0-9]*/\1 1/' "$good" >"$CDB.idx" ;;
     mode) cp "$good" "$CDB.idx" && chmod 620 "$CDB.idx" ;;
     symlink) cp "$good" "$SCRATCH/elsewhere.idx" && ln -s "$SCRATCH/elsewhere.idx" "$CDB.idx" ;;
     fifo) mkfifo "$CDB.idx" ;;

@@ -137,7 +137,8 @@ like "$(cat "$SCRATCH/warn.err")" "relay-allow: warning: RELAY_CDB must be an ab
 RELAY_CDB=$SCRATCH/nodir/rules.cdb TCPREMOTEIP=192.0.2.201 "$RELAY_BIN/relay-allow" \
     sh -c 'exit 7' 2>"$SCRATCH/warn.err"
 is "$?" 7 "an unusable cdb directory: the login goes on"
-like "$(cat "$SCRATCH/warn.err")" "relay-allow: warning: unable to open *rules.cdb.lock*" \
+# (Root cannot enter the missing directory as its owner; anyone else cannot open the lock.)
+like "$(cat "$SCRATCH/warn.err")" "relay-allow: warning: unable to *rules.cdb* not rebuilt" \
     "with one warning"
 check "and the allowance is still recorded" test -f "$store/192.0.2.201"
 RELAY_CDB_PROG=$SCRATCH/nonexistent TCPREMOTEIP=192.0.2.202 "$RELAY_BIN/relay-allow" true \

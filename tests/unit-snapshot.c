@@ -56,7 +56,7 @@ static void round_trip(void)
 
     char header[SNAPSHOT_HEADER_MAX];
     size_t hlen = snapshot_header(header, &id, n);
-    CHECK_STR((header[hlen] = '\0', header), "relaylease-snapshot1 2049 131074 6\n",
+    CHECK_STR((header[hlen] = '\0', header), "relaylease-snapshot2 2049 131074 6\n",
               "the header names the store and the count");
     char line[SNAPSHOT_LINE_MAX + 1];
     size_t llen = snapshot_line(line, "192.0.2.7", 9, 1795304977);
@@ -113,26 +113,27 @@ static void round_trip(void)
 
 static void headers(void)
 {
-    accepted("relaylease-snapshot1 2049 131074 0\n", "no entries");
-    accepted("relaylease-snapshot1 2049 131074 1\n1.2.3.4 5\n", "one entry");
+    accepted("relaylease-snapshot2 2049 131074 0\n", "no entries");
+    accepted("relaylease-snapshot2 2049 131074 1\n1.2.3.4 5\n", "one entry");
     refused("", "an empty file");
-    refused("relaylease-snapshot1", "the magic alone");
-    refused("relaylease-snapshot2 2049 131074 0\n", "another version");
+    refused("relaylease-snapshot2", "the magic alone");
+    refused("relaylease-snapshot1 2049 131074 0\n", "the version before keys were checked current");
+    refused("relaylease-snapshot3 2049 131074 0\n", "another version");
     refused("RELAYLEASE-SNAPSHOT1 2049 131074 0\n", "the magic in capitals");
-    refused("relaylease-snapshot1  2049 131074 0\n", "two spaces");
-    refused("relaylease-snapshot1 2049 131074\n", "no count");
-    refused("relaylease-snapshot1 2049 131074 0", "no newline after the header");
-    refused("relaylease-snapshot1 02049 131074 0\n", "a leading zero");
-    refused("relaylease-snapshot1 +2049 131074 0\n", "a sign");
-    refused("relaylease-snapshot1 2049 131074 00\n", "a count of 00");
-    refused("relaylease-snapshot1 2049 131074 0 \n", "a space at the end of the header");
-    refused("relaylease-snapshot1 2049 131074 0\r\n", "CRLF");
-    refused("relaylease-snapshot1 2049 131074 99999999999999999999999\n", "a huge count");
-    refused("relaylease-snapshot1 2049 131074 18446744073709551615\n1.2.3.4 5\n",
+    refused("relaylease-snapshot2  2049 131074 0\n", "two spaces");
+    refused("relaylease-snapshot2 2049 131074\n", "no count");
+    refused("relaylease-snapshot2 2049 131074 0", "no newline after the header");
+    refused("relaylease-snapshot2 02049 131074 0\n", "a leading zero");
+    refused("relaylease-snapshot2 +2049 131074 0\n", "a sign");
+    refused("relaylease-snapshot2 2049 131074 00\n", "a count of 00");
+    refused("relaylease-snapshot2 2049 131074 0 \n", "a space at the end of the header");
+    refused("relaylease-snapshot2 2049 131074 0\r\n", "CRLF");
+    refused("relaylease-snapshot2 2049 131074 99999999999999999999999\n", "a huge count");
+    refused("relaylease-snapshot2 2049 131074 18446744073709551615\n1.2.3.4 5\n",
             "a count far beyond the lines");
-    refused("relaylease-snapshot1 2049 131074 2\n1.2.3.4 5\n", "a line missing");
-    refused("relaylease-snapshot1 2049 131074 1\n1.2.3.4 5\n1.2.3.5 5\n", "a line too many");
-    refused("relaylease-snapshot1 2049 131074 0\n\n", "an empty line after the lines");
+    refused("relaylease-snapshot2 2049 131074 2\n1.2.3.4 5\n", "a line missing");
+    refused("relaylease-snapshot2 2049 131074 1\n1.2.3.4 5\n1.2.3.5 5\n", "a line too many");
+    refused("relaylease-snapshot2 2049 131074 0\n\n", "an empty line after the lines");
 }
 
 static void lines(void)
@@ -176,18 +177,18 @@ static void lines(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char buf[256];
-        snprintf(buf, sizeof buf, "relaylease-snapshot1 2049 131074 1\n%s", bad[i].line);
+        snprintf(buf, sizeof buf, "relaylease-snapshot2 2049 131074 1\n%s", bad[i].line);
         refused(buf, bad[i].what);
     }
 
     /* A NUL inside a key would hide the rest of it from addr_key_parse. */
-    char nul[] = "relaylease-snapshot1 2049 131074 1\n1.2.3.4\0junk 5\n";
+    char nul[] = "relaylease-snapshot2 2049 131074 1\n1.2.3.4\0junk 5\n";
     const char *why;
     CHECK(check(nul, sizeof nul - 1, &why) == -1, "refused: a NUL inside a key");
-    char nul2[] = "relaylease-snapshot1 2049 131074 1\n1.2.3.4 5\0\n";
+    char nul2[] = "relaylease-snapshot2 2049 131074 1\n1.2.3.4 5\0\n";
     CHECK(check(nul2, sizeof nul2 - 1, &why) == -1, "refused: a NUL inside a time");
 
-    accepted("relaylease-snapshot1 2049 131074 3\n2001:db8:1:2::_64 1795304977\n"
+    accepted("relaylease-snapshot2 2049 131074 3\n2001:db8:1:2::_64 1795304977\n"
              "0.0.0.0 1\n::_1 999999999999\n",
              "IPv6 keys, 0.0.0.0, the first and last times");
 }
@@ -200,7 +201,7 @@ static void garbage(void)
     size_t wrong = 0;
     for (size_t n = 0; n < 300; n++) {
         char buf[400];
-        size_t h = (size_t)snprintf(buf, sizeof buf, "relaylease-snapshot1 2049 131074 %zu\n",
+        size_t h = (size_t)snprintf(buf, sizeof buf, "relaylease-snapshot2 2049 131074 %zu\n",
                                     n % 7 + 1);
         for (size_t i = 0; i < n; i++) {
             seed = seed * 1103515245UL + 12345UL;

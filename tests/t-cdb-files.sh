@@ -1,0 +1,180 @@
+#!/bin/sh
+# t-cdb-files.sh: cdb mode's temp files, locks, builder and root (issue 8, classes 4 and 5).
+#   - A temp file left behind (RELAY_CDB.tmp, the snapshot's temp file) is removed and made
+#     anew, never written into: the file planted under its name keeps its bytes.
+#   - A build killed by a signal (here SIGXFSZ, over its file size limit) leaves no temp file
+#     and the old cdb as it was.
+#   - A temp file that another build holds is waited for a few seconds, not for ever: then
+#     one line and exit 111, the old cdb as it was.
+#   - relay-expire waits at most 30 s for a build that holds the lock: then one line and 111.
+#   - The detached builder starts with every signal at its default (SIGHUP ignored) and none
+#     blocked, whatever the login had.
+#   - Root never works on a file through a name in the cdb's directory, which belongs to the
+#     store's account: with hard links to a root file planted as the lock, the journal and
+#     the temp files (fs.protected_hardlinks=0), relay-cdb run by root and a root login
+#     (Dovecot style, IP=) that starts a builder leave the root file as it was.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+for p in relay-allow relay-expire relay-cdb; do
+    [ -x "$RELAY_BIN/$p" ] || {
+        not_ok "program is built: $RELAY_BIN/$p"
+        exit 1
+    }
+done
+
+store=$SCRATCH/store
+mkdir "$store"
+printf '1.2.3.:allow,X="1"\n:allow\n' >"$SCRATCH/rules.txt"
+export RELAY_DIR="$store" RELAY_LOG=0
+unset RELAY_CDB RELAY_CDB_PROG RELAY_CDB_RULES RELAY_CDB_V4MAPPED
+TCPREMOTEIP=1.2.3.4 "$RELAY_BIN/relay-allow" true 2>/dev/null
+cdb=$SCRATCH/rules.cdb
+build() { # [OPTION]: relay-cdb on cdb, its errors in build.err
+    "$RELAY_BIN/relay-cdb" "$@" "$cdb" "$cdb.tmp" <"$SCRATCH/rules.txt" 2>"$SCRATCH/build.err"
+}
+
+# ---- stale temp files ----
+printf 'not yours\n' >"$SCRATCH/planted"
+ln "$SCRATCH/planted" "$cdb.tmp"
+ln "$SCRATCH/planted" "$cdb.idx.tmp"
+build -s
+is "$?" 0 "relay-cdb builds over stale temp files"
+check "the file under the stale names keeps its bytes" file_is "$SCRATCH/planted" 'not yours\n'
+is "$(stat -c %h "$SCRATCH/planted")" 1 "both stale names are gone"
+like "$(cat "$SCRATCH/build.err")" "*warning: removed $cdb.tmp, left by a build that did not finish*" \
+    "and the removal is reported"
+check "the new cdb grants" sh -c "cdb -q '$cdb' 1.2.3.4 | grep -q RELAYCLIENT"
+is "$(stat -c %a "$cdb") $(stat -c %a "$cdb.idx")" "644 600" \
+    "the cdb is 0644 for tcpserver, the snapshot 0600"
+
+# ---- keys that relay-check would not look up ----
+# A /48 recorded under RELAY_IPV6_PREFIX=48 grants nothing once the prefix is 64: relay-check
+# looks up the client's /64. The snapshot still holds it: the login's build (-i) leaves it
+# out too, with one warning.
+printf 'relaylease1 2001:db8:1::_48 bob\n' >"$store/2001:db8:1::_48"
+RELAY_IPV6_PREFIX=48 build -s
+check "under /48 the /48 is granted" sh -c "cdb -q '$cdb' 2001:db8:1: | grep -q RELAYCLIENT"
+RELAY_IPV6_PREFIX=64 build -i
+check "under /64 it is left out" sh -c "! cdb -q '$cdb' 2001:db8:1: | grep -q RELAYCLIENT"
+like "$(cat "$SCRATCH/build.err")" "*warning: 1 allowances are under keys that relay-check does not look up*such as 2001:db8:1::_48: left out*" \
+    "with one warning"
+rm "$store/2001:db8:1::_48"
+build -s
+
+# ---- a build killed by a signal ----
+cp "$cdb" "$SCRATCH/before.cdb"
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "10.%d.%d.%d:allow,X=\"padding padding\"\n", i / 65536, i / 256 % 256, i % 256 }' \
+    >"$SCRATCH/big.txt"
+# (Not exec'd: the shell that reaps it reports the signal, here to /dev/null.)
+# shellcheck disable=SC2016 # expanded by that shell
+sh -c 'ulimit -f 64; "$1" "$2" "$3" <"$4"; exit $?' - "$RELAY_BIN/relay-cdb" "$cdb" "$cdb.tmp" \
+    "$SCRATCH/big.txt" 2>/dev/null
+rc=$?
+check "a build over its file size limit fails ($rc)" test "$rc" -ne 0
+check "and leaves no temp file" test ! -e "$cdb.tmp"
+check "and the old cdb as it was" cmp -s "$cdb" "$SCRATCH/before.cdb"
+
+# ---- a temp file held by another build ----
+: >"$cdb.tmp"
+chmod 600 "$cdb.tmp"
+start_bg flock "$cdb.tmp" sleep 60
+holder=$LAST_PID
+n=0
+while [ "$n" -lt 50 ] && flock -n "$cdb.tmp" true; do
+    sleep 0.1
+    n=$((n + 1))
+done
+timeout 60 "$RELAY_BIN/relay-cdb" "$cdb" "$cdb.tmp" <"$SCRATCH/rules.txt" 2>"$SCRATCH/held.err"
+is "$?" 111 "a temp file held by another build: the wait ends, exit 111"
+like "$(cat "$SCRATCH/held.err")" "relay-cdb: fatal: another build has held $cdb.tmp for 5 s: the cdb was not rebuilt" \
+    "in one line"
+check "the old cdb as it was" cmp -s "$cdb" "$SCRATCH/before.cdb"
+check "the holder's file is left alone" test -e "$cdb.tmp"
+stop_pid "$holder"
+rm -f "$cdb.tmp"
+
+# ---- relay-expire and a build that holds the lock ----
+printf '000' >"$cdb.lock"
+start_bg flock "$cdb.lock" sleep 90
+holder=$LAST_PID
+n=0
+while [ "$n" -lt 50 ] && flock -n "$cdb.lock" true; do
+    sleep 0.1
+    n=$((n + 1))
+done
+RELAY_CDB=$cdb RELAY_CDB_RULES=$SCRATCH/rules.txt RELAY_CDB_PROG=$RELAY_BIN/relay-cdb \
+    timeout 80 "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/expire.err"
+is "$?" 111 "relay-expire gives up on a build that holds the lock: 111"
+like "$(cat "$SCRATCH/expire.err")" "*the rules cdb $cdb was not rebuilt: a build held the lock $cdb.lock for 30 s*" \
+    "and says so"
+stop_pid "$holder"
+
+# ---- the detached builder's signals ----
+cat >"$SCRATCH/builder" <<EOF
+#!/bin/sh
+grep -E '^Sig(Blk|Ign):' /proc/self/status >"$SCRATCH/sigs.tmp" && mv "$SCRATCH/sigs.tmp" "$SCRATCH/sigs"
+exit 0
+EOF
+chmod 755 "$SCRATCH/builder"
+(
+    trap '' TERM INT USR1 QUIT
+    RELAY_CDB=$cdb RELAY_CDB_RULES=$SCRATCH/rules.txt RELAY_CDB_PROG=$SCRATCH/builder \
+        TCPREMOTEIP=1.2.3.5 "$RELAY_BIN/relay-allow" true 2>/dev/null
+)
+n=0
+while [ "$n" -lt 100 ] && [ ! -e "$SCRATCH/sigs" ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+is "$(tr -s '\t ' ' ' <"$SCRATCH/sigs" 2>/dev/null | tr '\n' ' ')" "SigBlk: 0000000000000000 SigIgn: 0000000000000001 " \
+    "the builder ignores SIGHUP alone and blocks nothing, whatever the login ignored"
+
+# ---- root and planted hard links ----
+if [ "$(id -u)" -ne 0 ] || [ "$MAIL_UID" -eq 0 ]; then
+    skip "root's files through planted hard links" "not root"
+elif ! old_ph=$(sysctl -n fs.protected_hardlinks 2>/dev/null) ||
+    ! sysctl -qw fs.protected_hardlinks=0 2>/dev/null; then
+    skip "root's files through planted hard links" "fs.protected_hardlinks cannot be set here"
+else
+    own=$SCRATCH/own
+    mkdir -m 755 "$own"
+    chown "$MAIL_UID:$MAIL_GID" "$own" "$store"
+    chmod 755 "$SCRATCH" "$SCRATCH/rules.txt"
+    printf "root's own\n" >"$SCRATCH/rootfile"
+    chmod 600 "$SCRATCH/rootfile"
+    before=$(stat -c '%u:%g:%a:%s' "$SCRATCH/rootfile")
+    for n in rules.cdb.lock rules.cdb.journal rules.cdb.tmp rules.cdb.idx.tmp \
+        rules.cdb.journal.taken; do
+        ln "$SCRATCH/rootfile" "$own/$n"
+    done
+    # relay-cdb run by root, in each mode
+    for opt in "" -s -i; do
+        # shellcheck disable=SC2086 # no option: no word
+        "$RELAY_BIN/relay-cdb" $opt "$own/rules.cdb" "$own/rules.cdb.tmp" <"$SCRATCH/rules.txt" \
+            2>"$SCRATCH/root.err"
+        rc=$?
+        is "$(stat -c '%u:%g:%a:%s' "$SCRATCH/rootfile") $(cat "$SCRATCH/rootfile")" "$before root's own" \
+            "relay-cdb ${opt:-(plain)} by root leaves root's file as it was (exit $rc)"
+    done
+    is "$(stat -c %u "$own/rules.cdb")" "$MAIL_UID" "root's build is made by the directory's owner"
+    # a root login, Dovecot style, that starts a builder
+    for n in rules.cdb.lock rules.cdb.journal rules.cdb.tmp rules.cdb.idx.tmp; do
+        rm -f "$own/$n"
+        ln "$SCRATCH/rootfile" "$own/$n"
+    done
+    RELAY_CDB=$own/rules.cdb RELAY_CDB_RULES=$SCRATCH/rules.txt \
+        RELAY_CDB_PROG=$RELAY_BIN/relay-cdb IP=1.2.3.6 USER=bob \
+        "$RELAY_BIN/relay-allow" true 2>"$SCRATCH/login.err"
+    sleep 1
+    n=0
+    while [ "$n" -lt 50 ] && ! flock -n "$own/rules.cdb.lock" true 2>/dev/null; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    is "$(stat -c '%u:%g:%a:%s' "$SCRATCH/rootfile") $(cat "$SCRATCH/rootfile")" "$before root's own" \
+        "a root login and its builder leave root's file as it was"
+    sysctl -qw fs.protected_hardlinks="$old_ph"
+    chown 0:0 "$store"
+fi
+
+done_testing
