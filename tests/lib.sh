@@ -341,3 +341,24 @@ unit_keys_ok() {
         { printf "line %d: %s\n", NR, $0; bad = 1 }
         END { exit bad }' "$1"
 }
+
+# unused_id N: an id that is neither a user nor a group here, nor the mail user's, from N on.
+unused_id() {
+    lib_n=$1
+    while getent passwd "$lib_n" >/dev/null 2>&1 || getent group "$lib_n" >/dev/null 2>&1 ||
+        [ "$lib_n" = "$MAIL_UID" ] || [ "$lib_n" = "$MAIL_GID" ]; do
+        lib_n=$((lib_n + 1))
+    done
+    echo "$lib_n"
+}
+
+# need_built PROGRAM...: fail the whole test at once, with one line, when one of our programs
+# is not built in $RELAY_BIN.
+need_built() {
+    for lib_p in "$@"; do
+        if [ ! -x "$RELAY_BIN/$lib_p" ]; then
+            not_ok "program is built: $RELAY_BIN/$lib_p"
+            exit 1
+        fi
+    done
+}

@@ -27,12 +27,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-for p in relay-cdb relay-check; do
-    [ -x "$RELAY_BIN/$p" ] || {
-        not_ok "program is built: $RELAY_BIN/$p"
-        exit 1
-    }
-done
+need_built relay-cdb relay-check
 for p in tcprules tcprulescheck cdb; do
     command -v "$p" >/dev/null 2>&1 || {
         not_ok "$p is installed (ucspi-tcp-ipv6, tinycdb)"

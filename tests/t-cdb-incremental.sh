@@ -16,12 +16,7 @@
 #     with back-to-back incremental builds, and every key is in the last cdb.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-for p in relay-allow relay-expire relay-cdb; do
-    [ -x "$RELAY_BIN/$p" ] || {
-        not_ok "program is built: $RELAY_BIN/$p"
-        exit 1
-    }
-done
+need_built relay-allow relay-expire relay-cdb
 command -v cdb >/dev/null 2>&1 || {
     not_ok "cdb is installed (tinycdb)"
     exit 1

@@ -10,12 +10,7 @@
 #   - A misconfigured or unusable cdb mode costs the login one warning, never the login.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-for p in relay-allow relay-expire relay-cdb; do
-    [ -x "$RELAY_BIN/$p" ] || {
-        not_ok "program is built: $RELAY_BIN/$p"
-        exit 1
-    }
-done
+need_built relay-allow relay-expire relay-cdb
 
 store=$SCRATCH/store
 mkdir "$store"

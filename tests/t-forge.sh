@@ -36,15 +36,6 @@ if [ ! -x "$RELAY_BIN/relay-session" ]; then
     exit 1
 fi
 
-# An id that is neither a user nor a group here, starting at $1.
-unused_id() {
-    n=$1
-    while getent passwd "$n" >/dev/null 2>&1 || getent group "$n" >/dev/null 2>&1 ||
-        [ "$n" = "$MAIL_UID" ] || [ "$n" = "$MAIL_GID" ]; do
-        n=$((n + 1))
-    done
-    echo "$n"
-}
 owner=$(unused_id 64000)
 eve=$(unused_id $((owner + 1)))
 diag "store owner uid $owner, eve uid $eve, mail user uid $MAIL_UID"

@@ -10,12 +10,7 @@
 #   TCP6REMOTEIP and PROTO=TCP6 in their environment.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-for p in relay-allow relay-check relay-session relay-import-opensmtp; do
-    [ -x "$RELAY_BIN/$p" ] || {
-        not_ok "program is built: $RELAY_BIN/$p"
-        exit 1
-    }
-done
+need_built relay-allow relay-check relay-session relay-import-opensmtp
 
 store=$SCRATCH/store
 make_store "$store" || exit 111

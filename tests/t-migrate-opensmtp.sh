@@ -6,12 +6,7 @@
 #   the cdb from the static tcp.smtp with the imported allowances merged in.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-for p in relay-import-opensmtp relay-check relay-cdb relay-allow; do
-    [ -x "$RELAY_BIN/$p" ] || {
-        not_ok "program is built: $RELAY_BIN/$p"
-        exit 1
-    }
-done
+need_built relay-import-opensmtp relay-check relay-cdb relay-allow
 
 store=$SCRATCH/store
 mkdir "$store"

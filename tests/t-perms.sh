@@ -14,15 +14,6 @@ need_programs
 root=0
 [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && [ "$MAIL_UID" != 0 ] && root=1
 
-# An id that is neither a user nor a group here, starting at $1.
-unused_id() {
-    n=$1
-    while getent passwd "$n" >/dev/null 2>&1 || getent group "$n" >/dev/null 2>&1 ||
-        [ "$n" = "$MAIL_UID" ] || [ "$n" = "$MAIL_GID" ]; do
-        n=$((n + 1))
-    done
-    echo "$n"
-}
 
 store=$SCRATCH/store
 mkdir "$store" && chmod 755 "$store" || exit 1
