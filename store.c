@@ -320,8 +320,9 @@ int store_parse(const char *buf, size_t n, struct record *r, const char **why)
 }
 
 /* Validate an open record file. The caller has put the key (the file's name) in r->key;
- * owner is the store directory's owner. */
-static enum store_result check_record(int fd, struct record *r, uid_t owner, const char **why)
+ * dir is the store directory's stat. */
+static enum store_result check_record(int fd, struct record *r, const struct stat *dir,
+                                      const char **why)
 {
     static char whose[64];
     struct stat st;
@@ -333,12 +334,25 @@ static enum store_result check_record(int fd, struct record *r, uid_t owner, con
         return STORE_INVALID;
     }
     /* Only root and the store's owner write records; a record that anyone else could have
-     * written or changed proves nothing about a login. */
+     * written or changed proves nothing about a login. In a directory that others may write,
+     * anyone can rename a record to another key (relay-ctrl's records do not name theirs)
+     * or link one of root's files under a key, so no record there proves anything. */
+    if ((dir->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        *why = "in a store that its group or others may write";
+        return STORE_INVALID;
+    }
+    /* A record is made by a rename and never linked again: a second name is a link that
+     * someone planted, to a file that was never a record (with fs.protected_hardlinks=0 the
+     * store's account can link any of root's files, an empty one reads as relay-ctrl's). */
+    if (st.st_nlink != 1) {
+        *why = "a file with more than one link";
+        return STORE_INVALID;
+    }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
         *why = "writable by its group or others";
         return STORE_INVALID;
     }
-    if (st.st_uid != 0 && st.st_uid != owner) {
+    if (st.st_uid != 0 && st.st_uid != dir->st_uid) {
         (void)snprintf(whose, sizeof whose, "owned by uid %lu, not the store's owner",
                        (unsigned long)st.st_uid);
         *why = whose;
@@ -409,7 +423,7 @@ enum store_result store_lookup(const char *dir, const char *key, struct record *
     struct stat dst;
     enum store_result res = STORE_ERROR;
     if (fstatat(AT_FDCWD, dir, &dst, 0) == 0)
-        res = check_record(fd, r, dst.st_uid, why);
+        res = check_record(fd, r, &dst, why);
     int e = errno;
     close(fd);
     errno = e;
@@ -544,6 +558,10 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
     struct stat dst;
     if (fstat(s->dirfd, &dst) != 0)
         return -1;
+    /* No record in such a store is valid (check_record): one warning about the store, the
+     * caller's, says it better than one per record. */
+    if ((dst.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        return 0;
     DIR *d = open_names(s);
     if (d == NULL)
         return -1;
@@ -570,7 +588,7 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
             errno = 0;
             continue;
         }
-        enum store_result res = check_record(rfd, &r, dst.st_uid, &why);
+        enum store_result res = check_record(rfd, &r, &dst, &why);
         int e = errno;
         close(rfd);
         errno = e;

@@ -83,7 +83,8 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
                 void (*removed)(const char *name, long age, void *arg), void *arg);
 
 /* Call fn for each valid fresh record (store_fresh), in no particular order; each invalid
- * one is reported with one warning.
+ * one is reported with one warning. In a store that its group or others may write no record
+ * is valid: nothing is listed, and nothing is said (the caller warns about the store once).
  * Returns 0, or -1 with errno set. */
 int store_list(struct store *s, long expiry,
                void (*fn)(const struct record *r, void *arg), void *arg);

@@ -4,6 +4,8 @@
 #   anyone but root or the store's owner, is refused by relay-check with one warning that
 #   says why, and left out of relay-expire -l with one warning; root's and the owner's own
 #   records grant.
+#   In a store that its group or everyone may write no record grants (anyone there can rename
+#   one to another key), nor does a record with a second link (a planted hard link).
 #   relay-expire warns once per run about a store that its group or everyone may write; run
 #   by the store's owner it sweeps on, run by root it refuses to sweep such a store (111).
 # The records of other accounts need root (chown); without it only the modes are tried.
@@ -87,6 +89,35 @@ else
     skip "records of other accounts" "needs root and setpriv"
 fi
 rm -f "$store/127.0.0.1"
+
+diag "a store that others may write grants nothing, and no record with a second link does"
+for mode in 0775 0757 0777 1777; do
+    chmod "$mode" "$store"
+    check_says "a good record in a $mode store" 0644 - \
+        "warning: invalid record $store/127.0.0.1: in a store that its group or others may write: granting nothing"
+done
+# In such a store anyone can rename a relay-ctrl record (which does not name its key) to
+# their own address: it must not grant there either.
+chmod 0777 "$store"
+printf 'USER=bob' >"$store/127.0.0.2"
+mv "$store/127.0.0.2" "$store/127.0.0.1"
+env TCPREMOTEIP=127.0.0.1 RELAY_DIR="$store" "$RELAY_BIN/relay-check" printenv RELAYCLIENT \
+    >/dev/null 2>&1
+is "$?" 1 "a relay-ctrl record renamed to another key in a 0777 store grants nothing"
+chmod 755 "$store"
+rm -f "$store/127.0.0.1"
+# A hard link to a file that was never a record (an empty file of root's reads as a
+# relay-ctrl record), planted under a key: refused whatever its owner and mode.
+: >"$SCRATCH/empty"
+chmod 644 "$SCRATCH/empty"
+ln "$SCRATCH/empty" "$store/127.0.0.1"
+env TCPREMOTEIP=127.0.0.1 RELAY_DIR="$store" "$RELAY_BIN/relay-check" printenv RELAYCLIENT \
+    >/dev/null 2>"$SCRATCH/err"
+is "$?" 1 "a hard-linked empty file under a key grants nothing"
+like "$(cat "$SCRATCH/err")" \
+    "relay-check: warning: invalid record $store/127.0.0.1: a file with more than one link: granting nothing" \
+    "relay-check says why, in one line"
+rm -f "$store/127.0.0.1" "$SCRATCH/empty"
 
 diag "a store that others may write"
 # sweep_as WHO MODE [-l]: relay-expire over a store of that mode with one stale record.
