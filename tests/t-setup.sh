@@ -182,6 +182,25 @@ chmod 755 "$SCRATCH/relay-ctrl"
 mkdir -m 775 "$SCRATCH/shared"
 sh "$setup" "$SCRATCH/shared/store" "$account" >/dev/null 2>&1
 is "$?" 100 "a store whose parent its group may write is refused (100)"
+# Every directory above the store counts, not only its parent: whoever may rename one of
+# them can swap the store's path. A sticky one (like /tmp) is fine while the entry on the
+# way is root's.
+mkdir -m 755 "$SCRATCH/theirs" "$SCRATCH/theirs/sub"
+chown "$MAIL_UID:$MAIL_GID" "$SCRATCH/theirs"
+sh "$setup" -n "$SCRATCH/theirs/sub/store" "$account" >"$SCRATCH/up.out" 2>&1
+is "$?" 100 "a store below a directory of another user's is refused (100), even two levels up"
+like "$(cat "$SCRATCH/up.out")" "*$SCRATCH/theirs is not root's*" "saying which"
+mkdir -m 1777 "$SCRATCH/sticky"
+mkdir -m 755 "$SCRATCH/sticky/users" "$SCRATCH/sticky/roots"
+chown "$MAIL_UID:$MAIL_GID" "$SCRATCH/sticky/users"
+chmod 755 "$SCRATCH/sticky/users"
+sh "$setup" -n "$SCRATCH/sticky/users/store" "$account" >"$SCRATCH/up.out" 2>&1
+is "$?" 100 "a store whose way through a sticky directory is another user's entry is refused (100)"
+sh "$setup" -n "$SCRATCH/sticky/roots/store" "$account" >"$SCRATCH/up.out" 2>&1
+is "$?" 0 "a store whose way through a sticky directory is root's is accepted"
+mkdir -m 757 "$SCRATCH/open"
+sh "$setup" -n "$SCRATCH/open/a/b/store" "$account" >"$SCRATCH/up.out" 2>&1
+is "$?" 100 "a store below a directory everyone may write (not sticky), even one not yet made, is refused"
 sh "$setup" relative "$account" >/dev/null 2>&1
 is "$?" 100 "a relative path is refused (100)"
 sh "$setup" "$store" 'bad;name' >/dev/null 2>&1
