@@ -48,6 +48,12 @@ store=$SCRATCH/store
 mkdir -p "$D/run" "$D/state" "$SCRATCH/home/bob" "$store" || exit 111
 chown "$MAIL_UID:$MAIL_GID" "$SCRATCH/home/bob"
 chmod 755 "$store"
+# The hook runs as the store's account, as 95-relaylease.conf ships it (user = relaylease):
+# here daemon, an account every Debian system has, owns the store. Without it, root.
+hook_user=daemon
+id -u "$hook_user" >/dev/null 2>&1 || hook_user=root
+hook_uid=$(id -u "$hook_user")
+chown "$hook_user:$(id -g "$hook_user")" "$store"
 printf 'bob:{PLAIN}secret:%s:%s::%s\n' "$MAIL_UID" "$MAIL_GID" "$SCRATCH/home/bob" >"$D/users"
 # Users whose userdb entries carry extra fields, which script-login turns into environment
 # variables of the hook (TCPREMOTEIP, PROTO, RELAY_DIR, ...): none may steer relay-allow.
@@ -88,13 +94,16 @@ install_hook() { # install_hook STORE-DIR
         mv -f "$D/relay-postlogin.new" "$D/relay-postlogin"
 }
 install_snippet() { # install_snippet [SCRIPT-LOGIN-OPTION]
-    sed "s|script-login /.*|script-login ${1:+$1 }$D/relay-postlogin|" \
+    sed -e "s|script-login /.*|script-login ${1:+$1 }$D/relay-postlogin|" \
+        -e "s|^\( *user = \)relaylease\$|\1$hook_user|" \
         "$examples/95-relaylease.conf" >"$D/relaylease.conf"
 }
 install_hook "$store" && install_snippet || exit 111
 check "the hook example is a valid shell script" sh -n "$examples/relay-postlogin"
 check "the snippet's script-login line takes the hook's path" \
     grep -q "script-login $D/relay-postlogin\$" "$D/relaylease.conf"
+check "the snippet runs the hook as the store's account" \
+    grep -q "^ *user = $hook_user\$" "$D/relaylease.conf"
 
 v6=
 if "$STANDINS/chat" -f ::1 >/dev/null 2>&1; then
@@ -235,6 +244,22 @@ wait_log 'relay-allow: recorded 127\.0\.0\.1 user=bob' 1
 is "$(log_lines 'relay-allow: recorded 127\.0\.0\.1 user=bob')" 1 \
     "Dovecot's log has relay-allow's line"
 is "$(log_lines 'relay-allow: (warning|fatal)')" 0 "no warning from relay-allow"
+is "$(stat -c %u "$store/127.0.0.1" 2>/dev/null)" "$hook_uid" "the record is the store account's"
+# Who runs the hook: a relay-allow that says its uid first. Not root, with the snippet as
+# shipped: every userdb field reaches the hook's environment.
+probe=$SCRATCH/probe
+mkdir -m 755 "$probe" && chown "$hook_user" "$probe" || exit 111
+printf '#!/bin/sh
+/usr/bin/id -u >"%s/uid"
+exec "%s" "$@"
+' "$probe" "$RELAY_BIN/relay-allow" \
+    >"$probe/relay-allow"
+chmod 755 "$probe/relay-allow"
+sed "s|^relay_allow=.*|relay_allow=$probe/relay-allow|" "$D/relay-postlogin" >"$D/relay-postlogin.new" &&
+    chmod 755 "$D/relay-postlogin.new" && mv -f "$D/relay-postlogin.new" "$D/relay-postlogin"
+pop_login 127.0.0.1 "$pop" bob secret
+is "$(cat "$probe/uid" 2>/dev/null)" "$hook_uid" "the hook runs as the store's account ($hook_user), not root"
+install_hook "$store" || exit 111
 
 # ---- userdb fields do not steer relay-allow ------------------------------------------------
 
