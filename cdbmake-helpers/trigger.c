@@ -352,8 +352,11 @@ static int builds(const struct cdbmode *m, int fd)
         while (get_byte(fd, 0) == '1') {
             result = take_and_build(m, fd);
             if (result == -2) {
-                result = -1;
-                break;
+                /* The flag cannot be cleared (an I/O error, a file system gone read-only):
+                 * looking again would find it set and loop for ever. The request stays
+                 * flagged for the next login or sweep, which tries again. */
+                flock(fd, LOCK_UN);
+                return -1;
             }
         }
         flock(fd, LOCK_UN);
