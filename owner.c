@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* setgroups, setresuid, setresgid */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "owner.h"
@@ -31,8 +32,17 @@ static int dir_owner(const char *dir, uid_t *uid, gid_t *gid)
     }
     if (st.st_uid == 0)
         return 0;
+    /* The account's own group, not the directory's: a directory made with a plain
+     * "chown relaylease" keeps group root, and with gid 0 the work would reach every file
+     * that group root may write. The directory's group stands in only for an owner with no
+     * passwd entry; group root is never taken. */
+    const struct passwd *pw = getpwuid(st.st_uid);
     *uid = st.st_uid;
-    *gid = st.st_gid;
+    *gid = pw != NULL ? pw->pw_gid : st.st_gid;
+    if (*gid == 0) {
+        errno = EPERM;
+        return -1;
+    }
     return 1;
 }
 

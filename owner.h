@@ -21,9 +21,10 @@ struct owner_saved {
 };
 
 /* If the effective user is root and dir belongs to another account, take that account's
- * uid and the directory's gid as the effective ids (and that gid as the only supplementary
- * group) until owner_leave. A directory that its group or everyone may write is controlled
- * by them: -1 with EPERM, whoever owns it. Returns 0 (also when there is nothing to do), or
+ * uid and its primary gid (from the passwd file; the directory's gid if it has no entry) as
+ * the effective ids, and that gid as the only supplementary group, until owner_leave. A
+ * directory that its group or everyone may write is controlled by them, and group root is
+ * never taken: -1 with EPERM either way. Returns 0 (also when there is nothing to do), or
  * -1 with errno set; on -1 nothing has changed and the caller must not do the file work. */
 int owner_enter(struct owner_saved *s, const char *dir);
 

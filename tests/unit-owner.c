@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include "unit.h"
 
 #define OTHER 65534 /* nobody: the store's account in these tests */
+/* A uid with no passwd entry here (checked before it is used). */
+#define NOBODY_KNOWS 64999
 
 static char top[4096];
 
@@ -140,6 +143,25 @@ static void test_refused(void)
     CHECK(owner_enter(&saved, dir) == 0 && !saved.active && ids_are(0, 0),
           "a store of root's needs no switch");
     CHECK(owner_leave(&saved) == 0 && ids_are(0, 0), "and owner_leave changes nothing");
+
+    /* A store left in group root (a plain "chown relaylease"): the account's own group is
+     * taken, never group root. An owner with no passwd entry has only the directory's
+     * group, which must then not be root's. */
+    make_dir(dir, sizeof dir, "grouproot", OTHER, 0, 0755);
+    if (CHECK(owner_enter(&saved, dir) == 0, "owner_enter on a store in group root")) {
+        CHECK(ids_are(OTHER, getpwuid(OTHER) != NULL ? getpwuid(OTHER)->pw_gid : 0),
+              "takes the account's own group, not root's");
+        CHECK(owner_leave(&saved) == 0 && ids_are(0, 0), "and gives root back");
+    }
+    if (getpwuid(NOBODY_KNOWS) == NULL) {
+        make_dir(dir, sizeof dir, "stranger", NOBODY_KNOWS, 0, 0755);
+        CHECK(owner_enter(&saved, dir) == -1 && errno == EPERM && ids_are(0, 0),
+              "an owner without passwd entry, in group root: refused");
+        make_dir(dir, sizeof dir, "stranger2", NOBODY_KNOWS, OTHER, 0755);
+        if (CHECK(owner_enter(&saved, dir) == 0 && ids_are(NOBODY_KNOWS, OTHER),
+                  "an owner without passwd entry takes the directory's group"))
+            (void)owner_leave(&saved);
+    }
 
     path_of(file, sizeof file, "plainfile");
     if (close(open(file, O_WRONLY | O_CREAT, 0644)) != 0)
