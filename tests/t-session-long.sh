@@ -168,7 +168,7 @@ check "relay-session logged the hang-up" grep -q \
 check "relay-session is still waiting for the stopped chain" kill -0 "$session"
 if find "/proc/$session/fd" -lname 'socket:*' 2>/dev/null | grep -q .; then
     not_ok "relay-session holds no socket after the hang-up"
-    ls -l "/proc/$session/fd" | diag
+    find "/proc/$session/fd" -lname "socket:*" -printf "%p -> %l\n" | diag
 else
     ok "relay-session holds no socket after the hang-up"
 fi
