@@ -10,16 +10,20 @@
  * means "the login succeeded", and the name in it is checked before it is recorded. The
  * address recorded is this process's own client address, never one the child could choose.
  * With RELAY_SESSION_REFRESH=1 the allowance is recorded again every expiry/3 seconds for as
- * long as the session lasts. Nothing here may stop the login: every failure is one line on
- * stderr and the session goes on. */
-#define _GNU_SOURCE /* syscall(SYS_close_range) where the kernel has it */
+ * long as the session lasts, that is until the child ends or the client hangs up, whichever
+ * comes first: the child runs as the mail user, who can stop it or keep it alive after the
+ * client has gone. Nothing here may stop the login: every failure is one line on stderr and
+ * the session goes on. */
+#define _GNU_SOURCE /* ppoll, POLLRDHUP; syscall(SYS_close_range) where the kernel has it */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,6 +42,8 @@ struct session {
     int refresh;                    /* RELAY_SESSION_REFRESH: record again while it lasts */
     long interval;                  /* seconds between two records */
     int fd;                         /* the pipe's read end, -1 once heard or closed */
+    int sock;                       /* the client's connection, watched for its end; or -1 */
+    int hung_up;                    /* the client has hung up: no more refreshing */
     char line[STORE_USER_MAX + 2];  /* what the child has said so far */
     size_t len;
     int too_long;                   /* more than a user name before the newline */
@@ -52,7 +58,7 @@ static pid_t child;
 /* A signal meant for the session (tcpserver's or svc's TERM, a HUP, a ^C) goes to the
  * child; this process waits for the child to end and then ends the same way.
  * The pid signalled is always still the child's: the handler is installed after the fork,
- * and these signals are blocked everywhere but inside watch's pselect, which runs only while
+ * and these signals are blocked everywhere but inside watch's ppoll, which runs only while
  * the child has not been reaped. Only this process reaps it (waitpid on its pid, with the
  * signals blocked), and an exited child that is not yet reaped keeps its pid, so no other
  * process can have it when kill runs. */
@@ -63,7 +69,7 @@ static void forward(int sig)
     errno = e;
 }
 
-/* Only there to interrupt pselect when the child ends. */
+/* Only there to interrupt ppoll when the child ends. */
 static void child_ended(int sig)
 {
     (void)sig;
@@ -123,29 +129,64 @@ static _Noreturn void child_main(char **argv, int wfd, const sigset_t *mask)
     log_exec(argv);
 }
 
+/* With the refresh on, the end of the session that matters is the client's hanging up, not
+ * the child's exit: the child is the mail user's, who can stop it or keep it running. So the
+ * parent keeps a duplicate of the connection (fd 0 as tcpserver and couriertcpd give it),
+ * only ever to poll it for the peer's end; it never reads or writes it, so the child's
+ * conversation is untouched. Anything but a stream socket (a test run by hand, a pipe) is
+ * not watched: the session then lasts as long as the child, as without the duplicate.
+ * Returns the duplicate, or -1. */
+static int watch_client(void)
+{
+    struct stat st;
+    int type;
+    socklen_t len = sizeof type;
+    if (fstat(0, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+        getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+        return -1;
+    /* Out of the way of the numbers the parent's own opens get. */
+    int fd = fcntl(0, F_DUPFD_CLOEXEC, 64);
+    if (fd < 0)
+        log_warn("unable to watch the client's connection: %s: refreshed until the session "
+                 "ends", strerror(errno));
+    return fd;
+}
+
+/* Close the descriptors from lo to hi (both included, lo <= hi). */
+static void close_from_to(int lo, int hi)
+{
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0U) == 0)
+        return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (long fd = lo; fd <= hi && fd < max; fd++)
+        close((int)fd);
+}
+
 /* This process is a parent of the network session: holding the client's socket would keep
- * the connection open after the session has ended. It keeps stderr and the pipe, and turns
- * stdin and stdout into /dev/null so that no later open lands on them. */
-static void close_others(int keep)
+ * the connection open after the session has ended. It keeps stderr, the pipe and the
+ * watched duplicate (which it closes as soon as the client hangs up, and which is gone with
+ * this process when the child ends), and turns stdin and stdout into /dev/null so that no
+ * later open lands on them. */
+static void close_others(int keep, int keep2)
 {
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0) {
         close(0);
         close(1);
     }
-    if (null > 2 && null != keep)
+    if (null > 2 && null != keep && null != keep2)
         close(null);
-#ifdef SYS_close_range
-    if ((keep == 3 || syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U) == 0) &&
-        syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U) == 0)
-        return;
-#endif
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536)
-        max = 65536;
-    for (int fd = 3; fd < max; fd++)
-        if (fd != keep)
-            close(fd);
+    int lo = keep < keep2 || keep2 < 0 ? keep : keep2;
+    int hi = keep < keep2 ? keep2 : keep;
+    if (lo > 3)
+        close_from_to(3, lo - 1);
+    if (hi > lo + 1)
+        close_from_to(lo + 1, hi - 1);
+    close_from_to(hi + 1, 0x7fffffff);
 }
 
 /* The store belongs to its own account, which could plant a link to any of root's files
@@ -203,7 +244,7 @@ static void logged_in(struct session *s)
     record(s);
     if (s->cfg->log && !s->failing)
         log_info("recorded %s user=%s%s", s->key, s->user[0] != '\0' ? s->user : "-",
-                 s->refresh ? " (refreshed while the session lasts)" : "");
+                 s->refresh && !s->hung_up ? " (refreshed while the session lasts)" : "");
     now(&s->due);
     s->due.tv_sec += s->interval;
 }
@@ -238,7 +279,20 @@ static void hear(struct session *s)
     s->fd = -1;
 }
 
-/* Wait for the child, listening to the pipe and refreshing, and return its wait status. */
+/* The client has hung up (or its connection failed): whatever the child does from now on,
+ * the allowance is not recorded again, and expires one RELAY_EXPIRY after its last record.
+ * The duplicate is closed at once, so that this process holds nothing of the connection. */
+static void client_gone(struct session *s)
+{
+    close(s->sock);
+    s->sock = -1;
+    s->hung_up = 1;
+    if (s->logged_in && s->cfg->log)
+        log_info("session for %s: the client hung up: no longer refreshed", s->key);
+}
+
+/* Wait for the child, listening to the pipe and the client's connection and refreshing, and
+ * return its wait status. */
 static int watch(struct session *s, const sigset_t *mask)
 {
     int status;
@@ -252,7 +306,7 @@ static int watch(struct session *s, const sigset_t *mask)
         }
 
         struct timespec t, left, *timeout = NULL;
-        if (s->logged_in && s->refresh) {
+        if (s->logged_in && s->refresh && !s->hung_up) {
             now(&t);
             if (t.tv_sec > s->due.tv_sec ||
                 (t.tv_sec == s->due.tv_sec && t.tv_nsec >= s->due.tv_nsec)) {
@@ -269,13 +323,22 @@ static int watch(struct session *s, const sigset_t *mask)
             }
             timeout = &left;
         }
-        fd_set in;
-        FD_ZERO(&in);
-        if (s->fd >= 0)
-            FD_SET(s->fd, &in);
+        /* Only the peer's end is asked for on the connection: what the client sends is the
+         * child's to read, and must not wake this process. */
+        struct pollfd p[2];
+        nfds_t np = 0;
+        int ip = -1, is = -1;
+        if (s->fd >= 0) {
+            p[np] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+            ip = (int)np++;
+        }
+        if (s->sock >= 0) {
+            p[np] = (struct pollfd){.fd = s->sock, .events = POLLRDHUP};
+            is = (int)np++;
+        }
         /* The signals are let through only while waiting here, so none is lost between
          * the check above and the wait. */
-        int n = pselect(s->fd + 1, &in, NULL, NULL, timeout, mask);
+        int n = ppoll(p, np, timeout, mask);
         if (n < 0 && errno != EINTR) {
             log_warn("unable to wait for the session: %s", strerror(errno));
             while (waitpid(child, &status, 0) < 0)
@@ -283,14 +346,17 @@ static int watch(struct session *s, const sigset_t *mask)
                     return 111 << 8;
             break;
         }
-        if (n > 0 && s->fd >= 0 && FD_ISSET(s->fd, &in))
+        if (n > 0 && ip >= 0 && p[ip].revents != 0)
             hear(s);
+        /* POLLHUP, POLLERR (a reset, a timeout) and POLLNVAL come without being asked. */
+        if (n > 0 && is >= 0 && p[is].revents != 0)
+            client_gone(s);
     }
     /* A chain that reports and ends at once (relay-allow with no program) leaves its line
      * in the pipe. */
     if (s->fd >= 0)
         hear(s);
-    if (s->logged_in && s->refresh && s->cfg->log)
+    if (s->logged_in && s->refresh && !s->hung_up && s->cfg->log)
         log_info("session for %s ended: no longer refreshed", s->key);
     return status;
 }
@@ -309,6 +375,7 @@ int main(int argc, char **argv)
     unsetenv("RELAY_SESSION_FD");
     memset(&s, 0, sizeof s);
     s.cfg = &cfg;
+    s.sock = -1;
     s.refresh = refresh_wanted();
     s.interval = cfg.expiry / 3 > 1 ? cfg.expiry / 3 : 1;
     if (client_key(&s) != 0)
@@ -355,9 +422,15 @@ int main(int argc, char **argv)
     close(pfd[1]);
     s.fd = pfd[0];
     fcntl(s.fd, F_SETFL, O_NONBLOCK);
-    close_others(s.fd);
+    /* Only a refreshed session needs the connection watched; without the refresh this
+     * process holds nothing of it, as ever. */
+    if (s.refresh)
+        s.sock = watch_client();
+    close_others(s.fd, s.sock);
     int status = watch(&s, &mask);
     if (s.fd >= 0)
         close(s.fd);
+    if (s.sock >= 0)
+        close(s.sock);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 111;
 }

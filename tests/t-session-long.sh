@@ -5,6 +5,9 @@
 # With RELAY_EXPIRY=3, a session held open for more than two expiries keeps relaying, and
 # one expiry after it closes the relay is refused. Without the option the allowance expires
 # while the session is still open (the option is opt-in).
+# The mail user owns the chain and can stop it (or it can hang): once the client has hung up,
+# the allowance is no longer refreshed although the child lives on, and relay-session holds
+# nothing of the connection.
 # shellcheck disable=SC2016 # the sh -c script below reads its arguments as $1, $2 and $3
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -32,8 +35,9 @@ start_pop() { # NAME [VAR=value...]: the chain with relay-session in front of ch
 }
 start_pop long RELAY_SESSION_REFRESH=1 && long=$SERVER_PORT long_pid=$SERVER_PID
 start_pop short && short=$SERVER_PORT
-if [ -z "${long:-}" ] || [ -z "${short:-}" ]; then
-    not_ok "both tcpservers started"
+start_pop stopped RELAY_SESSION_REFRESH=1 && stopped=$SERVER_PORT stopped_pid=$SERVER_PID
+if [ -z "${long:-}" ] || [ -z "${short:-}" ] || [ -z "${stopped:-}" ]; then
+    not_ok "the tcpservers started"
     exit 1
 fi
 
@@ -107,13 +111,116 @@ refuses_now long "relay is refused one expiry after the session closed"
 check "relay-session logged the record" \
     grep -q 'relay-session: recorded 127.0.0.1 user=bob (refreshed while the session lasts)' \
     "$SCRATCH/long.log"
+# chat half-closes its side after QUIT: relay-session sees either that or the child's exit
+# first, and says which.
 check "relay-session logged the end of the session" \
-    grep -q 'relay-session: session for 127.0.0.1 ended: no longer refreshed' "$SCRATCH/long.log"
+    grep -Eq 'relay-session: session for 127\.0\.0\.1( ended|: the client hung up): no longer refreshed' \
+    "$SCRATCH/long.log"
 if grep -q 'warning' "$SCRATCH/long.log"; then
     not_ok "no warnings from the chain"
     diag <"$SCRATCH/long.log"
 else
     ok "no warnings from the chain"
+fi
+
+diag "a stopped chain outlives its client: the refresh stops when the client hangs up"
+# kids PID: the children of PID.
+kids() {
+    tr -d ' ' <"/proc/$1/task/$1/children" 2>/dev/null
+}
+# The client logs in, then waits for stopped.close; then its script ends and chat shuts its
+# sending side. With pop3d stopped no reply comes: chat gives up after 2 s and exits, which
+# closes the connection altogether.
+start_bg sh -c '{
+    printf "%s\n" "USER bob" "PASS secret" STAT
+    while [ ! -e "$1" ]; do sleep 0.1; done
+} | "$2" -t 2 127.0.0.1 "$3"' sh "$SCRATCH/stopped.close" "$STANDINS/chat" "$stopped" \
+    >"$SCRATCH/stopped.chat" 2>&1
+client=$LAST_PID
+n=0
+while [ "$(reply_to "$SCRATCH/stopped.chat" STAT)" = "" ] && [ "$n" -lt 50 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+like "$(reply_to "$SCRATCH/stopped.chat" STAT)" '+OK *' "the client is logged in"
+check "the login made a record" test -e "$SCRATCH/stopped/127.0.0.1"
+# tcpserver -> popup -> relay-session -> the chain, by now pop3d as bob
+popup=$(kids "$stopped_pid")
+session=$(kids "$popup")
+pop3d=$(kids "$session")
+if [ -z "$pop3d" ] || [ "$(cat "/proc/$pop3d/comm" 2>/dev/null)" != pop3d ]; then
+    not_ok "found the chain: popup '$popup', relay-session '$session', pop3d '$pop3d'"
+    done_testing
+fi
+is "$(stat -c %u "/proc/$pop3d")" "$MAIL_UID" "the chain runs as the mail user"
+kill -STOP "$pop3d"
+touch "$SCRATCH/stopped.close"
+wait "$client"
+check "the client has closed the connection" sh -c '! kill -0 "$1" 2>/dev/null' sh "$client"
+n=0
+until grep -q 'client hung up' "$SCRATCH/stopped.log" || [ "$n" -ge 50 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+check "relay-session logged the hang-up" grep -q \
+    'relay-session: session for 127.0.0.1: the client hung up: no longer refreshed' \
+    "$SCRATCH/stopped.log"
+check "relay-session is still waiting for the stopped chain" kill -0 "$session"
+if find "/proc/$session/fd" -lname 'socket:*' 2>/dev/null | grep -q .; then
+    not_ok "relay-session holds no socket after the hang-up"
+    find "/proc/$session/fd" -lname "socket:*" -printf "%p -> %l\n" | diag
+else
+    ok "relay-session holds no socket after the hang-up"
+fi
+# Back-date the record past its expiry: a refresh would bring it back within one interval
+# (RELAY_EXPIRY/3 = 1 s); wait for three.
+old=$(($(date +%s) - expiry - 10))
+touch -d "@$old" "$SCRATCH/stopped/127.0.0.1"
+sleep 3
+is "$(mtime stopped)" "$old" "the record is not refreshed after the client hung up"
+refuses_now stopped "relay is refused once the record has expired, the chain still alive"
+kill -CONT "$pop3d"
+n=0
+while kill -0 "$session" 2>/dev/null && [ "$n" -lt 50 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+check "relay-session ends with the chain" sh -c '! kill -0 "$1" 2>/dev/null' sh "$session"
+if grep -q 'warning' "$SCRATCH/stopped.log"; then
+    not_ok "no warnings from the stopped chain"
+    diag <"$SCRATCH/stopped.log"
+else
+    ok "no warnings from the stopped chain"
+fi
+
+diag "run by hand, with no socket on fd 0: refreshed for as long as the child lives, as before"
+if mkdir "$SCRATCH/hand" && chmod 755 "$SCRATCH/hand"; then
+    start_bg env RELAY_DIR="$SCRATCH/hand" RELAY_EXPIRY="$expiry" RELAY_SESSION_REFRESH=1 \
+        TCPREMOTEIP=127.0.0.1 USER=bob "$RELAY_BIN/relay-session" "$RELAY_BIN/relay-allow" \
+        sh -c 'while [ ! -e "$1" ]; do sleep 0.1; done' sh "$SCRATCH/hand.close" \
+        </dev/null >/dev/null 2>"$SCRATCH/hand.log"
+    hand=$LAST_PID
+    n=0
+    while [ ! -e "$SCRATCH/hand/127.0.0.1" ] && [ "$n" -lt 50 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    check "the login by hand made a record" test -e "$SCRATCH/hand/127.0.0.1"
+    touch -d "@$old" "$SCRATCH/hand/127.0.0.1"
+    sleep 3
+    if [ "$(mtime hand)" -gt "$old" ]; then
+        ok "the record is refreshed while the child lives"
+    else
+        not_ok "the record is refreshed while the child lives"
+    fi
+    touch "$SCRATCH/hand.close"
+    wait "$hand"
+    is "$?" 0 "relay-session by hand exits with the child's status"
+    check "relay-session by hand logged the end of the session" \
+        grep -q 'relay-session: session for 127.0.0.1 ended: no longer refreshed' \
+        "$SCRATCH/hand.log"
+else
+    not_ok "make the store hand"
 fi
 
 done_testing
