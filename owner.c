@@ -36,7 +36,10 @@ static int dir_owner(const char *dir, uid_t *uid, gid_t *gid)
      * "chown relaylease" keeps group root, and with gid 0 the work would reach every file
      * that group root may write. The directory's group stands in only for an owner with no
      * passwd entry; group root is never taken. */
-    const struct passwd *pw = getpwuid(st.st_uid);
+    struct passwd pwd, *pw = NULL;
+    char buf[4096];
+    if (getpwuid_r(st.st_uid, &pwd, buf, sizeof buf, &pw) != 0)
+        pw = NULL; /* unreadable or too long an entry: the directory's group, if not root */
     *uid = st.st_uid;
     *gid = pw != NULL ? pw->pw_gid : st.st_gid;
     if (*gid == 0) {

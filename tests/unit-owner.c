@@ -119,6 +119,15 @@ static void test_enter(void)
           "root's file is as it was");
 }
 
+/* The primary group of uid from the passwd file, or (gid_t)-1 if it has no entry. */
+static gid_t account_gid(uid_t uid)
+{
+    struct passwd pwd, *pw = NULL;
+    char buf[4096];
+    return getpwuid_r(uid, &pwd, buf, sizeof buf, &pw) == 0 && pw != NULL ? pw->pw_gid
+                                                                          : (gid_t)-1;
+}
+
 static void test_refused(void)
 {
     char dir[4096], file[4096];
@@ -149,11 +158,10 @@ static void test_refused(void)
      * group, which must then not be root's. */
     make_dir(dir, sizeof dir, "grouproot", OTHER, 0, 0755);
     if (CHECK(owner_enter(&saved, dir) == 0, "owner_enter on a store in group root")) {
-        CHECK(ids_are(OTHER, getpwuid(OTHER) != NULL ? getpwuid(OTHER)->pw_gid : 0),
-              "takes the account's own group, not root's");
+        CHECK(ids_are(OTHER, account_gid(OTHER)), "takes the account's own group, not root's");
         CHECK(owner_leave(&saved) == 0 && ids_are(0, 0), "and gives root back");
     }
-    if (getpwuid(NOBODY_KNOWS) == NULL) {
+    if (account_gid(NOBODY_KNOWS) == (gid_t)-1) {
         make_dir(dir, sizeof dir, "stranger", NOBODY_KNOWS, 0, 0755);
         CHECK(owner_enter(&saved, dir) == -1 && errno == EPERM && ids_are(0, 0),
               "an owner without passwd entry, in group root: refused");
