@@ -492,13 +492,13 @@ static void check_ip6(const uint8_t *data)
     }
     /* The ISATAP address with a's prefix and IPv4 part, either id (the u bit from data). */
     unsigned char isa[16];
-    char it[RULES_IP6_TEXT_MAX];
     memcpy(isa, a, 16);
     isa[8] = (unsigned char)(data[16] & 2);
     isa[9] = 0;
     isa[10] = 0x5e;
     isa[11] = 0xfe;
     if (bits < 128 && in_net(isa, net, bits)) {
+        char it[RULES_IP6_TEXT_MAX];
         rules_ip6_text(it, isa);
         PROP(rules_walk(it, strlen(it), reaches_any, &r) != 1,
              "no ISATAP address of the network ends its walk at a prefix key");

@@ -204,7 +204,7 @@ static void brute_force(unsigned bits, int rounds)
             /* A quarter are ISATAP (either id, any IPv4 address: zero groups likely) where
              * the network leaves groups 4 and 5 free. */
             if (j % 4 == 2) {
-                unsigned char id[4] = {(unsigned char)(2 * rnd(2)), 0, 0x5e, 0xfe};
+                const unsigned char id[4] = {(unsigned char)(2 * rnd(2)), 0, 0x5e, 0xfe};
                 for (unsigned i = 64; i < 96; i++) {
                     unsigned bit = 0x80U >> (i % 8);
                     if (i >= bits)
