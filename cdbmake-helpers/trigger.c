@@ -337,10 +337,13 @@ static int reap_bounded(pid_t pid, int *status, long ms)
             r = 0;
             break;
         }
-        if (pfd >= 0) {
-            struct pollfd p = {pfd, POLLIN, 0};
-            (void)poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
-        } else {
+        struct pollfd p = {pfd, POLLIN, 0};
+        if (pfd >= 0 && poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) < 0 &&
+            errno != EINTR) {
+            close(pfd); /* cannot be, but never spin on it: look every few ms instead */
+            pfd = -1;
+        }
+        if (pfd < 0) {
             struct timespec t = {0, (nap < left ? nap : left) * 1000000L};
             nanosleep(&t, NULL);
             nap = nap < 10 ? nap * 2 : 10;
