@@ -51,6 +51,7 @@
 #define GRANT 1   /* the record gets RELAYCLIENT appended */
 #define STATIC 2  /* the record is one of tcprules' */
 #define READY 4   /* with GRANT: its value has RELAYCLIENT in it already */
+#define SHADOW 8  /* an ISATAP shadow key: the value of the static rule it would reach */
 
 /* One cdb record. Key and value live in two arenas; a merged record shares the value of the
  * rule it was made from, and GRANT adds RELAYCLIENT when it is written. */
@@ -79,6 +80,7 @@ struct map {
 
 static struct map first;   /* over recs */
 static struct map v6nets;  /* the IPv6 prefix keys of the allowances */
+static struct map shadows; /* and their ISATAP shadow keys (rules_ip6_keys) */
 static struct map journal; /* the keys in the journal, each once */
 static struct map walks;   /* IPv4 prefixes ("10.1.2.") whose fallback rule is known */
 static void map_push(struct map *m, const struct rbuf *arena, size_t koff, size_t klen);
@@ -452,12 +454,43 @@ static void map_push(struct map *m, const struct rbuf *arena, size_t koff, size_
 
 static struct rbuf v6keys;
 
-static void add_v6net(const char *k, size_t klen)
+static void add_v6net(struct map *m, const char *k, size_t klen)
 {
     size_t koff = v6keys.len;
     if (rbuf_put(&v6keys, k, klen) != 0)
         nomem();
-    map_push(&v6nets, &v6keys, koff, klen);
+    map_push(m, &v6keys, koff, klen);
+}
+
+static int found_static(const char *k, size_t n, void *arg)
+{
+    size_t at = map_get(&first, k, n);
+    if (at == (size_t)-1 || !(recs[at].flags & STATIC))
+        return 0;
+    *(size_t *)arg = at;
+    return 1;
+}
+
+/* The shadow key k (klen bytes) of an allowed network: tcpserver's lookup of every ISATAP
+ * address in the network ends at it before it reaches the network's key, and those
+ * addresses are keyed apart by relay-check. It gets the value of the static rule that
+ * tcpserver would apply to them without the allowance: the first static key among its
+ * prefixes, the allowances' records skipped (the first key that is not a static rule's has
+ * none behind it: tcprules' records go in first), and the rule's own value, without the
+ * RELAYCLIENT a merge may give it. A static rule for k itself is found first anyway: it is
+ * left as it is (and grant_inside_v6nets leaves it and everything longer alone). */
+static void shadow(const char *k, size_t klen)
+{
+    add_v6net(&shadows, k, klen);
+    uint32_t h = hash(k, klen);
+    if (map_find(&first, k, klen, h) != (size_t)-1)
+        return; /* a static rule, or the same shadow for another allowance */
+    size_t at = (size_t)-1;
+    rules_walk(k, klen, found_static, &at);
+    if (at == (size_t)-1)
+        add_rec(k, klen, 0, 0, SHADOW, h, 1); /* no rule: tcpserver's default, allow */
+    else
+        add_rec(k, klen, recs[at].voff, recs[at].vlen, SHADOW, h, 1);
 }
 
 struct options {
@@ -509,13 +542,17 @@ static void grant(const char *k, size_t klen, const struct options *opt)
         size_t len = strlen(v6.key[i]);
         merge(v6.key[i], len);
         if (len > 0 && v6.key[i][len - 1] == ':')
-            add_v6net(v6.key[i], len);
+            add_v6net(&v6nets, v6.key[i], len);
     }
+    for (size_t i = 0; i < v6.shadows; i++)
+        shadow(v6.shadow[i], strlen(v6.shadow[i]));
 }
 
 /* A static rule for part of an allowed IPv6 network ("2001:db8:1:2::25:allow,...") is found
  * before the network's own record, so it gets RELAYCLIENT too: every address it can match
- * lies inside the network, since each allowance key is safe as a prefix. */
+ * lies inside the network, since each allowance key is safe as a prefix. But not a rule that
+ * an ISATAP address may reach: one at or under a shadow key (the longest prefix is looked at
+ * first, and a shadow is longer than its network's key). */
 static void grant_inside_v6nets(void)
 {
     if (v6nets.n == 0)
@@ -528,12 +565,17 @@ static void grant_inside_v6nets(void)
             memchr(k, '@', r->klen) != NULL || memchr(k, '=', r->klen) != NULL ||
             map_get(&first, k, r->klen) != i || settled(r))
             continue;
-        for (size_t n = r->klen - 1; n > 0; n--)
-            if (k[n - 1] == ':' && map_get(&v6nets, k, n) != (size_t)-1) {
+        for (size_t n = r->klen; n > 0; n--) {
+            if (k[n - 1] != ':')
+                continue;
+            if (shadows.n > 0 && map_get(&shadows, k, n) != (size_t)-1)
+                break;
+            if (n < r->klen && map_get(&v6nets, k, n) != (size_t)-1) {
                 r->flags |= GRANT;
                 count.merged++;
                 break;
             }
+        }
     }
 }
 

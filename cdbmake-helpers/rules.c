@@ -318,9 +318,76 @@ static void keys_for(struct rules_v6_keys *out, const unsigned g[8], unsigned n)
             out->partial = 1;
 }
 
+/* ISATAP (RFC 5214) and the cdb. addr_key keys an address whose interface id is 0:5efe:V4 or
+ * 200:5efe:V4 (groups 4 and 5) as itself, under any prefix: every client of an ISATAP
+ * router shares its /64, so a /64 allowance must not reach them. But tcpserver's prefix
+ * match would: 2001:db8:1:2::5efe:c000:207 begins with the key "2001:db8:1:2:". So for each
+ * prefix key K of a network that holds ISATAP addresses, a shadow key is written too: the
+ * text of those addresses up to and including "5efe:", which is longer than K, so tcpserver
+ * tries it first. tcpserver writes the "::" of such an address at group 4 (P::5efe:a:b), at
+ * groups 6-7 (P:0:5efe::, the IPv4 address 0.0.0.0), in the IPv4 part (P:200:5efe::5), or
+ * inside the prefix (then the text does not begin with K, or begins with the prefix's
+ * other key "p0:p1:p2::"). Where the "::" falls depends only on which groups are zero, and
+ * the text up to "5efe:" never holds the IPv4 groups' digits; so the two ids with the four
+ * zero patterns of the IPv4 groups give every text, and each that begins with K gives its
+ * shadow. A shadow also begins the text of some addresses that are not ISATAP ("P::5efe:"
+ * that of P:0:0:5efe:1, whose "::" stands for groups 4 and 5): those are granted less by
+ * the cdb than by relay-check, never more.
+ *
+ * Only a key of four or five groups needs this: one of six or more fixes groups 4 and 5
+ * (all ISATAP: no key at all; none: no shadow), and one of three or fewer leaves group 3
+ * free, so its shadows would be one set for each of 65,536 /64s: such a network is
+ * unmatchable (see rules_ip6_keys). Returns 0, or -1 if a shadow could not be made (no room:
+ * the caller writes nothing for the network). */
+static int shadows_for(struct rules_v6_keys *out, const unsigned g[8], unsigned n, size_t first)
+{
+    if (n < 4 || n > 5 || out->count == first)
+        return 0;
+    unsigned ids[2] = {0, 0x200};
+    size_t nids = 2;
+    if (n == 5) {
+        if ((g[4] & 0xfdffU) != 0)
+            return 0;
+        ids[0] = g[4];
+        nids = 1;
+    }
+    size_t start = out->shadows;
+    for (size_t id = 0; id < nids; id++)
+        for (unsigned zeros = 0; zeros < 4; zeros++) {
+            unsigned char b[16];
+            unsigned a[8] = {g[0], g[1], g[2], g[3], ids[id], 0x5efe, zeros & 1, zeros >> 1};
+            char t[RULES_IP6_TEXT_MAX];
+            for (int i = 0; i < 8; i++) {
+                b[2 * i] = (unsigned char)(a[i] >> 8);
+                b[2 * i + 1] = (unsigned char)a[i];
+            }
+            rules_ip6_text(t, b);
+            for (size_t k = first; k < out->count; k++) {
+                size_t klen = strlen(out->key[k]), end = 0;
+                if (strncmp(t, out->key[k], klen) != 0)
+                    continue;
+                /* Group 5: after K come at most group 4 (0 or 200) and a "::". */
+                for (size_t p = klen; t[p] != '\0' && end == 0; p++)
+                    if ((p == 0 || t[p - 1] == ':') && strncmp(t + p, "5efe:", 5) == 0)
+                        end = p + 5;
+                if (end == 0 || out->shadows >= RULES_V6_SHADOWS_MAX)
+                    return -1;
+                int dup = 0;
+                for (size_t i = start; i < out->shadows && !dup; i++)
+                    dup = strlen(out->shadow[i]) == end && memcmp(out->shadow[i], t, end) == 0;
+                if (!dup) {
+                    memcpy(out->shadow[out->shadows], t, end);
+                    out->shadow[out->shadows++][end] = '\0';
+                }
+            }
+        }
+    return 0;
+}
+
 void rules_ip6_keys(struct rules_v6_keys *out, const unsigned char net[16], unsigned bits)
 {
     out->count = 0;
+    out->shadows = 0;
     out->partial = 0;
     out->unmatchable = 0;
     if (bits < 1 || bits > 128) {
@@ -329,8 +396,10 @@ void rules_ip6_keys(struct rules_v6_keys *out, const unsigned char net[16], unsi
     }
     unsigned n = (bits + 15) / 16;
     unsigned spare = n * 16 - bits;  /* host bits inside the last group */
-    if (spare > 8) {
-        out->unmatchable = 1;        /* more than 256 networks: the cdb would balloon */
+    if (spare > 8 || bits <= 48) {
+        /* More than 256 networks: the cdb would balloon; a /48 or wider: its ISATAP
+         * addresses could not be kept out (see shadows_for). */
+        out->unmatchable = 1;
         return;
     }
     unsigned g[8];
@@ -339,11 +408,22 @@ void rules_ip6_keys(struct rules_v6_keys *out, const unsigned char net[16], unsi
     unsigned base = g[n - 1] & ~((1U << spare) - 1) & 0xffffU;
     for (unsigned v = 0; v < (1U << spare); v++) {
         g[n - 1] = base | v;
+        size_t first = out->count;
+        if (n >= 6 && n <= 7 && (g[4] & 0xfdffU) == 0 && g[5] == 0x5efe) {
+            out->partial = 1; /* every address here is ISATAP, keyed apart: no key */
+            continue;
+        }
         keys_for(out, g, n);
+        if (shadows_for(out, g, n, first) != 0) {
+            out->count = 0;
+            out->shadows = 0;
+            break;
+        }
     }
     if (out->count == 0) {
         out->unmatchable = 1; /* not even part of it: say so, not "partial" */
         out->partial = 0;
+        out->shadows = 0;
     }
 }
 

@@ -67,18 +67,30 @@ void rules_ip6_text(char *buf, const unsigned char b[16]);
 /* Longest key plus NUL. */
 #define RULES_KEY_MAX 48
 
+/* The most shadow keys for one allowance: at most three for each of its /64 keys, which
+ * are at most 256 (unit-rules checks the worst cases). */
+#define RULES_V6_SHADOWS_MAX 1024
+
 struct rules_v6_keys {
     size_t count;
     char key[RULES_V6_KEYS_MAX][RULES_KEY_MAX];
+    /* Longer prefix keys that every ISATAP address of the network reaches before it reaches
+     * one of key[]: relay-check keys such an address apart (/128), so the allowance must not
+     * cover it. Each is to carry what tcpserver would do without the allowance. */
+    size_t shadows;
+    char shadow[RULES_V6_SHADOWS_MAX][RULES_KEY_MAX];
     int partial;      /* some addresses in the prefix have a text that no key can match */
     int unmatchable;  /* nothing could be written: no key, or too many (see rules.c) */
 };
 
 /* The keys that make tcpserver's lookup of an IPv6 client in the network net/bits (net has
  * its host bits cleared, bits 1..128) end at one of them, and that no address outside the
- * network can reach. A prefix key ends in ':', so it covers whole 16-bit groups: a prefix
- * that is not a multiple of 16 is written as the /16k networks it holds, if there are at
- * most 256 of them. See rules.c for what a key can and cannot match. */
+ * network can reach, with their shadow keys for the ISATAP addresses inside it. A prefix key
+ * ends in ':', so it covers whole 16-bit groups: a prefix that is not a multiple of 16 is
+ * written as the /16k networks it holds, if there are at most 256 of them. A network wider
+ * than /64 whose keys would hold fewer than four groups is unmatchable: its ISATAP addresses
+ * could be kept out only by shadows for each of its 65,536 or more /64s. See rules.c for
+ * what a key can and cannot match. */
 void rules_ip6_keys(struct rules_v6_keys *out, const unsigned char net[16], unsigned bits);
 
 /* Could tcpserver try key (klen bytes) while it looks up a client of the other family? That

@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,23 +289,117 @@ static int put_byte(int fd, off_t at, char c)
     return r == 1 ? 0 : -1;
 }
 
+/* How long one run of relay-cdb may take. A full rescan of a store of 100,000 fresh
+ * allowances takes 0.3 s (bench/cdb.sh, tmpfs, 2 cores; a login's build 0.02 s): 30 s, the
+ * bound of relay-expire's wait for the lock, leaves a margin of about a hundred for a slow
+ * disk or a busy machine. A build that takes longer is stuck (stopped by a signal, reading
+ * a hung file system) and would hold the lock for ever: no build would run again, and the
+ * cdb would go on granting what has expired since. */
+#define BUILD_MAX_MS 30000
+/* After SIGTERM (and SIGCONT, for a stopped child) relay-cdb removes its temp file and
+ * exits at once; it is given this long before SIGKILL. */
+#define BUILD_TERM_MS 1000
+
+#define BUILD_SAID (-3) /* the build failed, and one line has said so */
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Reap our child pid, waiting at most ms milliseconds. 1 if it was reaped (its status in
+ * *status), 0 if it still runs, -1 with errno. A pidfd (Linux 5.3) wakes us when it exits;
+ * without one we look every few milliseconds. */
+static int reap_bounded(pid_t pid, int *status, long ms)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int pfd = -1;
+#ifdef SYS_pidfd_open
+    pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+    long nap = 1;
+    int r;
+    for (;;) {
+        pid_t w = waitpid(pid, status, WNOHANG);
+        if (w == pid) {
+            r = 1;
+            break;
+        }
+        if (w < 0 && errno != EINTR) {
+            r = -1;
+            break;
+        }
+        long left = ms - ms_since(&t0);
+        if (left <= 0) {
+            r = 0;
+            break;
+        }
+        struct pollfd p = {pfd, POLLIN, 0};
+        if (pfd >= 0 && poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) < 0 &&
+            errno != EINTR) {
+            close(pfd); /* cannot be, but never spin on it: look every few ms instead */
+            pfd = -1;
+        }
+        if (pfd < 0) {
+            struct timespec t = {0, (nap < left ? nap : left) * 1000000L};
+            nanosleep(&t, NULL);
+            nap = nap < 10 ? nap * 2 : 10;
+        }
+    }
+    int e = errno;
+    if (pfd >= 0)
+        close(pfd);
+    errno = e;
+    return r;
+}
+
+/* The rules text, for relay-cdb's stdin: O_NONBLOCK so that a FIFO under the name (or a
+ * device) cannot hang us in open, and refused unless it is a regular file, which relay-cdb
+ * then reads to its end. The descriptor is blocking again when returned. -1: warned. */
+static int open_rules(const struct cdbmode *m)
+{
+    int fd = open(m->rules, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        log_warn("unable to open %s: %s: the rules cdb %s is not rebuilt", m->rules,
+                 strerror(errno), m->cdb);
+        return -1;
+    }
+    struct stat st;
+    int flags;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0 || (flags = fcntl(fd, F_GETFL)) < 0 ||
+        (S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0))
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    if (why != NULL) {
+        log_warn("unable to use %s: %s: the rules cdb %s is not rebuilt", m->rules, why, m->cdb);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* One run of relay-cdb: rules text on stdin, our stderr for its messages. full: a rescan of
  * the store (-s), else an incremental build from the snapshot and the journal (-i).
- * 0 if it succeeded. */
+ * 0 if it succeeded; BUILD_SAID if it did not and we said why (one line); -1 if it did not
+ * and the child said why. */
 static int build(const struct cdbmode *m, int full)
 {
+    int rules = open_rules(m);
+    if (rules < 0)
+        return BUILD_SAID;
     pid_t pid = fork();
     if (pid < 0) {
         log_warn("unable to fork to rebuild %s: %s", m->cdb, strerror(errno));
-        return -1;
+        close(rules);
+        return BUILD_SAID;
     }
     if (pid == 0) {
-        int fd = open(m->rules, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            log_warn("unable to open %s: %s: %s not rebuilt", m->rules, strerror(errno), m->cdb);
-            _exit(111);
-        }
-        if (dup2(fd, 0) < 0)
+        if (dup2(rules, 0) < 0) /* the copy on 0 is not close-on-exec */
             _exit(111);
         char *argv[] = {(char *)m->prog, full ? "-s" : "-i", (char *)m->cdb, (char *)m->tmp,
                         NULL};
@@ -312,10 +407,30 @@ static int build(const struct cdbmode *m, int full)
         log_warn("unable to run %s: %s: %s not rebuilt", m->prog, strerror(errno), m->cdb);
         _exit(111);
     }
+    close(rules);
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
+    int r = reap_bounded(pid, &status, BUILD_MAX_MS);
+    if (r == 0) {
+        /* pid is our own child and not reaped yet, so it cannot have been reused: the
+         * signals reach relay-cdb (or what RELAY_CDB_PROG runs), nobody else. SIGCONT lets a
+         * stopped one act on the SIGTERM and remove its temp file; SIGKILL for one that
+         * does not. A child stuck in the kernel (a hung NFS mount) may outlast even that:
+         * we do not wait for it any longer, the build is failed all the same. */
+        (void)kill(pid, SIGTERM);
+        (void)kill(pid, SIGCONT);
+        if (reap_bounded(pid, &status, BUILD_TERM_MS) == 0) {
+            (void)kill(pid, SIGKILL);
+            (void)reap_bounded(pid, &status, BUILD_TERM_MS);
+        }
+        log_warn("%s took more than %d s: killed, the cdb %s not rebuilt", m->prog,
+                 BUILD_MAX_MS / 1000, m->cdb);
+        return BUILD_SAID;
+    }
+    if (r < 0) {
+        log_warn("unable to wait for %s: %s: the cdb %s not rebuilt", m->prog, strerror(errno),
+                 m->cdb);
+        return BUILD_SAID;
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     /* relay-cdb said why on stderr; a child that could not start said so too. */
@@ -324,7 +439,8 @@ static int build(const struct cdbmode *m, int full)
 
 /* Take the request that byte 0 holds (the caller has seen '1' there, and holds the lock),
  * build, and note the outcome. Byte 2 is read after byte 0 is cleared (see the top).
- * Returns the build's outcome, or -2 if the request could not be taken. */
+ * Returns the build's outcome (0, -1 or BUILD_SAID), or -2 if the request could not be
+ * taken. */
 static int take_and_build(const struct cdbmode *m, int fd)
 {
     if (put_byte(fd, 0, '0') != 0) {
@@ -546,13 +662,16 @@ static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char 
             close(fd);
             return -1;
         }
+        int said = 0;
         if (get_byte(fd, 0) == '1') {
-            result = take_and_build(&m, fd) == 0 ? 0 : -1;
+            int b = take_and_build(&m, fd);
+            result = b == 0 ? 0 : -1;
+            said = b == BUILD_SAID;
         } else {
             /* The builder before us cleared our flag and then built: its last outcome. */
             result = get_byte(fd, 1) == '1' ? -1 : 0;
         }
-        if (result != 0)
+        if (result != 0 && !said)
             log_warn("the rules cdb %s was not rebuilt", m.cdb);
         handover(&m, fd);
     } else if (flock(fd, LOCK_EX | LOCK_NB) == 0) {

@@ -24,6 +24,9 @@
  *    tcpserver's walk, nor an IPv4 client as tcpserver -6 shows it (::ffff:a.b.c.d, whatever
  *    its bytes), never emits a key that rules_key_crosses refuses, and (unless it says the
  *    match is partial or impossible) lets every address of the network reach one;
+ *  - no ISATAP address of the network (its bytes 8..11 made 00 00 5e fe or 02 00 5e fe)
+ *    ends its walk at a prefix key: it reaches a shadow key first (relay-check keys it as
+ *    itself), and no address outside the network reaches a shadow key either;
  *  - rules_v4_forms lists only texts that relay-check (addr_parse, addr_key) keys to the
  *    IPv4 address asked for, none ending in ':', ::ffff:a.b.c.d among them. */
 #define _GNU_SOURCE
@@ -339,6 +342,16 @@ static int reaches(const char *key, size_t klen, void *arg)
     return 0;
 }
 
+/* 1 at a key, 2 at a shadow key: where tcpserver's walk stops among what relay-cdb writes. */
+static int reaches_any(const char *key, size_t klen, void *arg)
+{
+    const struct rules_v6_keys *k = ((struct reach *)arg)->k;
+    for (size_t i = 0; i < k->shadows; i++)
+        if (strlen(k->shadow[i]) == klen && memcmp(k->shadow[i], key, klen) == 0)
+            return 2;
+    return reaches(key, klen, arg);
+}
+
 static int in_net(const unsigned char *a, const unsigned char *net, unsigned bits)
 {
     for (unsigned i = 0; i < bits; i++) {
@@ -447,6 +460,7 @@ static void check_ip6(const uint8_t *data)
     static struct rules_v6_keys k; /* 24 KB: not on the stack */
     rules_ip6_keys(&k, net, bits);
     PROP(k.count <= RULES_V6_KEYS_MAX, "no more keys than RULES_V6_KEYS_MAX");
+    PROP(k.shadows <= RULES_V6_SHADOWS_MAX, "no more shadows than RULES_V6_SHADOWS_MAX");
     if (bits == 0) {
         PROP(k.unmatchable && k.count == 0, "a /0 is unmatchable");
         return;
@@ -468,6 +482,27 @@ static void check_ip6(const uint8_t *data)
     memcpy(v4c + 12, other + 12, 4);
     rules_ip6_text(v4t, v4c);
     PROP(!rules_walk(v4t, strlen(v4t), reaches, &r), "no IPv4 client (::ffff:a.b.c.d) reaches a key");
+    if (rules_walk(u, strlen(u), reaches_any, &r) == 2)
+        PROP(in_net(other, net, bits), "no address outside the network reaches a shadow key");
+    for (size_t i = 0; i < k.shadows; i++) {
+        size_t n = strnlen(k.shadow[i], RULES_KEY_MAX);
+        PROP(n > 0 && n < RULES_KEY_MAX && k.shadow[i][n - 1] == ':' &&
+                 strspn(k.shadow[i], "0123456789abcdef:") == n,
+             "a shadow is a prefix key");
+    }
+    /* The ISATAP address with a's prefix and IPv4 part, either id (the u bit from data). */
+    unsigned char isa[16];
+    memcpy(isa, a, 16);
+    isa[8] = (unsigned char)(data[16] & 2);
+    isa[9] = 0;
+    isa[10] = 0x5e;
+    isa[11] = 0xfe;
+    if (bits < 128 && in_net(isa, net, bits)) {
+        char it[RULES_IP6_TEXT_MAX];
+        rules_ip6_text(it, isa);
+        PROP(rules_walk(it, strlen(it), reaches_any, &r) != 1,
+             "no ISATAP address of the network ends its walk at a prefix key");
+    }
     check_v4_forms(other + 12, data[16], a);
     if (!k.partial && !k.unmatchable && memcmp(a, mapped, 12) != 0)
         PROP(rules_walk(t, strlen(t), reaches, &r),

@@ -10,6 +10,8 @@
 # The rules allow, deny, set RELAYCLIENT, or set another variable, for exact addresses and
 # prefixes of both families. The addresses: IPv4, IPv4-mapped (with RELAY_CDB_V4MAPPED=1,
 # as tcpserver -6 shows IPv4 clients), IPv6 inside and just outside the stores' networks,
+# ISATAP addresses inside them (both ids, IPv4 parts with zero groups; relay-check keys each
+# as itself, and a store may hold one as an allowance of its own),
 # special ranges, and the forms that embed an IPv4 address (NAT64, ::a.b.c.d ...).
 #
 # "Agree" is what a client sees from tcpserver with the cdb, against tcpserver with the same
@@ -21,7 +23,9 @@
 #     variables plus RELAYCLIENT; and it grants whenever relay-check grants, except where a
 #     tcpserver rule cannot match: an IPv6 network whose "::" falls inside its prefix in the
 #     address's text (relay-cdb warns about those networks), a prefix that is not a whole
-#     number of groups and too wide to split (same), an address whose text ends in ':', and,
+#     number of groups and too wide to split, or of 48 bits or fewer, whose ISATAP addresses
+#     could not be kept out (same), an address that begins with an ISATAP shadow key but is
+#     not ISATAP (P:0:0:5efe:x, written "P::5efe:x"), an address whose text ends in ':', and,
 #     without RELAY_CDB_V4MAPPED, an IPv6 text that relay-check takes for an IPv4 address
 #     (such clients reach only tcpserver -6, which needs RELAY_CDB_V4MAPPED=1).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -88,6 +92,13 @@ gen() {
             if (int(a[i] / b) % 2) a[i] -= b; else a[i] += b
         }
     }
+    # make a[] an ISATAP address (RFC 5214) of its /64: either id, an IPv4 address whose
+    # groups are often zero, so that tcpserver writes its "::" in every place
+    function isatap(a,    r) {
+        a[4] = rnd(2) * 512; a[5] = 24318
+        r = rnd(6)
+        a[6] = r < 2 ? 0 : r < 3 ? 49152 : rnd(65536); a[7] = rnd(3) == 0 ? 0 : rnd(3) == 0 ? 5 : rnd(65536)
+    }
     function v4text(x) { return int(x / 16777216) "." int(x / 65536) % 256 "." int(x / 256) % 256 "." x % 256 }
     # the forms of the IPv4 address x (a number) that embed it, as texts
     function embeds(x,    g, hi, lo) {
@@ -143,6 +154,8 @@ gen() {
             nbits[nn] = q[9] + 0
             nn++
         }
+        # an ISATAP address (keyed apart, as itself) inside the first network, at times
+        if (rnd(2)) { get(0, g); isatap(g); put(g, nn); nbits[nn] = 128; nn++ }
         for (i = 0; i < nn; i++) {
             get(i, g)
             print "S " fmt(g, 2, 0) "_" nbits[i] " " (rnd(4) ? now - rnd(600) : now - 2000)
@@ -172,6 +185,13 @@ gen() {
         }
         split(":: ::1 ::2 fe80::1 fe80::2:3 ff02::1 64:ff9b:: 2002:c000:207:: 0:0:1:: ::ffff:0:0", fixed, " ")
         for (i in fixed) tried(fixed[i])
+        # ISATAP clients inside the networks: relay-check keys each as itself, so an
+        # allowance for its network must not reach it through the cdb
+        for (k = 0; k < nn; k++) {
+            if (nbits[k] > 64) continue
+            get(k, n)
+            for (i = 0; i < 3; i++) { member(n, nbits[k], 0, a); isatap(a); tried(fmt(a, 1, 1)) }
+        }
         while (nt < naddr) {
             k = rnd(nn); get(k, n); member(n, nbits[k], rnd(4) == 0, a)
             tried(fmt(a, 1, 1))
@@ -207,6 +227,9 @@ exempt() {
         if (index(key, ":") == 0) exit (mapped || index(t, ":") == 0) ? 1 : 0
         n = split(key, kb, "_"); bits = kb[2] + 0
         if (bits == 128) exit 1
+        if (bits <= 48) exit 0
+        # under an ISATAP shadow key ("P::5efe:" is also the start of P:0:0:5efe:x)
+        if (t ~ /(^|:)(0:|200:|:)5efe:/ || t ~ /^5efe:/) exit 0
         if (bits % 16 >= 1 && bits % 16 <= 7) exit 0
         groups = int((bits + 15) / 16)
         at = index(t, "::")
@@ -219,7 +242,7 @@ exempt() {
 total=0 disagree=0 exempted=0 granted=0 tried_seeds=
 for seed in $seeds; do
     for mapped in 0 1; do
-        prefix=$(awk -v s="$seed" 'BEGIN { srand(s); print (rand() < 0.5 ? 64 : 48) }')
+        prefix=$(awk -v s="$seed" 'BEGIN { srand(s); r = rand(); print (r < 0.5 ? 64 : r < 0.8 ? 56 : 48) }')
         nat64=
         [ $((seed % 2)) -eq 0 ] && nat64=2001:db8:64::/96
         dir=$SCRATCH/s$seed-$mapped

@@ -7,6 +7,9 @@
 #   - A temp file that another build holds is waited for a few seconds, not for ever: then
 #     one line and exit 111, the old cdb as it was.
 #   - relay-expire waits at most 30 s for a build that holds the lock: then one line and 111.
+#   - relay-expire's own build that does not end (a stopped relay-cdb) is killed after 30 s:
+#     one line, 111, and the lock is free for the next; rules that are a FIFO are refused
+#     at once, in one line.
 #   - The detached builder starts with every signal at its default (SIGHUP ignored) and none
 #     blocked, whatever the login had.
 #   - Root never works on a file through a name in the cdb's directory, which belongs to the
@@ -43,15 +46,23 @@ is "$(stat -c %a "$cdb") $(stat -c %a "$cdb.idx")" "644 600" \
     "the cdb is 0644 for tcpserver, the snapshot 0600"
 
 # ---- keys that relay-check would not look up ----
-# A /48 recorded under RELAY_IPV6_PREFIX=48 grants nothing once the prefix is 64: relay-check
+# A /56 recorded under RELAY_IPV6_PREFIX=56 grants nothing once the prefix is 64: relay-check
 # looks up the client's /64. The snapshot still holds it: the login's build (-i) leaves it
 # out too, with one warning.
+printf 'relaylease1 2001:db8:1::_56 bob\n' >"$store/2001:db8:1::_56"
+RELAY_IPV6_PREFIX=56 build -s
+check "under /56 the /56 is granted" sh -c "cdb -q '$cdb' 2001:db8:1:0: | grep -q RELAYCLIENT"
+RELAY_IPV6_PREFIX=64 build -i
+check "under /64 it is left out" sh -c "! cdb -q '$cdb' 2001:db8:1:0: | grep -q RELAYCLIENT"
+like "$(cat "$SCRATCH/build.err")" "*warning: 1 allowances are under keys that relay-check does not look up*such as 2001:db8:1::_56: left out*" \
+    "with one warning"
+rm "$store/2001:db8:1::_56"
+# A /48 cannot be written: its ISATAP addresses (keyed apart) could be kept out only by
+# shadow keys for each of its 65,536 /64s. Nothing is granted, with one warning.
 printf 'relaylease1 2001:db8:1::_48 bob\n' >"$store/2001:db8:1::_48"
 RELAY_IPV6_PREFIX=48 build -s
-check "under /48 the /48 is granted" sh -c "cdb -q '$cdb' 2001:db8:1: | grep -q RELAYCLIENT"
-RELAY_IPV6_PREFIX=64 build -i
-check "under /64 it is left out" sh -c "! cdb -q '$cdb' 2001:db8:1: | grep -q RELAYCLIENT"
-like "$(cat "$SCRATCH/build.err")" "*warning: 1 allowances are under keys that relay-check does not look up*such as 2001:db8:1::_48: left out*" \
+check "under /48 a /48 grants nothing" sh -c "! cdb -d '$cdb' | grep -q '2001:db8:1:'"
+like "$(cat "$SCRATCH/build.err")" "*warning: 1 IPv6 allowances cannot be written as tcpserver rules*" \
     "with one warning"
 rm "$store/2001:db8:1::_48"
 build -s
@@ -103,6 +114,43 @@ is "$?" 111 "relay-expire gives up on a build that holds the lock: 111"
 like "$(cat "$SCRATCH/expire.err")" "*the rules cdb $cdb was not rebuilt: a build held the lock $cdb.lock for 30 s*" \
     "and says so"
 stop_pid "$holder"
+
+# ---- relay-expire and a build that never ends ----
+# The build is relay-expire's own child: one that is stopped (here it stops itself, as the
+# store's account or a hung file system could stop relay-cdb) is killed after 30 s, one line
+# says so, and the lock is free for the next build.
+cat >"$SCRATCH/stuck" <<EOF
+#!/bin/sh
+echo \$\$ >"$SCRATCH/stuck.pid"
+kill -STOP \$\$
+exec "$RELAY_BIN/relay-cdb" "\$@"
+EOF
+chmod 755 "$SCRATCH/stuck"
+rm -f "$SCRATCH/stuck.pid"
+RELAY_CDB=$cdb RELAY_CDB_RULES=$SCRATCH/rules.txt RELAY_CDB_PROG=$SCRATCH/stuck \
+    timeout 120 "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/expire.err"
+is "$?" 111 "relay-expire gives up on a build that does not end: 111"
+is "$(cat "$SCRATCH/expire.err")" "relay-expire: warning: $SCRATCH/stuck took more than 30 s: killed, the cdb $cdb not rebuilt" \
+    "in one line"
+stuck=$(cat "$SCRATCH/stuck.pid" 2>/dev/null)
+check "the stuck build is gone, reaped" sh -c "[ -n '$stuck' ] && ! kill -0 '$stuck' 2>/dev/null"
+[ -n "$stuck" ] && kill -KILL "$stuck" 2>/dev/null
+check "the lock is free" flock -n "$cdb.lock" true
+rm -f "$cdb"
+RELAY_CDB=$cdb RELAY_CDB_RULES=$SCRATCH/rules.txt RELAY_CDB_PROG=$RELAY_BIN/relay-cdb \
+    timeout 120 "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/expire.err"
+is "$?" 0 "the next relay-expire builds"
+check "and its cdb grants" sh -c "cdb -q '$cdb' 1.2.3.4 | grep -q RELAYCLIENT"
+
+# ---- rules that are not a regular file ----
+# A FIFO (or a device) as RELAY_CDB_RULES would hang the build at its open or its read.
+mkfifo "$SCRATCH/rules.fifo"
+RELAY_CDB=$cdb RELAY_CDB_RULES=$SCRATCH/rules.fifo RELAY_CDB_PROG=$RELAY_BIN/relay-cdb \
+    timeout 60 "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/expire.err"
+is "$?" 111 "RELAY_CDB_RULES a FIFO: relay-expire exits 111"
+is "$(cat "$SCRATCH/expire.err")" "relay-expire: warning: unable to use $SCRATCH/rules.fifo: not a regular file: the rules cdb $cdb is not rebuilt" \
+    "in one line"
+check "the lock is free" flock -n "$cdb.lock" true
 
 # ---- the detached builder's signals ----
 cat >"$SCRATCH/builder" <<EOF
