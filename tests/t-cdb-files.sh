@@ -169,7 +169,12 @@ while [ "$n" -lt 100 ] && [ ! -e "$SCRATCH/sigs" ]; do
     sleep 0.1
     n=$((n + 1))
 done
-is "$(tr -s '\t ' ' ' <"$SCRATCH/sigs" 2>/dev/null | tr '\n' ' ')" "SigBlk: 0000000000000000 SigIgn: 0000000000000001 " \
+# Signals 32 and 33 belong to the C library, which no program may set: the builder keeps
+# whatever this test got for them from its own parents (GNU make ignores them), and resets
+# every other one.
+base=$(sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status)
+want=$(printf '%016x' $(((0x$base & 0x180000000) | 1)))
+is "$(tr -s '\t ' ' ' <"$SCRATCH/sigs" 2>/dev/null | tr '\n' ' ')" "SigBlk: 0000000000000000 SigIgn: $want " \
     "the builder ignores SIGHUP alone and blocks nothing, whatever the login ignored"
 
 # ---- root and planted hard links ----
