@@ -362,3 +362,14 @@ need_built() {
         fi
     done
 }
+
+# appears FILE [SECONDS]: wait until FILE exists, at most SECONDS (default 10): a guard
+# against a hang, not a measure of time. True if it came.
+appears() {
+    lib_n=0
+    while [ ! -e "$1" ] && [ "$lib_n" -lt "$((${2:-10} * 10))" ]; do
+        sleep 0.1
+        lib_n=$((lib_n + 1))
+    done
+    [ -e "$1" ]
+}

@@ -321,15 +321,6 @@ fi
 # wait for that login's line. Each case is made certain by delaying one call of relay-allow:
 # its third flock (LOCK_SH on the journal; the first two are the store's lock) or its second
 # write (the journal's line; the first is the record).
-# shellcheck disable=SC2317 # called through check
-appears() { # FILE: FILE exists within 5 s
-    n=0
-    while [ ! -e "$1" ] && [ "$n" -lt 50 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    [ -e "$1" ]
-}
 if command -v strace >/dev/null 2>&1 && strace -qq -o /dev/null true 2>/dev/null; then
     incremental
     rm -f "$CDB.journal"

@@ -105,17 +105,7 @@ HOLDER
 start_bg setpriv --reuid="$mailer" --regid="$mailer" --clear-groups \
     sh "$SCRATCH/holder" "$spool" "$hold"
 holder=$LAST_PID
-# wait_file FILE: until FILE exists (a bounded wait: the check fails if it never comes).
-# shellcheck disable=SC2317 # called through check
-wait_file() {
-    n=0
-    while [ ! -e "$1" ] && [ "$n" -lt 100 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    [ -e "$1" ]
-}
-check "a mail user's process holds a record and the lock open" wait_file "$hold/ready"
+check "a mail user's process holds a record and the lock open" appears "$hold/ready"
 old_ino=$(stat -c %i "$spool/10.0.0.1")
 old_lock=$(stat -c %i "$spool/.lock")
 
