@@ -44,7 +44,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,50 +309,28 @@ static long ms_since(const struct timespec *t0)
 }
 
 /* Reap our child pid, waiting at most ms milliseconds. 1 if it was reaped (its status in
- * *status), 0 if it still runs, -1 with errno. A pidfd (Linux 5.3) wakes us when it exits;
- * without one we look every few milliseconds. */
+ * *status), 0 if it still runs, -1 with errno. The caller has SIGCHLD blocked since before
+ * the fork, so the child's end wakes sigtimedwait however soon it comes; the wait is
+ * bounded by the deadline, not by the signal (one may be pending from an earlier child). */
 static int reap_bounded(pid_t pid, int *status, long ms)
 {
     struct timespec t0;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int pfd = -1;
-#ifdef SYS_pidfd_open
-    pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-#endif
-    long nap = 1;
-    int r;
     for (;;) {
         pid_t w = waitpid(pid, status, WNOHANG);
-        if (w == pid) {
-            r = 1;
-            break;
-        }
-        if (w < 0 && errno != EINTR) {
-            r = -1;
-            break;
-        }
+        if (w == pid)
+            return 1;
+        if (w < 0 && errno != EINTR)
+            return -1;
         long left = ms - ms_since(&t0);
-        if (left <= 0) {
-            r = 0;
-            break;
-        }
-        struct pollfd p = {pfd, POLLIN, 0};
-        if (pfd >= 0 && poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) < 0 &&
-            errno != EINTR) {
-            close(pfd); /* cannot be, but never spin on it: look every few ms instead */
-            pfd = -1;
-        }
-        if (pfd < 0) {
-            struct timespec t = {0, (nap < left ? nap : left) * 1000000L};
-            nanosleep(&t, NULL);
-            nap = nap < 10 ? nap * 2 : 10;
-        }
+        if (left <= 0)
+            return 0;
+        struct timespec t = {left / 1000, (left % 1000) * 1000000L};
+        (void)sigtimedwait(&chld, NULL, &t); /* EAGAIN at the deadline, EINTR: look again */
     }
-    int e = errno;
-    if (pfd >= 0)
-        close(pfd);
-    errno = e;
-    return r;
 }
 
 /* The rules text, for relay-cdb's stdin: O_NONBLOCK so that a FIFO under the name (or a
@@ -383,15 +360,10 @@ static int open_rules(const struct cdbmode *m)
     return fd;
 }
 
-/* One run of relay-cdb: rules text on stdin, our stderr for its messages. full: a rescan of
- * the store (-s), else an incremental build from the snapshot and the journal (-i).
- * 0 if it succeeded; BUILD_SAID if it did not and we said why (one line); -1 if it did not
- * and the child said why. */
-static int build(const struct cdbmode *m, int full)
+/* build's child and its reaping, with SIGCHLD blocked; mask is the one to run relay-cdb with
+ * (the caller's). The rules text is closed here. */
+static int build_child(const struct cdbmode *m, int full, int rules, const sigset_t *mask)
 {
-    int rules = open_rules(m);
-    if (rules < 0)
-        return BUILD_SAID;
     pid_t pid = fork();
     if (pid < 0) {
         log_warn("unable to fork to rebuild %s: %s", m->cdb, strerror(errno));
@@ -399,6 +371,7 @@ static int build(const struct cdbmode *m, int full)
         return BUILD_SAID;
     }
     if (pid == 0) {
+        (void)sigprocmask(SIG_SETMASK, mask, NULL);
         if (dup2(rules, 0) < 0) /* the copy on 0 is not close-on-exec */
             _exit(111);
         char *argv[] = {(char *)m->prog, full ? "-s" : "-i", (char *)m->cdb, (char *)m->tmp,
@@ -435,6 +408,26 @@ static int build(const struct cdbmode *m, int full)
         return 0;
     /* relay-cdb said why on stderr; a child that could not start said so too. */
     return -1;
+}
+
+/* One run of relay-cdb: rules text on stdin, our stderr for its messages. full: a rescan of
+ * the store (-s), else an incremental build from the snapshot and the journal (-i).
+ * 0 if it succeeded; BUILD_SAID if it did not and we said why (one line); -1 if it did not
+ * and the child said why. */
+static int build(const struct cdbmode *m, int full)
+{
+    int rules = open_rules(m);
+    if (rules < 0)
+        return BUILD_SAID;
+    /* SIGCHLD stays blocked until the child is reaped, so that reap_bounded sleeps until the
+     * child ends or the deadline comes, whichever is first. */
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    (void)sigprocmask(SIG_BLOCK, &chld, &old);
+    int result = build_child(m, full, rules, &old);
+    (void)sigprocmask(SIG_SETMASK, &old, NULL);
+    return result;
 }
 
 /* Take the request that byte 0 holds (the caller has seen '1' there, and holds the lock),
