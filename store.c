@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "lock.h"
 #include "log.h"
 #include "store.h"
 
@@ -35,8 +36,6 @@
  * stuck; the login then goes on without the lock rather than wait longer. */
 #define LOCK_WAIT_MS 5000
 #define SWEEP_CHUNK 256
-/* How often a sweep tries the lock again while someone else holds it. */
-#define SWEEP_LOCK_POLL_MS 10
 
 int store_open(struct store *s, const char *dir)
 {
@@ -91,22 +90,6 @@ int store_fresh(time_t t, time_t now, long expiry)
     return age <= expiry && age >= -STORE_FUTURE_SLACK;
 }
 
-static int sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    return nanosleep(&ts, NULL);
-}
-
-/* Milliseconds on the monotonic clock: a bounded wait must not grow with a stepped clock or
- * with sleeps that a busy machine lengthens. */
-static long long mono_ms(void)
-{
-    struct timespec t;
-    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0)
-        return 0;
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static int open_lock(struct store *s)
 {
     if (s->lockfd >= 0)
@@ -131,34 +114,13 @@ static int open_lock(struct store *s)
     return 0;
 }
 
-/* Take the lock (LOCK_SH or LOCK_EX), trying every poll_ms for at most wait_ms: another
- * account that can read the lock file can hold it, and must not stall us for longer.
- * Returns 0, or -1 with errno set (ETIMEDOUT: held for all that time). */
-static int lock_wait(struct store *s, int how, long wait_ms, long poll_ms)
-{
-    long long end = -1; /* the clock is read only once the lock turns out to be held */
-    for (;;) {
-        if (flock(s->lockfd, how | LOCK_NB) == 0)
-            return 0;
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        if (end < 0)
-            end = mono_ms() + wait_ms;
-        else if (mono_ms() >= end)
-            break;
-        sleep_ms(poll_ms);
-    }
-    errno = ETIMEDOUT;
-    return -1;
-}
-
 /* Shared by writers so that a sweep, which takes it exclusively around each stat-and-unlink,
  * never deletes a record that a login has just replaced. */
 static int lock_shared(struct store *s)
 {
     if (open_lock(s) != 0)
         return -1;
-    return lock_wait(s, LOCK_SH, LOCK_WAIT_MS, 2);
+    return lock_take(s->lockfd, LOCK_SH, LOCK_WAIT_MS);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -487,7 +449,7 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
         int locked = 0;
         if (!dry_run) {
             if (open_lock(s) != 0 ||
-                lock_wait(s, LOCK_EX, STORE_SWEEP_LOCK_WAIT * 1000L, SWEEP_LOCK_POLL_MS) != 0) {
+                lock_take(s->lockfd, LOCK_EX, STORE_SWEEP_LOCK_WAIT * 1000L) != 0) {
                 failed = 1;
                 saved = errno;
                 break;

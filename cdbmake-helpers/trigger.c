@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cdbmake-helpers/trigger.h"
+#include "lock.h"
 #include "log.h"
 #include "owner.h"
 
@@ -134,22 +135,6 @@ static int same_file(const struct stat *a, const struct stat *b)
  * forever. Past it, the caller goes on without its build, as after a failed one. */
 #define BUILD_WAIT_MS 30000
 
-/* flock(how) polled for at most ms milliseconds. 0, or -1 with errno (ETIMEDOUT). */
-static int lock_bounded(int fd, int how, long ms)
-{
-    struct timespec nap = {0, 10000000L};
-    for (long waited = 0; flock(fd, how | LOCK_NB) != 0; waited += 10) {
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        if (waited >= ms) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        nanosleep(&nap, NULL);
-    }
-    return 0;
-}
-
 /* The journal's lock is held for a moment at a time, by a login for one write and by the
  * builder for one rename, so a wait of a second means that its holder is stuck (stopped, say,
  * by whoever owns it). Neither side waits for that: the login asks for a full rescan instead
@@ -159,17 +144,7 @@ static int lock_bounded(int fd, int how, long ms)
 
 static int lock_journal(int fd, int how)
 {
-    struct timespec nap = {0, 1000000L};
-    for (long waited = 0; flock(fd, how | LOCK_NB) != 0; waited++) {
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        if (waited >= JOURNAL_WAIT_MS) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        nanosleep(&nap, NULL);
-    }
-    return 0;
+    return lock_take(fd, how, JOURNAL_WAIT_MS);
 }
 
 #define JOURNAL_MOVED (-2)
@@ -645,7 +620,7 @@ static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char 
     int result = 0;
     if (mode == TRIGGER_WAIT) {
         /* Wait for the lock: a builder running now builds once more for us, or we build. */
-        if (lock_bounded(fd, LOCK_EX, BUILD_WAIT_MS) != 0) {
+        if (lock_take(fd, LOCK_EX, BUILD_WAIT_MS) != 0) {
             if (errno == ETIMEDOUT)
                 log_warn("the rules cdb %s was not rebuilt: a build held the lock %s for %d s",
                          m.cdb, m.lock, (int)(BUILD_WAIT_MS / 1000));

@@ -343,7 +343,11 @@ fi
 # is checked below holds over however many rounds ran.
 check "logins and checks ran" test "$logins" -ge 1 -a "$checks" -ge 1
 check "some checks had to grant, and some were refused" test "$must" -gt 0 -a "$refused_n" -gt 0
-check "the sweeper ran and removed stale records" test "$sweeps" -gt 0 -a "$removed" -gt 0
+# The sweeper's own runs may all come before anything is stale on a busy machine; the final
+# sweep, after every actor has stopped, always finds some.
+final_removed=$(echo "$final_sweep" | sed -n 's/.* removed \([0-9]*\) .*/\1/p')
+check "the sweeper ran, and the sweeps removed stale records" \
+    test "$sweeps" -gt 0 -a $((removed + ${final_removed:-0})) -gt 0
 is "$lost" 0 "0 fresh allowances lost"
 is "$stale" 0 "0 stale allowances granted"
 is "$temps" 0 "0 temp files left"
