@@ -24,6 +24,9 @@ STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
 HDRS = $(SRC)/addr.h $(SRC)/lock.h $(SRC)/log.h $(SRC)/owner.h $(SRC)/settings.h $(SRC)/store.h
 CORE = $(SRC)/addr.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/owner.c $(SRC)/settings.c $(SRC)/store.c
+# relay-check only reads: it never changes ids, and its start-up is what every SMTP connection
+# pays, so it is linked without owner.c (and the passwd lookups that would come with it).
+CHECKCORE = $(SRC)/addr.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
 # cdb mode: the coalescing trigger is plain C (the static login programs link it); the
 # tcprules parser goes only into relay-cdb.
 TRIGGER = $(SRC)/cdbmake-helpers/trigger.c $(SRC)/cdbmake-helpers/trigger.h
@@ -42,8 +45,9 @@ relay-allow: $(SRC)/relay-allow.c $(CORE) $(HDRS) $(TRIGGER)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-allow.c $(CORE) \
 		$(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
 
-relay-check: $(SRC)/relay-check.c $(CORE) $(HDRS)
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-check.c $(CORE) $(LDFLAGS) $(STATICLDFLAGS)
+relay-check: $(SRC)/relay-check.c $(CHECKCORE) $(HDRS)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-check.c $(CHECKCORE) $(LDFLAGS) \
+		$(STATICLDFLAGS)
 
 # relay-expire runs once a minute, so its start-up does not matter, but it reads whole
 # directories: glibc's readdir fetches 32 KiB of names per getdents call, musl's 2 KiB.
