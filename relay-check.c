@@ -51,7 +51,7 @@ static int allowed(const struct settings *cfg, struct record *rec)
             log_info("refused %s: an address that may never relay", text);
         return 0;
     }
-    switch (store_lookup(cfg->dir, key, rec, now, &why)) {
+    switch (store_lookup(cfg->dir, key, rec, &why)) {
     case STORE_MISSING:
         if (cfg->log)
             log_info("refused %s not found", key);

@@ -354,9 +354,8 @@ static void set_key(struct record *r, const char *key)
 }
 
 enum store_result store_lookup(const char *dir, const char *key, struct record *r,
-                               time_t now, const char **why)
+                               const char **why)
 {
-    (void)now;
     char path[PATH_MAX];
     *why = "";
     int n = snprintf(path, sizeof path, "%s/%s", dir, key);

@@ -62,12 +62,11 @@ long store_age(time_t t, time_t now);
 int store_fresh(time_t t, time_t now, long expiry);
 
 /* Look up the record for key without opening the directory (relay-check's fast path).
- * Whether the login time is fresh is the caller's to judge (store_fresh); now is not used
- * any more and stays for the callers' sake. A record that its group or others may write, or
+ * Whether the login time is fresh is the caller's to judge (store_fresh). A record that its group or others may write, or
  * that belongs to anyone but root or the store directory's owner, is STORE_INVALID: someone
  * else could have written it. On STORE_INVALID, *why says what was wrong. */
 enum store_result store_lookup(const char *dir, const char *key, struct record *r,
-                               time_t now, const char **why);
+                               const char **why);
 
 struct sweep_stats {
     unsigned long kept, removed, temps, skipped;

@@ -800,11 +800,10 @@ static int apply_journal(int fd, const struct files *f, const struct settings *c
         return 0;
 
     /* What the snapshot says of these keys is dropped as it is merged (take). */
-    time_t now = time(NULL);
     for (size_t j = 0; j < journal.n; j++) {
         const char *k = jbuf.s + journal.koff[j];
         struct record r;
-        switch (store_lookup(cfg->dir, k, &r, now, &why)) {
+        switch (store_lookup(cfg->dir, k, &r, &why)) {
         case STORE_FOUND:
             add_allowance(k, journal.klen[j], r.time);
             break;

@@ -87,7 +87,7 @@ static void import(struct store *store, const struct settings *cfg, char *line,
     /* A login since then has made a newer record: keep it. */
     struct record r;
     const char *bad;
-    if (store_lookup(cfg->dir, key, &r, now, &bad) == STORE_FOUND && r.time >= t) {
+    if (store_lookup(cfg->dir, key, &r, &bad) == STORE_FOUND && r.time >= t) {
         n->newer++;
         return;
     }
