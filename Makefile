@@ -29,9 +29,9 @@ CORE = $(SRC)/addr.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/owner.c $(SRC)/settings.c
 CHECKCORE = $(SRC)/addr.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
 # cdb mode: the coalescing trigger is plain C (the static login programs link it); the
 # tcprules parser goes only into relay-cdb.
-TRIGGER = $(SRC)/cdbmake-helpers/trigger.c $(SRC)/cdbmake-helpers/trigger.h
-RULES = $(SRC)/cdbmake-helpers/rules.c $(SRC)/cdbmake-helpers/rules.h
-SNAPSHOT = $(SRC)/cdbmake-helpers/snapshot.c $(SRC)/cdbmake-helpers/snapshot.h
+TRIGGER = $(SRC)/cdb/trigger.c $(SRC)/cdb/trigger.h
+RULES = $(SRC)/cdb/rules.c $(SRC)/cdb/rules.h
+SNAPSHOT = $(SRC)/cdb/snapshot.c $(SRC)/cdb/snapshot.h
 CDBLIBS = -lcdb
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
@@ -43,7 +43,7 @@ all: $(PROGS)
 
 relay-allow: $(SRC)/relay-allow.c $(CORE) $(HDRS) $(TRIGGER)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-allow.c $(CORE) \
-		$(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
+		$(SRC)/cdb/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
 
 relay-check: $(SRC)/relay-check.c $(CHECKCORE) $(HDRS)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-check.c $(CHECKCORE) $(LDFLAGS) \
@@ -53,21 +53,21 @@ relay-check: $(SRC)/relay-check.c $(CHECKCORE) $(HDRS)
 # directories: glibc's readdir fetches 32 KiB of names per getdents call, musl's 2 KiB.
 relay-expire: $(SRC)/relay-expire.c $(CORE) $(HDRS) $(TRIGGER)
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-expire.c $(CORE) \
-		$(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS)
+		$(SRC)/cdb/trigger.c $(LDFLAGS)
 
 relay-session: $(SRC)/relay-session.c $(CORE) $(HDRS) $(TRIGGER)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-session.c $(CORE) \
-		$(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
+		$(SRC)/cdb/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
 
 # tinycdb cannot link into the static musl programs: relay-cdb alone uses $(CC) and -lcdb.
-relay-cdb: $(SRC)/cdbmake-helpers/relay-cdb.c $(RULES) $(SNAPSHOT) $(TRIGGER) $(CORE) $(HDRS)
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/cdbmake-helpers/relay-cdb.c \
-		$(SRC)/cdbmake-helpers/rules.c $(SRC)/cdbmake-helpers/snapshot.c \
-		$(SRC)/cdbmake-helpers/trigger.c $(CORE) $(LDFLAGS) $(CDBLIBS)
+relay-cdb: $(SRC)/relay-cdb.c $(RULES) $(SNAPSHOT) $(TRIGGER) $(CORE) $(HDRS)
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-cdb.c \
+		$(SRC)/cdb/rules.c $(SRC)/cdb/snapshot.c \
+		$(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS) $(CDBLIBS)
 
-relay-import-opensmtp: $(SRC)/cdbmake-helpers/relay-import-opensmtp.c $(CORE) $(HDRS) $(TRIGGER)
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/cdbmake-helpers/relay-import-opensmtp.c \
-		$(CORE) $(SRC)/cdbmake-helpers/trigger.c $(LDFLAGS)
+relay-import-opensmtp: $(SRC)/relay-import-opensmtp.c $(CORE) $(HDRS) $(TRIGGER)
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-import-opensmtp.c \
+		$(CORE) $(SRC)/cdb/trigger.c $(LDFLAGS)
 
 # Test programs: unit tests and the stand-ins for servers Debian does not ship.
 testprogs: $(UNITS) $(STANDINS)
@@ -94,20 +94,20 @@ tests/unit-settings: $(SRC)/tests/unit-settings.c $(SRC)/tests/unit.h $(CORE) $(
 
 tests/unit-rules: $(SRC)/tests/unit-rules.c $(SRC)/tests/unit.h $(RULES) $(SRC)/addr.c $(SRC)/addr.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-rules.c $(SRC)/cdbmake-helpers/rules.c \
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-rules.c $(SRC)/cdb/rules.c \
 		$(SRC)/addr.c $(LDFLAGS)
 
 tests/unit-snapshot: $(SRC)/tests/unit-snapshot.c $(SRC)/tests/unit.h $(SNAPSHOT) $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-snapshot.c \
-		$(SRC)/cdbmake-helpers/snapshot.c $(CORE) $(LDFLAGS)
+		$(SRC)/cdb/snapshot.c $(CORE) $(LDFLAGS)
 
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
 		$(FUZZSRC) $(CORE) $(HDRS) $(RULES)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -DFUZZ_REGRESS -I$(SRC) -o $@ $(SRC)/tests/unit-fuzz-regress.c \
-		$(FUZZSRC) $(CORE) $(SRC)/cdbmake-helpers/rules.c $(LDFLAGS)
+		$(FUZZSRC) $(CORE) $(SRC)/cdb/rules.c $(LDFLAGS)
 
 tests/standins/smtpd: $(SRC)/tests/standins/smtpd.c
 	@mkdir -p tests/standins

@@ -14,7 +14,7 @@
 #include "owner.h"
 #include "settings.h"
 #include "store.h"
-#include "cdbmake-helpers/trigger.h"
+#include "cdb/trigger.h"
 
 /* The old Courier AUTHMODULES chain runs the modules after the login has been tried, and
  * only AUTHENTICATED says whether it succeeded. */

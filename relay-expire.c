@@ -13,7 +13,7 @@
 #include "owner.h"
 #include "settings.h"
 #include "store.h"
-#include "cdbmake-helpers/trigger.h"
+#include "cdb/trigger.h"
 
 /* Keys name IPv6 prefixes as "2001:db8::_64" because a file name cannot hold '/';
  * people read "2001:db8::/64". */

@@ -33,7 +33,7 @@
 #include "owner.h"
 #include "settings.h"
 #include "store.h"
-#include "cdbmake-helpers/trigger.h"
+#include "cdb/trigger.h"
 
 /* The session's client and what has been learnt about its login. */
 struct session {

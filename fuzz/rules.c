@@ -1,4 +1,4 @@
-/* fuzz/rules.c: the tcprules-syntax parser (cdbmake-helpers/rules.c).
+/* fuzz/rules.c: the tcprules-syntax parser (cdb/rules.c).
  *
  * The input is split into lines at '\n', as tcprules and relay-cdb read a rules file, and
  * each line (with its newline) goes through rules_parse_line and rules_expand. The first 33
@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "addr.h"
-#include "cdbmake-helpers/rules.h"
+#include "cdb/rules.h"
 #include "fuzz/fuzz.h"
 
 #define FUZZ_HARNESS "rules"

@@ -290,7 +290,7 @@ segments() {
     grep -oE 'log_[a-z]+\([^"]*"([^"\\]|\\.)*"' "$1" |
         sed 's/^[^"]*"//; s/"$//; s/\\"/"/g' |
         awk '{
-            n = split($0, piece, /%[-0-9.]*l*[a-z]/)
+            n = split($0, piece, /%[-0-9.*]*[lz]*[a-z]/)
             for (i = 1; i <= n; i++)
                 if (length(piece[i]) >= 4)
                     print piece[i]

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "addr.h"
-#include "cdbmake-helpers/rules.h"
+#include "cdb/rules.h"
 #include "tests/unit.h"
 
 /* A value with its NULs shown as '0' bytes are rare in vectors: show them as '|'. */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cdbmake-helpers/snapshot.h"
+#include "cdb/snapshot.h"
 #include "tests/unit.h"
 
 static const struct snapshot_id id = {2049, 131074};

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "addr.h"
-#include "cdbmake-helpers/snapshot.h"
+#include "cdb/snapshot.h"
 
 /* A decimal number at *p of at most max digits and no leading zero (a lone "0" only with
  * zero_ok), followed by stop, which is skipped. Returns 0 and advances *p, or -1. */

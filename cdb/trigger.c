@@ -54,7 +54,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "cdbmake-helpers/trigger.h"
+#include "cdb/trigger.h"
 #include "lock.h"
 #include "log.h"
 #include "owner.h"

@@ -36,9 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "addr.h"
-#include "cdbmake-helpers/rules.h"
-#include "cdbmake-helpers/snapshot.h"
-#include "cdbmake-helpers/trigger.h"
+#include "cdb/rules.h"
+#include "cdb/snapshot.h"
+#include "cdb/trigger.h"
 #include "log.h"
 #include "owner.h"
 #include "settings.h"

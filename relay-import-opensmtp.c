@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "addr.h"
-#include "cdbmake-helpers/trigger.h"
+#include "cdb/trigger.h"
 #include "log.h"
 #include "owner.h"
 #include "settings.h"
