@@ -22,11 +22,11 @@ PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-impor
 MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
-HDRS = $(SRC)/addr.h $(SRC)/lock.h $(SRC)/log.h $(SRC)/owner.h $(SRC)/settings.h $(SRC)/store.h
-CORE = $(SRC)/addr.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/owner.c $(SRC)/settings.c $(SRC)/store.c
+HDRS = $(SRC)/addr.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h $(SRC)/owner.h $(SRC)/settings.h $(SRC)/store.h
+CORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/owner.c $(SRC)/settings.c $(SRC)/store.c
 # relay-check only reads: it never changes ids, and its start-up is what every SMTP connection
 # pays, so it is linked without owner.c (and the passwd lookups that would come with it).
-CHECKCORE = $(SRC)/addr.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
+CHECKCORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
 # cdb mode: the coalescing trigger is plain C (the static login programs link it); the
 # tcprules parser goes only into relay-cdb.
 TRIGGER = $(SRC)/cdb/trigger.c $(SRC)/cdb/trigger.h
@@ -35,7 +35,7 @@ SNAPSHOT = $(SRC)/cdb/snapshot.c $(SRC)/cdb/snapshot.h
 CDBLIBS = -lcdb
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
-	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock
+	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat
 
@@ -83,6 +83,10 @@ tests/unit-store: $(SRC)/tests/unit-store.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 tests/unit-lock: $(SRC)/tests/unit-lock.c $(SRC)/tests/unit.h $(SRC)/lock.c $(SRC)/lock.h
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-lock.c $(SRC)/lock.c $(LDFLAGS)
+
+tests/unit-io: $(SRC)/tests/unit-io.c $(SRC)/tests/unit.h $(SRC)/io.c $(SRC)/io.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-io.c $(SRC)/io.c $(LDFLAGS)
 
 tests/unit-owner: $(SRC)/tests/unit-owner.c $(SRC)/tests/unit.h $(SRC)/owner.c $(SRC)/owner.h
 	@mkdir -p tests

@@ -1,0 +1,23 @@
+/* io.h: reading and writing in full. A read or write may move fewer bytes than asked, or end
+ * with EINTR when a signal arrives (relay-session and the cdb builder both take signals); every
+ * caller that wants all its bytes goes through these. */
+#ifndef RELAYLEASE_IO_H
+#define RELAYLEASE_IO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Write all n bytes of buf to fd. 0, or -1 with errno set (EIO for a write that took nothing,
+ * which would otherwise loop for ever). */
+int io_write(int fd, const void *buf, size_t n);
+
+/* Write all n buffers of iov, however many writev takes at a time. The array is used up:
+ * its entries are advanced past what was written. 0, or -1 with errno set. */
+int io_writev(int fd, struct iovec *iov, size_t n);
+
+/* Read into buf until it holds n bytes or the input ends. The number of bytes read (less than
+ * n only at the end of the input), or -1 with errno set. */
+ssize_t io_read(int fd, void *buf, size_t n);
+
+#endif
