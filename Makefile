@@ -139,8 +139,15 @@ san:
 	cd san && $(MAKE) -f ../Makefile SRC=.. CC='$(CC) $(SANFLAGS)' \
 		STATICCC='$(CC) $(SANFLAGS)' STATICLDFLAGS= all testprogs
 
+# The quick suite, both builds, several files at a time (the README's test command runs it).
+# One file or one build: sh tests/run san -- t-expire.sh (see tests/run).
 check: all testprogs san
 	sh $(SRC)/tests/run . san
+
+# The long runs: full fault injection, the 60-second torture, valgrind, lint, the benchmarks'
+# smoke mode and a short fuzz of each harness (the files marked "# run: long").
+check-all: all testprogs san
+	sh $(SRC)/tests/run -l . san
 
 # libFuzzer (Debian clang) with ASan+UBSan, each harness for FUZZ_SECONDS (default 60).
 fuzz:
@@ -148,8 +155,7 @@ fuzz:
 
 # make check runs the torture test for a few seconds; this runs it for a minute per build.
 torture: all testprogs san
-	TORTURE_SECONDS=60 RELAY_BIN=`pwd` sh $(SRC)/tests/t-torture.sh
-	TORTURE_SECONDS=60 RELAY_BIN=`pwd`/san sh $(SRC)/tests/t-torture.sh
+	TEST_LONG=1 sh $(SRC)/tests/run -l . san -- t-torture.sh
 
 # Static analysis: cppcheck, clang-tidy (the checks in .clang-tidy) and shellcheck over the
 # whole tree. tests/t-lint.sh runs the same in make check (plain build only).
@@ -176,4 +182,4 @@ clean:
 	rm -f $(PROGS) $(UNITS) $(STANDINS)
 	rm -rf san
 
-.PHONY: all testprogs san check fuzz torture lint bench install setup clean
+.PHONY: all testprogs san check check-all fuzz torture lint bench install setup clean

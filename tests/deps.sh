@@ -1,7 +1,7 @@
 #!/bin/sh
-# tests/deps.sh [--tests] [--list] [package...]: make sure the Debian packages needed to
-# build relaylease and run the demo (and with --tests, to run every test) are installed,
-# plus any named on the command line. With --list, print the package names and stop.
+# tests/deps.sh [--tests] [--all] [--list] [package...]: make sure the Debian packages needed
+# to build relaylease and run the demo (with --tests, to run `make check`; with --all, also
+# `make check-all`) are installed, plus any named on the command line. With --list, print the package names and stop.
 # As root, missing packages are installed (apt-get update, then apt-get install -y).
 # Otherwise the exact command is printed and the exit code is 100.
 # Exit codes: 0 everything is there, 100 packages are missing, 111 apt-get failed.
@@ -13,10 +13,13 @@ packages="make gcc libc6-dev musl-tools libcdb-dev tinycdb ucspi-tcp-ipv6"
 # namespace's loopback for the IPv6 /64 over the real tcpserver.
 tests="strace dovecot-pop3d dovecot-imapd valgrind cppcheck clang-tidy shellcheck groff-base man-db
     iproute2"
+# make check-all also fuzzes each harness: clang with libFuzzer.
+long="clang libclang-rt-dev"
 list=
 while [ $# -gt 0 ]; do
     case $1 in
     --tests) packages="$packages $tests" ;;
+    --all) packages="$packages $tests $long" ;;
     --list) list=1 ;;
     *) break ;;
     esac

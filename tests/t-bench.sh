@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: long once
 # The benchmarks' smoke mode: every benchmark still runs and does what it measures (the
 # allowance is granted, the sweep removes the stale half). Its figures mean nothing; the
 # real ones come from `make bench`. Run once, against the plain build.

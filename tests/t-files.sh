@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: quick once
 # The files an operator installs by hand: the systemd units and the crontab line in cron/,
 # and the man pages. Units must load in systemd, the crontab line must be well formed and
 # run programs that exist, and every man page must render without a warning and name the

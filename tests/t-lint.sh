@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: long once
 # Static analysis is clean: cppcheck and clang-tidy over every C file, shellcheck over every
 # shell script (tests/lint, which is also `make lint`). A tool that is not installed is
 # skipped. It runs with the plain build only: the sanitizer build has the same sources.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: quick once
 # t-run-examples.sh: every file an operator copies from run-examples/ and cron/ is checked.
 #   - shell scripts (run files, wrappers, the demo, setup-store): sh -n, shellcheck -x when
 #     it is installed (tests/lint does not reach run-examples/*/*/, so log/run is linted

@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: quick once
 # make setup (run-examples/setup-store): the store's owner and modes, records replaced by the
 # account's own files, the old lock file removed, a second run that changes nothing, and the
 # migration from relay-ctrl's world-writable spool: descriptors opened before it are worth

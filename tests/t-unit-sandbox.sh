@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: quick once
 # t-unit-sandbox.sh: cron/relay-expire.service, as shipped, can do its job where the README and
 # the man pages put the store and the rules cdb. systemd is not needed (nor, in a container,
 # available): the unit's sandbox (ProtectSystem, ProtectHome, PrivateTmp, ReadWritePaths,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: long once
 # valgrind (memcheck) is clean on the integration chain: relay-allow, relay-check,
 # relay-expire (-n, -l and a real sweep, in cdb mode too), relay-session in a chain with
 # relay-allow, and relay-cdb, over a store with good, stale and broken records. Each run must
