@@ -10,8 +10,10 @@
 # Then the real Courier (Debian's courier-imap, courier-pop, courier-authlib) on loopback,
 # started by imapd.run and pop3d.run. Debian's courier-imap conflicts with dovecot-imapd and
 # pulls in an MTA, so the test does not install it: it uses an installed Courier if there is
-# one, else it fetches the packages with `apt-get download` (or takes them from COURIER_DEBS,
-# a directory of .deb files) and unpacks them into the scratch directory. authdaemond's
+# one, else it fetches the packages with `apt-get download` once, keeps them in
+# ~/.cache/relaylease/courier-debs (RELAYLEASE_CACHE overrides ~/.cache/relaylease), or takes
+# them from COURIER_DEBS, a directory of .deb files, and unpacks them into the scratch
+# directory. authdaemond's
 # socket (/run/courier/authdaemon) and its files (/etc/courier) are compiled in, so each
 # Courier process runs in a private mount namespace where /etc/courier comes from the
 # scratch directory (a read-only overlay on /etc) and /run is a scratch directory. Nothing
@@ -212,20 +214,43 @@ else
     CR=$CX/root
     packages="courier-base courier-imap courier-pop courier-authlib courier-authlib-userdb
         libcourier-unicode4 libgamin0 libidn12 libgdbm6 libltdl7"
+    # The packages are fetched once and kept in a cache of the user's own (a directory that
+    # another account can write is not used: root runs what it holds).
+    cache=${RELAYLEASE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/relaylease}/courier-debs
+    cached() { # cached DIR: the debs there are the caller's and safe to unpack
+        [ -d "$1" ] && [ ! -L "$1" ] && [ "$(stat -c %u "$1")" = "$(id -u)" ] &&
+            [ "$(find "$1" -maxdepth 0 -perm /022 | wc -l)" -eq 0 ] &&
+            [ "$(find "$1" -maxdepth 1 -name '*.deb' | wc -l)" -gt 0 ]
+    }
+    unpack() { # unpack DIR
+        rm -rf "$CR" && mkdir -p "$CR" || exit 111
+        for d in "$1"/*.deb; do
+            [ -f "$d" ] && dpkg-deb -x "$d" "$CR"
+        done
+    }
     if [ -n "${COURIER_DEBS:-}" ]; then
-        cp "$COURIER_DEBS"/*.deb "$CX/debs/" 2>/dev/null
+        debs=$COURIER_DEBS
+        unpack "$debs"
+    elif cached "$cache" && unpack "$cache" && have_all "$CR"; then
+        debs=$cache
     else
         # shellcheck disable=SC2086 # one word per package
         (cd "$CX/debs" && timeout 300 apt-get download $packages) >"$CX/apt.log" 2>&1
+        debs=$CX/debs
+        unpack "$debs"
+        if have_all "$CR" && mkdir -p "${cache%/*}" 2>/dev/null; then
+            # Filled under another name, then renamed: a run beside this one never unpacks a
+            # half-copied cache (at worst it finds none and fetches its own).
+            fill=$(mktemp -d "$cache.XXXXXX") && cp "$CX"/debs/*.deb "$fill/" &&
+                chmod 755 "$fill" && rm -rf "$cache" && mv "$fill" "$cache" &&
+                diag "kept the packages in $cache for the next run"
+        fi
     fi
-    for d in "$CX"/debs/*.deb; do
-        [ -f "$d" ] && dpkg-deb -x "$d" "$CR"
-    done
     if ! have_all "$CR"; then
         [ ! -f "$CX/apt.log" ] || tail -n 5 "$CX/apt.log" | diag
         courier_skip "Courier is not installed and apt-get download could not fetch it (apt-get update first, or set COURIER_DEBS)"
     fi
-    diag "using Courier unpacked from: $(cd "$CX/debs" && echo *.deb)"
+    diag "using Courier unpacked from $debs: $(cd "$debs" && echo *.deb)"
 fi
 
 # The libraries the unpacked packages bring, then a check that nothing else is missing.
