@@ -10,7 +10,11 @@
 #   talking       chat HOST PORT < script, smtp_try, pop_login, reply_to, reply_lines
 #   logs          log_mark NAME, log_new NAME
 #   the chain     RELAY_BIN (our programs), STANDINS (the stand-ins), MAIL_UID/MAIL_GID,
-#                 make_store DIR, make_passwd FILE, file_is FILE FORMAT, owned_by FILE UID
+#                 make_store DIR, make_passwd FILE, file_is FILE FORMAT, owned_by FILE UID,
+#                 need_built NAME..., need_programs
+#   questions     granted ADDRESS, refused ADDRESS (relay-check's answer), client_env ADDRESS,
+#                 rcpt_reply HOST PORT, env_sorted FILE, env_diff BEFORE AFTER, now_ms,
+#                 appears FILE
 #
 # RELAY_BIN is the directory holding our built programs (tests/run sets it); it defaults to
 # the top of the source tree. The stand-ins are found in $RELAY_BIN/tests/standins, else in
@@ -301,14 +305,7 @@ owned_by() {
 
 # need_programs: fail the whole test at once, with one line, when something is not built.
 need_programs() {
-    for lib_p in "$RELAY_BIN/relay-allow" "$RELAY_BIN/relay-check" "$RELAY_BIN/relay-expire" \
-        "$STANDINS/chat" "$STANDINS/smtpd" "$STANDINS/popup" "$STANDINS/checkpassword" \
-        "$STANDINS/pop3d"; do
-        if [ ! -x "$lib_p" ]; then
-            not_ok "program is built: $lib_p"
-            exit 1
-        fi
-    done
+    need_built relay-allow relay-check relay-expire chat smtpd popup checkpassword pop3d
     if ! command -v tcpserver >/dev/null 2>&1 || ! command -v tcprules >/dev/null 2>&1; then
         not_ok "tcpserver and tcprules are installed (ucspi-tcp-ipv6)"
         exit 1
@@ -352,12 +349,13 @@ unused_id() {
     echo "$lib_n"
 }
 
-# need_built PROGRAM...: fail the whole test at once, with one line, when one of our programs
-# is not built in $RELAY_BIN.
+# need_built NAME...: fail the whole test at once, with one line, when one of our programs
+# (relay-*, in $RELAY_BIN) or of the stand-ins (chat, smtpd, ..., in $STANDINS) is not built.
 need_built() {
     for lib_p in "$@"; do
-        if [ ! -x "$RELAY_BIN/$lib_p" ]; then
-            not_ok "program is built: $RELAY_BIN/$lib_p"
+        case $lib_p in relay-*) lib_p=$RELAY_BIN/$lib_p ;; *) lib_p=$STANDINS/$lib_p ;; esac
+        if [ ! -x "$lib_p" ]; then
+            not_ok "program is built: $lib_p"
             exit 1
         fi
     done
@@ -372,4 +370,68 @@ appears() {
         lib_n=$((lib_n + 1))
     done
     [ -e "$1" ]
+}
+
+# ---- questions every test asks ---------------------------------------------------------------
+
+# client_env ADDRESS: the variables tcpserver gives a client at ADDRESS, as VAR=value words.
+client_env() {
+    case $1 in
+    *:*) echo "PROTO=TCP6 TCPREMOTEIP=$1 TCP6REMOTEIP=$1" ;;
+    *) echo "PROTO=TCP TCPREMOTEIP=$1" ;;
+    esac
+}
+
+# granted ADDRESS [VAR=value...]: does relay-check grant ADDRESS? relay-check runs as
+# tcpserver would run it for that client, with the VARs added (RELAY_DIR=..., unless the test
+# exported it), in front of a program that reports whether RELAYCLIENT was set. Its stderr is
+# added to $SCRATCH/relay-check.log. True if granted; false if refused, and also (with
+# status 2 and the reason on stdout) if relay-check never ran the next program. refused
+# ADDRESS [VAR=value...] is true only for a refusal: a relay-check that crashed refuses nothing.
+granted() {
+    lib_a=$1
+    shift
+    # shellcheck disable=SC2046,SC2016 # split on purpose; expanded by the inner shell
+    env $(client_env "$lib_a") "$@" "$RELAY_BIN/relay-check" \
+        sh -c '[ -n "${RELAYCLIENT+set}" ] || exit 3' 2>>"$SCRATCH/relay-check.log" </dev/null
+    lib_rc=$?
+    case $lib_rc in
+    0) return 0 ;;
+    3) return 1 ;;
+    *)
+        echo "relay-check exited $lib_rc without running the next program; its stderr:"
+        tail -n 5 "$SCRATCH/relay-check.log"
+        return 2
+        ;;
+    esac
+}
+refused() {
+    granted "$@"
+    [ $? -eq 1 ]
+}
+
+# rcpt_reply HOST PORT: the SMTP server's reply to RCPT for a domain that is not its own (a
+# relay attempt): a session through smtp_try to $relay_rcpt (friend@example.net by default).
+rcpt_reply() {
+    smtp_try "$1" "$2" "${relay_rcpt:-friend@example.net}"
+    reply_to "$SCRATCH/smtp.chat" RCPT
+}
+
+# env_sorted FILE: an environment dump (VAR=value lines) sorted, without the per-connection
+# ports; env_diff BEFORE AFTER: the lines AFTER has and BEFORE has not ("+ ") and the other
+# way round ("- ").
+env_sorted() {
+    grep -v -e '^TCPREMOTEPORT=' -e '^TCPLOCALPORT=' -e '^TCP6REMOTEPORT=' \
+        -e '^TCP6LOCALPORT=' "$1" | LC_ALL=C sort
+}
+env_diff() {
+    env_sorted "$1" >"$SCRATCH/env.a"
+    env_sorted "$2" >"$SCRATCH/env.b"
+    LC_ALL=C comm -13 "$SCRATCH/env.a" "$SCRATCH/env.b" | sed 's/^/+ /'
+    LC_ALL=C comm -23 "$SCRATCH/env.a" "$SCRATCH/env.b" | sed 's/^/- /'
+}
+
+# now_ms: the time in milliseconds, for diagnostics (never for a pass or a fail).
+now_ms() {
+    echo $(($(date +%s%N) / 1000000))
 }

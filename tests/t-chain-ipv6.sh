@@ -56,11 +56,6 @@ start_smtp() { # NAME HOST [-6] [VAR=value...]
         env RELAY_DIR="$store" "$@" \
         "$RELAY_BIN/relay-check" "$STANDINS/smtpd" "$SCRATCH/rcpthosts"
 }
-# relay_reply HOST PORT: the reply to RCPT for a domain that is not ours.
-relay_reply() {
-    smtp_try "$1" "$2" "$relay_rcpt"
-    reply_to "$SCRATCH/smtp.chat" RCPT
-}
 # relay_direct TCP6REMOTEIP: relay-check run by hand with the environment tcpserver -6 would
 # give a client at that address; prints the reply to RCPT.
 relay_direct() {
@@ -83,7 +78,7 @@ if [ -z "${pop6:-}" ] || [ -z "${smtp6:-}" ] || [ -z "${smtp6_128:-}" ] ||
 fi
 
 diag "a client at ::1 (loopback: keyed alone)"
-is "$(relay_reply ::1 "$smtp6")" "$refused" "relay over ::1 is refused before a login"
+is "$(rcpt_reply ::1 "$smtp6")" "$refused" "relay over ::1 is refused before a login"
 check "relay-check logs the refusal for ::1 alone" \
     grep -qx 'relay-check: refused ::1_128 not found' "$SCRATCH/smtp6.log"
 pop_login ::1 "$pop6" bob secret
@@ -94,20 +89,20 @@ check "relay-allow logs the record for ::1 alone" \
 check "the record ::1_128 is relaylease1 ::1_128 bob" \
     file_is "$store/::1_128" 'relaylease1 ::1_128 bob\n'
 check "nothing else was recorded" test "$(ls "$store")" = "::1_128"
-is "$(relay_reply ::1 "$smtp6")" "250 ok" "relay over ::1 is granted after the login"
+is "$(rcpt_reply ::1 "$smtp6")" "250 ok" "relay over ::1 is granted after the login"
 like "$(grep '^relay-check: granted' "$SCRATCH/smtp6.log")" \
     'relay-check: granted ::1_128 user=bob age=[0-9]*' "relay-check logs the grant for ::1"
-is "$(relay_reply ::1 "$smtp6_128")" "250 ok" \
+is "$(rcpt_reply ::1 "$smtp6_128")" "250 ok" \
     "with RELAY_IPV6_PREFIX=128 the same record grants"
 is "$(relay_direct ::2)" "$refused" "another address of ::/64 (::2) may not relay"
 is "$(relay_direct 0:0:0:1::1)" "$refused" "an address in another /64 (0:0:0:1::1) may not"
 RELAY_DIR=$store "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>&1
 like "$(grep '^::' "$SCRATCH/list.out")" '::1/128 bob [0-9]* [0-9]*' \
     "relay-expire -l shows the key as ::1/128"
-is "$(relay_reply 127.0.0.1 "$smtp4")" "$refused" "the IPv6 record grants nothing to 127.0.0.1"
+is "$(rcpt_reply 127.0.0.1 "$smtp4")" "$refused" "the IPv6 record grants nothing to 127.0.0.1"
 
 diag "an IPv4 client through tcpserver -6 (::ffff:127.0.0.1)"
-is "$(relay_reply 127.0.0.1 "$smtp4m")" "$refused" "relay is refused before an IPv4 login"
+is "$(rcpt_reply 127.0.0.1 "$smtp4m")" "$refused" "relay is refused before an IPv4 login"
 check "relay-check under -6 looks up the IPv4 key" \
     grep -qx 'relay-check: refused 127.0.0.1 not found' "$SCRATCH/smtp4m.log"
 pop_login 127.0.0.1 "$pop4m" bob secret
@@ -116,10 +111,10 @@ check "relay-allow under -6 records the IPv4 key" \
     grep -qx 'relay-allow: recorded 127.0.0.1 user=bob' "$SCRATCH/pop4m.log"
 check "the record 127.0.0.1 is relaylease1 127.0.0.1 bob" \
     file_is "$store/127.0.0.1" 'relaylease1 127.0.0.1 bob\n'
-is "$(relay_reply 127.0.0.1 "$smtp4m")" "250 ok" "relay under -6 is granted"
-is "$(relay_reply 127.0.0.1 "$smtp4")" "250 ok" "relay without -6 is granted by the same record"
+is "$(rcpt_reply 127.0.0.1 "$smtp4m")" "250 ok" "relay under -6 is granted"
+is "$(rcpt_reply 127.0.0.1 "$smtp4")" "250 ok" "relay without -6 is granted by the same record"
 rm -f "$store/::1_128"
-is "$(relay_reply ::1 "$smtp6")" "$refused" "the IPv4 record grants nothing to ::1"
+is "$(rcpt_reply ::1 "$smtp6")" "$refused" "the IPv4 record grants nothing to ::1"
 
 diag "an ordinary IPv6 client: its /64 (documentation addresses in a private namespace)"
 if [ -z "$netns" ]; then
@@ -135,18 +130,18 @@ if [ -z "${popg:-}" ] || [ -z "${smtpg:-}" ]; then
     not_ok "the tcpservers on the IPv6 wildcard started"
     exit 1
 fi
-is "$(relay_reply 2001:db8:1:2::2 "$smtpg")" "$refused" "relay from 2001:db8:1:2::2 is refused before a login"
+is "$(rcpt_reply 2001:db8:1:2::2 "$smtpg")" "$refused" "relay from 2001:db8:1:2::2 is refused before a login"
 check "relay-check looked up the /64" \
     grep -qx 'relay-check: refused 2001:db8:1:2::_64 not found' "$SCRATCH/smtpg.log"
 pop_login 2001:db8:1:2::1 "$popg" bob secret
 is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a POP3 login from 2001:db8:1:2::1 succeeds"
 check "relay-allow records the client's /64" \
     file_is "$store/2001:db8:1:2::_64" 'relaylease1 2001:db8:1:2::_64 bob\n'
-is "$(relay_reply 2001:db8:1:2::1 "$smtpg")" "250 ok" "relay from the same address is granted"
-is "$(relay_reply 2001:db8:1:2::2 "$smtpg")" "250 ok" "relay from another address of the /64 is granted"
+is "$(rcpt_reply 2001:db8:1:2::1 "$smtpg")" "250 ok" "relay from the same address is granted"
+is "$(rcpt_reply 2001:db8:1:2::2 "$smtpg")" "250 ok" "relay from another address of the /64 is granted"
 like "$(grep '^relay-check: granted' "$SCRATCH/smtpg.log" | sed -n '$p')" \
     'relay-check: granted 2001:db8:1:2::_64 user=bob age=[0-9]*' "relay-check logs the grant for the /64"
-is "$(relay_reply 2001:db8:1:3::1 "$smtpg")" "$refused" "relay from another /64 is refused"
+is "$(rcpt_reply 2001:db8:1:3::1 "$smtpg")" "$refused" "relay from another /64 is refused"
 RELAY_DIR=$store "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>&1
 like "$(grep '^2001' "$SCRATCH/list.out")" '2001:db8:1:2::/64 bob [0-9]* [0-9]*' \
     "relay-expire -l shows the prefix as 2001:db8:1:2::/64"

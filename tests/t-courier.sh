@@ -27,13 +27,7 @@ trap 'lib_rc=$?; trap "" TERM INT HUP; (exit "$lib_rc"); lib_cleanup' EXIT
 
 examples=$lib_top/run-examples/courier
 
-for p in "$RELAY_BIN/relay-allow" "$RELAY_BIN/relay-check" "$RELAY_BIN/relay-session" \
-    "$STANDINS/chat"; do
-    if [ ! -x "$p" ]; then
-        not_ok "program is built: $p"
-        exit 1
-    fi
-done
+need_built relay-allow relay-check relay-session chat
 
 root=
 [ "$(id -u)" -eq 0 ] && [ "$MAIL_UID" -ne 0 ] && command -v setpriv >/dev/null 2>&1 && root=yes
@@ -42,14 +36,7 @@ mkdir -p "$store" && chmod 755 "$store" || exit 111
 
 # relay_query IP: what relay-check decides for a client at IP: "granted" or "refused".
 relay_query() {
-    case $1 in
-    *:*) set -- "$1" TCP6 ;;
-    *) set -- "$1" TCP ;;
-    esac
-    # shellcheck disable=SC2016 # the inner shell expands it
-    env RELAY_DIR="$store" PROTO="$2" TCPREMOTEIP="$1" TCP6REMOTEIP="$1" \
-        "$RELAY_BIN/relay-check" sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then
-            echo granted; else echo refused; fi' 2>>"$SCRATCH/relay-check.log"
+    if granted "$1" RELAY_DIR="$store"; then echo granted; else echo refused; fi
 }
 
 # records: how many allowances the store holds (its dot files, such as a lock, are none).

@@ -31,10 +31,7 @@ if [ "$MAIL_UID" = 0 ]; then
     exit 0
 fi
 need_programs
-if [ ! -x "$RELAY_BIN/relay-session" ]; then
-    not_ok "program is built: $RELAY_BIN/relay-session"
-    exit 1
-fi
+need_built relay-session
 
 owner=$(unused_id 64000)
 eve=$(unused_id $((owner + 1)))

@@ -17,21 +17,13 @@ make_store "$store" || exit 111
 export RELAY_DIR="$store"
 err=$SCRATCH/err
 
-# client ADDR: the environment tcpserver would set for a client at ADDR.
-client() {
-    case $1 in
-    *:*) echo "PROTO=TCP6 TCP6REMOTEIP=$1" ;;
-    *) echo "PROTO=TCP TCPREMOTEIP=$1" ;;
-    esac
-}
-
 # login ADDR [VAR=value...]: relay-allow for bob at ADDR; its stderr in $err. Prints what the
 # next program printed, to show the login went on.
 login() {
     login_a=$1
     shift
     # shellcheck disable=SC2046 # client's words are meant to split
-    env $(client "$login_a") USER=bob "$@" "$RELAY_BIN/relay-allow" echo next 2>"$err"
+    env $(client_env "$login_a") USER=bob "$@" "$RELAY_BIN/relay-allow" echo next 2>"$err"
 }
 
 # session ADDR [VAR=value...]: the same login with relay-session in front of relay-allow.
@@ -39,17 +31,8 @@ session() {
     session_a=$1
     shift
     # shellcheck disable=SC2046
-    env $(client "$session_a") USER=bob "$@" "$RELAY_BIN/relay-session" \
+    env $(client_env "$session_a") USER=bob "$@" "$RELAY_BIN/relay-session" \
         "$RELAY_BIN/relay-allow" echo next 2>"$err"
-}
-
-# granted ADDR [VAR=value...]: "granted" if relay-check lets a client at ADDR relay.
-granted() {
-    granted_a=$1
-    shift
-    # shellcheck disable=SC2046,SC2016 # split on purpose; expanded by the inner shell
-    env $(client "$granted_a") "$@" "$RELAY_BIN/relay-check" \
-        sh -c 'echo "${RELAYCLIENT+granted}"' 2>/dev/null
 }
 
 # keys: the store's records, one line.
@@ -71,28 +54,28 @@ fresh
 is "$(login 64:ff9b::c000:207)" next "a login from 64:ff9b::c000:207 goes on"
 is "$(keys)" "192.0.2.7 " "it records the IPv4 host 192.0.2.7, nothing else"
 for a in 192.0.2.7 64:ff9b::c000:207 64:ff9b::192.0.2.7 ::ffff:192.0.2.7; do
-    is "$(granted $a)" granted "it grants $a"
+    check "it grants $a" granted $a
 done
 for a in 192.0.2.8 64:ff9b::c000:208 64:ff9b::1:c000:207 64:ff9b:0:0:1::c000:207 \
     64:ff9b:0:1::c000:207 192.0.2.0; do
-    is "$(granted $a)" "" "it does not grant $a"
+    check "it does not grant $a" refused $a
 done
 
 diag "a direct IPv4 login grants its NAT64 form"
 fresh
 login 198.51.100.4 >/dev/null
-is "$(granted 64:ff9b::c633:6404)" granted "198.51.100.4's login grants 64:ff9b::c633:6404"
-is "$(granted 64:ff9b::c633:6405)" "" "but not 64:ff9b::c633:6405"
+check "198.51.100.4's login grants 64:ff9b::c633:6404" granted 64:ff9b::c633:6404
+check "but not 64:ff9b::c633:6405" refused 64:ff9b::c633:6405
 
 diag "NAT64 local-use prefix 64:ff9b:1::/48 (RFC 6052 /48 layout)"
 fresh
 login 64:ff9b:1:c000:2:700:: >/dev/null
 is "$(keys)" "192.0.2.7 " "64:ff9b:1:c000:2:700:: records 192.0.2.7"
-is "$(granted 64:ff9b:1:c000:2:800::)" "" "it does not grant 64:ff9b:1:c000:2:800:: (192.0.2.8)"
+check "it does not grant 64:ff9b:1:c000:2:800:: (192.0.2.8)" refused 64:ff9b:1:c000:2:800::
 fresh
 login 64:ff9b:1:c000:102:700:: >/dev/null
 is "$(keys)" "64:ff9b:1:c000:102:700::_128 " "a non-zero u-octet is matched exactly"
-is "$(granted 64:ff9b:1:c000:102:700::1)" "" "and grants no neighbour"
+check "and grants no neighbour" refused 64:ff9b:1:c000:102:700::1
 
 diag "IPv4-compatible and IPv4-translated forms"
 fresh
@@ -101,25 +84,25 @@ is "$(keys)" "192.0.2.7 " "::192.0.2.7 records 192.0.2.7"
 fresh
 login ::ffff:0:192.0.2.7 >/dev/null
 is "$(keys)" "192.0.2.7 " "::ffff:0:192.0.2.7 records 192.0.2.7"
-is "$(granted ::ffff:0:192.0.2.8)" "" "it does not grant ::ffff:0:192.0.2.8"
+check "it does not grant ::ffff:0:192.0.2.8" refused ::ffff:0:192.0.2.8
 
 diag "the operator's NAT64 prefix"
 fresh
 login 2001:db8:64::c000:207 RELAY_NAT64_PREFIX=2001:db8:64::/96 >/dev/null
 is "$(keys)" "192.0.2.7 " "under RELAY_NAT64_PREFIX=2001:db8:64::/96, 2001:db8:64::c000:207 records 192.0.2.7"
 is "$(warnings)" 0 "without a warning"
-is "$(granted 2001:db8:64::c000:207 RELAY_NAT64_PREFIX=2001:db8:64::/96)" granted \
-    "relay-check under the same setting grants it"
-is "$(granted 64:ff9b::c000:207)" granted "and 64:ff9b::c000:207"
-is "$(granted 2001:db8:64::c000:208 RELAY_NAT64_PREFIX=2001:db8:64::/96)" "" \
-    "not 2001:db8:64::c000:208"
-is "$(granted 2001:db8:64::1:c000:207 RELAY_NAT64_PREFIX=2001:db8:64::/96)" "" \
-    "not 2001:db8:64::1:c000:207 (the rest of its /64)"
+check "relay-check under the same setting grants it" \
+    granted 2001:db8:64::c000:207 RELAY_NAT64_PREFIX=2001:db8:64::/96
+check "and 64:ff9b::c000:207" granted 64:ff9b::c000:207
+check "not 2001:db8:64::c000:208" \
+    refused 2001:db8:64::c000:208 RELAY_NAT64_PREFIX=2001:db8:64::/96
+check "not 2001:db8:64::1:c000:207 (the rest of its /64)" \
+    refused 2001:db8:64::1:c000:207 RELAY_NAT64_PREFIX=2001:db8:64::/96
 fresh
 login 2001:db8:1:c000:2:700:: RELAY_NAT64_PREFIX=2001:db8:1::/48 >/dev/null
 is "$(keys)" "192.0.2.7 " "under a /48 operator prefix, 2001:db8:1:c000:2:700:: records 192.0.2.7"
-is "$(granted 2001:db8:1:c000:2:800:: RELAY_NAT64_PREFIX=2001:db8:1::/48)" "" \
-    "not 2001:db8:1:c000:2:800::"
+check "not 2001:db8:1:c000:2:800::" \
+    refused 2001:db8:1:c000:2:800:: RELAY_NAT64_PREFIX=2001:db8:1::/48
 fresh
 login 2001:db8:64::c000:207 >/dev/null
 is "$(keys)" "2001:db8:64::_64 " "without the setting the same address is an ordinary /64"
@@ -139,9 +122,9 @@ exact() {
     exact_k=$(keys)
     like "$exact_k" "*_128 " "$exact_a is recorded exactly ($exact_k)"
     is "$(echo "$exact_k" | wc -w | tr -d ' ')" 1 "as one key"
-    is "$(granted "$exact_a")" granted "it grants $exact_a"
+    check "it grants $exact_a" granted "$exact_a"
     for exact_n in "$@"; do
-        is "$(granted "$exact_n")" "" "it does not grant $exact_n"
+        check "it does not grant $exact_n" refused "$exact_n"
     done
 }
 diag "exact: Teredo, link-local, loopback, ISATAP, discard-only"
@@ -168,8 +151,8 @@ diag "ordinary addresses keep their /64"
 fresh
 login 2001:db8:1:2::1 >/dev/null
 is "$(keys)" "2001:db8:1:2::_64 " "2001:db8:1:2::1 records its /64"
-is "$(granted 2001:db8:1:2::9)" granted "which grants 2001:db8:1:2::9"
-is "$(granted 2001:db8:1:3::1)" "" "and not 2001:db8:1:3::1"
+check "which grants 2001:db8:1:2::9" granted 2001:db8:1:2::9
+check "and not 2001:db8:1:3::1" refused 2001:db8:1:3::1
 fresh
 login fd00:1:2:3::4 >/dev/null
 is "$(keys)" "fd00:1:2:3::_64 " "a unique-local address records its /64"
@@ -181,8 +164,8 @@ for v in 6 47 0; do
     login 2001:db8:1:2::1 RELAY_IPV6_PREFIX=$v >/dev/null
     is "$(keys)" "2001:db8:1:2::1_128 " "RELAY_IPV6_PREFIX=$v keys by /128"
     is "$(warnings)" 1 "with one warning"
-    is "$(granted 2001:db8:1:2::1 RELAY_IPV6_PREFIX=$v)" granted "relay-check grants the host"
-    is "$(granted 2001:db8:1:2::9 RELAY_IPV6_PREFIX=$v)" "" "and not its neighbour"
+    check "relay-check grants the host" granted 2001:db8:1:2::1 RELAY_IPV6_PREFIX=$v
+    check "and not its neighbour" refused 2001:db8:1:2::9 RELAY_IPV6_PREFIX=$v
 done
 fresh
 login 2001:db8:1:2::1 RELAY_IPV6_PREFIX=48 >/dev/null
@@ -195,7 +178,7 @@ for k in 64:ff9b::_64 fe80::_64 ::_64 2001::_64 ff02::_64 64:ff9b::c000:207_128;
     printf 'relaylease1 %s bob\n' "$k" >"$store/$k"
 done
 for a in 64:ff9b::c000:208 64:ff9b::1:0:0 fe80::2 ::2 2001::1 ff02::1 64:ff9b::c000:207; do
-    is "$(granted $a)" "" "$a is not granted by an old record"
+    check "$a is not granted by an old record" refused $a
 done
 "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list" 2>"$err"
 is "$(sed 1d "$SCRATCH/list")" "" "relay-expire -l lists none of them as an allowance"
@@ -244,6 +227,6 @@ is "$(keys)" "192.0.2.7 192.0.2.8 2001:0:4136:e378:8000:63bf:3fff:fdd2_128 2001:
 for n in 6 7 8; do
     is "$(grep -c "warning: line $n skipped" "$err")" 1 "line $n (never an allowance) is reported"
 done
-is "$(granted 192.0.2.7)" granted "relay-check grants the imported NAT64 client's IPv4 host"
+check "relay-check grants the imported NAT64 client's IPv4 host" granted 192.0.2.7
 
 done_testing

@@ -10,10 +10,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_programs
-[ -x "$RELAY_BIN/relay-cdb" ] || {
-    not_ok "program is built: $RELAY_BIN/relay-cdb"
-    exit 1
-}
+need_built relay-cdb
 if [ "$(id -u)" -ne 0 ] || [ "$MAIL_UID" -eq 0 ] || ! command -v setpriv >/dev/null 2>&1; then
     skip "the switch from relay-ctrl" "needs root, setpriv and a scratch directory other users can reach"
     done_testing

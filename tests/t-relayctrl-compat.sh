@@ -26,10 +26,6 @@ start_smtp() { # NAME VAR=value...: relay-check in front of smtpd, with these se
         exit 1
     }
 }
-relay_reply() { # PORT: the reply to RCPT for a domain that is not ours
-    smtp_try 127.0.0.1 "$1" "$relay_rcpt"
-    reply_to "$SCRATCH/smtp.chat" RCPT
-}
 xenv() { # the XENV reply of the last session, on one line
     reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' '
 }
@@ -52,24 +48,24 @@ expiry_first=$SERVER_PORT
 
 diag "a fresh relay-ctrl file"
 spool_file 127.0.0.1 'USER=bob\000DOMAIN=example.org\000' 0
-is "$(relay_reply "$ctrl")" "250 ok" "a fresh relay-ctrl file grants"
+is "$(rcpt_reply 127.0.0.1 "$ctrl")" "250 ok" "a fresh relay-ctrl file grants"
 is "$(xenv)" '250-RELAYCLIENT="@ctrl.example" 250 TCPREMOTEINFO="bob@example.org" ' \
     "RELAY_CTRL_RELAYCLIENT gives RELAYCLIENT; the user is USER@DOMAIN"
 like "$(grep '^relay-check: granted' "$SCRATCH/ctrl.log")" \
     'relay-check: granted 127.0.0.1 user=bob@example.org age=[0-9]*' "relay-check logs the grant"
-is "$(relay_reply "$ours_first")" "$refused" "RELAY_DIR wins over RELAY_CTRL_DIR"
+is "$(rcpt_reply 127.0.0.1 "$ours_first")" "$refused" "RELAY_DIR wins over RELAY_CTRL_DIR"
 
 spool_file 127.0.0.1 'USER=alice\000' 0
-relay_reply "$ctrl" >/dev/null
+rcpt_reply 127.0.0.1 "$ctrl" >/dev/null
 is "$(xenv)" '250-RELAYCLIENT="@ctrl.example" 250 TCPREMOTEINFO="alice" ' \
     "a file with USER only gives that user"
 spool_file 127.0.0.1 '' 0
-is "$(relay_reply "$ctrl")" "250 ok" "an empty relay-ctrl file grants"
+is "$(rcpt_reply 127.0.0.1 "$ctrl")" "250 ok" "an empty relay-ctrl file grants"
 is "$(xenv)" '250-RELAYCLIENT="@ctrl.example" 250 TCPREMOTEINFO unset ' \
     "and sets no TCPREMOTEINFO"
 
 spool_file 127.0.0.1 'USER=bob\000DOMAIN=example.org\000RELAYCLIENT=@evil.example\000EVIL=1\000' 0
-relay_reply "$ctrl" >/dev/null
+rcpt_reply 127.0.0.1 "$ctrl" >/dev/null
 is "$(xenv | grep -c '@evil')" 0 "a spool file's own RELAYCLIENT is never used"
 check "a spool file's other variables do not reach the smtpd" \
     test -z "$(grep -e '^EVIL=' -e '^RELAYCLIENT=@evil' "$SCRATCH/ctrl.env")"
@@ -78,12 +74,12 @@ check "nor a DOMAIN or USER from the file" \
 
 diag "a stale relay-ctrl file"
 spool_file 127.0.0.1 'USER=bob\000DOMAIN=example.org\000' 120
-is "$(relay_reply "$ctrl")" "$refused" "a file older than RELAY_CTRL_EXPIRY does not grant"
+is "$(rcpt_reply 127.0.0.1 "$ctrl")" "$refused" "a file older than RELAY_CTRL_EXPIRY does not grant"
 like "$(grep '^relay-check: refused' "$SCRATCH/ctrl.log")" \
     'relay-check: refused 127.0.0.1 expired user=bob@example.org age=1[0-9][0-9]' \
     "relay-check logs the expiry"
-is "$(relay_reply "$ctrl_long")" "250 ok" "the same file grants with RELAY_CTRL_EXPIRY=600"
-is "$(relay_reply "$expiry_first")" "$refused" "RELAY_EXPIRY wins over RELAY_CTRL_EXPIRY"
+is "$(rcpt_reply 127.0.0.1 "$ctrl_long")" "250 ok" "the same file grants with RELAY_CTRL_EXPIRY=600"
+is "$(rcpt_reply 127.0.0.1 "$expiry_first")" "$refused" "RELAY_EXPIRY wins over RELAY_CTRL_EXPIRY"
 
 diag "relay-expire on the spool"
 spool_file 127.0.0.2 'USER=carol\000DOMAIN=example.org\000' 0

@@ -76,19 +76,6 @@ session() {
     printf '%s\n' 'EHLO client.example' 'MAIL FROM:<bob@client.example>' \
         "RCPT TO:<$relay_rcpt>" XENV QUIT | chat 127.0.0.1 "$1" >"$SCRATCH/smtp.chat"
 }
-# env_diff PLAIN CHECKED: the lines CHECKED has and PLAIN has not ("+ ") and the other way
-# round ("- "), sorted; the per-connection ports are left out.
-env_sorted() {
-    grep -v -e '^TCPREMOTEPORT=' -e '^TCPLOCALPORT=' -e '^TCP6REMOTEPORT=' \
-        -e '^TCP6LOCALPORT=' "$1" | LC_ALL=C sort
-}
-env_diff() {
-    env_sorted "$1" >"$SCRATCH/env.a"
-    env_sorted "$2" >"$SCRATCH/env.b"
-    LC_ALL=C comm -13 "$SCRATCH/env.a" "$SCRATCH/env.b" | sed 's/^/+ /'
-    LC_ALL=C comm -23 "$SCRATCH/env.a" "$SCRATCH/env.b" | sed 's/^/- /'
-}
-
 smtp_server check && check_port=$SERVER_PORT
 smtp_server plain --plain && plain_port=$SERVER_PORT
 smtp_server info RELAY_REMOTEINFO=1 && info_port=$SERVER_PORT

@@ -24,12 +24,7 @@ for p in unshare chroot setpriv mount tcprulescheck; do
         done_testing
     fi
 done
-for p in relay-expire relay-cdb; do
-    if [ ! -x "$RELAY_BIN/$p" ]; then
-        not_ok "program is built: $RELAY_BIN/$p"
-        exit 1
-    fi
-done
+need_built relay-expire relay-cdb
 
 # ---- the unit, as shipped --------------------------------------------------------------------
 
