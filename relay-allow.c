@@ -88,7 +88,7 @@ static void allow(const struct settings *cfg)
 
         /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; the login never
          * waits. */
-        trigger_rebuild(TRIGGER_DETACH, key);
+        trigger_rebuild(cfg, TRIGGER_DETACH, key, log_warn);
     }
     /* The session must not go on as the store's account. */
     if (owner_leave(&saved) != 0)
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     struct settings cfg;
 
     log_init("relay-allow");
-    settings_load(&cfg);
+    settings_load(&cfg, log_warn);
     if (!tell_session(&cfg))
         allow(&cfg);
     if (argc < 2)

@@ -134,7 +134,7 @@ int main(int argc, char **argv)
     log_init("relay-check");
     if (argc < 2)
         log_fatal(100, "usage: relay-check program [arg ...]");
-    settings_load(&cfg);
+    settings_load(&cfg, log_warn);
     if (allowed(&cfg, &rec))
         exec_granted(argv + 1, &cfg, &rec);
     log_exec(argv + 1);

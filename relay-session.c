@@ -75,19 +75,6 @@ static void child_ended(int sig)
     (void)sig;
 }
 
-/* RELAY_SESSION_REFRESH: unset or "0" off, "" or "1" on, as the other switches. It is
- * opt-in: a bad value is warned about and leaves it off. */
-static int refresh_wanted(void)
-{
-    const char *v = getenv("RELAY_SESSION_REFRESH");
-    if (v == NULL || strcmp(v, "0") == 0)
-        return 0;
-    if (v[0] == '\0' || strcmp(v, "1") == 0)
-        return 1;
-    log_warn("RELAY_SESSION_REFRESH must be 0 or 1, not \"%s\": not refreshing", v);
-    return 0;
-}
-
 /* The client as tcpserver set it in this process's own environment, which the child
  * cannot touch. Returns 0, or -1 with a warning. */
 static int client_key(struct session *s)
@@ -210,7 +197,7 @@ static void record(struct session *s)
     int e = errno;
     /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; nobody waits for it. */
     if (r == 0)
-        trigger_rebuild(TRIGGER_DETACH, s->key);
+        trigger_rebuild(s->cfg, TRIGGER_DETACH, s->key, log_warn);
     /* Root again, or this process would go on as the store's account: it must not. */
     if (owner_leave(&saved) != 0)
         log_fatal(111, "unable to take back root's ids: %s", strerror(errno));
@@ -369,14 +356,18 @@ int main(int argc, char **argv)
     log_init("relay-session");
     if (argc < 2)
         log_fatal(100, "usage: relay-session program [arg ...]");
-    settings_load(&cfg);
+    settings_load(&cfg, log_warn);
     /* One from our own caller means nothing here, and must not reach the chain. (log_init
      * has opened 0, 1 and 2, so the pipe gets higher numbers and is never taken for them.) */
     unsetenv("RELAY_SESSION_FD");
     memset(&s, 0, sizeof s);
     s.cfg = &cfg;
     s.sock = -1;
-    s.refresh = refresh_wanted();
+    /* RELAY_SESSION_REFRESH is opt-in: a bad value leaves it off. */
+    s.refresh = cfg.session_refresh.on;
+    if (cfg.session_refresh.invalid != NULL)
+        log_warn("RELAY_SESSION_REFRESH must be 0 or 1, not \"%s\": not refreshing",
+                 cfg.session_refresh.invalid);
     s.interval = cfg.expiry / 3 > 1 ? cfg.expiry / 3 : 1;
     if (client_key(&s) != 0)
         run_alone(argv + 1);

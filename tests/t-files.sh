@@ -285,9 +285,10 @@ render() {
 }
 
 # segments FILE: the literal text of every log line that FILE writes, one piece per line:
-# each format string cut at its conversions, keeping the pieces of 4 characters or more.
+# each format string cut at its conversions, keeping the pieces of 4 characters or more. A
+# module reports through the log_fn its program passes, called warn.
 segments() {
-    grep -oE 'log_[a-z]+\([^"]*"([^"\\]|\\.)*"' "$1" |
+    grep -oE '(log_[a-z]+|warn)\([^"]*"([^"\\]|\\.)*"' "$1" |
         sed 's/^[^"]*"//; s/"$//; s/\\"/"/g' |
         awk '{
             n = split($0, piece, /%[-0-9.*]*[lz]*[a-z]/)
