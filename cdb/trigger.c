@@ -50,11 +50,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "cdb/trigger.h"
+#include "fds.h"
 #include "lock.h"
 #include "owner.h"
 #include "settings.h"
@@ -204,7 +204,8 @@ static int journal_append(const struct cdbmode *m, const char *key)
         if (fd < 0)
             return -1;
         /* One write of at most a few dozen bytes to a file opened O_APPEND: it lands whole,
-         * after every other login's line. */
+         * after every other login's line. Not io_write: a second write to finish a short one
+         * could land after another login's line and split this one. */
         ssize_t w;
         do
             w = write(fd, line, len);
@@ -473,15 +474,7 @@ static int detach(int lockfd)
         if (dup3(lockfd, 3, O_CLOEXEC) < 0)
             return -1;
     }
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
-        return 3;
-#endif
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536)
-        max = 65536;
-    for (int fd = 4; fd < max; fd++)
-        close(fd);
+    fds_close_range(4, INT_MAX);
     return 3;
 }
 

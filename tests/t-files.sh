@@ -363,7 +363,7 @@ for f in "$top"/man/*.8; do
     src=$top/$prog.c
     [ -f "$src" ] || continue
     names=$(grep -o 'getenv("[A-Z0-9_]*")' "$src" | sed 's/getenv(//; s/)$//'
-        grep -q addr_from_env "$src" && grep -o '"[A-Z][A-Z0-9_]*"' "$top/addr.c")
+        grep -qE "addr_from_env|addr_client_key" "$src" && grep -o '"[A-Z][A-Z0-9_]*"' "$top/addr.c")
     missing=
     for n in $(printf '%s\n' "$names" | tr -d '"' | sort -u); do
         grep -q "$n" "$f" || missing="$missing $n"
