@@ -22,8 +22,8 @@ PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-impor
 MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
-HDRS = $(SRC)/addr.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h $(SRC)/owner.h $(SRC)/settings.h $(SRC)/store.h
-CORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/owner.c $(SRC)/settings.c $(SRC)/store.c
+HDRS = $(SRC)/addr.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h $(SRC)/owner.h $(SRC)/settings.h $(SRC)/store.h
+CORE = $(SRC)/addr.c $(SRC)/fds.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/owner.c $(SRC)/settings.c $(SRC)/store.c
 # relay-check only reads: it never changes ids, and its start-up is what every SMTP connection
 # pays, so it is linked without owner.c (and the passwd lookups that would come with it).
 CHECKCORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
@@ -35,7 +35,8 @@ SNAPSHOT = $(SRC)/cdb/snapshot.c $(SRC)/cdb/snapshot.h
 CDBLIBS = -lcdb
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
-	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io
+	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-fds \
+	tests/unit-client
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat
 
@@ -87,6 +88,14 @@ tests/unit-lock: $(SRC)/tests/unit-lock.c $(SRC)/tests/unit.h $(SRC)/lock.c $(SR
 tests/unit-io: $(SRC)/tests/unit-io.c $(SRC)/tests/unit.h $(SRC)/io.c $(SRC)/io.h
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-io.c $(SRC)/io.c $(LDFLAGS)
+
+tests/unit-fds: $(SRC)/tests/unit-fds.c $(SRC)/tests/unit.h $(SRC)/fds.c $(SRC)/fds.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-fds.c $(SRC)/fds.c $(LDFLAGS)
+
+tests/unit-client: $(SRC)/tests/unit-client.c $(SRC)/tests/unit.h $(SRC)/addr.c $(SRC)/addr.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-client.c $(SRC)/addr.c $(LDFLAGS)
 
 tests/unit-owner: $(SRC)/tests/unit-owner.c $(SRC)/tests/unit.h $(SRC)/owner.c $(SRC)/owner.h
 	@mkdir -p tests

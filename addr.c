@@ -502,3 +502,18 @@ const char *addr_from_env(enum addr_source from, const char **var)
     *var = NULL;
     return NULL;
 }
+
+enum addr_client addr_client_key(char *key, enum addr_source from, const struct addr_policy *p,
+                                 const char **var, const char **text)
+{
+    struct addr client;
+    key[0] = '\0';
+    *text = addr_from_env(from, var);
+    if (*text == NULL)
+        return ADDR_CLIENT_NONE;
+    if (addr_parse(&client, *text) != 0)
+        return ADDR_CLIENT_BAD;
+    if (addr_key(key, &client, p) != 0)
+        return ADDR_CLIENT_NEVER;
+    return ADDR_CLIENT_OK;
+}

@@ -98,7 +98,25 @@ enum addr_source {
 };
 
 /* The client address as the server left it in the environment. Returns the text and sets
- * *var to the variable's name, or returns NULL if none is set. */
+ * *var to the variable's name, or returns NULL if none is set. It is read where it is used,
+ * not with the settings: it is the input of one connection, which tcpserver, couriertcpd or
+ * Dovecot sets anew for each, not configuration. */
 const char *addr_from_env(enum addr_source from, const char **var);
+
+/* What addr_client_key found. */
+enum addr_client {
+    ADDR_CLIENT_OK,     /* key is the client's store key */
+    ADDR_CLIENT_NONE,   /* no client address in the environment */
+    ADDR_CLIENT_BAD,    /* *var holds *text, which is not an address */
+    ADDR_CLIENT_NEVER   /* *var holds *text, an address that may never relay */
+};
+
+/* The preamble of every program that serves one client: the address from the environment
+ * (addr_from_env), parsed strictly, and its store key under p. Sets *var and *text to the
+ * variable and its value (NULL for ADDR_CLIENT_NONE), for the caller's warning, which each
+ * program words for what it then does. key must hold ADDR_KEY_MAX bytes; it is empty unless
+ * ADDR_CLIENT_OK. */
+enum addr_client addr_client_key(char *key, enum addr_source from, const struct addr_policy *p,
+                                 const char **var, const char **text);
 
 #endif

@@ -1,5 +1,6 @@
-/* log.c: every diagnostic is one whole line, written with a single write(2) so that lines
- * from concurrent logins do not interleave in multilog or Dovecot's log. */
+/* log.c: every diagnostic is one whole line, handed to a single write(2) (io_write finishes
+ * it only if that is cut short) so that lines from concurrent logins do not interleave in
+ * multilog or Dovecot's log. */
 #define _GNU_SOURCE /* O_DIRECTORY on glibc and musl alike */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "io.h"
 #include "log.h"
 
 static const char *prog = "relaylease";
@@ -59,16 +61,7 @@ static void emit(const char *level, const char *fmt, va_list ap)
         len--; /* a truncated message still ends in a newline */
     line[len++] = '\n';
     int saved = errno;
-    const char *p = line;
-    while (len > 0) {
-        ssize_t w = write(2, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break; /* nowhere left to complain to */
-        p += w;
-        len -= (size_t)w;
-    }
+    (void)io_write(2, line, len); /* failed: nowhere left to complain to */
     errno = saved;
 }
 

@@ -9,6 +9,11 @@ void log_init(const char *progname);
 /* "prog: warning: ...": something is wrong, and the program goes on without it. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The shape of log_warn. A module never prints: one that has more to say than a return value
+ * carries (several problems at once, or a detached child that outlives the call) takes a
+ * log_fn from the program, which passes log_warn, or a collector of its own in a test. */
+typedef void log_fn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* "prog: ...": a decision worth a line in the log (granted, recorded, summary). */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

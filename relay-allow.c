@@ -49,21 +49,20 @@ static void allow(const struct settings *cfg)
         return;
     }
 
-    const char *var;
-    const char *text = addr_from_env(ADDR_UCSPI_OR_IP, &var);
-    struct addr client;
-    if (text == NULL) {
+    const char *var, *text;
+    char key[ADDR_KEY_MAX];
+    switch (addr_client_key(key, ADDR_UCSPI_OR_IP, &cfg->keys, &var, &text)) {
+    case ADDR_CLIENT_NONE:
         log_warn("no client address in TCP6REMOTEIP, TCPREMOTEIP or IP: nothing recorded");
         return;
-    }
-    if (addr_parse(&client, text) != 0) {
+    case ADDR_CLIENT_BAD:
         log_warn("%s is not an address: \"%s\": nothing recorded", var, text);
         return;
-    }
-    char key[ADDR_KEY_MAX];
-    if (addr_key(key, &client, &cfg->keys) != 0) {
+    case ADDR_CLIENT_NEVER:
         log_warn("%s may never relay: \"%s\": nothing recorded", var, text);
         return;
+    case ADDR_CLIENT_OK:
+        break;
     }
     const char *user = login_user();
 
@@ -88,7 +87,7 @@ static void allow(const struct settings *cfg)
 
         /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; the login never
          * waits. */
-        trigger_rebuild(TRIGGER_DETACH, key);
+        trigger_rebuild(cfg, TRIGGER_DETACH, key, log_warn);
     }
     /* The session must not go on as the store's account. */
     if (owner_leave(&saved) != 0)
@@ -135,9 +134,11 @@ static int tell_session(const struct settings *cfg)
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &old);
+    /* One write, not io_write: at most 256 bytes, under PIPE_BUF, so the pipe takes the line
+     * whole or not at all, and a short write would be a broken pipe, not a part to finish. */
     ssize_t w;
     do
-        w = write((int)fd, line, len); /* at most 256 bytes: one atomic pipe write */
+        w = write((int)fd, line, len);
     while (w < 0 && errno == EINTR);
     if (w != (ssize_t)len)
         log_warn("unable to tell relay-session about the login: %s",
@@ -155,7 +156,7 @@ int main(int argc, char **argv)
     struct settings cfg;
 
     log_init("relay-allow");
-    settings_load(&cfg);
+    settings_load(&cfg, log_warn);
     if (!tell_session(&cfg))
         allow(&cfg);
     if (argc < 2)

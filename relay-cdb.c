@@ -1163,18 +1163,6 @@ static int write_snapshot(const struct files *f, const struct snapshot_id *id)
     return 0;
 }
 
-/* RELAY_CDB_V4MAPPED: unset or "0" off, "1" on; anything else a warning and off. */
-static int v4mapped_setting(void)
-{
-    const char *v = getenv("RELAY_CDB_V4MAPPED");
-    if (v == NULL || strcmp(v, "0") == 0)
-        return 0;
-    if (strcmp(v, "1") == 0)
-        return 1;
-    log_warn("RELAY_CDB_V4MAPPED must be 0 or 1, not \"%s\": using 0", v);
-    return 0;
-}
-
 /* One allowance, whose line starts with its key at k: merged if it is fresh, and kept for
  * the next snapshot. */
 static int keeping; /* -i or -s: a snapshot is written */
@@ -1285,8 +1273,11 @@ int main(int argc, char **argv)
         name_beside(f.journal, cdbname, TRIGGER_JOURNAL);
         name_beside(f.taken, cdbname, TRIGGER_TAKEN);
     }
-    settings_load(&cfg);
-    opt.v4mapped = v4mapped_setting();
+    settings_load(&cfg, log_warn);
+    if (cfg.cdb_v4mapped.invalid != NULL)
+        log_warn("RELAY_CDB_V4MAPPED must be 0 or 1, not \"%s\": using 0",
+                 cfg.cdb_v4mapped.invalid);
+    opt.v4mapped = cfg.cdb_v4mapped.on;
     opt.keys = &cfg.keys;
 
     /* All of the input is read and checked before the temp file is touched: a bad line

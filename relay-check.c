@@ -29,28 +29,28 @@ static int allowed(const struct settings *cfg, struct record *rec)
         return 0;
     }
 
-    const char *var;
-    const char *text = addr_from_env(ADDR_UCSPI, &var);
-    struct addr client;
-    if (text == NULL) {
+    const char *var, *text;
+    char key[ADDR_KEY_MAX];
+    enum addr_client found = addr_client_key(key, ADDR_UCSPI, &cfg->keys, &var, &text);
+    if (found == ADDR_CLIENT_NONE) {
         log_warn("no client address in TCP6REMOTEIP or TCPREMOTEIP: granting nothing");
         return 0;
     }
-    if (addr_parse(&client, text) != 0) {
+    if (found == ADDR_CLIENT_BAD) {
         log_warn("%s is not an address: \"%s\": granting nothing", var, text);
         return 0;
     }
+    /* Said once, by settings_load: nothing more to say about this client. */
     if (!cfg->relayclient_ok)
         return 0;
-
-    char key[ADDR_KEY_MAX];
-    const char *why;
-    time_t now = time(NULL);
-    if (addr_key(key, &client, &cfg->keys) != 0) {
+    if (found == ADDR_CLIENT_NEVER) {
         if (cfg->log)
             log_info("refused %s: an address that may never relay", text);
         return 0;
     }
+
+    const char *why;
+    time_t now = time(NULL);
     switch (store_lookup(cfg->dir, key, rec, &why)) {
     case STORE_MISSING:
         if (cfg->log)
@@ -134,7 +134,7 @@ int main(int argc, char **argv)
     log_init("relay-check");
     if (argc < 2)
         log_fatal(100, "usage: relay-check program [arg ...]");
-    settings_load(&cfg);
+    settings_load(&cfg, log_warn);
     if (allowed(&cfg, &rec))
         exec_granted(argv + 1, &cfg, &rec);
     log_exec(argv + 1);

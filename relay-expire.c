@@ -95,7 +95,7 @@ int main(int argc, char **argv)
     }
     if (optind != argc || (dry_run && list))
         usage();
-    settings_load(&cfg);
+    settings_load(&cfg, log_warn);
     check_store_dir(cfg.dir);
     /* Started as root (by hand, or by a cron of root's): every name in the store is its
      * owner's to plant, so the sweep runs as that owner and never as root (owner.h). */
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 
     /* cdb mode (relay-cdb(8)): rebuild tcpserver's rules cdb without what was pruned, from a
      * full rescan of the store, which also catches records changed with no login. */
-    if (!dry_run && !list && trigger_rebuild(TRIGGER_WAIT, NULL) != 0)
+    if (!dry_run && !list && trigger_rebuild(&cfg, TRIGGER_WAIT, NULL, log_warn) != 0)
         return 111;
     return 0;
 }

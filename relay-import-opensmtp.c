@@ -120,7 +120,7 @@ int main(int argc, char **argv)
     (void)argv;
     if (argc != 1)
         log_fatal(100, "usage: relay-import-opensmtp < open-smtp");
-    settings_load(&cfg);
+    settings_load(&cfg, log_warn);
     /* Run as root: the store's account could plant a link to any of root's files under a
      * name written or touched here, so the work is done as that account (owner.h). */
     struct owner_saved saved;
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
            n.malformed);
     if (fflush(stdout) != 0 || ferror(stdout))
         log_fatal(111, "unable to write output: %s", strerror(errno));
-    int rebuilt = n.imported == 0 || trigger_rebuild(TRIGGER_WAIT, NULL) == 0;
+    int rebuilt = n.imported == 0 || trigger_rebuild(&cfg, TRIGGER_WAIT, NULL, log_warn) == 0;
     if (owner_leave(&saved) != 0)
         log_fatal(111, "unable to take back root's ids: %s", strerror(errno));
     return !rebuilt || n.failed > 0 ? 111 : 0;

@@ -14,9 +14,10 @@
  * comes first: the child runs as the mail user, who can stop it or keep it alive after the
  * client has gone. Nothing here may stop the login: every failure is one line on stderr and
  * the session goes on. */
-#define _GNU_SOURCE /* ppoll, POLLRDHUP; syscall(SYS_close_range) where the kernel has it */
+#define _GNU_SOURCE /* ppoll, POLLRDHUP */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,11 +25,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "addr.h"
+#include "fds.h"
 #include "log.h"
 #include "owner.h"
 #include "settings.h"
@@ -75,37 +76,23 @@ static void child_ended(int sig)
     (void)sig;
 }
 
-/* RELAY_SESSION_REFRESH: unset or "0" off, "" or "1" on, as the other switches. It is
- * opt-in: a bad value is warned about and leaves it off. */
-static int refresh_wanted(void)
-{
-    const char *v = getenv("RELAY_SESSION_REFRESH");
-    if (v == NULL || strcmp(v, "0") == 0)
-        return 0;
-    if (v[0] == '\0' || strcmp(v, "1") == 0)
-        return 1;
-    log_warn("RELAY_SESSION_REFRESH must be 0 or 1, not \"%s\": not refreshing", v);
-    return 0;
-}
-
 /* The client as tcpserver set it in this process's own environment, which the child
  * cannot touch. Returns 0, or -1 with a warning. */
 static int client_key(struct session *s)
 {
-    const char *var;
-    const char *text = addr_from_env(ADDR_UCSPI, &var);
-    struct addr client;
-    if (text == NULL) {
+    const char *var, *text;
+    switch (addr_client_key(s->key, ADDR_UCSPI, &s->cfg->keys, &var, &text)) {
+    case ADDR_CLIENT_NONE:
         log_warn("no client address in TCP6REMOTEIP or TCPREMOTEIP: nothing recorded");
         return -1;
-    }
-    if (addr_parse(&client, text) != 0) {
+    case ADDR_CLIENT_BAD:
         log_warn("%s is not an address: \"%s\": nothing recorded", var, text);
         return -1;
-    }
-    if (addr_key(s->key, &client, &s->cfg->keys) != 0) {
+    case ADDR_CLIENT_NEVER:
         log_warn("%s may never relay: \"%s\": nothing recorded", var, text);
         return -1;
+    case ADDR_CLIENT_OK:
+        break;
     }
     return 0;
 }
@@ -152,20 +139,6 @@ static int watch_client(void)
     return fd;
 }
 
-/* Close the descriptors from lo to hi (both included, lo <= hi). */
-static void close_from_to(int lo, int hi)
-{
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0U) == 0)
-        return;
-#endif
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536)
-        max = 65536;
-    for (long fd = lo; fd <= hi && fd < max; fd++)
-        close((int)fd);
-}
-
 /* This process is a parent of the network session: holding the client's socket would keep
  * the connection open after the session has ended. It keeps stderr, the pipe and the
  * watched duplicate (which it closes as soon as the client hangs up, and which is gone with
@@ -183,10 +156,10 @@ static void close_others(int keep, int keep2)
     int lo = keep < keep2 || keep2 < 0 ? keep : keep2;
     int hi = keep < keep2 ? keep2 : keep;
     if (lo > 3)
-        close_from_to(3, lo - 1);
+        fds_close_range(3, lo - 1);
     if (hi > lo + 1)
-        close_from_to(lo + 1, hi - 1);
-    close_from_to(hi + 1, 0x7fffffff);
+        fds_close_range(lo + 1, hi - 1);
+    fds_close_range(hi + 1, INT_MAX);
 }
 
 /* The store belongs to its own account, which could plant a link to any of root's files
@@ -210,7 +183,7 @@ static void record(struct session *s)
     int e = errno;
     /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; nobody waits for it. */
     if (r == 0)
-        trigger_rebuild(TRIGGER_DETACH, s->key);
+        trigger_rebuild(s->cfg, TRIGGER_DETACH, s->key, log_warn);
     /* Root again, or this process would go on as the store's account: it must not. */
     if (owner_leave(&saved) != 0)
         log_fatal(111, "unable to take back root's ids: %s", strerror(errno));
@@ -250,7 +223,9 @@ static void logged_in(struct session *s)
 }
 
 /* Read what the child has written. One line ending in a newline is a successful login; the
- * end of the pipe before that is a failed one. Nothing after the newline is read. */
+ * end of the pipe before that is a failed one. Nothing after the newline is read. Not
+ * io_read: the pipe is non-blocking, and this takes what is there now (EAGAIN: back to
+ * ppoll), where io_read would wait for a full buffer. */
 static void hear(struct session *s)
 {
     char buf[128];
@@ -369,14 +344,18 @@ int main(int argc, char **argv)
     log_init("relay-session");
     if (argc < 2)
         log_fatal(100, "usage: relay-session program [arg ...]");
-    settings_load(&cfg);
+    settings_load(&cfg, log_warn);
     /* One from our own caller means nothing here, and must not reach the chain. (log_init
      * has opened 0, 1 and 2, so the pipe gets higher numbers and is never taken for them.) */
     unsetenv("RELAY_SESSION_FD");
     memset(&s, 0, sizeof s);
     s.cfg = &cfg;
     s.sock = -1;
-    s.refresh = refresh_wanted();
+    /* RELAY_SESSION_REFRESH is opt-in: a bad value leaves it off. */
+    s.refresh = cfg.session_refresh.on;
+    if (cfg.session_refresh.invalid != NULL)
+        log_warn("RELAY_SESSION_REFRESH must be 0 or 1, not \"%s\": not refreshing",
+                 cfg.session_refresh.invalid);
     s.interval = cfg.expiry / 3 > 1 ? cfg.expiry / 3 : 1;
     if (client_key(&s) != 0)
         run_alone(argv + 1);

@@ -4,7 +4,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include "log.h"
 #include "settings.h"
 
 int settings_number(const char *s, long min, long max, long *out)
@@ -40,19 +39,61 @@ static const char *either(const char *name, const char *old, const char **used)
     return v;
 }
 
-/* A switch: unset or "0" is off, "" or "1" is on; anything else is warned about and gets
- * fallback. */
-static int onoff(const char *name, int unset, int fallback)
+int settings_switch(const char *s, int *out)
+{
+    if (strcmp(s, "0") == 0)
+        *out = 0;
+    else if (s[0] == '\0' || strcmp(s, "1") == 0)
+        *out = 1;
+    else
+        return -1;
+    return 0;
+}
+
+int settings_absolute(const char *s)
+{
+    return s[0] == '/';
+}
+
+/* A switch every program reads: unset gives its default, an invalid value a warning and the
+ * default too. */
+static int common_switch(const char *name, int unset, log_fn *warn)
 {
     const char *v = getenv(name);
-    if (v == NULL)
-        return unset;
-    if (strcmp(v, "0") == 0)
-        return 0;
-    if (v[0] == '\0' || strcmp(v, "1") == 0)
-        return 1;
-    log_warn("%s must be 0 or 1, not \"%s\": using %d", name, v, fallback);
-    return fallback;
+    int on = unset;
+    if (v != NULL && settings_switch(v, &on) != 0)
+        warn("%s must be 0 or 1, not \"%s\": using %d", name, v, unset);
+    return on;
+}
+
+/* A switch only one program acts on: its program says what an invalid value means. */
+static void own_switch(struct settings_switch *sw, const char *name)
+{
+    const char *v = getenv(name);
+    sw->on = 0;
+    sw->invalid = NULL;
+    if (v != NULL && settings_switch(v, &sw->on) != 0) {
+        sw->on = 0;
+        sw->invalid = v;
+    }
+}
+
+/* cdb mode is on when RELAY_CDB is set and not empty; both of its paths must be absolute. */
+static void cdb_mode(struct settings_cdb *c)
+{
+    c->path = getenv("RELAY_CDB");
+    c->rules = getenv("RELAY_CDB_RULES");
+    c->prog = getenv("RELAY_CDB_PROG");
+    if (c->prog == NULL || c->prog[0] == '\0')
+        c->prog = SETTINGS_DEFAULT_CDB_PROG;
+    if (c->path == NULL || c->path[0] == '\0')
+        c->state = SETTINGS_CDB_OFF;
+    else if (!settings_absolute(c->path))
+        c->state = SETTINGS_CDB_BAD_PATH;
+    else if (c->rules == NULL || !settings_absolute(c->rules))
+        c->state = SETTINGS_CDB_BAD_RULES;
+    else
+        c->state = SETTINGS_CDB_ON;
 }
 
 static int printable(const char *s)
@@ -63,7 +104,7 @@ static int printable(const char *s)
     return 1;
 }
 
-void settings_load(struct settings *s)
+void settings_load(struct settings *s, log_fn *warn)
 {
     const char *name, *v;
     long n;
@@ -71,10 +112,10 @@ void settings_load(struct settings *s)
     v = either("RELAY_DIR", "RELAY_CTRL_DIR", &name);
     s->dir = SETTINGS_DEFAULT_DIR;
     if (v != NULL) {
-        if (v[0] == '/')
+        if (settings_absolute(v))
             s->dir = v;
         else
-            log_warn("%s must be an absolute path, not \"%s\": using %s", name, v,
+            warn("%s must be an absolute path, not \"%s\": using %s", name, v,
                      SETTINGS_DEFAULT_DIR);
     }
 
@@ -83,7 +124,7 @@ void settings_load(struct settings *s)
     if (v != NULL && settings_number(v, 1, SETTINGS_MAX_EXPIRY, &n) == 0)
         s->expiry = n;
     else if (v != NULL)
-        log_warn("%s must be a number of seconds from 1 to %ld, not \"%s\": using %ld", name,
+        warn("%s must be a number of seconds from 1 to %ld, not \"%s\": using %ld", name,
                  SETTINGS_MAX_EXPIRY, v, SETTINGS_DEFAULT_EXPIRY);
 
     /* qmail-smtpd appends RELAYCLIENT to every recipient, so a value with control characters
@@ -95,7 +136,7 @@ void settings_load(struct settings *s)
         if (strlen(v) <= SETTINGS_RELAYCLIENT_MAX && printable(v)) {
             s->relayclient = v;
         } else {
-            log_warn("%s has control characters or more than %d bytes: granting nothing", name,
+            warn("%s has control characters or more than %d bytes: granting nothing", name,
                      SETTINGS_RELAYCLIENT_MAX);
             s->relayclient_ok = 0;
         }
@@ -110,7 +151,7 @@ void settings_load(struct settings *s)
     if (v != NULL && settings_number(v, ADDR_V6BITS_MIN, 128, &n) == 0)
         s->keys.v6bits = (unsigned)n;
     else if (v != NULL) {
-        log_warn("RELAY_IPV6_PREFIX must be a number from %u to 128, not \"%s\": using 128",
+        warn("RELAY_IPV6_PREFIX must be a number from %u to 128, not \"%s\": using 128",
                  ADDR_V6BITS_MIN, v);
         s->keys.v6bits = 128;
     }
@@ -120,12 +161,15 @@ void settings_load(struct settings *s)
      * by itself. */
     v = getenv("RELAY_NAT64_PREFIX");
     if (v != NULL && v[0] != '\0' && addr_nat64_parse(&s->keys, v) != 0) {
-        log_warn("RELAY_NAT64_PREFIX must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 "
+        warn("RELAY_NAT64_PREFIX must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 "
                  "outside the special ranges, not \"%s\": keying every IPv6 address by /128",
                  v);
         s->keys.v6bits = 128;
     }
 
-    s->remoteinfo = onoff("RELAY_REMOTEINFO", 0, 0);
-    s->log = onoff("RELAY_LOG", 1, 1);
+    s->remoteinfo = common_switch("RELAY_REMOTEINFO", 0, warn);
+    s->log = common_switch("RELAY_LOG", 1, warn);
+    own_switch(&s->session_refresh, "RELAY_SESSION_REFRESH");
+    own_switch(&s->cdb_v4mapped, "RELAY_CDB_V4MAPPED");
+    cdb_mode(&s->cdb);
 }

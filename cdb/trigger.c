@@ -50,46 +50,50 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "cdb/trigger.h"
+#include "fds.h"
 #include "lock.h"
-#include "log.h"
 #include "owner.h"
+#include "settings.h"
 
 struct cdbmode {
     const char *cdb, *rules, *prog;
     char tmp[PATH_MAX], lock[PATH_MAX], journal[PATH_MAX];
+    log_fn *warn; /* the caller's, also the detached builder's: this module never prints */
 };
 
-/* 1: configured; 0: cdb mode off; -1: misconfigured (warned). */
-static int load(struct cdbmode *m)
+/* 1: configured; 0: cdb mode off; -1: misconfigured (warned). settings.c has read and checked
+ * the settings; what is wrong with them is said here, by the programs that rebuild, when they
+ * do, and only then. */
+static int load(struct cdbmode *m, const struct settings_cdb *c, log_fn *warn)
 {
-    m->cdb = getenv("RELAY_CDB");
-    if (m->cdb == NULL || m->cdb[0] == '\0')
+    m->warn = warn;
+    m->cdb = c->path;
+    m->rules = c->rules;
+    m->prog = c->prog;
+    switch (c->state) {
+    case SETTINGS_CDB_OFF:
         return 0;
-    m->rules = getenv("RELAY_CDB_RULES");
-    m->prog = getenv("RELAY_CDB_PROG");
-    if (m->prog == NULL || m->prog[0] == '\0')
-        m->prog = "relay-cdb";
-    if (m->cdb[0] != '/') {
-        log_warn("RELAY_CDB must be an absolute path, not \"%s\": the rules cdb is not rebuilt",
-                 m->cdb);
+    case SETTINGS_CDB_BAD_PATH:
+        m->warn("RELAY_CDB must be an absolute path, not \"%s\": the rules cdb is not rebuilt",
+                m->cdb);
         return -1;
-    }
-    if (m->rules == NULL || m->rules[0] != '/') {
-        log_warn("RELAY_CDB_RULES must be the absolute path of the rules text: the rules cdb "
-                 "is not rebuilt");
+    case SETTINGS_CDB_BAD_RULES:
+        m->warn("RELAY_CDB_RULES must be the absolute path of the rules text: the rules cdb "
+                "is not rebuilt");
         return -1;
+    case SETTINGS_CDB_ON:
+        break;
     }
     int n = snprintf(m->tmp, sizeof m->tmp, "%s.tmp", m->cdb);
     int k = snprintf(m->lock, sizeof m->lock, "%s.lock", m->cdb);
     int j = snprintf(m->journal, sizeof m->journal, "%s" TRIGGER_JOURNAL, m->cdb);
     if (n < 0 || (size_t)n >= sizeof m->tmp || k < 0 || (size_t)k >= sizeof m->lock || j < 0 ||
         (size_t)j >= sizeof m->journal) {
-        log_warn("RELAY_CDB is too long: the rules cdb is not rebuilt");
+        m->warn("RELAY_CDB is too long: the rules cdb is not rebuilt");
         return -1;
     }
     return 1;
@@ -200,7 +204,8 @@ static int journal_append(const struct cdbmode *m, const char *key)
         if (fd < 0)
             return -1;
         /* One write of at most a few dozen bytes to a file opened O_APPEND: it lands whole,
-         * after every other login's line. */
+         * after every other login's line. Not io_write: a second write to finish a short one
+         * could land after another login's line and split this one. */
         ssize_t w;
         do
             w = write(fd, line, len);
@@ -315,7 +320,7 @@ static int open_rules(const struct cdbmode *m)
 {
     int fd = open(m->rules, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
-        log_warn("unable to open %s: %s: the rules cdb %s is not rebuilt", m->rules,
+        m->warn("unable to open %s: %s: the rules cdb %s is not rebuilt", m->rules,
                  strerror(errno), m->cdb);
         return -1;
     }
@@ -328,7 +333,7 @@ static int open_rules(const struct cdbmode *m)
     else if (!S_ISREG(st.st_mode))
         why = "not a regular file";
     if (why != NULL) {
-        log_warn("unable to use %s: %s: the rules cdb %s is not rebuilt", m->rules, why, m->cdb);
+        m->warn("unable to use %s: %s: the rules cdb %s is not rebuilt", m->rules, why, m->cdb);
         close(fd);
         return -1;
     }
@@ -341,7 +346,7 @@ static int build_child(const struct cdbmode *m, int full, int rules, const sigse
 {
     pid_t pid = fork();
     if (pid < 0) {
-        log_warn("unable to fork to rebuild %s: %s", m->cdb, strerror(errno));
+        m->warn("unable to fork to rebuild %s: %s", m->cdb, strerror(errno));
         close(rules);
         return BUILD_SAID;
     }
@@ -352,7 +357,7 @@ static int build_child(const struct cdbmode *m, int full, int rules, const sigse
         char *argv[] = {(char *)m->prog, full ? "-s" : "-i", (char *)m->cdb, (char *)m->tmp,
                         NULL};
         execvp(m->prog, argv);
-        log_warn("unable to run %s: %s: %s not rebuilt", m->prog, strerror(errno), m->cdb);
+        m->warn("unable to run %s: %s: %s not rebuilt", m->prog, strerror(errno), m->cdb);
         _exit(111);
     }
     close(rules);
@@ -370,12 +375,12 @@ static int build_child(const struct cdbmode *m, int full, int rules, const sigse
             (void)kill(pid, SIGKILL);
             (void)reap_bounded(pid, &status, BUILD_TERM_MS);
         }
-        log_warn("%s took more than %d s: killed, the cdb %s not rebuilt", m->prog,
+        m->warn("%s took more than %d s: killed, the cdb %s not rebuilt", m->prog,
                  BUILD_MAX_MS / 1000, m->cdb);
         return BUILD_SAID;
     }
     if (r < 0) {
-        log_warn("unable to wait for %s: %s: the cdb %s not rebuilt", m->prog, strerror(errno),
+        m->warn("unable to wait for %s: %s: the cdb %s not rebuilt", m->prog, strerror(errno),
                  m->cdb);
         return BUILD_SAID;
     }
@@ -412,12 +417,12 @@ static int build(const struct cdbmode *m, int full)
 static int take_and_build(const struct cdbmode *m, int fd)
 {
     if (put_byte(fd, 0, '0') != 0) {
-        log_warn("unable to write %s: %s", m->lock, strerror(errno));
+        m->warn("unable to write %s: %s", m->lock, strerror(errno));
         return -2;
     }
     int full = get_byte(fd, 2) == '1';
     if (full && put_byte(fd, 2, '0') != 0) {
-        log_warn("unable to write %s: %s", m->lock, strerror(errno));
+        m->warn("unable to write %s: %s", m->lock, strerror(errno));
         return -2;
     }
     int result = build(m, full);
@@ -469,15 +474,7 @@ static int detach(int lockfd)
         if (dup3(lockfd, 3, O_CLOEXEC) < 0)
             return -1;
     }
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
-        return 3;
-#endif
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536)
-        max = 65536;
-    for (int fd = 4; fd < max; fd++)
-        close(fd);
+    fds_close_range(4, INT_MAX);
     return 3;
 }
 
@@ -508,7 +505,7 @@ static int spawn(const struct cdbmode *m, int fd)
 {
     pid_t pid = fork();
     if (pid < 0) {
-        log_warn("unable to fork a builder for %s: %s", m->cdb, strerror(errno));
+        m->warn("unable to fork a builder for %s: %s", m->cdb, strerror(errno));
         return -1;
     }
     if (pid == 0) {
@@ -524,7 +521,7 @@ static int spawn(const struct cdbmode *m, int fd)
          * for good: it never writes as root where that account could plant a link. */
         char dir[PATH_MAX];
         if (dir_of(dir, m->cdb) != 0 || owner_drop(dir) != 0) {
-            log_warn("unable to become the owner of the directory of %s: %s: the rules cdb is "
+            m->warn("unable to become the owner of the directory of %s: %s: the rules cdb is "
                      "not rebuilt",
                      m->cdb, strerror(errno));
             _exit(111);
@@ -558,10 +555,11 @@ static void handover(const struct cdbmode *m, int fd)
 
 static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char *key);
 
-int trigger_rebuild(enum trigger_mode mode, const char *key)
+int trigger_rebuild(const struct settings *cfg, enum trigger_mode mode, const char *key,
+                    log_fn *warn)
 {
     struct cdbmode m;
-    int on = load(&m);
+    int on = load(&m, &cfg->cdb, warn);
     if (on <= 0)
         return on;
 
@@ -572,14 +570,14 @@ int trigger_rebuild(enum trigger_mode mode, const char *key)
     char dir[PATH_MAX];
     struct owner_saved saved;
     if (dir_of(dir, m.cdb) != 0 || owner_enter(&saved, dir) != 0) {
-        log_warn("unable to work in the directory of %s as its owner: %s: the rules cdb is not "
+        m.warn("unable to work in the directory of %s as its owner: %s: the rules cdb is not "
                  "rebuilt",
                  m.cdb, strerror(errno));
         return -1;
     }
     int result = rebuild(&m, mode, key);
     if (owner_leave(&saved) != 0) {
-        log_warn("unable to take back our own ids after the rebuild of %s: %s", m.cdb,
+        m.warn("unable to take back our own ids after the rebuild of %s: %s", m.cdb,
                  strerror(errno));
         return -1;
     }
@@ -591,13 +589,13 @@ static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char 
     struct cdbmode m = *cm;
     int fd = open(m.lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0) {
-        log_warn("unable to open %s: %s: the rules cdb is not rebuilt", m.lock, strerror(errno));
+        m.warn("unable to open %s: %s: the rules cdb is not rebuilt", m.lock, strerror(errno));
         return -1;
     }
     struct stat st;
     int statted = fstat(fd, &st) == 0;
     if (!statted || !S_ISREG(st.st_mode)) {
-        log_warn("unable to use %s: %s: the rules cdb is not rebuilt", m.lock,
+        m.warn("unable to use %s: %s: the rules cdb is not rebuilt", m.lock,
                  statted ? "not a regular file" : strerror(errno));
         close(fd);
         return -1;
@@ -607,12 +605,12 @@ static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char 
      * whose key could not go in is covered only by a rescan of the whole store. */
     int full = key == NULL;
     if (key != NULL && journal_append(&m, key) != 0) {
-        log_warn("unable to append to %s: %s: asking for a full rebuild", m.journal,
+        m.warn("unable to append to %s: %s: asking for a full rebuild", m.journal,
                  strerror(errno));
         full = 1;
     }
     if ((full && put_byte(fd, 2, '1') != 0) || put_byte(fd, 0, '1') != 0) {
-        log_warn("unable to write %s: %s: the rules cdb is not rebuilt", m.lock, strerror(errno));
+        m.warn("unable to write %s: %s: the rules cdb is not rebuilt", m.lock, strerror(errno));
         close(fd);
         return -1;
     }
@@ -622,10 +620,10 @@ static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char 
         /* Wait for the lock: a builder running now builds once more for us, or we build. */
         if (lock_take(fd, LOCK_EX, BUILD_WAIT_MS) != 0) {
             if (errno == ETIMEDOUT)
-                log_warn("the rules cdb %s was not rebuilt: a build held the lock %s for %d s",
+                m.warn("the rules cdb %s was not rebuilt: a build held the lock %s for %d s",
                          m.cdb, m.lock, (int)(BUILD_WAIT_MS / 1000));
             else
-                log_warn("unable to lock %s: %s: the rules cdb %s was not rebuilt", m.lock,
+                m.warn("unable to lock %s: %s: the rules cdb %s was not rebuilt", m.lock,
                          strerror(errno), m.cdb);
             close(fd);
             return -1;
@@ -640,12 +638,12 @@ static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char 
             result = get_byte(fd, 1) == '1' ? -1 : 0;
         }
         if (result != 0 && !said)
-            log_warn("the rules cdb %s was not rebuilt", m.cdb);
+            m.warn("the rules cdb %s was not rebuilt", m.cdb);
         handover(&m, fd);
     } else if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
         result = spawn(&m, fd);
     } else if (errno != EWOULDBLOCK && errno != EINTR) {
-        log_warn("unable to lock %s: %s", m.lock, strerror(errno));
+        m.warn("unable to lock %s: %s", m.lock, strerror(errno));
         result = -1;
     }
     close(fd);

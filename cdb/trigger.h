@@ -2,7 +2,7 @@
  * cdb and goes on at once; at most one build runs at a time, at most one more waits, and the
  * one that waits covers every login that asked before it started.
  *
- * Settings (environment; cdb mode is on when RELAY_CDB is set):
+ * Settings (read by settings.c into struct settings_cdb; cdb mode is on when RELAY_CDB is set):
  *   RELAY_CDB        the rules cdb that tcpserver -x reads (absolute path)
  *   RELAY_CDB_RULES  its source, tcprules' input (absolute path)
  *   RELAY_CDB_PROG   the relay-cdb program (default "relay-cdb", looked up in PATH)
@@ -28,6 +28,8 @@
 #define RELAYLEASE_TRIGGER_H
 
 #include <sys/stat.h>
+#include "log.h"
+#include "settings.h"
 
 /* RELAY_CDB plus these: the journal that logins append to, and the name the builder moves
  * it to while it reads it. */
@@ -39,12 +41,15 @@ enum trigger_mode {
     TRIGGER_WAIT    /* ask, and wait until a build that covers the request has run (cron) */
 };
 
-/* Ask for a rebuild if cdb mode is configured. key is the store key the caller has just
- * recorded: it goes into the journal, for an incremental build. With key NULL the build is a
- * full rescan of the store. Every problem is one warning on stderr. Returns 0 if cdb mode is
- * off or the request was made (TRIGGER_DETACH), or the covering build succeeded
- * (TRIGGER_WAIT); -1 otherwise. */
-int trigger_rebuild(enum trigger_mode mode, const char *key);
+/* Ask for a rebuild if cdb mode is configured (cfg->cdb). key is the store key the caller has
+ * just recorded: it goes into the journal, for an incremental build. With key NULL the build
+ * is a full rescan of the store. Every problem is one line passed to warn (the program's
+ * log_warn): the detached builder, which outlives this call, has no one else to tell, so the
+ * reporter is passed in rather than each problem returned. Returns 0 if cdb mode is off or
+ * the request was made (TRIGGER_DETACH), or the covering build succeeded (TRIGGER_WAIT); -1
+ * otherwise. */
+int trigger_rebuild(const struct settings *cfg, enum trigger_mode mode, const char *key,
+                    log_fn *warn);
 
 /* The builder's side of the journal: move the journal at path aside to taken, at a moment
  * when no login is writing to it, and return a descriptor open on it for reading. After

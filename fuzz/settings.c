@@ -1,6 +1,6 @@
 /* fuzz/settings.c: settings_number, and settings_load over fuzzed environments.
  *
- * Input: bytes 0 and 1 say which of the ten variables are set (bit i of the 16-bit value
+ * Input: bytes 0 and 1 say which of the twelve variables are set (bit i of the 16-bit value
  * for names[i]); the rest, split at NUL bytes, gives their values in order (missing values
  * are empty). Properties:
  *  - settings_number accepts exactly the plain decimal numbers in range (no sign, space or
@@ -11,7 +11,8 @@
  *    48..128 (128 when invalid: nothing wider than one end site's /48), a NAT64 prefix is
  *    used only if it is IPv6 text, "/" and an RFC 6052 length with no host bits set, and an
  *    invalid one keys every IPv6 client by /128, the switches read 0/1 with their safe
- *    fallback;
+ *    fallback, and the two switches one program acts on (RELAY_SESSION_REFRESH,
+ *    RELAY_CDB_V4MAPPED) by the same rule, an invalid value kept for that program to report;
  *  - each invalid value is reported in exactly one stderr line, and valid ones in none;
  *    every line is printable, starts with the program's name and "warning:", and fits. */
 #define _GNU_SOURCE
@@ -30,11 +31,14 @@
 #define FUZZ_HARNESS "settings"
 #define PROG "relay-fuzz"
 
-enum { DIR_, CTRL_DIR, EXPIRY, CTRL_EXPIRY, RC, CTRL_RC, PREFIX, REMOTEINFO, LOG, NAT64, NVARS };
+enum {
+    DIR_, CTRL_DIR, EXPIRY, CTRL_EXPIRY, RC, CTRL_RC, PREFIX, REMOTEINFO, LOG, NAT64, REFRESH,
+    V4MAPPED, NVARS
+};
 static const char *const names[NVARS] = {
     "RELAY_DIR", "RELAY_CTRL_DIR", "RELAY_EXPIRY", "RELAY_CTRL_EXPIRY", "RELAY_RELAYCLIENT",
     "RELAY_CTRL_RELAYCLIENT", "RELAY_IPV6_PREFIX", "RELAY_REMOTEINFO", "RELAY_LOG",
-    "RELAY_NAT64_PREFIX",
+    "RELAY_NAT64_PREFIX", "RELAY_SESSION_REFRESH", "RELAY_CDB_V4MAPPED",
 };
 
 /* A plain decimal number in [min, max]: digits only, no leading zero, no overflow. */
@@ -181,7 +185,7 @@ void fuzz_settings(const uint8_t *data, size_t size)
     struct settings s;
     memset(&s, 0xa5, sizeof s);
     log_init(PROG);
-    settings_load(&s);
+    settings_load(&s, log_warn);
     environ = old;
     dup2(saved, 2);
     close(saved);
@@ -279,6 +283,15 @@ void fuzz_settings(const uint8_t *data, size_t size)
     sw = v ? ref_switch(v) : 1;
     PROP(s.log == (sw != 0), "RELAY_LOG: unset/empty/1 on, 0 off, else on");
     warnings += sw < 0;
+
+    const struct settings_switch *own[] = {&s.session_refresh, &s.cdb_v4mapped};
+    for (int k = 0; k < 2; k++) {
+        v = val[k == 0 ? REFRESH : V4MAPPED];
+        sw = v ? ref_switch(v) : 0;
+        PROP(own[k]->on == (sw == 1), "a program's own switch: unset/0 off, empty/1 on, else off");
+        PROP(sw < 0 ? own[k]->invalid == v : own[k]->invalid == NULL,
+             "a program's own switch keeps an invalid value for its program, and no other");
+    }
 
     PROP(lines == warnings, "one warning line for each invalid value, none for valid ones");
 }

@@ -286,9 +286,10 @@ render() {
 }
 
 # segments FILE: the literal text of every log line that FILE writes, one piece per line:
-# each format string cut at its conversions, keeping the pieces of 4 characters or more.
+# each format string cut at its conversions, keeping the pieces of 4 characters or more. A
+# module reports through the log_fn its program passes, called warn.
 segments() {
-    grep -oE 'log_[a-z]+\([^"]*"([^"\\]|\\.)*"' "$1" |
+    grep -oE '(log_[a-z]+|warn)\([^"]*"([^"\\]|\\.)*"' "$1" |
         sed 's/^[^"]*"//; s/"$//; s/\\"/"/g' |
         awk '{
             n = split($0, piece, /%[-0-9.*]*[lz]*[a-z]/)
@@ -363,7 +364,7 @@ for f in "$top"/man/*.8; do
     src=$top/$prog.c
     [ -f "$src" ] || continue
     names=$(grep -o 'getenv("[A-Z0-9_]*")' "$src" | sed 's/getenv(//; s/)$//'
-        grep -q addr_from_env "$src" && grep -o '"[A-Z][A-Z0-9_]*"' "$top/addr.c")
+        grep -qE "addr_from_env|addr_client_key" "$src" && grep -o '"[A-Z][A-Z0-9_]*"' "$top/addr.c")
     missing=
     for n in $(printf '%s\n' "$names" | tr -d '"' | sort -u); do
         grep -q "$n" "$f" || missing="$missing $n"

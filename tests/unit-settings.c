@@ -2,6 +2,7 @@
  * relay-ctrl's names as fallbacks, and the safe choice (with a warning) for a bad value. */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,10 +221,10 @@ static void load_captured(struct settings *s, char *buf, size_t size)
     saved = dup(2);
     if (f == NULL || saved < 0 || dup2(fileno(f), 2) < 0) {
         printf("# unable to capture stderr\n");
-        settings_load(s);
+        settings_load(s, log_warn);
         return;
     }
-    settings_load(s);
+    settings_load(s, log_warn);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -415,11 +416,159 @@ static void test_nat64(void)
     set_case(&env_cases[0]);
 }
 
+/* What settings_load passed to its reporter, for the tests that look at the lines
+ * themselves rather than at stderr. */
+static char reported[4096];
+static int nreported;
+
+static void collect(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void collect(const char *fmt, ...)
+{
+    size_t n = strlen(reported);
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(reported + n, sizeof reported - n, fmt, ap);
+    va_end(ap);
+    n = strlen(reported);
+    (void)snprintf(reported + n, sizeof reported - n, "\n");
+    nreported++;
+}
+
+static void load_collected(struct settings *s)
+{
+    reported[0] = '\0';
+    nreported = 0;
+    settings_load(s, collect);
+}
+
+/* One rule for every switch: unset is the switch's default, "0" off, "1" and the empty
+ * string on (qmail's reading of RELAYCLIENT: set is on), anything else invalid. */
+static void test_switches(void)
+{
+    static const struct {
+        const char *s;
+        int rc, on;
+    } cases[] = {
+        {"0", 0, 0}, {"1", 0, 1}, {"", 0, 1}, {"2", -1, 0}, {"00", -1, 0}, {"01", -1, 0},
+        {" 1", -1, 0}, {"1 ", -1, 0}, {"0\n", -1, 0}, {"on", -1, 0}, {"off", -1, 0},
+        {"yes", -1, 0}, {"true", -1, 0}, {"-1", -1, 0}, {"+1", -1, 0}, {"10", -1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int on = 7;
+        int rc = settings_switch(cases[i].s, &on);
+        CHECK_LONG(rc, cases[i].rc, "settings_switch \"%s\": %d", cases[i].s, cases[i].rc);
+        CHECK_LONG(on, cases[i].rc == 0 ? cases[i].on : 7, "settings_switch \"%s\" gives %d",
+                   cases[i].s, cases[i].rc == 0 ? cases[i].on : 7);
+    }
+
+    /* Each switch under the one rule, its default when unset or invalid. */
+    static const struct {
+        const char *name;
+        int dflt;
+        int common; /* warned about by settings_load; else left to its program */
+    } sw[] = {
+        {"RELAY_REMOTEINFO", 0, 1},
+        {"RELAY_LOG", 1, 1},
+        {"RELAY_SESSION_REFRESH", 0, 0},
+        {"RELAY_CDB_V4MAPPED", 0, 0},
+    };
+    static const char *const values[] = {NULL, "0", "1", "", "x", "01"};
+    for (size_t i = 0; i < sizeof sw / sizeof sw[0]; i++) {
+        for (size_t j = 0; j < sizeof values / sizeof values[0]; j++) {
+            const char *v = values[j];
+            struct settings s;
+            set_case(&env_cases[0]);
+            unsetenv("RELAY_SESSION_REFRESH");
+            unsetenv("RELAY_CDB_V4MAPPED");
+            if (v != NULL)
+                setenv(sw[i].name, v, 1);
+            memset(&s, 0x5a, sizeof s);
+            load_collected(&s);
+            int want = v == NULL ? sw[i].dflt : strcmp(v, "0") == 0 ? 0
+                       : strcmp(v, "1") == 0 || v[0] == '\0' ? 1 : sw[i].dflt;
+            int invalid = v != NULL && want == sw[i].dflt && strcmp(v, "0") != 0 &&
+                          strcmp(v, "1") != 0 && v[0] != '\0';
+            int got = strcmp(sw[i].name, "RELAY_REMOTEINFO") == 0 ? s.remoteinfo
+                      : strcmp(sw[i].name, "RELAY_LOG") == 0 ? s.log
+                      : strcmp(sw[i].name, "RELAY_SESSION_REFRESH") == 0 ? s.session_refresh.on
+                      : s.cdb_v4mapped.on;
+            CHECK_LONG(got, want, "%s=%s%s%s is %d", sw[i].name, v ? "\"" : "(unset",
+                       v ? v : ")", v ? "\"" : "", want);
+            if (sw[i].common) {
+                CHECK_LONG(nreported, invalid, "%s=\"%s\": %d warning", sw[i].name,
+                           v ? v : "(unset)", invalid);
+                if (invalid) {
+                    char line[256];
+                    (void)snprintf(line, sizeof line, "%s must be 0 or 1, not \"%s\": using %d\n",
+                                   sw[i].name, v, sw[i].dflt);
+                    CHECK_STR(reported, line, "%s=\"%s\": the warning's words", sw[i].name, v);
+                }
+            } else {
+                const struct settings_switch *o =
+                    strcmp(sw[i].name, "RELAY_SESSION_REFRESH") == 0 ? &s.session_refresh
+                                                                      : &s.cdb_v4mapped;
+                CHECK_LONG(nreported, 0, "%s: left to its program to report", sw[i].name);
+                CHECK(invalid ? o->invalid != NULL && strcmp(o->invalid, v) == 0
+                              : o->invalid == NULL,
+                      "%s=\"%s\": the invalid value is kept for its program", sw[i].name,
+                      v ? v : "(unset)");
+            }
+        }
+        unsetenv(sw[i].name);
+    }
+}
+
+/* cdb mode: off unless RELAY_CDB is set and not empty; both paths absolute; the program by
+ * default relay-cdb. Nothing is reported at load: the programs that rebuild say so. */
+static void test_cdb(void)
+{
+    static const struct {
+        const char *cdb, *rules, *prog;
+        enum settings_cdb_state state;
+        const char *want_prog;
+    } cases[] = {
+        {NULL, NULL, NULL, SETTINGS_CDB_OFF, "relay-cdb"},
+        {"", "/etc/tcp.smtp", NULL, SETTINGS_CDB_OFF, "relay-cdb"},
+        {NULL, "/etc/tcp.smtp", "/usr/bin/x", SETTINGS_CDB_OFF, "/usr/bin/x"},
+        {"/etc/tcp.smtp.cdb", "/etc/tcp.smtp", NULL, SETTINGS_CDB_ON, "relay-cdb"},
+        {"/etc/tcp.smtp.cdb", "/etc/tcp.smtp", "", SETTINGS_CDB_ON, "relay-cdb"},
+        {"/etc/tcp.smtp.cdb", "/etc/tcp.smtp", "my-cdb", SETTINGS_CDB_ON, "my-cdb"},
+        {"tcp.smtp.cdb", "/etc/tcp.smtp", NULL, SETTINGS_CDB_BAD_PATH, "relay-cdb"},
+        {"tcp.smtp.cdb", NULL, NULL, SETTINGS_CDB_BAD_PATH, "relay-cdb"},
+        {"/etc/tcp.smtp.cdb", NULL, NULL, SETTINGS_CDB_BAD_RULES, "relay-cdb"},
+        {"/etc/tcp.smtp.cdb", "", NULL, SETTINGS_CDB_BAD_RULES, "relay-cdb"},
+        {"/etc/tcp.smtp.cdb", "tcp.smtp", NULL, SETTINGS_CDB_BAD_RULES, "relay-cdb"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct settings s;
+        set_case(&env_cases[0]);
+        const char *names3[] = {"RELAY_CDB", "RELAY_CDB_RULES", "RELAY_CDB_PROG"};
+        const char *vals[] = {cases[i].cdb, cases[i].rules, cases[i].prog};
+        for (int k = 0; k < 3; k++) {
+            if (vals[k] != NULL)
+                setenv(names3[k], vals[k], 1);
+            else
+                unsetenv(names3[k]);
+        }
+        load_collected(&s);
+        CHECK_LONG(s.cdb.state, cases[i].state, "RELAY_CDB=%s RELAY_CDB_RULES=%s: state %d",
+                   vals[0] ? vals[0] : "(unset)", vals[1] ? vals[1] : "(unset)",
+                   (int)cases[i].state);
+        CHECK_STR(s.cdb.prog, cases[i].want_prog, "RELAY_CDB_PROG=%s gives %s",
+                  vals[2] ? vals[2] : "(unset)", cases[i].want_prog);
+        CHECK_LONG(nreported, 0, "cdb mode: nothing reported at load (case %zu)", i);
+        for (int k = 0; k < 3; k++)
+            unsetenv(names3[k]);
+    }
+}
+
 int main(void)
 {
     log_init("unit-settings");
     test_number();
     test_load();
     test_nat64();
+    test_switches();
+    test_cdb();
     return unit_done();
 }
