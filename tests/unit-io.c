@@ -1,7 +1,7 @@
 /* unit-io.c: io_write, io_writev and io_read move every byte across short transfers and
  * EINTR. The other end of a pipe is a child that takes or gives a few bytes at a time, and an
  * interval timer whose handler is installed without SA_RESTART keeps interrupting the calls. */
-#define _GNU_SOURCE /* IOV_MAX, usleep */
+#define _GNU_SOURCE /* IOV_MAX */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include "io.h"
@@ -33,6 +34,13 @@ static void interrupt_often(int on)
     sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART: a blocked call ends with EINTR */
     struct itimerval it = {{0, on ? 200 : 0}, {0, on ? 200 : 0}};
     setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* A tenth of a millisecond: the other end falls behind, so transfers come up short. */
+static void nap(void)
+{
+    struct timespec t = {0, 100000};
+    nanosleep(&t, NULL);
 }
 
 static unsigned char pattern(size_t i)
@@ -60,7 +68,7 @@ static pid_t slow_reader(int fd, int other)
             if (b[i] != pattern(at))
                 _exit(1);
         if (at % 4096 < sizeof b)
-            usleep(100);
+            nap();
     }
     _exit(at == BIG ? 0 : 2);
 }
@@ -85,7 +93,7 @@ static pid_t slow_writer(int fd)
             _exit(1);
         at += (size_t)w;
         if (at % 4096 < sizeof b)
-            usleep(100);
+            nap();
     }
     _exit(0);
 }
