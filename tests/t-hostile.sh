@@ -78,32 +78,36 @@ listing_store() {
     find "$store" -mindepth 1 -printf '%P %y %s %m %T@ %l\n' | sort
 }
 
-# envdump FILE: the NUL-separated output of env -0 as one sorted entry per line.
+# envdump FILE: the NUL-separated output of env -0, its entries sorted (still NUL-separated:
+# a value may hold newlines).
 envdump() {
-    tr '\n\0' '\036\n' <"$1" | sort
+    sort -z <"$1"
 }
 
-# bad_stderr PROG FILE: print what is wrong with a program's stderr, if anything: a sanitizer
-# report, or a line not from PROG.
+# bad_stderr PROG FILE: set prob to what is wrong with a program's stderr, if anything: a
+# sanitizer report, or a line not from PROG. (The helpers set a variable rather than print,
+# which would cost a subshell per run.)
 # A sanitizer's lines never start with "PROG: ", so stderr with only PROG's lines is clean:
 # one grep for the common case.
 bad_stderr() {
+    prob=
     grep -v -q "^$1: " "$2" || return 0
     if grep -q -e 'Sanitizer' -e 'runtime error' -e 'LeakSanitizer' "$2"; then
-        echo "sanitizer report"
+        prob="sanitizer report"
     else
-        echo "a stderr line not from $1"
+        prob="a stderr line not from $1"
     fi
 }
 
-# exit_problem RC: say what is wrong with an exit status, if anything.
+# exit_problem RC: set prob to what is wrong with an exit status, if anything.
 exit_problem() {
+    prob=
     if [ "$1" -eq 124 ]; then
-        echo "hung (killed by timeout)"
+        prob="hung (killed by timeout)"
     elif [ "$1" -gt 128 ]; then
-        echo "killed by signal $(($1 - 128))"
+        prob="killed by signal $(($1 - 128))"
     elif [ "$1" -ne 0 ]; then
-        echo "exit $1"
+        prob="exit $1"
     fi
 }
 
@@ -130,26 +134,31 @@ hostile_check() {
     listing >"$out/after"
     envdump "$out/env.plain" >"$out/e1"
     envdump "$out/env.check" >"$out/e2"
-    hc_changed=$(comm -3 "$out/e1" "$out/e2" | sed 's/^\t//; s/=.*//' | sort -u | tr '\n' ' ')
+    # The names of the entries in one environment and not the other (a changed variable's
+    # name comes twice).
+    hc_changed=$(comm -z -3 "$out/e1" "$out/e2" | sed -z 's/^\t//; s/=.*//' | tr '\0' ' ')
     hc_why=
-    hc_p=$(exit_problem "$hc_rc")
-    [ -z "$hc_p" ] || hc_why="$hc_why; $hc_p"
-    hc_p=$(bad_stderr relay-check "$out/err")
-    [ -z "$hc_p" ] || hc_why="$hc_why; $hc_p"
-    case " $hc_changed" in
-    " " | " RELAYCLIENT " | " RELAYCLIENT TCPREMOTEINFO " | " TCPREMOTEINFO ") ;;
-    *) hc_why="$hc_why; variables changed: $hc_changed" ;;
-    esac
-    hc_got=deny
-    case " $hc_changed" in *" RELAYCLIENT "*) hc_got=grant ;; esac
+    exit_problem "$hc_rc"
+    [ -z "$prob" ] || hc_why="$hc_why; $prob"
+    bad_stderr relay-check "$out/err"
+    [ -z "$prob" ] || hc_why="$hc_why; $prob"
+    hc_got=deny hc_info=left hc_other=
+    for hc_v in $hc_changed; do
+        case $hc_v in
+        RELAYCLIENT) hc_got=grant ;;
+        TCPREMOTEINFO) hc_info=changed ;;
+        *) hc_other="$hc_other $hc_v" ;;
+        esac
+    done
+    [ -z "$hc_other" ] || hc_why="$hc_why; variables changed:$hc_other"
     [ "$hc_got" = "$hc_expect" ] || hc_why="$hc_why; wanted $hc_expect, got $hc_got"
     if [ "$hc_got" = grant ]; then
-        grep -qxF "RELAYCLIENT=$rc_want" "$out/e2" ||
+        grep -qzxF "RELAYCLIENT=$rc_want" "$out/e2" ||
             hc_why="$hc_why; RELAYCLIENT is not '$rc_want'"
         if [ "$info_want" = 'left alone' ]; then
-            case " $hc_changed" in *TCPREMOTEINFO*) hc_why="$hc_why; TCPREMOTEINFO changed" ;; esac
+            [ "$hc_info" = left ] || hc_why="$hc_why; TCPREMOTEINFO changed"
         else
-            grep -qxF "TCPREMOTEINFO=$info_want" "$out/e2" ||
+            grep -qzxF "TCPREMOTEINFO=$info_want" "$out/e2" ||
                 hc_why="$hc_why; TCPREMOTEINFO is not '$info_want'"
         fi
     fi
@@ -182,11 +191,11 @@ hostile_allow() {
     listing_outside >"$out/after"
     listing_store >"$out/safter"
     ha_why=
-    ha_p=$(exit_problem "$ha_rc")
-    [ -z "$ha_p" ] || ha_why="$ha_why; $ha_p"
+    exit_problem "$ha_rc"
+    [ -z "$prob" ] || ha_why="$ha_why; $prob"
     [ -s "$out/env.allow" ] || ha_why="$ha_why; the next program did not run"
-    ha_p=$(bad_stderr relay-allow "$out/err")
-    [ -z "$ha_p" ] || ha_why="$ha_why; $ha_p"
+    bad_stderr relay-allow "$out/err"
+    [ -z "$prob" ] || ha_why="$ha_why; $prob"
     cmp -s "$out/env.plain" "$out/env.allow" ||
         ha_why="$ha_why; the next program's environment changed"
     cmp -s "$out/before" "$out/after" || ha_why="$ha_why; something outside the store changed"
@@ -417,8 +426,8 @@ for what in fifo symlink-dangling; do
     listing_outside >"$out/after"
     why=
     case $rc in 0 | 111) ;; *) why="exit $rc" ;; esac
-    p=$(bad_stderr relay-expire "$out/err")
-    [ -z "$p" ] || why="$why; $p"
+    bad_stderr relay-expire "$out/err"
+    [ -z "$prob" ] || why="$why; $prob"
     [ "$rc" -eq 0 ] || [ "$(wc -l <"$out/err")" -eq 1 ] || why="$why; not one stderr line"
     cmp -s "$out/before" "$out/after" || why="$why; something outside the store changed"
     [ -e "$store/.lock" ] || [ -L "$store/.lock" ] || why="$why; .lock was removed"
@@ -507,9 +516,10 @@ for mode in -l -n ""; do
     (cd "$W/cwd" && exec timeout 30 env -i PATH="$base_path" RELAY_DIR="$store" \
         "$RELAY_BIN/relay-expire" ${mode:+"$mode"}) >"$out/expire.out" 2>"$out/err"
     rc=$?
-    why=$(exit_problem "$rc")
-    p=$(bad_stderr relay-expire "$out/err")
-    [ -z "$p" ] || why="$why; $p"
+    exit_problem "$rc"
+    why=$prob
+    bad_stderr relay-expire "$out/err"
+    [ -z "$prob" ] || why="$why; $prob"
     listing_outside >"$out/after"
     cmp -s "$out/before" "$out/after" || why="$why; something outside the store changed"
     find "$store" -mindepth 1 ! -type f -printf '%P %y %l\n' | sort >"$out/nonregular2"
