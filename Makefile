@@ -36,7 +36,7 @@ CDBLIBS = -lcdb
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
 	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-fds \
-	tests/unit-client
+	tests/unit-client tests/unit-hostile
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat
 
@@ -80,6 +80,12 @@ tests/unit-addr: $(SRC)/tests/unit-addr.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 tests/unit-store: $(SRC)/tests/unit-store.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-store.c $(CORE) $(LDFLAGS)
+
+# t-hostile.sh's inputs, and the parser vectors of other shell tests, through the parsers.
+tests/unit-hostile: $(SRC)/tests/unit-hostile.c $(SRC)/tests/unit.h $(CORE) $(HDRS) $(RULES)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-hostile.c $(CORE) \
+		$(SRC)/cdb/rules.c $(LDFLAGS)
 
 tests/unit-lock: $(SRC)/tests/unit-lock.c $(SRC)/tests/unit.h $(SRC)/lock.c $(SRC)/lock.h
 	@mkdir -p tests

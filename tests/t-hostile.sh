@@ -1,10 +1,13 @@
 #!/bin/sh
 # t-hostile.sh: hostile input through the real programs, one TAP line per input.
-#   Addresses (malformed, octal/hex/short forms, zone ids, spaces, newlines, 5,000 bytes,
-#   empty), user names (control characters, '=', newlines, parentheses, 5,000 bytes), store
-#   files (truncated, huge, binary, a directory, a symlink out of the store, a FIFO, forged
-#   relay-ctrl entries), and settings (negative, huge, non-numeric, octal-looking, empty, for
-#   each variable).
+#   A representative few of each class, the worst ones: addresses (octal and short forms, a
+#   zone id, a path, newlines, control and high bytes, 5,000 bytes, empty), user names
+#   (newline, parentheses, 5,000 bytes, a printf format), store files (NUL inside, 1 MiB,
+#   4 GiB sparse, a directory, a FIFO, symlinks out of the store, forged relay-ctrl entries,
+#   a date in the future), the store directory and its lock file, and an invalid value of
+#   each setting. Every vector of every class, and more, goes through the parsers themselves
+#   in tests/unit-hostile.c, where it costs microseconds; this file keeps what only a whole
+#   program shows.
 # For each input:
 #   relay-check: grants only where the input is legitimately valid; exits through the next
 #     program (no signal, no hang: every run is under timeout); stderr holds only its own
@@ -41,8 +44,18 @@ repeat() {
     REPLY=$(head -c "$1" /dev/zero | tr '\0' "$2")
 }
 
-# shown VALUE: a short printable rendering for a TAP line.
+# shown VALUE: a short printable rendering for a TAP line. Most values are short and plain,
+# and are shown as they are without a pipeline.
 shown() {
+    case $1 in
+    *[!A-Za-z0-9.:/%@=_-]*) ;;
+    *)
+        if [ "${#1}" -le 40 ]; then
+            printf "'%s'" "$1"
+            return
+        fi
+        ;;
+    esac
     lib_n=$(printf '%s' "$1" | wc -c)
     lib_s=$(printf '%s' "$1" | head -c 40 | tr -c '[:graph:] ' '?' | tr '#' '?')
     if [ "$lib_n" -gt 40 ]; then
@@ -65,29 +78,36 @@ listing_store() {
     find "$store" -mindepth 1 -printf '%P %y %s %m %T@ %l\n' | sort
 }
 
-# envdump FILE: the NUL-separated output of env -0 as one sorted entry per line.
+# envdump FILE: the NUL-separated output of env -0, its entries sorted (still NUL-separated:
+# a value may hold newlines).
 envdump() {
-    tr '\n\0' '\036\n' <"$1" | sort
+    sort -z <"$1"
 }
 
-# bad_stderr PROG FILE: print what is wrong with a program's stderr, if anything: a sanitizer
-# report, or a line not from PROG.
+# bad_stderr PROG FILE: set prob to what is wrong with a program's stderr, if anything: a
+# sanitizer report, or a line not from PROG. (The helpers set a variable rather than print,
+# which would cost a subshell per run.)
+# A sanitizer's lines never start with "PROG: ", so stderr with only PROG's lines is clean:
+# one grep for the common case.
 bad_stderr() {
+    prob=
+    grep -v -q "^$1: " "$2" || return 0
     if grep -q -e 'Sanitizer' -e 'runtime error' -e 'LeakSanitizer' "$2"; then
-        echo "sanitizer report"
-    elif grep -v -q "^$1: " "$2"; then
-        echo "a stderr line not from $1"
+        prob="sanitizer report"
+    else
+        prob="a stderr line not from $1"
     fi
 }
 
-# exit_problem RC: say what is wrong with an exit status, if anything.
+# exit_problem RC: set prob to what is wrong with an exit status, if anything.
 exit_problem() {
+    prob=
     if [ "$1" -eq 124 ]; then
-        echo "hung (killed by timeout)"
+        prob="hung (killed by timeout)"
     elif [ "$1" -gt 128 ]; then
-        echo "killed by signal $(($1 - 128))"
+        prob="killed by signal $(($1 - 128))"
     elif [ "$1" -ne 0 ]; then
-        echo "exit $1"
+        prob="exit $1"
     fi
 }
 
@@ -114,26 +134,31 @@ hostile_check() {
     listing >"$out/after"
     envdump "$out/env.plain" >"$out/e1"
     envdump "$out/env.check" >"$out/e2"
-    hc_changed=$(comm -3 "$out/e1" "$out/e2" | sed 's/^\t//; s/=.*//' | sort -u | tr '\n' ' ')
+    # The names of the entries in one environment and not the other (a changed variable's
+    # name comes twice).
+    hc_changed=$(comm -z -3 "$out/e1" "$out/e2" | sed -z 's/^\t//; s/=.*//' | tr '\0' ' ')
     hc_why=
-    hc_p=$(exit_problem "$hc_rc")
-    [ -z "$hc_p" ] || hc_why="$hc_why; $hc_p"
-    hc_p=$(bad_stderr relay-check "$out/err")
-    [ -z "$hc_p" ] || hc_why="$hc_why; $hc_p"
-    case " $hc_changed" in
-    " " | " RELAYCLIENT " | " RELAYCLIENT TCPREMOTEINFO " | " TCPREMOTEINFO ") ;;
-    *) hc_why="$hc_why; variables changed: $hc_changed" ;;
-    esac
-    hc_got=deny
-    case " $hc_changed" in *" RELAYCLIENT "*) hc_got=grant ;; esac
+    exit_problem "$hc_rc"
+    [ -z "$prob" ] || hc_why="$hc_why; $prob"
+    bad_stderr relay-check "$out/err"
+    [ -z "$prob" ] || hc_why="$hc_why; $prob"
+    hc_got=deny hc_info=left hc_other=
+    for hc_v in $hc_changed; do
+        case $hc_v in
+        RELAYCLIENT) hc_got=grant ;;
+        TCPREMOTEINFO) hc_info=changed ;;
+        *) hc_other="$hc_other $hc_v" ;;
+        esac
+    done
+    [ -z "$hc_other" ] || hc_why="$hc_why; variables changed:$hc_other"
     [ "$hc_got" = "$hc_expect" ] || hc_why="$hc_why; wanted $hc_expect, got $hc_got"
     if [ "$hc_got" = grant ]; then
-        grep -qxF "RELAYCLIENT=$rc_want" "$out/e2" ||
+        grep -qzxF "RELAYCLIENT=$rc_want" "$out/e2" ||
             hc_why="$hc_why; RELAYCLIENT is not '$rc_want'"
         if [ "$info_want" = 'left alone' ]; then
-            case " $hc_changed" in *TCPREMOTEINFO*) hc_why="$hc_why; TCPREMOTEINFO changed" ;; esac
+            [ "$hc_info" = left ] || hc_why="$hc_why; TCPREMOTEINFO changed"
         else
-            grep -qxF "TCPREMOTEINFO=$info_want" "$out/e2" ||
+            grep -qzxF "TCPREMOTEINFO=$info_want" "$out/e2" ||
                 hc_why="$hc_why; TCPREMOTEINFO is not '$info_want'"
         fi
     fi
@@ -166,11 +191,11 @@ hostile_allow() {
     listing_outside >"$out/after"
     listing_store >"$out/safter"
     ha_why=
-    ha_p=$(exit_problem "$ha_rc")
-    [ -z "$ha_p" ] || ha_why="$ha_why; $ha_p"
+    exit_problem "$ha_rc"
+    [ -z "$prob" ] || ha_why="$ha_why; $prob"
     [ -s "$out/env.allow" ] || ha_why="$ha_why; the next program did not run"
-    ha_p=$(bad_stderr relay-allow "$out/err")
-    [ -z "$ha_p" ] || ha_why="$ha_why; $ha_p"
+    bad_stderr relay-allow "$out/err"
+    [ -z "$prob" ] || ha_why="$ha_why; $prob"
     cmp -s "$out/env.plain" "$out/env.allow" ||
         ha_why="$ha_why; the next program's environment changed"
     cmp -s "$out/before" "$out/after" || ha_why="$ha_why; something outside the store changed"
@@ -205,11 +230,9 @@ allow_now() { # ADDRESS USER
 }
 allow_now 1.2.3.4 bob
 allow_now 127.0.0.1 root
-allow_now 1.0.0.0 zero
 allow_now 10.0.0.1 ten
 allow_now 2001:db8:1:2::1 carol
-allow_now ::1 local
-for k in 1.2.3.4 127.0.0.1 1.0.0.0 10.0.0.1 2001:db8:1:2::_64 ::1_128; do
+for k in 1.2.3.4 127.0.0.1 10.0.0.1 2001:db8:1:2::_64; do
     [ -f "$store/$k" ] || {
         not_ok "the store is set up ($k)"
         exit 1
@@ -217,6 +240,8 @@ for k in 1.2.3.4 127.0.0.1 1.0.0.0 10.0.0.1 2001:db8:1:2::_64 ::1_128; do
 done
 
 # ---- addresses --------------------------------------------------------------------------------
+# All of unit-hostile's addresses (over a hundred) are parser vectors; these few go through
+# the programs whole.
 diag "addresses in TCPREMOTEIP: relay-check grants only the valid forms of stored addresses"
 deny_addr() { # ADDRESS: relay-check grants nothing, relay-allow records nothing
     hostile_check "TCPREMOTEIP=$(shown "$1")" deny TCPREMOTEIP="$1"
@@ -229,75 +254,35 @@ grant_addr() { # ADDRESS KEY USER: a valid form: relay-check grants, relay-allow
     hostile_allow "TCPREMOTEIP=$(shown "$1")" "$2" TCPREMOTEIP="$1" USER="$3"
 }
 
-for a in 01.2.3.4 1.2.3.04 001.002.003.004 0x1.2.3.4 0x01020304 16909060 1.2.772 1.131844 \
-    1.2.3 1.2.3.4. .1.2.3.4 1.2.3.4.5 1.2.3.256 1.2.3.-1 +1.2.3.4 1..2.3.4 1.2.3.4/32 \
-    1.2.3.4:25 1.2.3.4_32 127.1 0177.0.0.1 0x7f.0.0.1 0x7f000001 2130706433 127.0.0.01 \
-    127.0.1 0 0.0 0.0.0 00.0.0.0 ../1.2.3.4 1.2.3.4/../10.0.0.1 /etc/passwd . .. \
-    .tmp.1.1.2.3.4 '*' '1.2.3.*' 'a.b.c.d' 1.2.3.4a ::ffff:01.2.3.4 ::ffff:1.2.3 \
-    ::ffff:1.2.3.4.5 '2001:db8:1:2::1%eth0' '2001:db8:1:2::1%25eth0' 'fe80::1%lo' \
-    '[2001:db8:1:2::1]' 2001:db8:1:2::1/64 2001:db8:1:2:::1 2001:db8:1:2::1: \
-    :2001:db8:1:2::1 2001:0db8:0001:0002::00001 2001:db8:1:2::g 2001:db8:1:2:0:0:0:0:1 \
-    2001:db8:1:2::1.2.3.4.5 2001:db8:1:2::_64 2001:db8:1:2::1::2 2001:db8:1:2:1.2.3.4 \
-    '::1 ' ::: ':' '::1/128' '1.2.3.4,10.0.0.1' \
-    '1.2.3.4;10.0.0.1'; do
+for a in 01.2.3.4 127.1 ../1.2.3.4 '2001:db8:1:2::1%eth0' '' ::; do
     deny_addr "$a"
 done
-for f in ' 1.2.3.4' '1.2.3.4 ' '1.2. 3.4' '\t1.2.3.4' '1.2.3.4\n' '1.2.3.4\r\n' \
-    '1.2.3.4\n10.0.0.1' '\n1.2.3.4' '1.2.3.4\033[2J' '\3211.2.3.4' '1.2.3.4\377' \
-    '\357\274\221.2.3.4' '2001:db8:1:2::1\n' ' 2001:db8:1:2::1'; do
+for f in '1.2.3.4\n10.0.0.1' '1.2.3.4\033[2J' '1.2.3.4\377'; do
     str "$f"
     deny_addr "$REPLY"
 done
 repeat 5000 1
 deny_addr "$REPLY"
-deny_addr "1.2.3.4$REPLY"
 repeat 5000 ' '
 deny_addr "1.2.3.4$REPLY"
 repeat 5000 :
 deny_addr "$REPLY"
-repeat 4990 0
-deny_addr "::ffff:$REPLY"
-deny_addr ""
 
 grant_addr 1.2.3.4 1.2.3.4 bob
 grant_addr ::ffff:1.2.3.4 1.2.3.4 bob
-grant_addr ::FFFF:1.2.3.4 1.2.3.4 bob
-grant_addr ::ffff:0102:0304 1.2.3.4 bob
-grant_addr 0:0:0:0:0:ffff:1.2.3.4 1.2.3.4 bob
-grant_addr 2001:db8:1:2::99 2001:db8:1:2::_64 carol
 grant_addr 2001:DB8:1:2::1 2001:db8:1:2::_64 carol
-grant_addr 2001:0db8:0001:0002:0000:0000:0000:0001 2001:db8:1:2::_64 carol
-grant_addr 2001:db8:1:2:ffff:ffff:ffff:ffff 2001:db8:1:2::_64 carol
-grant_addr 2001:db8:1:2::1.2.3.4 2001:db8:1:2::_64 carol
-# Valid addresses that are easy to mistake for junk: each names what it names, nothing more.
-grant_addr ::1.2.3.4 1.2.3.4 bob
-deny_addr ::
-valid_addr() { # ADDRESS KEY: valid, not in the store: relay-check denies, relay-allow records KEY
-    hostile_check "TCPREMOTEIP=$(shown "$1") (valid, not stored)" deny TCPREMOTEIP="$1"
-    user_want=eve
-    hostile_allow "TCPREMOTEIP=$(shown "$1")" "$2" TCPREMOTEIP="$1" USER=eve
-    rm -f "$store/$2"
-}
-valid_addr ::ffff:2001:db8 32.1.13.184
-valid_addr 1:: 1::_64
-valid_addr 1.2.3.5 1.2.3.5
-valid_addr 2001:db8:1:3::1 2001:db8:1:3::_64
-valid_addr 2001:db8:1:1:ffff:ffff:ffff:ffff 2001:db8:1:1::_64
+# Valid, not in the store: relay-check denies, relay-allow records its key.
+hostile_check "TCPREMOTEIP='2001:db8:1:3::1' (valid, not stored)" deny TCPREMOTEIP=2001:db8:1:3::1
+user_want=eve
+hostile_allow "TCPREMOTEIP='2001:db8:1:3::1'" 2001:db8:1:3::_64 TCPREMOTEIP=2001:db8:1:3::1 USER=eve
+rm -f "$store/2001:db8:1:3::_64"
 
 diag "which variable is read: PROTO=TCP6 takes TCP6REMOTEIP, a set TCPREMOTEIP wins over IP"
 hostile_check "PROTO=TCP6, TCP6REMOTEIP bad, TCPREMOTEIP good" deny PROTO=TCP6 \
     TCP6REMOTEIP=01.2.3.4 TCPREMOTEIP=1.2.3.4
-hostile_check "PROTO=TCP, TCPREMOTEIP bad, TCP6REMOTEIP good" deny PROTO=TCP \
-    TCPREMOTEIP=1.2.3.4x TCP6REMOTEIP=1.2.3.4
-hostile_check "TCPREMOTEIP empty, IP good" deny TCPREMOTEIP= IP=1.2.3.4
-hostile_check "IP bad (Dovecot)" deny IP=127.1
 hostile_check "no address at all" deny USER=bob
-str 'TCP6\n'
-hostile_check "PROTO=TCP6 and a newline, TCPREMOTEIP bad" deny PROTO="$REPLY" TCPREMOTEIP=1.2.3.4x \
-    TCP6REMOTEIP=1.2.3.4
-hostile_allow "PROTO=TCP6, TCP6REMOTEIP bad" "" PROTO=TCP6 TCP6REMOTEIP=1.2.3.4x \
-    TCPREMOTEIP=1.2.3.4 USER=eve
 hostile_allow "no address at all" "" USER=eve
+# Only relay-check itself knows to leave tcpserver's RELAYCLIENT alone.
 rc_want=@static.example
 hostile_check "RELAYCLIENT set by tcpserver, bad address" deny RELAYCLIENT=@static.example \
     TCPREMOTEIP=01.2.3.4
@@ -320,32 +305,17 @@ user_case() { # USER VALID(1/0) [VARIABLE]
         RELAY_REMOTEINFO=1
     info_want='left alone'
 }
-for u in 'bob=evil' 'RELAYCLIENT=x' 'bob@example.org' 'a.b-c_d+e' '!$%&*' 'bob;x' \
-    "bob'x" 'bob"x' '%s%s%n' '-' 'a'; do
-    user_case "$u" 1
-done
-for u in '(bob)' 'bob)' 'bob(' 'bob\x' 'bob x' ' bob' 'bob '; do
-    user_case "$u" 0
-done
-for f in 'bob\001' 'bob\nRELAYCLIENT=x' 'bob\r' 'bob\tx' 'bob\033[2J' 'bob\177' \
-    'b\303\270b' '\n' 'bob\n'; do
-    str "$f"
-    user_case "$REPLY" 0
-done
-repeat 255 u
-user_case "$REPLY" 1
-repeat 256 u
+user_case 'bob=evil' 1
+user_case '%s%s%n' 1
+user_case '(bob)' 0
+str 'bob\nRELAYCLIENT=x'
 user_case "$REPLY" 0
 repeat 5000 u
 user_case "$REPLY" 0
-repeat 5000 '('
-user_case "$REPLY" 0
-user_case "" 0
+# Which variable names the user (AUTHENTICATED before USER) is relay-allow's own.
 user_case 'carol' 1 AUTHENTICATED
 str 'carol\n'
 user_case "$REPLY" 0 AUTHENTICATED
-# A user name in a store file that relay-allow would never write: relay-check must not pass
-# it on (the forged records below test more of this).
 
 # ---- store files ----------------------------------------------------------------------------
 # Each case plants a file under the key of its own address, 10.2.0.N, and asks relay-check.
@@ -366,50 +336,14 @@ plant() { # DESC EXPECT PRINTF-FORMAT: a regular file with this content
     store_case "$1" "$2"
 }
 
-plant "empty file (relay-ctrl: valid, no user)" grant ''
 info_want=bob
 plant "our record" grant "relaylease1 10.2.0.$((k + 1)) bob\n"
-plant "relay-ctrl record" grant 'USER=bob\0'
-info_want=bob@example.org
-plant "relay-ctrl USER and DOMAIN" grant 'USER=bob\0DOMAIN=example.org\0'
-info_want=bob
+# The next program's environment gets RELAYCLIENT and TCPREMOTEINFO, none of these.
 plant "relay-ctrl record trying to set variables" grant \
     'RELAYCLIENT=@evil.example\0PATH=/tmp\0USER=bob\0TCPREMOTEHOST=evil\0LD_PRELOAD=/x.so\0'
 info_want='left alone'
-plant "truncated: no newline" deny "relaylease1 10.2.0.$((k + 1)) bob"
-plant "truncated: half a key" deny 'relaylease1 10.2'
-plant "truncated: magic only" deny 'relaylease1 '
-plant "truncated: one byte" deny 'r'
-plant "truncated relay-ctrl (no NUL)" deny 'USER=bob'
-plant "another key's record" deny 'relaylease1 10.2.0.250 bob\n'
-plant "CRLF" deny "relaylease1 10.2.0.$((k + 1)) bob\r\n"
-plant "two lines" deny "relaylease1 10.2.0.$((k + 1)) bob\nrelaylease1 10.2.0.$((k + 1)) eve\n"
-plant "two spaces before the user" deny "relaylease1 10.2.0.$((k + 1))  bob\n"
-plant "space in the user" deny "relaylease1 10.2.0.$((k + 1)) bob eve\n"
-plant "user with parentheses" deny "relaylease1 10.2.0.$((k + 1)) (bob)\n"
-plant "user with a control character" deny "relaylease1 10.2.0.$((k + 1)) bo\033b\n"
 plant "NUL inside our record" deny "relaylease1 10.2.0.$((k + 1)) bob\0\n"
-plant "unknown version" deny "relaylease2 10.2.0.$((k + 1)) bob\n"
 plant "relay-ctrl user with a newline" deny 'USER=bob\nRELAYCLIENT=x\0'
-plant "relay-ctrl user with parentheses" deny 'USER=(bob)\0'
-plant "relay-ctrl entry without a name" deny '=bob\0'
-plant "relay-ctrl lowercase name" deny 'user=bob\0'
-plant "relay-ctrl entry without =" deny 'USER\0'
-plant "relay-ctrl empty entry" deny 'USER=bob\0\0'
-plant "binary: NUL bytes" deny '\0\0\0\0'
-plant "binary: high bytes" deny '\377\376\375\374'
-plant_next
-head -c 200 /dev/urandom | tr '\0' '\1' >"$store/$key"
-store_case "binary: 200 random bytes" deny
-plant_next
-head -c 1025 /dev/zero | tr '\0' A >"$store/$key"
-store_case "1025 bytes" deny
-plant_next
-{ printf 'relaylease1 %s ' "$key" && head -c 2000 /dev/zero | tr '\0' u && echo; } >"$store/$key"
-store_case "our record with a 2000-byte user" deny
-plant_next
-{ printf 'USER=' && head -c 300 /dev/zero | tr '\0' u && printf '\0'; } >"$store/$key"
-store_case "relay-ctrl record with a 300-byte user" deny
 plant_next
 head -c 1048576 /dev/zero | tr '\0' A >"$store/$key"
 store_case "1 MiB" deny
@@ -425,14 +359,6 @@ printf 'relaylease1 %s bob\n' "$key" >"$store/$key"
 touch -d '1 hour' "$store/$key"
 store_case "valid record from the future (+1 hour)" deny
 plant_next
-printf 'relaylease1 %s bob\n' "$key" >"$store/$key"
-touch -d '16 minutes ago' "$store/$key"
-store_case "valid record 16 minutes old (stale)" deny
-plant_next
-printf 'relaylease1 %s bob\n' "$key" >"$store/$key"
-touch -d '1970-01-01 00:00:01' "$store/$key"
-store_case "valid record from 1970" deny
-plant_next
 mkdir "$store/$key"
 dirkey=$key
 printf 'relaylease1 %s bob\n' "$key" >"$store/$key/$key"
@@ -446,47 +372,21 @@ printf 'relaylease1 %s bob\n' "$key" >"$W/outside/rec.$key"
 ln -s "$W/outside/rec.$key" "$store/$key"
 store_case "a symlink to a valid record outside the store" deny
 plant_next
-printf 'USER=bob\0' >"$W/outside/rec.$key"
-ln -s "../outside/rec.$key" "$store/$key"
-store_case "a relative symlink to a relay-ctrl record outside" deny
-plant_next
 ln -s /dev/zero "$store/$key"
 store_case "a symlink to /dev/zero" deny
 plant_next
 mkfifo "$W/outside/fifo.$key"
 ln -s "$W/outside/fifo.$key" "$store/$key"
 store_case "a symlink to a FIFO outside" deny
-plant_next
-ln -s "$W/outside/dir" "$store/$key"
-store_case "a symlink to a directory outside" deny
-plant_next
-ln -s "$W/outside/nothing" "$store/$key"
-store_case "a dangling symlink" deny
-plant_next
-ln -s "$key" "$store/$key"
-store_case "a symlink to itself" deny
-plant_next
-if [ -c /dev/null ] && mknod "$store/$key" c 1 3 2>/dev/null; then
-    store_case "a character device (null)" deny
-else
-    skip "relay-check store character device" "mknod is not allowed here"
-fi
-printf 'USER=bob\0' >"$store/2001:db8:5::_64"
-hostile_check "store relay-ctrl content under an IPv6 key" deny TCPREMOTEIP=2001:db8:5::1
-printf 'relaylease1 2001:db8:6::_64 bob\n' >"$store/2001:db8:6::_48"
-hostile_check "store an IPv6 record filed under another prefix length" deny \
-    TCPREMOTEIP=2001:db8:6::1 RELAY_IPV6_PREFIX=48
 
 diag "the store directory itself"
 printf 'x\n' >"$W/outside/afile"
-mkfifo "$W/outside/dirfifo"
 repeat 5000 a
-# A relative or empty RELAY_DIR reads as the default store; where one exists on this
-# machine, relay-allow is not run with it (it would record there).
+# A relative RELAY_DIR reads as the default store; where one exists on this machine,
+# relay-allow is not run with it (it would record there).
 default_exists=0
 [ ! -e /var/lib/relaylease ] || default_exists=1
-for d in "$W/outside/afile" "$W/outside/dirfifo" "$W/outside/nothing" store "" ../store \
-    "/$REPLY" "$store/1.2.3.4"; do
+for d in "$W/outside/afile" store "/$REPLY"; do
     hostile_check "RELAY_DIR=$(shown "${d#"$W"/}")" deny TCPREMOTEIP=1.2.3.4 RELAY_DIR="$d"
     case $default_exists$d in
     1/*.* | 1/*/* | 0*)
@@ -499,10 +399,6 @@ done
 str '%s\n' "$store"
 hostile_check "RELAY_DIR with a newline after it" deny TCPREMOTEIP=1.2.3.4 RELAY_DIR="$REPLY"
 dir_var=RELAY_CTRL_DIR
-for d in store '' -1 0755 "$W/outside/afile"; do
-    hostile_check "RELAY_CTRL_DIR=$(shown "${d#"$W"/}") (RELAY_DIR unset)" deny \
-        TCPREMOTEIP=1.2.3.4 RELAY_CTRL_DIR="$d"
-done
 hostile_check "RELAY_CTRL_DIR the store (RELAY_DIR unset; valid)" grant TCPREMOTEIP=1.2.3.4
 hostile_check "RELAY_DIR bad, RELAY_CTRL_DIR the store (the new name wins)" deny \
     TCPREMOTEIP=1.2.3.4 RELAY_DIR=store
@@ -515,13 +411,11 @@ main_store=$store
 store=$W/store3
 mkdir "$store"
 user_want=eve
-for what in fifo dir symlink-dangling symlink-file; do
+for what in fifo symlink-dangling; do
     rm -rf "${store:?}/.lock"
     case $what in
     fifo) mkfifo "$store/.lock" ;;
-    dir) mkdir "$store/.lock" ;;
     symlink-dangling) ln -s "$W/outside/created-by-lock" "$store/.lock" ;;
-    symlink-file) ln -s "$W/outside/afile" "$store/.lock" ;;
     esac
     hostile_allow ".lock is a $what" 10.3.1.1 TCPREMOTEIP=10.3.1.1 USER=eve
     touch -d '2 hours ago' "$store/10.3.1.1"
@@ -532,8 +426,8 @@ for what in fifo dir symlink-dangling symlink-file; do
     listing_outside >"$out/after"
     why=
     case $rc in 0 | 111) ;; *) why="exit $rc" ;; esac
-    p=$(bad_stderr relay-expire "$out/err")
-    [ -z "$p" ] || why="$why; $p"
+    bad_stderr relay-expire "$out/err"
+    [ -z "$prob" ] || why="$why; $prob"
     [ "$rc" -eq 0 ] || [ "$(wc -l <"$out/err")" -eq 1 ] || why="$why; not one stderr line"
     cmp -s "$out/before" "$out/after" || why="$why; something outside the store changed"
     [ -e "$store/.lock" ] || [ -L "$store/.lock" ] || why="$why; .lock was removed"
@@ -557,46 +451,31 @@ printf 'relaylease1 10.4.0.2 bob\n' >"$store/10.4.0.2"
 touch -d '100 seconds ago' "$store/10.4.0.2"
 repeat 5000 9
 long9=$REPLY
-for var in RELAY_EXPIRY RELAY_CTRL_EXPIRY; do
-    for v in -1 -2000 0 00 02000 0x7d0 2e3 2000.0 +2000 ' 2000' '2000 ' 2000s 604801 \
-        9223372036854775807 9223372036854775808 99999999999999999999999 "$long9" '' \
-        two '2000\n'; do
-        case $v in *\\*) str "$v" && v=$REPLY ;; esac
-        hostile_check "$var=$(shown "$v") and a 1000 s old record" deny \
-            TCPREMOTEIP=10.4.0.1 "$var=$v"
-    done
-    hostile_check "$var=two and a 100 s old record (default 900)" grant \
-        TCPREMOTEIP=10.4.0.2 "$var=two"
-    hostile_check "$var=2000 and a 1000 s old record (valid, longer)" grant \
-        TCPREMOTEIP=10.4.0.1 "$var=2000"
-    hostile_check "$var=50 and a 100 s old record (valid, shorter)" deny \
-        TCPREMOTEIP=10.4.0.2 "$var=50"
-done
-hostile_check "RELAY_EXPIRY invalid, RELAY_CTRL_EXPIRY=2000 (the new name wins)" deny \
-    TCPREMOTEIP=10.4.0.1 RELAY_EXPIRY=-1 RELAY_CTRL_EXPIRY=2000
+hostile_check "RELAY_EXPIRY=$(shown "$long9") and a 1000 s old record" deny \
+    TCPREMOTEIP=10.4.0.1 RELAY_EXPIRY="$long9"
+str '2000\n'
+hostile_check "RELAY_EXPIRY=$(shown "$REPLY") and a 1000 s old record" deny \
+    TCPREMOTEIP=10.4.0.1 RELAY_EXPIRY="$REPLY"
+hostile_check "RELAY_CTRL_EXPIRY=-1 and a 100 s old record (default 900)" grant \
+    TCPREMOTEIP=10.4.0.2 RELAY_CTRL_EXPIRY=-1
+hostile_check "RELAY_EXPIRY=2000 and a 1000 s old record (valid, longer)" grant \
+    TCPREMOTEIP=10.4.0.1 RELAY_EXPIRY=2000
 
 repeat 256 x
 long_rc=$REPLY
-for var in RELAY_RELAYCLIENT RELAY_CTRL_RELAYCLIENT; do
-    for f in '@x\nRCPT TO:<a@b>' '\r' '@x\033' '\t' '@x\177' '@\303\251' "$long_rc"; do
-        case $f in *\\*) str "$f" ;; *) REPLY=$f ;; esac
-        hostile_check "$var=$(shown "$REPLY")" deny TCPREMOTEIP=1.2.3.4 "$var=$REPLY"
-    done
-    rc_want=@fixup.example
-    hostile_check "$var=@fixup.example (valid)" grant TCPREMOTEIP=1.2.3.4 \
-        "$var=@fixup.example"
-    rc_want=
-    hostile_check "$var= (empty, valid)" grant TCPREMOTEIP=1.2.3.4 "$var="
-done
+str '@x\nRCPT TO:<a@b>'
+hostile_check "RELAY_RELAYCLIENT=$(shown "$REPLY")" deny TCPREMOTEIP=1.2.3.4 \
+    RELAY_RELAYCLIENT="$REPLY"
+hostile_check "RELAY_CTRL_RELAYCLIENT=$(shown "$long_rc")" deny TCPREMOTEIP=1.2.3.4 \
+    RELAY_CTRL_RELAYCLIENT="$long_rc"
+rc_want=@fixup.example
+hostile_check "RELAY_RELAYCLIENT=@fixup.example (valid)" grant TCPREMOTEIP=1.2.3.4 \
+    RELAY_RELAYCLIENT=@fixup.example
 rc_want=
-hostile_check "RELAY_RELAYCLIENT bad, RELAY_CTRL_RELAYCLIENT good (the new name wins)" deny \
-    TCPREMOTEIP=1.2.3.4 RELAY_RELAYCLIENT="$long_rc" RELAY_CTRL_RELAYCLIENT=@ok
 
 # The stored prefix is 2001:db8:1:2::/64; an invalid prefix length reads as 128.
 user_want=
-for v in 0 129 -64 064 0x40 ' 64' '64 ' '' 6.4 1e2 64k 18446744073709551680 "$long9" \
-    '64\n'; do
-    case $v in *\\*) str "$v" && v=$REPLY ;; esac
+for v in 0 "$long9"; do
     hostile_check "RELAY_IPV6_PREFIX=$(shown "$v")" deny TCPREMOTEIP=2001:db8:1:2::99 \
         RELAY_IPV6_PREFIX="$v"
     hostile_allow "RELAY_IPV6_PREFIX=$(shown "$v")" "2001:db8:1:2::99_128" \
@@ -605,26 +484,17 @@ for v in 0 129 -64 064 0x40 ' 64' '64 ' '' 6.4 1e2 64k 18446744073709551680 "$lo
 done
 hostile_check "RELAY_IPV6_PREFIX=64 (valid)" grant TCPREMOTEIP=2001:db8:1:2::99 \
     RELAY_IPV6_PREFIX=64
-hostile_check "RELAY_IPV6_PREFIX=63 (valid, no record)" deny TCPREMOTEIP=2001:db8:1:2::99 \
-    RELAY_IPV6_PREFIX=63
 
-for v in yes no 2 -1 ' 1' '1 ' 01 true '1\n'; do
-    case $v in *\\*) str "$v" && v=$REPLY ;; esac
-    info_want='left alone'
-    hostile_check "RELAY_REMOTEINFO=$(shown "$v") (invalid: off)" grant TCPREMOTEINFO=ident \
-        TCPREMOTEIP=1.2.3.4 RELAY_REMOTEINFO="$v"
-    hostile_check "RELAY_LOG=$(shown "$v") (invalid: on)" grant TCPREMOTEIP=1.2.3.4 \
-        RELAY_LOG="$v"
-    user_want=bob
-    hostile_allow "RELAY_LOG=$(shown "$v")" 1.2.3.4 TCPREMOTEIP=1.2.3.4 USER=bob \
-        RELAY_LOG="$v"
-done
+info_want='left alone'
+hostile_check "RELAY_REMOTEINFO=yes (invalid: off)" grant TCPREMOTEINFO=ident \
+    TCPREMOTEIP=1.2.3.4 RELAY_REMOTEINFO=yes
+str '1\n'
+hostile_check "RELAY_LOG=$(shown "$REPLY") (invalid: on)" grant TCPREMOTEIP=1.2.3.4 \
+    RELAY_LOG="$REPLY"
 info_want=bob
 hostile_check "RELAY_REMOTEINFO= (empty: on)" grant TCPREMOTEINFO=ident TCPREMOTEIP=1.2.3.4 \
     RELAY_REMOTEINFO=
 info_want='left alone'
-hostile_check "RELAY_REMOTEINFO=0 (off)" grant TCPREMOTEINFO=ident TCPREMOTEIP=1.2.3.4 \
-    RELAY_REMOTEINFO=0
 
 # relay-allow with every bad setting at once still execs and still records the login.
 user_want=bob
@@ -646,9 +516,10 @@ for mode in -l -n ""; do
     (cd "$W/cwd" && exec timeout 30 env -i PATH="$base_path" RELAY_DIR="$store" \
         "$RELAY_BIN/relay-expire" ${mode:+"$mode"}) >"$out/expire.out" 2>"$out/err"
     rc=$?
-    why=$(exit_problem "$rc")
-    p=$(bad_stderr relay-expire "$out/err")
-    [ -z "$p" ] || why="$why; $p"
+    exit_problem "$rc"
+    why=$prob
+    bad_stderr relay-expire "$out/err"
+    [ -z "$prob" ] || why="$why; $prob"
     listing_outside >"$out/after"
     cmp -s "$out/before" "$out/after" || why="$why; something outside the store changed"
     find "$store" -mindepth 1 ! -type f -printf '%P %y %l\n' | sort >"$out/nonregular2"
@@ -669,7 +540,7 @@ check "a planted directory's content is left alone" test -f "$store/$dirkey/$dir
 # A clean store of its own, so that the only warning is the one about the setting.
 store2=$SCRATCH/store2
 mkdir "$store2"
-for v in -1 0 2e3 '' "$long9"; do
+for v in -1 "$long9"; do
     printf 'relaylease1 10.5.0.1 bob\n' >"$store2/10.5.0.1"
     touch -d '1000 seconds ago' "$store2/10.5.0.1"
     printf 'relaylease1 10.5.0.2 bob\n' >"$store2/10.5.0.2"
