@@ -22,11 +22,14 @@ PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-impor
 MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
-HDRS = $(SRC)/addr.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h $(SRC)/owner.h $(SRC)/settings.h $(SRC)/store.h
-CORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/owner.c $(SRC)/settings.c $(SRC)/store.c
+HDRS = $(SRC)/addr.h $(SRC)/buf.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h $(SRC)/owner.h $(SRC)/replace.h $(SRC)/settings.h \
+	$(SRC)/store.h
+CORE = $(SRC)/addr.c $(SRC)/buf.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/owner.c \
+	$(SRC)/replace.c $(SRC)/settings.c $(SRC)/store.c
 # relay-check only reads: it never changes ids, and its start-up is what every SMTP connection
 # pays, so it is linked without owner.c (and the passwd lookups that would come with it).
-CHECKCORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
+CHECKCORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/replace.c \
+	$(SRC)/settings.c $(SRC)/store.c
 # cdb mode: the coalescing trigger is plain C (the static login programs link it); the
 # tcprules parser goes only into relay-cdb.
 TRIGGER = $(SRC)/cdb/trigger.c $(SRC)/cdb/trigger.h
@@ -96,10 +99,11 @@ tests/unit-settings: $(SRC)/tests/unit-settings.c $(SRC)/tests/unit.h $(CORE) $(
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-settings.c $(CORE) $(LDFLAGS)
 
-tests/unit-rules: $(SRC)/tests/unit-rules.c $(SRC)/tests/unit.h $(RULES) $(SRC)/addr.c $(SRC)/addr.h
+tests/unit-rules: $(SRC)/tests/unit-rules.c $(SRC)/tests/unit.h $(RULES) $(SRC)/addr.c $(SRC)/addr.h \
+		$(SRC)/buf.c $(SRC)/buf.h
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-rules.c $(SRC)/cdb/rules.c \
-		$(SRC)/addr.c $(LDFLAGS)
+		$(SRC)/addr.c $(SRC)/buf.c $(LDFLAGS)
 
 tests/unit-snapshot: $(SRC)/tests/unit-snapshot.c $(SRC)/tests/unit.h $(SNAPSHOT) $(CORE) $(HDRS)
 	@mkdir -p tests
