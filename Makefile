@@ -35,6 +35,10 @@ CHECKCORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/replace.
 TRIGGER = $(SRC)/cdb/trigger.c $(SRC)/cdb/trigger.h
 RULES = $(SRC)/cdb/rules.c $(SRC)/cdb/rules.h
 SNAPSHOT = $(SRC)/cdb/snapshot.c $(SRC)/cdb/snapshot.h
+# relay-cdb's build: the hash map, the merge, the allowances' sources, the cdb writer.
+CDBBUILDC = $(SRC)/cdb/map.c $(SRC)/cdb/merge.c $(SRC)/cdb/sources.c $(SRC)/cdb/writer.c
+CDBBUILD = $(CDBBUILDC) $(SRC)/cdb/map.h $(SRC)/cdb/merge.h $(SRC)/cdb/sources.h \
+	$(SRC)/cdb/writer.h
 CDBLIBS = -lcdb
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
@@ -63,9 +67,9 @@ relay-session: $(SRC)/relay-session.c $(CORE) $(HDRS) $(TRIGGER)
 		$(SRC)/cdb/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
 
 # tinycdb cannot link into the static musl programs: relay-cdb alone uses $(CC) and -lcdb.
-relay-cdb: $(SRC)/relay-cdb.c $(RULES) $(SNAPSHOT) $(TRIGGER) $(CORE) $(HDRS)
+relay-cdb: $(SRC)/relay-cdb.c $(RULES) $(SNAPSHOT) $(CDBBUILD) $(TRIGGER) $(CORE) $(HDRS)
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-cdb.c \
-		$(SRC)/cdb/rules.c $(SRC)/cdb/snapshot.c \
+		$(SRC)/cdb/rules.c $(SRC)/cdb/snapshot.c $(CDBBUILDC) \
 		$(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS) $(CDBLIBS)
 
 relay-import-opensmtp: $(SRC)/relay-import-opensmtp.c $(CORE) $(HDRS) $(TRIGGER)
