@@ -42,7 +42,8 @@ CDBBUILD = $(CDBBUILDC) $(SRC)/cdb/map.h $(SRC)/cdb/merge.h $(SRC)/cdb/sources.h
 CDBLIBS = -lcdb
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
-	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io
+	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-buf \
+	tests/unit-replace tests/unit-map tests/unit-merge tests/unit-sources tests/unit-writer
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat
 
@@ -113,6 +114,38 @@ tests/unit-snapshot: $(SRC)/tests/unit-snapshot.c $(SRC)/tests/unit.h $(SNAPSHOT
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-snapshot.c \
 		$(SRC)/cdb/snapshot.c $(CORE) $(LDFLAGS)
+
+tests/unit-buf: $(SRC)/tests/unit-buf.c $(SRC)/tests/unit.h $(SRC)/buf.c $(SRC)/buf.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-buf.c $(SRC)/buf.c $(LDFLAGS)
+
+tests/unit-replace: $(SRC)/tests/unit-replace.c $(SRC)/tests/unit.h $(SRC)/replace.c \
+		$(SRC)/replace.h $(SRC)/io.c $(SRC)/io.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-replace.c $(SRC)/replace.c \
+		$(SRC)/io.c $(LDFLAGS)
+
+tests/unit-map: $(SRC)/tests/unit-map.c $(SRC)/tests/unit.h $(SRC)/cdb/map.c $(SRC)/cdb/map.h \
+		$(SRC)/buf.c $(SRC)/buf.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-map.c $(SRC)/cdb/map.c \
+		$(SRC)/buf.c $(LDFLAGS)
+
+tests/unit-merge: $(SRC)/tests/unit-merge.c $(SRC)/tests/unit.h $(CDBBUILD) $(RULES) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-merge.c $(SRC)/cdb/merge.c \
+		$(SRC)/cdb/map.c $(SRC)/cdb/rules.c $(CORE) $(LDFLAGS)
+
+tests/unit-sources: $(SRC)/tests/unit-sources.c $(SRC)/tests/unit.h $(CDBBUILD) $(SNAPSHOT) \
+		$(TRIGGER) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-sources.c $(SRC)/cdb/sources.c \
+		$(SRC)/cdb/map.c $(SRC)/cdb/snapshot.c $(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS)
+
+tests/unit-writer: $(SRC)/tests/unit-writer.c $(SRC)/tests/unit.h $(CDBBUILD) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-writer.c $(SRC)/cdb/writer.c \
+		$(SRC)/replace.c $(LDFLAGS) $(CDBLIBS)
 
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
