@@ -40,6 +40,10 @@ CDBBUILDC = $(SRC)/cdb/map.c $(SRC)/cdb/merge.c $(SRC)/cdb/sources.c $(SRC)/cdb/
 CDBBUILD = $(CDBBUILDC) $(SRC)/cdb/map.h $(SRC)/cdb/merge.h $(SRC)/cdb/sources.h \
 	$(SRC)/cdb/writer.h
 CDBLIBS = -lcdb
+# relay-cdb's build is split into modules (cdb/) for the reader, but its inner loop runs through
+# several of them per allowance: link-time optimisation inlines across them again, as when they
+# were one file (a login's build costs the same as before the split). Empty to build without.
+CDBLTO = -flto
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
 	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-buf \
@@ -69,7 +73,7 @@ relay-session: $(SRC)/relay-session.c $(CORE) $(HDRS) $(TRIGGER)
 
 # tinycdb cannot link into the static musl programs: relay-cdb alone uses $(CC) and -lcdb.
 relay-cdb: $(SRC)/relay-cdb.c $(RULES) $(SNAPSHOT) $(CDBBUILD) $(TRIGGER) $(CORE) $(HDRS)
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-cdb.c \
+	$(CC) $(WARN) $(CFLAGS) $(CDBLTO) -I$(SRC) -o $@ $(SRC)/relay-cdb.c \
 		$(SRC)/cdb/rules.c $(SRC)/cdb/snapshot.c $(CDBBUILDC) \
 		$(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS) $(CDBLIBS)
 
