@@ -225,7 +225,7 @@ int sources_keep(struct sources *s, const char *line, size_t len)
         last->iov_len += len;
         return 0;
     }
-    if (s->nkept >= s->capkept) {
+    if (s->kept == NULL || s->nkept >= s->capkept) {
         size_t cap = s->capkept ? s->capkept * 2 : 64;
         struct iovec *k = realloc(s->kept, cap * sizeof *k);
         if (k == NULL)
