@@ -22,21 +22,29 @@ PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-impor
 MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
-HDRS = $(SRC)/addr.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h $(SRC)/owner.h $(SRC)/settings.h $(SRC)/store.h
-CORE = $(SRC)/addr.c $(SRC)/fds.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/owner.c $(SRC)/settings.c $(SRC)/store.c
+HDRS = $(SRC)/addr.h $(SRC)/buf.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h \
+	$(SRC)/owner.h $(SRC)/replace.h $(SRC)/settings.h $(SRC)/store.h
+CORE = $(SRC)/addr.c $(SRC)/buf.c $(SRC)/fds.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c \
+	$(SRC)/owner.c $(SRC)/replace.c $(SRC)/settings.c $(SRC)/store.c
 # relay-check only reads: it never changes ids, and its start-up is what every SMTP connection
 # pays, so it is linked without owner.c (and the passwd lookups that would come with it).
-CHECKCORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/settings.c $(SRC)/store.c
+CHECKCORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/replace.c \
+	$(SRC)/settings.c $(SRC)/store.c
 # cdb mode: the coalescing trigger is plain C (the static login programs link it); the
 # tcprules parser goes only into relay-cdb.
 TRIGGER = $(SRC)/cdb/trigger.c $(SRC)/cdb/trigger.h
 RULES = $(SRC)/cdb/rules.c $(SRC)/cdb/rules.h
 SNAPSHOT = $(SRC)/cdb/snapshot.c $(SRC)/cdb/snapshot.h
+# relay-cdb's build: the hash map, the merge, the allowances' sources, the cdb writer.
+CDBBUILDC = $(SRC)/cdb/map.c $(SRC)/cdb/merge.c $(SRC)/cdb/sources.c $(SRC)/cdb/writer.c
+CDBBUILD = $(CDBBUILDC) $(SRC)/cdb/map.h $(SRC)/cdb/merge.h $(SRC)/cdb/sources.h \
+	$(SRC)/cdb/writer.h
 CDBLIBS = -lcdb
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
 	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-fds \
-	tests/unit-client tests/unit-hostile
+	tests/unit-client tests/unit-hostile tests/unit-buf tests/unit-replace tests/unit-map \
+	tests/unit-merge tests/unit-sources tests/unit-writer
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat
 
@@ -61,9 +69,9 @@ relay-session: $(SRC)/relay-session.c $(CORE) $(HDRS) $(TRIGGER)
 		$(SRC)/cdb/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
 
 # tinycdb cannot link into the static musl programs: relay-cdb alone uses $(CC) and -lcdb.
-relay-cdb: $(SRC)/relay-cdb.c $(RULES) $(SNAPSHOT) $(TRIGGER) $(CORE) $(HDRS)
+relay-cdb: $(SRC)/relay-cdb.c $(RULES) $(SNAPSHOT) $(CDBBUILD) $(TRIGGER) $(CORE) $(HDRS)
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-cdb.c \
-		$(SRC)/cdb/rules.c $(SRC)/cdb/snapshot.c \
+		$(SRC)/cdb/rules.c $(SRC)/cdb/snapshot.c $(CDBBUILDC) \
 		$(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS) $(CDBLIBS)
 
 relay-import-opensmtp: $(SRC)/relay-import-opensmtp.c $(CORE) $(HDRS) $(TRIGGER)
@@ -111,15 +119,48 @@ tests/unit-settings: $(SRC)/tests/unit-settings.c $(SRC)/tests/unit.h $(CORE) $(
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-settings.c $(CORE) $(LDFLAGS)
 
-tests/unit-rules: $(SRC)/tests/unit-rules.c $(SRC)/tests/unit.h $(RULES) $(SRC)/addr.c $(SRC)/addr.h
+tests/unit-rules: $(SRC)/tests/unit-rules.c $(SRC)/tests/unit.h $(RULES) $(SRC)/addr.c $(SRC)/addr.h \
+		$(SRC)/buf.c $(SRC)/buf.h
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-rules.c $(SRC)/cdb/rules.c \
-		$(SRC)/addr.c $(LDFLAGS)
+		$(SRC)/addr.c $(SRC)/buf.c $(LDFLAGS)
 
 tests/unit-snapshot: $(SRC)/tests/unit-snapshot.c $(SRC)/tests/unit.h $(SNAPSHOT) $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-snapshot.c \
 		$(SRC)/cdb/snapshot.c $(CORE) $(LDFLAGS)
+
+tests/unit-buf: $(SRC)/tests/unit-buf.c $(SRC)/tests/unit.h $(SRC)/buf.c $(SRC)/buf.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-buf.c $(SRC)/buf.c $(LDFLAGS)
+
+tests/unit-replace: $(SRC)/tests/unit-replace.c $(SRC)/tests/unit.h $(SRC)/replace.c \
+		$(SRC)/replace.h $(SRC)/io.c $(SRC)/io.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-replace.c $(SRC)/replace.c \
+		$(SRC)/io.c $(LDFLAGS)
+
+tests/unit-map: $(SRC)/tests/unit-map.c $(SRC)/tests/unit.h $(SRC)/cdb/map.c $(SRC)/cdb/map.h \
+		$(SRC)/buf.c $(SRC)/buf.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-map.c $(SRC)/cdb/map.c \
+		$(SRC)/buf.c $(LDFLAGS)
+
+tests/unit-merge: $(SRC)/tests/unit-merge.c $(SRC)/tests/unit.h $(CDBBUILD) $(RULES) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-merge.c $(SRC)/cdb/merge.c \
+		$(SRC)/cdb/map.c $(SRC)/cdb/rules.c $(CORE) $(LDFLAGS)
+
+tests/unit-sources: $(SRC)/tests/unit-sources.c $(SRC)/tests/unit.h $(CDBBUILD) $(SNAPSHOT) \
+		$(TRIGGER) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-sources.c $(SRC)/cdb/sources.c \
+		$(SRC)/cdb/map.c $(SRC)/cdb/snapshot.c $(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS)
+
+tests/unit-writer: $(SRC)/tests/unit-writer.c $(SRC)/tests/unit.h $(CDBBUILD) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-writer.c $(SRC)/cdb/writer.c \
+		$(SRC)/replace.c $(LDFLAGS) $(CDBLIBS)
 
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \

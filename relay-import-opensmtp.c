@@ -97,8 +97,7 @@ static void import(struct store *store, const struct settings *cfg, char *line,
         return;
     }
     /* The record carries the login time in its mtime, as every record does. */
-    struct timespec times[2] = {{.tv_sec = t, .tv_nsec = 0}, {.tv_sec = t, .tv_nsec = 0}};
-    if (utimensat(store->dirfd, key, times, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (store_set_time(store, key, t) != 0) {
         log_warn("unable to set the login time of %s in %s: %s", key, cfg->dir,
                  strerror(errno));
         n->failed++;

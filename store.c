@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "io.h"
 #include "lock.h"
 #include "log.h"
+#include "replace.h"
 #include "store.h"
 
 #define MAGIC "relaylease1 "
@@ -41,6 +43,8 @@ int store_open(struct store *s, const char *dir)
 {
     s->dir = dir;
     s->lockfd = -1;
+    s->problem = NULL;
+    s->problem_arg = NULL;
     s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return s->dirfd < 0 ? -1 : 0;
 }
@@ -53,6 +57,35 @@ void store_close(struct store *s)
         close(s->lockfd);
     s->dirfd = -1;
     s->lockfd = -1;
+}
+
+int store_id(struct store *s, unsigned long long *dev, unsigned long long *ino)
+{
+    struct stat st;
+    if (fstat(s->dirfd, &st) != 0)
+        return -1;
+    *dev = (unsigned long long)st.st_dev;
+    *ino = (unsigned long long)st.st_ino;
+    return 0;
+}
+
+int store_set_time(struct store *s, const char *key, time_t t)
+{
+    struct addr a;
+    unsigned bits;
+    if (addr_key_parse(&a, &bits, key) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct timespec times[2] = {{.tv_sec = t, .tv_nsec = 0}, {.tv_sec = t, .tv_nsec = 0}};
+    return utimensat(s->dirfd, key, times, AT_SYMLINK_NOFOLLOW);
+}
+
+static void report(const struct store *s, enum store_problem p, const char *name,
+                   const char *why)
+{
+    if (s->problem != NULL)
+        s->problem(p, name, why, s->problem_arg);
 }
 
 /* TCPREMOTEINFO lands inside a comment in qmail-smtpd's Received header, so parentheses and
@@ -123,20 +156,6 @@ static int lock_shared(struct store *s)
     return lock_take(s->lockfd, LOCK_SH, LOCK_WAIT_MS);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int store_record(struct store *s, const char *key, const char *user)
 {
     struct addr a;
@@ -151,13 +170,12 @@ int store_record(struct store *s, const char *key, const char *user)
     char tmp[sizeof TEMP_PREFIX + 24 + ADDR_KEY_MAX];
     (void)snprintf(tmp, sizeof tmp, TEMP_PREFIX "%ld.%s", (long)getpid(), key); /* fits */
 
-    /* O_EXCL: a name we did not just create is never written through. A leftover of our own
-     * pid can only be from a writer that died (or a name planted to catch us), so it is
-     * removed, never reopened, and the create tried again. The file stays private (0600)
-     * until it is complete. */
-    int fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* A leftover of our own pid can only be from a writer that died (or a name planted to
+     * catch us), so it is removed, never reopened (replace_open's O_EXCL), and the create
+     * tried again. */
+    int fd = replace_open(s->dirfd, tmp);
     if (fd < 0 && errno == EEXIST && unlinkat(s->dirfd, tmp, 0) == 0)
-        fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = replace_open(s->dirfd, tmp);
     if (fd < 0)
         return -1;
 
@@ -165,33 +183,29 @@ int store_record(struct store *s, const char *key, const char *user)
      * more login, while an fsync would cost every login a disk flush. The explicit mode, set
      * on the file this call created and through its own descriptor, keeps records readable
      * by relay-check whatever umask the login chain runs under. */
-    if (write_all(fd, line, (size_t)len) != 0 || fchmod(fd, 0644) != 0) {
-        int e = errno;
-        close(fd);
-        unlinkat(s->dirfd, tmp, 0);
-        errno = e;
+    if (io_write(fd, line, (size_t)len) != 0) {
+        replace_abandon(fd, s->dirfd, tmp);
         return -1;
     }
-    if (close(fd) != 0) {
-        int e = errno;
-        unlinkat(s->dirfd, tmp, 0);
-        errno = e;
+    if (replace_close(fd, s->dirfd, tmp, 0, 0644) != 0)
         return -1;
-    }
 
     int locked = lock_shared(s) == 0;
-    if (!locked)
-        log_warn("unable to lock %s (%s): recording without the lock", s->dir, strerror(errno));
-    int r = renameat(s->dirfd, tmp, s->dirfd, key);
+    if (!locked) {
+        /* Programs that have not set s->problem yet (relay-allow, relay-session) still get
+         * the line from here; once they set it, this fallback goes. */
+        if (s->problem != NULL)
+            report(s, STORE_UNLOCKED, s->dir, strerror(errno));
+        else
+            log_warn("unable to lock %s (%s): recording without the lock", s->dir,
+                     strerror(errno));
+    }
+    int r = replace_rename(s->dirfd, tmp, key);
     int e = errno;
     if (locked)
         flock(s->lockfd, LOCK_UN);
-    if (r != 0) {
-        unlinkat(s->dirfd, tmp, 0);
-        errno = e;
-        return -1;
-    }
-    return 0;
+    errno = e;
+    return r;
 }
 
 /* relay-ctrl's content: "NAME=value\0" entries. Only USER and DOMAIN are read, for the user
@@ -324,24 +338,11 @@ static enum store_result check_record(int fd, struct record *r, const struct sta
         *why = "record too big";
         return STORE_INVALID;
     }
-    size_t n = 0;
-    for (;;) {
-        ssize_t got = read(fd, buf + n, sizeof buf - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return STORE_ERROR;
-        if (got == 0)
-            break;
-        n += (size_t)got;
-        /* All that fstat promised: no need for a read to see the end. */
-        if (n == (size_t)st.st_size)
-            break;
-        if (n == sizeof buf) {
-            *why = "record too big";
-            return STORE_INVALID;
-        }
-    }
+    /* All that fstat promised (at most RECORD_MAX): no need for a read to see the end. */
+    ssize_t got = io_read(fd, buf, (size_t)st.st_size);
+    if (got < 0)
+        return STORE_ERROR;
+    size_t n = (size_t)got;
     r->time = st.st_mtime;
     return store_parse(buf, n, r, why) == 0 ? STORE_FOUND : STORE_INVALID;
 }
@@ -461,7 +462,7 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
             struct stat sb;
             if (fstatat(s->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
                 if (errno != ENOENT)
-                    log_warn("unable to stat %s/%s: %s", s->dir, name, strerror(errno));
+                    report(s, STORE_UNSTATABLE, name, strerror(errno));
                 continue;
             }
             long age = store_age(sb.st_mtime, now);
@@ -469,12 +470,12 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
             struct addr a;
             unsigned bits;
             if (!temp && addr_key_parse(&a, &bits, name) != 0) {
-                log_warn("%s/%s is not an address key: left alone", s->dir, name);
+                report(s, STORE_NOT_KEY, name, "");
                 st->skipped++;
                 continue;
             }
             if (!S_ISREG(sb.st_mode)) {
-                log_warn("%s/%s is not a regular file: left alone", s->dir, name);
+                report(s, STORE_NOT_FILE, name, "");
                 st->skipped++;
                 continue;
             }
@@ -492,7 +493,7 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
             }
             if (!dry_run && unlinkat(s->dirfd, name, 0) != 0) {
                 if (errno != ENOENT)
-                    log_warn("unable to remove %s/%s: %s", s->dir, name, strerror(errno));
+                    report(s, STORE_UNREMOVABLE, name, strerror(errno));
                 continue;
             }
             if (temp)
@@ -543,9 +544,9 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (rfd < 0) {
             if (errno == ELOOP)
-                log_warn("invalid record %s/%s: a symbolic link", s->dir, de->d_name);
+                report(s, STORE_BAD_RECORD, de->d_name, "a symbolic link");
             else if (errno != ENOENT)
-                log_warn("unable to read %s/%s: %s", s->dir, de->d_name, strerror(errno));
+                report(s, STORE_UNREADABLE, de->d_name, strerror(errno));
             errno = 0;
             continue;
         }
@@ -554,9 +555,9 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
         close(rfd);
         errno = e;
         if (res == STORE_INVALID)
-            log_warn("invalid record %s/%s: %s", s->dir, de->d_name, why);
+            report(s, STORE_BAD_RECORD, de->d_name, why);
         else if (res == STORE_ERROR)
-            log_warn("unable to read %s/%s: %s", s->dir, de->d_name, strerror(errno));
+            report(s, STORE_UNREADABLE, de->d_name, strerror(errno));
         else if (res == STORE_FOUND && store_fresh(r.time, now, expiry))
             fn(&r, arg);
         errno = 0;

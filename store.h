@@ -9,10 +9,27 @@
 
 #define STORE_USER_MAX 255
 
+/* What a store reports to its caller, per entry, and goes on: the program prints the line
+ * (the words in quotes are the ones the man pages quote) and decides how bad it is. name is the
+ * entry's name in the store (for STORE_UNLOCKED, the store's directory); why is the reason,
+ * strerror's text for the "unable to" ones. */
+enum store_problem {
+    STORE_UNSTATABLE,  /* sweep: "unable to stat DIR/NAME: WHY" */
+    STORE_NOT_KEY,     /* sweep: "DIR/NAME is not an address key: left alone" */
+    STORE_NOT_FILE,    /* sweep: "DIR/NAME is not a regular file: left alone" */
+    STORE_UNREMOVABLE, /* sweep: "unable to remove DIR/NAME: WHY" */
+    STORE_UNREADABLE,  /* list: "unable to read DIR/NAME: WHY" */
+    STORE_BAD_RECORD,  /* list: "invalid record DIR/NAME: WHY" */
+    STORE_UNLOCKED     /* record: "unable to lock DIR (WHY): recording without the lock" */
+};
+
 struct store {
-    int dirfd;
+    int dirfd;  /* store.c's own: programs reach the store through the functions below */
     int lockfd; /* opened when first needed */
     const char *dir;
+    /* Set by the caller after store_open (store_open sets none): where problems go. */
+    void (*problem)(enum store_problem p, const char *name, const char *why, void *arg);
+    void *problem_arg;
 };
 
 struct record {
@@ -38,10 +55,19 @@ int store_parse(const char *buf, size_t n, struct record *r, const char **why);
 int store_open(struct store *s, const char *dir);
 void store_close(struct store *s);
 
+/* Which directory the open store is: its device and inode, which name it whatever path led to
+ * it (relay-cdb's snapshot is of one store and no other). Returns 0, or -1 with errno set. */
+int store_id(struct store *s, unsigned long long *dev, unsigned long long *ino);
+
+/* Set the login time of key's record to t (an import keeps the time the old system saw),
+ * never through a symbolic link. Returns 0, or -1 with errno set (EINVAL: not a key). */
+int store_set_time(struct store *s, const char *key, time_t t);
+
 /* Is user fit to be recorded and put into TCPREMOTEINFO? 1 or 0. */
 int store_user_ok(const char *user);
 
-/* Record an allowance for key, made now. Returns 0, or -1 with errno set. */
+/* Record an allowance for key, made now. Returns 0, or -1 with errno set. If the store's lock
+ * could not be taken the record is made without it, and STORE_UNLOCKED reported. */
 int store_record(struct store *s, const char *key, const char *user);
 
 /* Clocks of hosts sharing a store may differ by a little: a login time at most this far in
@@ -75,14 +101,16 @@ struct sweep_stats {
 /* Remove every record older than expiry seconds, or dated expiry seconds or more in the
  * future (a clock stepped back by less keeps its allowances), and temp files left by crashed
  * writers. With dry_run, remove nothing and report what would go through the callback.
- * The callback, if any, sees each removed (or would-be removed) name.
+ * The callback, if any, sees each removed (or would-be removed) name. Names that are left
+ * alone, or that cannot be looked at or removed, are reported (s->problem) and the sweep goes
+ * on.
  * Returns 0, or -1 with errno set if the store could not be read; ETIMEDOUT: the lock was
  * held by someone else for STORE_SWEEP_LOCK_WAIT seconds, and the sweep stopped there. */
 int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
                 void (*removed)(const char *name, long age, void *arg), void *arg);
 
 /* Call fn for each valid fresh record (store_fresh), in no particular order; each invalid
- * one is reported with one warning. In a store that its group or others may write no record
+ * or unreadable one is reported (s->problem) and left out. In a store that its group or others may write no record
  * is valid: nothing is listed, and nothing is said (the caller warns about the store once).
  * Returns 0, or -1 with errno set. */
 int store_list(struct store *s, long expiry,

@@ -5,18 +5,7 @@
 #define RELAYLEASE_RULES_H
 
 #include <stddef.h>
-
-/* A growable byte buffer. Keys and values may hold any byte, NUL included. */
-struct rbuf {
-    char *s;
-    size_t len, cap;
-};
-
-/* Make room for n more bytes. Returns 0, or -1 if memory ran out (errno ENOMEM). */
-int rbuf_reserve(struct rbuf *b, size_t n);
-/* Append n bytes. Returns 0, or -1 if memory ran out (errno ENOMEM). */
-int rbuf_put(struct rbuf *b, const void *p, size_t n);
-void rbuf_free(struct rbuf *b);
+#include "buf.h"
 
 enum rules_line {
     RULES_RULE,     /* a rule: its address and value are set */

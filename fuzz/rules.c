@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "addr.h"
+#include "buf.h"
 #include "cdb/rules.h"
 #include "fuzz/fuzz.h"
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "addr.h"
+#include "buf.h"
 #include "cdb/rules.h"
 #include "tests/unit.h"
 

@@ -1198,6 +1198,99 @@ static void test_temp(void)
     store_close(&s);
 }
 
+static void note_listed_count(const struct record *r, void *arg)
+{
+    (void)r;
+    (*(unsigned long *)arg)++;
+}
+
+/* What the store reports, one "kind name: why|" each. */
+struct reports {
+    char text[2048];
+};
+
+static void note_problem(enum store_problem p, const char *name, const char *why, void *arg)
+{
+    static const char *const kind[] = {"unstatable", "not-key", "not-file", "unremovable",
+                                       "unreadable", "bad-record", "unlocked"};
+    struct reports *r = arg;
+    size_t used = strlen(r->text);
+    snprintf(r->text + used, sizeof r->text - used, "%s %s: %s|", kind[p], name, why);
+}
+
+/* The store reports what it leaves alone, or cannot read, to its caller and goes on; it
+ * prints nothing itself. Programs reach the directory only through store_id and
+ * store_set_time. */
+static void test_problems(void)
+{
+    char dir[4096], p[4096], sub[4096];
+    struct store s;
+    struct reports r = {""};
+    struct sweep_stats st;
+
+    new_dir(dir, sizeof dir, "problems");
+    put_str(dir, "junk name", "x");
+    path_of(sub, sizeof sub, dir, "1.2.6.1");
+    if (mkdir(sub, 0755) != 0)
+        fail_setup("create", sub);
+    if (!CHECK(store_open(&s, dir) == 0, "store_open for the reports"))
+        return;
+    s.problem = note_problem;
+    s.problem_arg = &r;
+    CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0 && st.skipped == 2, "a sweep skips two");
+    CHECK(strstr(r.text, "not-key junk name: |") != NULL &&
+              strstr(r.text, "not-file 1.2.6.1: |") != NULL,
+          "and reports a name that is not a key and a key that is not a file (%s)", r.text);
+
+    r.text[0] = '\0';
+    put_str(dir, "1.2.6.2", "relaylease1 1.2.6.2 bob\n");
+    set_mode(dir, "1.2.6.2", 0666);
+    path_of(p, sizeof p, dir, "1.2.6.3");
+    if (symlink("1.2.6.2", p) != 0)
+        fail_setup("symlink", p);
+    unsigned long n = 0;
+    CHECK(store_list(&s, 900, note_listed_count, &n) == 0 && n == 0, "store_list lists nothing");
+    CHECK(strstr(r.text, "bad-record 1.2.6.2: writable by its group or others|") != NULL &&
+              strstr(r.text, "bad-record 1.2.6.3: a symbolic link|") != NULL,
+          "and reports the writable record and the symbolic link, with why (%s)", r.text);
+
+    /* The lock cannot be taken: the record is made all the same, and that is reported. */
+    r.text[0] = '\0';
+    path_of(p, sizeof p, dir, ".lock");
+    store_close(&s); /* it holds the lock file the sweep opened */
+    if (unlink(p) != 0 || mkfifo(p, 0600) != 0 || store_open(&s, dir) != 0)
+        fail_setup("make a FIFO of", p);
+    s.problem = note_problem;
+    s.problem_arg = &r;
+    CHECK(store_record(&s, "1.2.6.4", "bob") == 0 && exists(dir, "1.2.6.4"),
+          "store_record without the lock (a FIFO is no lock)");
+    CHECK(strncmp(r.text, "unlocked ", 9) == 0 && strstr(r.text, "No locks available") != NULL,
+          "reports it with why (%s)", r.text);
+
+    /* store_id: the directory's device and inode, whatever path led to it. */
+    unsigned long long dev = 0, ino = 0;
+    struct stat ds;
+    CHECK(store_id(&s, &dev, &ino) == 0 && stat(dir, &ds) == 0 &&
+              dev == (unsigned long long)ds.st_dev && ino == (unsigned long long)ds.st_ino,
+          "store_id names the store's directory");
+
+    /* store_set_time: the login time of a record, never through a link, never a non-key. */
+    CHECK(store_set_time(&s, "1.2.6.4", 1000000) == 0, "store_set_time of a record");
+    struct record rec;
+    const char *why;
+    CHECK(store_lookup(dir, "1.2.6.4", &rec, &why) == STORE_FOUND && rec.time == 1000000,
+          "which is its login time now");
+    time_t before = mtime_of(dir, "1.2.6.2");
+    CHECK(store_set_time(&s, "1.2.6.3", 5) == 0 && mtime_of(dir, "1.2.6.2") == before,
+          "store_set_time of a symbolic link leaves its target alone");
+    errno = 0;
+    CHECK(store_set_time(&s, "../x", 5) == -1 && errno == EINVAL,
+          "store_set_time of a name that is not a key: EINVAL");
+    CHECK(store_set_time(&s, "1.2.6.9", 5) == -1 && errno == ENOENT,
+          "store_set_time of a missing record: ENOENT");
+    store_close(&s);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
@@ -1227,6 +1320,7 @@ int main(void)
     test_extreme_times();
     test_future_sweep();
     test_temp();
+    test_problems();
 
     status = unit_done();
     if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)

@@ -1,0 +1,49 @@
+/* replace.c: atomic replacement of a file (see replace.h). */
+#define _GNU_SOURCE /* O_NOFOLLOW on glibc and musl alike */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h> /* renameat */
+#include <sys/stat.h>
+#include <unistd.h>
+#include "replace.h"
+
+int replace_open(int dirfd, const char *tmp)
+{
+    /* O_NONBLOCK: with O_EXCL the file is a new regular one, where it changes nothing; it is
+     * here so that no open of a temp name can hang on a FIFO, whatever the flags become. */
+    return openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                  0600);
+}
+
+void replace_abandon(int fd, int dirfd, const char *tmp)
+{
+    int e = errno;
+    if (fd >= 0)
+        (void)close(fd);
+    (void)unlinkat(dirfd, tmp, 0);
+    errno = e;
+}
+
+int replace_close(int fd, int dirfd, const char *tmp, int sync, mode_t mode)
+{
+    /* The mode is set through the descriptor of the file this writer created, never through
+     * the name, and only once the content is complete: the file is private until then. */
+    if ((sync && fsync(fd) != 0) || (mode != 0 && fchmod(fd, mode) != 0)) {
+        replace_abandon(fd, dirfd, tmp);
+        return -1;
+    }
+    if (close(fd) != 0) {
+        replace_abandon(-1, dirfd, tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int replace_rename(int dirfd, const char *tmp, const char *name)
+{
+    if (renameat(dirfd, tmp, dirfd, name) != 0) {
+        replace_abandon(-1, dirfd, tmp);
+        return -1;
+    }
+    return 0;
+}
