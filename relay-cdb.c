@@ -259,16 +259,6 @@ static void read_rules(struct build *b)
 
 /* ---- where the allowances come from ------------------------------------------------------ */
 
-/* What the store says of a record it could not use. */
-static void print_problem(enum store_problem p, const char *name, const char *why, void *arg)
-{
-    const char *dir = arg;
-    if (p == STORE_BAD_RECORD)
-        log_warn("invalid record %s/%s: %s", dir, name, why);
-    else if (p == STORE_UNREADABLE)
-        log_warn("unable to read %s/%s: %s", dir, name, why);
-}
-
 /* Did sources_add (or a lookup that adds) work? If not, the build ends. */
 static void added(int r)
 {
@@ -314,7 +304,7 @@ static int apply_journal(struct build *b, int fd)
         log_warn("%lu lines of %s are not store keys: ignored", bad, b->taken);
     b->jkeys = sources_journal_keys(&b->src);
     if (b->jkeys > 0)
-        added(sources_lookup_journal(&b->src, b->cfg.dir, print_problem, (void *)b->cfg.dir));
+        added(sources_lookup_journal(&b->src, b->cfg.dir, log_warn));
     return 0;
 }
 
@@ -324,8 +314,7 @@ static void collect(struct build *b)
     struct store st;
     if (store_open(&st, b->cfg.dir) != 0 || store_id(&st, &b->id.dev, &b->id.ino) != 0)
         log_fatal(111, "unable to open store %s: %s", b->cfg.dir, strerror(errno));
-    st.problem = print_problem;
-    st.problem_arg = (void *)b->cfg.dir;
+    st.warn = log_warn;
     b->rescanned = 1;
     b->why = NULL;
     if (b->mode == PLAIN) {

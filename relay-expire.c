@@ -54,34 +54,6 @@ static void print_live(const struct record *r, void *arg)
     l->count++;
 }
 
-/* What the store says of an entry it left alone or could not read. */
-static void print_problem(enum store_problem p, const char *name, const char *why, void *arg)
-{
-    const char *dir = arg;
-    switch (p) {
-    case STORE_UNSTATABLE:
-        log_warn("unable to stat %s/%s: %s", dir, name, why);
-        break;
-    case STORE_NOT_KEY:
-        log_warn("%s/%s is not an address key: left alone", dir, name);
-        break;
-    case STORE_NOT_FILE:
-        log_warn("%s/%s is not a regular file: left alone", dir, name);
-        break;
-    case STORE_UNREMOVABLE:
-        log_warn("unable to remove %s/%s: %s", dir, name, why);
-        break;
-    case STORE_UNREADABLE:
-        log_warn("unable to read %s/%s: %s", dir, name, why);
-        break;
-    case STORE_BAD_RECORD:
-        log_warn("invalid record %s/%s: %s", dir, name, why);
-        break;
-    case STORE_UNLOCKED:
-        break; /* a sweep or a list records nothing */
-    }
-}
-
 static void print_removal(const char *name, long age, void *arg)
 {
     (void)arg;
@@ -136,8 +108,7 @@ int main(int argc, char **argv)
 
     if (store_open(&store, cfg.dir) != 0)
         log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
-    store.problem = print_problem;
-    store.problem_arg = (void *)cfg.dir;
+    store.warn = log_warn;
 
     if (list) {
         struct listing l = {cfg.expiry, &cfg.keys, time(NULL), 0};

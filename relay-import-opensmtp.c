@@ -5,7 +5,7 @@
  * Each line that is still fresh (login time within RELAY_EXPIRY) becomes an allowance with
  * that login time, so it expires when it would have. A line that does not read as one of
  * these is reported with its number and skipped; the rest are still imported. */
-#define _GNU_SOURCE /* getline, utimensat, AT_SYMLINK_NOFOLLOW */
+#define _POSIX_C_SOURCE 200809L /* getline */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -128,6 +128,7 @@ int main(int argc, char **argv)
                   cfg.dir, strerror(errno));
     if (store_open(&store, cfg.dir) != 0)
         log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
+    store.warn = log_warn;
 
     time_t now = time(NULL);
     errno = 0;

@@ -177,6 +177,7 @@ static void record(struct session *s)
     }
     int r = store_open(&store, s->cfg->dir);
     if (r == 0) {
+        store.warn = log_warn;
         r = store_record(&store, s->key, s->user);
         store_close(&store);
     }

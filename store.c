@@ -43,8 +43,7 @@ int store_open(struct store *s, const char *dir)
 {
     s->dir = dir;
     s->lockfd = -1;
-    s->problem = NULL;
-    s->problem_arg = NULL;
+    s->warn = NULL;
     s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return s->dirfd < 0 ? -1 : 0;
 }
@@ -79,13 +78,6 @@ int store_set_time(struct store *s, const char *key, time_t t)
     }
     struct timespec times[2] = {{.tv_sec = t, .tv_nsec = 0}, {.tv_sec = t, .tv_nsec = 0}};
     return utimensat(s->dirfd, key, times, AT_SYMLINK_NOFOLLOW);
-}
-
-static void report(const struct store *s, enum store_problem p, const char *name,
-                   const char *why)
-{
-    if (s->problem != NULL)
-        s->problem(p, name, why, s->problem_arg);
 }
 
 /* TCPREMOTEINFO lands inside a comment in qmail-smtpd's Received header, so parentheses and
@@ -192,13 +184,9 @@ int store_record(struct store *s, const char *key, const char *user)
 
     int locked = lock_shared(s) == 0;
     if (!locked) {
-        /* Programs that have not set s->problem yet (relay-allow, relay-session) still get
-         * the line from here; once they set it, this fallback goes. */
-        if (s->problem != NULL)
-            report(s, STORE_UNLOCKED, s->dir, strerror(errno));
-        else
-            log_warn("unable to lock %s (%s): recording without the lock", s->dir,
-                     strerror(errno));
+        if (s->warn != NULL)
+            s->warn("unable to lock %s (%s): recording without the lock", s->dir,
+                    strerror(errno));
     }
     int r = replace_rename(s->dirfd, tmp, key);
     int e = errno;
@@ -461,8 +449,8 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
             const char *name = names[i];
             struct stat sb;
             if (fstatat(s->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
-                if (errno != ENOENT)
-                    report(s, STORE_UNSTATABLE, name, strerror(errno));
+                if (errno != ENOENT && s->warn != NULL)
+                    s->warn("unable to stat %s/%s: %s", s->dir, name, strerror(errno));
                 continue;
             }
             long age = store_age(sb.st_mtime, now);
@@ -470,12 +458,14 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
             struct addr a;
             unsigned bits;
             if (!temp && addr_key_parse(&a, &bits, name) != 0) {
-                report(s, STORE_NOT_KEY, name, "");
+                if (s->warn != NULL)
+                    s->warn("%s/%s is not an address key: left alone", s->dir, name);
                 st->skipped++;
                 continue;
             }
             if (!S_ISREG(sb.st_mode)) {
-                report(s, STORE_NOT_FILE, name, "");
+                if (s->warn != NULL)
+                    s->warn("%s/%s is not a regular file: left alone", s->dir, name);
                 st->skipped++;
                 continue;
             }
@@ -492,8 +482,8 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
                 continue;
             }
             if (!dry_run && unlinkat(s->dirfd, name, 0) != 0) {
-                if (errno != ENOENT)
-                    report(s, STORE_UNREMOVABLE, name, strerror(errno));
+                if (errno != ENOENT && s->warn != NULL)
+                    s->warn("unable to remove %s/%s: %s", s->dir, name, strerror(errno));
                 continue;
             }
             if (temp)
@@ -543,10 +533,12 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
         int rfd = openat(s->dirfd, de->d_name,
                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (rfd < 0) {
-            if (errno == ELOOP)
-                report(s, STORE_BAD_RECORD, de->d_name, "a symbolic link");
-            else if (errno != ENOENT)
-                report(s, STORE_UNREADABLE, de->d_name, strerror(errno));
+            if (s->warn == NULL || errno == ENOENT)
+                ;
+            else if (errno == ELOOP)
+                s->warn("invalid record %s/%s: a symbolic link", s->dir, de->d_name);
+            else
+                s->warn("unable to read %s/%s: %s", s->dir, de->d_name, strerror(errno));
             errno = 0;
             continue;
         }
@@ -554,10 +546,10 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
         int e = errno;
         close(rfd);
         errno = e;
-        if (res == STORE_INVALID)
-            report(s, STORE_BAD_RECORD, de->d_name, why);
-        else if (res == STORE_ERROR)
-            report(s, STORE_UNREADABLE, de->d_name, strerror(errno));
+        if (res == STORE_INVALID && s->warn != NULL)
+            s->warn("invalid record %s/%s: %s", s->dir, de->d_name, why);
+        else if (res == STORE_ERROR && s->warn != NULL)
+            s->warn("unable to read %s/%s: %s", s->dir, de->d_name, strerror(errno));
         else if (res == STORE_FOUND && store_fresh(r.time, now, expiry))
             fn(&r, arg);
         errno = 0;

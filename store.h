@@ -3,33 +3,22 @@
 #ifndef RELAYLEASE_STORE_H
 #define RELAYLEASE_STORE_H
 
+#include "log.h"
+
 #include <stddef.h>
 #include <time.h>
 #include "addr.h"
 
 #define STORE_USER_MAX 255
 
-/* What a store reports to its caller, per entry, and goes on: the program prints the line
- * (the words in quotes are the ones the man pages quote) and decides how bad it is. name is the
- * entry's name in the store (for STORE_UNLOCKED, the store's directory); why is the reason,
- * strerror's text for the "unable to" ones. */
-enum store_problem {
-    STORE_UNSTATABLE,  /* sweep: "unable to stat DIR/NAME: WHY" */
-    STORE_NOT_KEY,     /* sweep: "DIR/NAME is not an address key: left alone" */
-    STORE_NOT_FILE,    /* sweep: "DIR/NAME is not a regular file: left alone" */
-    STORE_UNREMOVABLE, /* sweep: "unable to remove DIR/NAME: WHY" */
-    STORE_UNREADABLE,  /* list: "unable to read DIR/NAME: WHY" */
-    STORE_BAD_RECORD,  /* list: "invalid record DIR/NAME: WHY" */
-    STORE_UNLOCKED     /* record: "unable to lock DIR (WHY): recording without the lock" */
-};
-
 struct store {
     int dirfd;  /* store.c's own: programs reach the store through the functions below */
     int lockfd; /* opened when first needed */
     const char *dir;
-    /* Set by the caller after store_open (store_open sets none): where problems go. */
-    void (*problem)(enum store_problem p, const char *name, const char *why, void *arg);
-    void *problem_arg;
+    /* Set by the program after store_open (which sets none: then nothing is said): where the
+     * sweep, the list and store_record report what they skip or work around and go on.
+     * The program passes log_warn; the man pages quote each line. */
+    log_fn *warn;
 };
 
 struct record {
@@ -67,7 +56,7 @@ int store_set_time(struct store *s, const char *key, time_t t);
 int store_user_ok(const char *user);
 
 /* Record an allowance for key, made now. Returns 0, or -1 with errno set. If the store's lock
- * could not be taken the record is made without it, and STORE_UNLOCKED reported. */
+ * could not be taken the record is made without it, and that is reported (s->warn). */
 int store_record(struct store *s, const char *key, const char *user);
 
 /* Clocks of hosts sharing a store may differ by a little: a login time at most this far in
@@ -102,7 +91,7 @@ struct sweep_stats {
  * future (a clock stepped back by less keeps its allowances), and temp files left by crashed
  * writers. With dry_run, remove nothing and report what would go through the callback.
  * The callback, if any, sees each removed (or would-be removed) name. Names that are left
- * alone, or that cannot be looked at or removed, are reported (s->problem) and the sweep goes
+ * alone, or that cannot be looked at or removed, are reported (s->warn) and the sweep goes
  * on.
  * Returns 0, or -1 with errno set if the store could not be read; ETIMEDOUT: the lock was
  * held by someone else for STORE_SWEEP_LOCK_WAIT seconds, and the sweep stopped there. */
@@ -110,7 +99,7 @@ int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *s
                 void (*removed)(const char *name, long age, void *arg), void *arg);
 
 /* Call fn for each valid fresh record (store_fresh), in no particular order; each invalid
- * or unreadable one is reported (s->problem) and left out. In a store that its group or others may write no record
+ * or unreadable one is reported (s->warn) and left out. In a store that its group or others may write no record
  * is valid: nothing is listed, and nothing is said (the caller warns about the store once).
  * Returns 0, or -1 with errno set. */
 int store_list(struct store *s, long expiry,

@@ -176,10 +176,7 @@ size_t sources_journal_keys(const struct sources *s)
     return s->journal.n;
 }
 
-int sources_lookup_journal(struct sources *s, const char *dir,
-                           void (*problem)(enum store_problem p, const char *name,
-                                           const char *why, void *arg),
-                           void *arg)
+int sources_lookup_journal(struct sources *s, const char *dir, log_fn *warn)
 {
     for (size_t j = 0; j < s->journal.n; j++) {
         const char *k = s->jbuf.s + s->journal.koff[j];
@@ -193,10 +190,10 @@ int sources_lookup_journal(struct sources *s, const char *dir,
         case STORE_MISSING:
             break;
         case STORE_INVALID:
-            problem(STORE_BAD_RECORD, k, why, arg);
+            warn("invalid record %s/%s: %s", dir, k, why);
             break;
         case STORE_ERROR:
-            problem(STORE_UNREADABLE, k, strerror(errno), arg);
+            warn("unable to read %s/%s: %s", dir, k, strerror(errno));
             break;
         }
     }

@@ -68,12 +68,9 @@ size_t sources_journal_keys(const struct sources *s);
 
 /* Look each journal key up in the store at dir, as relay-check looks it up (the record
  * checked in full), and add what is found. A record that is invalid or cannot be read is
- * reported (STORE_BAD_RECORD, STORE_UNREADABLE) and grants nothing. What the snapshot says of
+ * reported through warn, in the words of store_list, and grants nothing. What the snapshot says of
  * these keys is to be dropped (sources_in_journal). */
-int sources_lookup_journal(struct sources *s, const char *dir,
-                           void (*problem)(enum store_problem p, const char *name,
-                                           const char *why, void *arg),
-                           void *arg);
+int sources_lookup_journal(struct sources *s, const char *dir, log_fn *warn);
 
 /* Is key k (klen bytes, at least 4) one of the journal's? */
 int sources_in_journal(const struct sources *s, const char *k, size_t klen);

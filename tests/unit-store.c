@@ -1204,18 +1204,22 @@ static void note_listed_count(const struct record *r, void *arg)
     (*(unsigned long *)arg)++;
 }
 
-/* What the store reports, one "kind name: why|" each. */
-struct reports {
+/* What the store reports through the reporter a program would pass (log_warn): the lines,
+ * each ending in '|'. */
+static struct {
     char text[2048];
-};
+} r;
 
-static void note_problem(enum store_problem p, const char *name, const char *why, void *arg)
+static void note_problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note_problem(const char *fmt, ...)
 {
-    static const char *const kind[] = {"unstatable", "not-key", "not-file", "unremovable",
-                                       "unreadable", "bad-record", "unlocked"};
-    struct reports *r = arg;
-    size_t used = strlen(r->text);
-    snprintf(r->text + used, sizeof r->text - used, "%s %s: %s|", kind[p], name, why);
+    size_t used = strlen(r.text);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r.text + used, sizeof r.text - used, fmt, ap);
+    va_end(ap);
+    used = strlen(r.text);
+    snprintf(r.text + used, sizeof r.text - used, "|");
 }
 
 /* The store reports what it leaves alone, or cannot read, to its caller and goes on; it
@@ -1225,7 +1229,6 @@ static void test_problems(void)
 {
     char dir[4096], p[4096], sub[4096];
     struct store s;
-    struct reports r = {""};
     struct sweep_stats st;
 
     new_dir(dir, sizeof dir, "problems");
@@ -1235,11 +1238,11 @@ static void test_problems(void)
         fail_setup("create", sub);
     if (!CHECK(store_open(&s, dir) == 0, "store_open for the reports"))
         return;
-    s.problem = note_problem;
-    s.problem_arg = &r;
+    r.text[0] = '\0';
+    s.warn = note_problem;
     CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0 && st.skipped == 2, "a sweep skips two");
-    CHECK(strstr(r.text, "not-key junk name: |") != NULL &&
-              strstr(r.text, "not-file 1.2.6.1: |") != NULL,
+    CHECK(strstr(r.text, "/junk name is not an address key: left alone|") != NULL &&
+              strstr(r.text, "/1.2.6.1 is not a regular file: left alone|") != NULL,
           "and reports a name that is not a key and a key that is not a file (%s)", r.text);
 
     r.text[0] = '\0';
@@ -1250,8 +1253,9 @@ static void test_problems(void)
         fail_setup("symlink", p);
     unsigned long n = 0;
     CHECK(store_list(&s, 900, note_listed_count, &n) == 0 && n == 0, "store_list lists nothing");
-    CHECK(strstr(r.text, "bad-record 1.2.6.2: writable by its group or others|") != NULL &&
-              strstr(r.text, "bad-record 1.2.6.3: a symbolic link|") != NULL,
+    CHECK(strstr(r.text, "/1.2.6.2: writable by its group or others|") != NULL &&
+              strstr(r.text, "/1.2.6.3: a symbolic link|") != NULL &&
+              strncmp(r.text, "invalid record ", 15) == 0,
           "and reports the writable record and the symbolic link, with why (%s)", r.text);
 
     /* The lock cannot be taken: the record is made all the same, and that is reported. */
@@ -1260,11 +1264,11 @@ static void test_problems(void)
     store_close(&s); /* it holds the lock file the sweep opened */
     if (unlink(p) != 0 || mkfifo(p, 0600) != 0 || store_open(&s, dir) != 0)
         fail_setup("make a FIFO of", p);
-    s.problem = note_problem;
-    s.problem_arg = &r;
+    s.warn = note_problem;
     CHECK(store_record(&s, "1.2.6.4", "bob") == 0 && exists(dir, "1.2.6.4"),
           "store_record without the lock (a FIFO is no lock)");
-    CHECK(strncmp(r.text, "unlocked ", 9) == 0 && strstr(r.text, "No locks available") != NULL,
+    CHECK(strncmp(r.text, "unable to lock ", 15) == 0 &&
+              strstr(r.text, " (No locks available): recording without the lock|") != NULL,
           "reports it with why (%s)", r.text);
 
     /* store_id: the directory's device and inode, whatever path led to it. */
