@@ -230,7 +230,7 @@ check_of() {
 nl='
 '
 bars() {
-    bars_out= bars_rest=$1$nl
+    bars_out='' bars_rest=$1$nl
     while [ -n "$bars_rest" ]; do
         bars_out=$bars_out${bars_rest%%"$nl"*}'|'
         bars_rest=${bars_rest#*"$nl"}

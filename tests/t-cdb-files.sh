@@ -84,6 +84,7 @@ check "and the old cdb as it was" cmp -s "$cdb" "$SCRATCH/before.cdb"
 # Three waits whose bound is the point (5 s, 30 s and 30 s, built into the programs) run at
 # once, each on a cdb and a store of its own, while the rest of the test goes on; their
 # verdicts are read at the end. Each runs under timeout(1), so that a hang fails the test.
+# shellcheck disable=SC2317 # called through check
 held_by_someone() { # FILE: wait (60 s at most) until another process holds FILE's lock
     n=0
     while [ "$n" -lt 600 ] && flock -n "$1" true; do

@@ -371,6 +371,7 @@ fi
 
 # ---- a journal lock that is not let go ----
 # held_lock FILE: wait (60 s at most) until another process holds a lock on FILE.
+# shellcheck disable=SC2317 # called through check
 held_lock() {
     n=0
     while [ "$n" -lt 600 ] && flock -n -x "$1" true 2>/dev/null; do
@@ -386,6 +387,7 @@ login 192.0.2.62
 start_bg flock -s "$CDB.journal" sleep 600
 holder=$LAST_PID
 check "a stuck login holds the journal" held_lock "$CDB.journal"
+# shellcheck disable=SC2016 # the inner shell expands them
 timeout 60 sh -c 'RELAY_LOG=1 "$1" -i "$2" "$2.tmp" <"$3" 2>"$4"' sh "$RELAY_BIN/relay-cdb" \
     "$CDB" "$SCRATCH/rules.txt" "$SCRATCH/incr.err"
 is "$?" 0 "a build does not wait for a journal that a stuck login holds (124: it did)"

@@ -110,6 +110,7 @@ check "the held build ends" idle
 # The build is held by the gate; relay-expire, once it returns, notes it in the same log. It
 # waited for its build if the build's end comes before that note (no clock is read).
 : >"$SCRATCH/gate"
+# shellcheck disable=SC2016 # the inner shell expands them
 start_bg sh -c '"$1" >"$2" 2>&1; rc=$?; echo "expire-returned $rc" >>"$3"' sh \
     "$RELAY_BIN/relay-expire" "$SCRATCH/expire.out" "$SCRATCH/builds.log"
 expire=$LAST_PID

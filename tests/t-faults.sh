@@ -145,7 +145,8 @@ inject() {
         i=1
         while [ "$i" -le "$count" ]; do
             errors_now >"$out/errnos"
-            for errno in $(cat "$out/errnos"); do
+            read -r ij_errnos <"$out/errnos"
+            for errno in $ij_errnos; do
                 $ij_setup
                 rm -f "$marker"
                 strace -f -qq -o "$out/itrace" \

@@ -75,6 +75,7 @@ refuses_now() { # NAME DESC
     if grants "$1"; then not_ok "$2"; else ok "$2"; fi
 }
 
+# shellcheck disable=SC2317 # called through check
 # refreshed NAME OLD: wait (60 s at most: a guard against a hang) until the record in store
 # NAME no longer has the mtime OLD.
 refreshed() {
@@ -102,6 +103,7 @@ touch -d "@$old" "$SCRATCH/hand/127.0.0.1"
 check "the record is refreshed while the child lives" refreshed hand "$old"
 # tick: a whole refresh interval has passed since the call: the session by hand refreshed its
 # back-dated record twice (one interval at least lies between two refreshes).
+# shellcheck disable=SC2317 # called through check
 tick() {
     for tick_n in 1 2; do
         touch -d "@$old" "$SCRATCH/hand/127.0.0.1"

@@ -250,7 +250,9 @@ done <"$logs/all.addrs"
 # sweep must remove them, and the cdb it builds must not grant them.
 backdated=0
 for f in "$store"/10.3.*; do
-    [ -f "$f" ] && [ "$backdated" -lt 10 ] || continue
+    if [ ! -f "$f" ] || [ "$backdated" -ge 10 ]; then
+        continue
+    fi
     touch -d "@$(($(date +%s) - expiry - 60))" "$f"
     backdated=$((backdated + 1))
 done
