@@ -80,45 +80,57 @@ check "a build over its file size limit fails ($rc)" test "$rc" -ne 0
 check "and leaves no temp file" test ! -e "$cdb.tmp"
 check "and the old cdb as it was" cmp -s "$cdb" "$SCRATCH/before.cdb"
 
-# ---- a temp file held by another build ----
-: >"$cdb.tmp"
-chmod 600 "$cdb.tmp"
-start_bg flock "$cdb.tmp" sleep 60
-holder=$LAST_PID
-n=0
-while [ "$n" -lt 50 ] && flock -n "$cdb.tmp" true; do
-    sleep 0.1
-    n=$((n + 1))
+# ---- the bounded waits, started side by side ----
+# Three waits whose bound is the point (5 s, 30 s and 30 s, built into the programs) run at
+# once, each on a cdb and a store of its own, while the rest of the test goes on; their
+# verdicts are read at the end. Each runs under timeout(1), so that a hang fails the test.
+# shellcheck disable=SC2317 # called through check
+held_by_someone() { # FILE: wait (60 s at most) until another process holds FILE's lock
+    n=0
+    while [ "$n" -lt 600 ] && flock -n "$1" true; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+    ! flock -n "$1" true
+}
+for w in held locked stuck; do
+    mkdir "$SCRATCH/w-$w" && cp -p "$cdb" "$SCRATCH/w-$w/rules.cdb" &&
+        cp -p "$cdb" "$SCRATCH/w-$w/before.cdb" && cp -a "$store" "$SCRATCH/w-$w/store" ||
+        exit 111
 done
-timeout 60 "$RELAY_BIN/relay-cdb" "$cdb" "$cdb.tmp" <"$SCRATCH/rules.txt" 2>"$SCRATCH/held.err"
-is "$?" 111 "a temp file held by another build: the wait ends, exit 111"
-like "$(cat "$SCRATCH/held.err")" "relay-cdb: fatal: another build has held $cdb.tmp for 5 s: the cdb was not rebuilt" \
-    "in one line"
-check "the old cdb as it was" cmp -s "$cdb" "$SCRATCH/before.cdb"
-check "the holder's file is left alone" test -e "$cdb.tmp"
-stop_pid "$holder"
-rm -f "$cdb.tmp"
+# waiter NAME CMD...: CMD in the background, its exit status in $SCRATCH/w-NAME/rc.
+waiter() {
+    waiter_name=$1
+    shift
+    # shellcheck disable=SC2016 # expanded by that shell
+    start_bg sh -c '"$@"; echo $? >"$0"' "$SCRATCH/w-$waiter_name/rc" "$@"
+}
 
-# ---- relay-expire and a build that holds the lock ----
-printf '000' >"$cdb.lock"
-start_bg flock "$cdb.lock" sleep 90
-holder=$LAST_PID
-n=0
-while [ "$n" -lt 50 ] && flock -n "$cdb.lock" true; do
-    sleep 0.1
-    n=$((n + 1))
-done
-RELAY_CDB=$cdb RELAY_CDB_RULES=$SCRATCH/rules.txt RELAY_CDB_PROG=$RELAY_BIN/relay-cdb \
-    timeout 80 "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/expire.err"
-is "$?" 111 "relay-expire gives up on a build that holds the lock: 111"
-like "$(cat "$SCRATCH/expire.err")" "*the rules cdb $cdb was not rebuilt: a build held the lock $cdb.lock for 30 s*" \
-    "and says so"
-stop_pid "$holder"
+# A temp file held by another build.
+hcdb=$SCRATCH/w-held/rules.cdb
+: >"$hcdb.tmp"
+chmod 600 "$hcdb.tmp"
+start_bg flock "$hcdb.tmp" sleep 600
+held_holder=$LAST_PID
+check "the temp file is held by another build" held_by_someone "$hcdb.tmp"
+waiter held timeout 60 "$RELAY_BIN/relay-cdb" "$hcdb" "$hcdb.tmp" \
+    <"$SCRATCH/rules.txt" 2>"$SCRATCH/held.err"
+held_job=$LAST_PID
 
-# ---- relay-expire and a build that never ends ----
-# The build is relay-expire's own child: one that is stopped (here it stops itself, as the
-# store's account or a hung file system could stop relay-cdb) is killed after 30 s, one line
-# says so, and the lock is free for the next build.
+# relay-expire and a build that holds the lock.
+lcdb=$SCRATCH/w-locked/rules.cdb
+printf '000' >"$lcdb.lock"
+start_bg flock "$lcdb.lock" sleep 600
+locked_holder=$LAST_PID
+check "the cdb's lock is held by another build" held_by_someone "$lcdb.lock"
+RELAY_DIR=$SCRATCH/w-locked/store RELAY_CDB=$lcdb RELAY_CDB_RULES=$SCRATCH/rules.txt \
+    RELAY_CDB_PROG=$RELAY_BIN/relay-cdb waiter locked timeout 80 "$RELAY_BIN/relay-expire" \
+    >/dev/null 2>"$SCRATCH/locked.err"
+locked_job=$LAST_PID
+
+# relay-expire and a build that never ends: the build is relay-expire's own child, one that
+# is stopped (here it stops itself, as the store's account or a hung file system could stop
+# relay-cdb) is killed after 30 s, one line says so, and the lock is free for the next build.
 cat >"$SCRATCH/stuck" <<EOF
 #!/bin/sh
 echo \$\$ >"$SCRATCH/stuck.pid"
@@ -127,20 +139,11 @@ exec "$RELAY_BIN/relay-cdb" "\$@"
 EOF
 chmod 755 "$SCRATCH/stuck"
 rm -f "$SCRATCH/stuck.pid"
-RELAY_CDB=$cdb RELAY_CDB_RULES=$SCRATCH/rules.txt RELAY_CDB_PROG=$SCRATCH/stuck \
-    timeout 120 "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/expire.err"
-is "$?" 111 "relay-expire gives up on a build that does not end: 111"
-is "$(cat "$SCRATCH/expire.err")" "relay-expire: warning: $SCRATCH/stuck took more than 30 s: killed, the cdb $cdb not rebuilt" \
-    "in one line"
-stuck=$(cat "$SCRATCH/stuck.pid" 2>/dev/null)
-check "the stuck build is gone, reaped" sh -c "[ -n '$stuck' ] && ! kill -0 '$stuck' 2>/dev/null"
-[ -n "$stuck" ] && kill -KILL "$stuck" 2>/dev/null
-check "the lock is free" flock -n "$cdb.lock" true
-rm -f "$cdb"
-RELAY_CDB=$cdb RELAY_CDB_RULES=$SCRATCH/rules.txt RELAY_CDB_PROG=$RELAY_BIN/relay-cdb \
-    timeout 120 "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/expire.err"
-is "$?" 0 "the next relay-expire builds"
-check "and its cdb grants" sh -c "cdb -q '$cdb' 1.2.3.4 | grep -q RELAYCLIENT"
+scdb=$SCRATCH/w-stuck/rules.cdb
+RELAY_DIR=$SCRATCH/w-stuck/store RELAY_CDB=$scdb RELAY_CDB_RULES=$SCRATCH/rules.txt \
+    RELAY_CDB_PROG=$SCRATCH/stuck waiter stuck timeout 120 "$RELAY_BIN/relay-expire" \
+    >/dev/null 2>"$SCRATCH/stuck.err"
+stuck_job=$LAST_PID
 
 # ---- rules that are not a regular file ----
 # A FIFO (or a device) as RELAY_CDB_RULES would hang the build at its open or its read.
@@ -206,12 +209,13 @@ else
         rm -f "$own/$n"
         ln "$SCRATCH/rootfile" "$own/$n"
     done
+    # The login takes the lock before it starts the builder, which inherits it: once the
+    # login has returned, the lock is free only when the builder is done.
     RELAY_CDB=$own/rules.cdb RELAY_CDB_RULES=$SCRATCH/rules.txt \
         RELAY_CDB_PROG=$RELAY_BIN/relay-cdb IP=1.2.3.6 USER=bob \
         "$RELAY_BIN/relay-allow" true 2>"$SCRATCH/login.err"
-    sleep 1
     n=0
-    while [ "$n" -lt 50 ] && ! flock -n "$own/rules.cdb.lock" true 2>/dev/null; do
+    while [ "$n" -lt 600 ] && ! flock -n "$own/rules.cdb.lock" true 2>/dev/null; do
         sleep 0.1
         n=$((n + 1))
     done
@@ -219,5 +223,35 @@ else
         "a root login and its builder leave root's file as it was"
     chown 0:0 "$store"
 fi
+
+# ---- the bounded waits' verdicts ----
+wait "$held_job"
+is "$(cat "$SCRATCH/w-held/rc")" 111 "a temp file held by another build: the wait ends, exit 111"
+like "$(cat "$SCRATCH/held.err")" "relay-cdb: fatal: another build has held $hcdb.tmp for 5 s: the cdb was not rebuilt" \
+    "in one line"
+check "the old cdb as it was" cmp -s "$hcdb" "$SCRATCH/w-held/before.cdb"
+check "the holder's file is left alone" test -e "$hcdb.tmp"
+stop_pid "$held_holder"
+
+wait "$locked_job"
+is "$(cat "$SCRATCH/w-locked/rc")" 111 "relay-expire gives up on a build that holds the lock: 111"
+like "$(cat "$SCRATCH/locked.err")" "*the rules cdb $lcdb was not rebuilt: a build held the lock $lcdb.lock for 30 s*" \
+    "and says so"
+stop_pid "$locked_holder"
+
+wait "$stuck_job"
+is "$(cat "$SCRATCH/w-stuck/rc")" 111 "relay-expire gives up on a build that does not end: 111"
+is "$(cat "$SCRATCH/stuck.err")" "relay-expire: warning: $SCRATCH/stuck took more than 30 s: killed, the cdb $scdb not rebuilt" \
+    "in one line"
+stuck=$(cat "$SCRATCH/stuck.pid" 2>/dev/null)
+check "the stuck build is gone, reaped" sh -c "[ -n '$stuck' ] && ! kill -0 '$stuck' 2>/dev/null"
+[ -n "$stuck" ] && kill -KILL "$stuck" 2>/dev/null
+check "the lock is free" flock -n "$scdb.lock" true
+rm -f "$scdb"
+RELAY_DIR=$SCRATCH/w-stuck/store RELAY_CDB=$scdb RELAY_CDB_RULES=$SCRATCH/rules.txt \
+    RELAY_CDB_PROG=$RELAY_BIN/relay-cdb \
+    timeout 120 "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/expire.err"
+is "$?" 0 "the next relay-expire builds"
+check "and its cdb grants" sh -c "cdb -q '$scdb' 1.2.3.4 | grep -q RELAYCLIENT"
 
 done_testing

@@ -37,7 +37,7 @@ build() {
         RELAY_DIR=${RELAY_DIR:-$empty} "$RELAY_BIN/relay-cdb" "$SCRATCH/$2.cdb" "$SCRATCH/$2.tmp" \
             2>"$SCRATCH/$2.err"
     else
-        timeout 10 "$1" "$SCRATCH/$2.cdb" "$SCRATCH/$2.tmp" 2>"$SCRATCH/$2.err"
+        timeout "${TCPRULES_WAIT:-10}" "$1" "$SCRATCH/$2.cdb" "$SCRATCH/$2.tmp" 2>"$SCRATCH/$2.err"
     fi
     echo $? >"$SCRATCH/$2.rc"
 }
@@ -119,7 +119,10 @@ for bad in '1.2.3.4:allowx' '1.2.3.4:allow,A' '1.2.3.4:allow,A="x' '1.2.3.4:allo
     '1.2.3.4:allow,A="x",' '1.2.3.x-6:allow' '1.2.3.4-5-6:allow' '1.2.3.4:allow;' \
     '2001:db8::1 allow' '1.2.3.4: allow' "$(printf '1.2.3.4:allow\r')"; do
     printf '# first\n5.6.7.8:deny\n%s\n9.9.9.9:allow\n' "$bad" >"$SCRATCH/bad.txt"
-    build tcprules t-bad <"$SCRATCH/bad.txt"
+    # ucspi-tcp-ipv6's tcprules loops for ever on two of these: it answers a handful of
+    # lines in milliseconds, so a second tells a loop from an answer, and a loop counts as
+    # a refusal anyway (no rule is written).
+    TCPRULES_WAIT=1 build tcprules t-bad <"$SCRATCH/bad.txt"
     cp "$SCRATCH/old.cdb" "$SCRATCH/r-bad.cdb"
     build relay-cdb r-bad <"$SCRATCH/bad.txt"
     t_rc=$(cat "$SCRATCH/t-bad.rc") r_rc=$(cat "$SCRATCH/r-bad.rc")

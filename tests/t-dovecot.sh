@@ -209,11 +209,11 @@ log_lines() {
     grep -cE "$1" "$log"
 }
 
-# wait_log PATTERN N: wait (up to 3 s) until at least N lines match; Dovecot's log process
-# writes them a moment after the session has begun.
+# wait_log PATTERN N: wait (up to 30 s: a guard against a hang, not a measure) until at least
+# N lines match; Dovecot's log process writes them a moment after the session has begun.
 wait_log() {
     n=0
-    while [ "$(log_lines "$1")" -lt "$2" ] && [ "$n" -lt 30 ]; do
+    while [ "$(log_lines "$1")" -lt "$2" ] && [ "$n" -lt 300 ]; do
         sleep 0.1
         n=$((n + 1))
     done

@@ -1,7 +1,9 @@
 #!/bin/sh
 # t-faults.sh: fault injection with strace. Each system call that relay-allow, relay-check
 # and relay-expire make on a normal run (found by tracing that run) is made to fail, one call
-# at a time, with each of ENOSPC, EIO, EACCES and EMFILE.
+# at a time. With FAULTS_FULL=1 (make check-all) each call fails with each of ENOSPC, EIO,
+# EACCES and EMFILE; by default each call fails once, with one of them in turn, so that every
+# call site is hit and every error is used on every program, in a quarter of the runs.
 #   relay-allow and relay-check still exec the next program (it runs and writes its marker),
 #     except when the exec itself fails: then they exit 111 with one fatal line.
 #   Nothing fresh is lost: a refresh that fails leaves the fresh record in place, granting.
@@ -43,6 +45,22 @@ export ASAN_OPTIONS
 RELAY_DIR=$store
 export RELAY_DIR
 errors="ENOSPC EIO EACCES EMFILE"
+full=0
+case ${FAULTS_FULL:-0} in '' | 0) ;; *) full=1 ;; esac
+turn=0
+# errors_now: the errors to inject at the next call site: all of them (FAULTS_FULL), or the
+# next one in turn.
+errors_now() {
+    if [ "$full" = 1 ]; then
+        echo "$errors"
+        return
+    fi
+    turn=$((turn + 1))
+    # shellcheck disable=SC2086 # one error per word
+    set -- $errors
+    shift $((turn % $#))
+    echo "$1"
+}
 # Calls left alone: memory and process bookkeeping of the C runtime, not the programs' logic.
 not_injected=" brk mmap munmap mprotect madvise mremap exit_group exit getpid gettid \
 set_tid_address arch_prctl rt_sigprocmask rt_sigaction sigaltstack prlimit64 getrandom futex \
@@ -126,7 +144,9 @@ inject() {
         case $not_injected in *" $name "*) continue ;; esac
         i=1
         while [ "$i" -le "$count" ]; do
-            for errno in $errors; do
+            errors_now >"$out/errnos"
+            read -r ij_errnos <"$out/errnos"
+            for errno in $ij_errnos; do
                 $ij_setup
                 rm -f "$marker"
                 strace -f -qq -o "$out/itrace" \
@@ -392,7 +412,8 @@ check "relay-cdb: a bad rules line is named in one fatal line" \
 check "relay-cdb: a bad rules line leaves the old cdb" cmp -s "$cdbdir/rules.cdb" "$cdbdir/old.cdb"
 check "relay-cdb: a bad rules line leaves no rules.tmp" test ! -e "$cdbdir/rules.tmp"
 
-diag "faults injected: $injected ($missed runs where the fault missed the program's range)"
+diag "faults injected: $injected ($missed runs where the fault missed the program's range)," \
+    "$([ "$full" = 1 ] && echo "every error at every call (FAULTS_FULL)" || echo "one error at each call, in turn (FAULTS_FULL=1: all)")"
 diag "handled without a stderr line, the outcome unchanged: $absorbed"
 check "faults were injected" test "$injected" -gt 0
 done_testing
