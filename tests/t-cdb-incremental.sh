@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: quick long
 # t-cdb-incremental.sh: the incremental build after a login (relay-cdb -i: the snapshot of
 # the live allowances plus the journal of logins) against a full rescan of the store.
 #   - After rounds of logins, refreshes and expiries, an incremental build writes the same
@@ -432,6 +433,7 @@ RCDB=$race/rules.cdb
 RELAY_LOG=0 "$RELAY_BIN/relay-cdb" -s "$RCDB" "$RCDB.tmp" <"$SCRATCH/rules.txt"
 # CDB_RACE_EACH: logins per worker (default 30; check-all may run more: the swap between the
 # halves is certain at any count, the rest of the racing grows with it).
+[ "${TEST_LONG:-0}" = 1 ] && : "${CDB_RACE_EACH:=120}"
 workers=8 each=${CDB_RACE_EACH:-30}
 cat >"$race/worker" <<'EOF'
 #!/bin/sh

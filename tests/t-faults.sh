@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: quick long
 # t-faults.sh: fault injection with strace. Each system call that relay-allow, relay-check
 # and relay-expire make on a normal run (found by tracing that run) is made to fail, one call
 # at a time. With FAULTS_FULL=1 (make check-all) each call fails with each of ENOSPC, EIO,
@@ -46,6 +47,7 @@ RELAY_DIR=$store
 export RELAY_DIR
 errors="ENOSPC EIO EACCES EMFILE"
 full=0
+[ "${TEST_LONG:-0}" = 1 ] && : "${FAULTS_FULL:=1}"
 case ${FAULTS_FULL:-0} in '' | 0) ;; *) full=1 ;; esac
 turn=0
 # errors_now: the errors to inject at the next call site: all of them (FAULTS_FULL), or the

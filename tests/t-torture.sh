@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: quick long
 # t-torture.sh: logins, SMTP checks and sweeps all at once, for TORTURE_SECONDS (default 3;
 # `make check-all` runs it for 60), with a short expiry (TORTURE_EXPIRY, default 2 s).
 # What is checked holds over however many rounds ran: how many ran is a figure for the log
@@ -140,6 +141,7 @@ if [ "$(date +%s%3N 2>/dev/null)" = "$(date +%s)%3N" ] || [ -z "$(date +%s%3N 2>
     done_testing
 fi
 
+[ "${TEST_LONG:-0}" = 1 ] && : "${TORTURE_SECONDS:=60}"
 seconds=${TORTURE_SECONDS:-3}
 expiry=${TORTURE_EXPIRY:-2}
 store=$SCRATCH/store
