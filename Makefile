@@ -45,6 +45,8 @@ UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules te
 	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-fds \
 	tests/unit-client tests/unit-hostile tests/unit-buf tests/unit-replace tests/unit-map \
 	tests/unit-merge tests/unit-sources tests/unit-writer
+# The unit tests that work in a scratch directory include unit-files.h as well.
+UNITFILES = $(SRC)/tests/unit.h $(SRC)/tests/unit-files.h
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat
 
@@ -85,12 +87,12 @@ tests/unit-addr: $(SRC)/tests/unit-addr.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-addr.c $(CORE) $(LDFLAGS)
 
-tests/unit-store: $(SRC)/tests/unit-store.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
+tests/unit-store: $(SRC)/tests/unit-store.c $(UNITFILES) $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-store.c $(CORE) $(LDFLAGS)
 
 # t-hostile.sh's inputs, and the parser vectors of other shell tests, through the parsers.
-tests/unit-hostile: $(SRC)/tests/unit-hostile.c $(SRC)/tests/unit.h $(CORE) $(HDRS) $(RULES)
+tests/unit-hostile: $(SRC)/tests/unit-hostile.c $(UNITFILES) $(CORE) $(HDRS) $(RULES)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-hostile.c $(CORE) \
 		$(SRC)/cdb/rules.c $(LDFLAGS)
@@ -111,11 +113,11 @@ tests/unit-client: $(SRC)/tests/unit-client.c $(SRC)/tests/unit.h $(SRC)/addr.c 
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-client.c $(SRC)/addr.c $(LDFLAGS)
 
-tests/unit-owner: $(SRC)/tests/unit-owner.c $(SRC)/tests/unit.h $(SRC)/owner.c $(SRC)/owner.h
+tests/unit-owner: $(SRC)/tests/unit-owner.c $(UNITFILES) $(SRC)/owner.c $(SRC)/owner.h
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-owner.c $(SRC)/owner.c $(LDFLAGS)
 
-tests/unit-settings: $(SRC)/tests/unit-settings.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
+tests/unit-settings: $(SRC)/tests/unit-settings.c $(UNITFILES) $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-settings.c $(CORE) $(LDFLAGS)
 
@@ -134,7 +136,7 @@ tests/unit-buf: $(SRC)/tests/unit-buf.c $(SRC)/tests/unit.h $(SRC)/buf.c $(SRC)/
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-buf.c $(SRC)/buf.c $(LDFLAGS)
 
-tests/unit-replace: $(SRC)/tests/unit-replace.c $(SRC)/tests/unit.h $(SRC)/replace.c \
+tests/unit-replace: $(SRC)/tests/unit-replace.c $(UNITFILES) $(SRC)/replace.c \
 		$(SRC)/replace.h $(SRC)/io.c $(SRC)/io.h
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-replace.c $(SRC)/replace.c \
@@ -151,13 +153,13 @@ tests/unit-merge: $(SRC)/tests/unit-merge.c $(SRC)/tests/unit.h $(CDBBUILD) $(RU
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-merge.c $(SRC)/cdb/merge.c \
 		$(SRC)/cdb/map.c $(SRC)/cdb/rules.c $(CORE) $(LDFLAGS)
 
-tests/unit-sources: $(SRC)/tests/unit-sources.c $(SRC)/tests/unit.h $(CDBBUILD) $(SNAPSHOT) \
+tests/unit-sources: $(SRC)/tests/unit-sources.c $(UNITFILES) $(CDBBUILD) $(SNAPSHOT) \
 		$(TRIGGER) $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-sources.c $(SRC)/cdb/sources.c \
 		$(SRC)/cdb/map.c $(SRC)/cdb/snapshot.c $(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS)
 
-tests/unit-writer: $(SRC)/tests/unit-writer.c $(SRC)/tests/unit.h $(CDBBUILD) $(CORE) $(HDRS)
+tests/unit-writer: $(SRC)/tests/unit-writer.c $(UNITFILES) $(CDBBUILD) $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-writer.c $(SRC)/cdb/writer.c \
 		$(SRC)/replace.c $(LDFLAGS) $(CDBLIBS)

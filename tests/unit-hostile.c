@@ -41,11 +41,10 @@
 #include "settings.h"
 #include "store.h"
 #include "unit.h"
+#include "unit-files.h"
 
-static char top[4096];        /* the scratch directory (mkdtemp) */
 static char store_dir[4200];  /* the store: top/store, mode 0755 */
 static char outside[4200];    /* top/outside: what links out of the store point at */
-static char alarm_msg[4400];  /* what on_alarm prints: made before any alarm is set */
 static time_t now;            /* one clock reading for every freshness decision */
 
 /* The default key policy: what settings_load gives with no RELAY_IPV6_PREFIX and no
@@ -53,66 +52,6 @@ static time_t now;            /* one clock reading for every freshness decision 
 static const struct addr_policy policy64 = {SETTINGS_DEFAULT_V6BITS, 0, {0}};
 
 /* ---- scaffolding ---------------------------------------------------------------------------- */
-
-/* A call that blocks (a FIFO opened without O_NONBLOCK, a lock waited on) fails the test
- * instead of hanging it. Only write and _exit here. */
-static void on_alarm(int sig)
-{
-    (void)sig;
-    if (write(1, alarm_msg, strlen(alarm_msg)) < 0)
-        _exit(2);
-    _exit(1);
-}
-
-static void fail_setup(const char *what, const char *path)
-{
-    printf("# unable to %s %s: %s\n", what, path, strerror(errno));
-    exit(1);
-}
-
-static void path_of(char *buf, size_t size, const char *parent, const char *name)
-{
-    int n = snprintf(buf, size, "%s/%s", parent, name);
-    if (n < 0 || (size_t)n >= size) {
-        errno = ENAMETOOLONG;
-        fail_setup("name", parent);
-    }
-}
-
-/* Write exactly n bytes (NULs included) to dir/name, mode 0644, replacing what was there. */
-static void put(const char *dir, const char *name, const char *data, size_t n)
-{
-    char p[8192];
-    int fd;
-
-    path_of(p, sizeof p, dir, name);
-    (void)unlink(p);
-    fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0 || (n > 0 && write(fd, data, n) != (ssize_t)n) || fchmod(fd, 0644) != 0 ||
-        close(fd) != 0)
-        fail_setup("write", p);
-}
-
-static void set_time(const char *dir, const char *name, time_t when)
-{
-    char p[8192];
-    struct timespec ts[2];
-
-    path_of(p, sizeof p, dir, name);
-    ts[0].tv_sec = ts[1].tv_sec = when;
-    ts[0].tv_nsec = ts[1].tv_nsec = 0;
-    if (utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW) != 0)
-        fail_setup("set the time of", p);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (type == FTW_DP)
-        return rmdir(path);
-    return unlink(path);
-}
 
 /* A string of n copies of c after prefix, in buf (size > strlen(prefix) + n). */
 static char *filled(char *buf, const char *prefix, char c, size_t n)
@@ -124,30 +63,13 @@ static char *filled(char *buf, const char *prefix, char c, size_t n)
     return buf;
 }
 
-/* Send stderr to a temp file until capture_end, which puts it back and returns how many
- * lines "unit-hostile: warning: ..." were written meanwhile. */
-static FILE *capture_begin(int *saved)
-{
-    FILE *f = tmpfile();
-
-    fflush(stderr);
-    *saved = dup(2);
-    if (f == NULL || *saved < 0 || dup2(fileno(f), 2) < 0)
-        fail_setup("capture", "stderr");
-    return f;
-}
-
-static int capture_end(FILE *f, int saved)
+/* How many lines "unit-hostile: warning: ..." f, from capture_end, holds; closes it. */
+static int warnings_in(FILE *f)
 {
     static const char head[] = "unit-hostile: warning: ";
     char line[8192];
     int warnings = 0;
 
-    fflush(stderr);
-    if (dup2(saved, 2) < 0)
-        fail_setup("restore", "stderr");
-    close(saved);
-    rewind(f);
     while (fgets(line, sizeof line, f) != NULL)
         if (strncmp(line, head, sizeof head - 1) == 0)
             warnings++;
@@ -873,7 +795,7 @@ static void test_lock_file(void)
             fail_setup("open", dir);
         f = capture_begin(&saved);
         rc = store_record(&s, "10.3.1.1", "eve");
-        w = capture_end(f, saved);
+        w = warnings_in(capture_end(f, saved));
         store_close(&s);
         CHECK(rc == 0, ".lock a %s: the login is recorded", k);
         CHECK(w <= 1, ".lock a %s: with at most one warning", k);
@@ -1204,21 +1126,13 @@ static void test_ipv6_ranges(void)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
     int status;
 
     log_init("unit-hostile");
     umask(022);
-    signal(SIGALRM, on_alarm);
     now = time(NULL);
-    snprintf(top, sizeof top, "%s/unit-hostile.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(top) == NULL) {
-        printf("# unable to create a scratch directory: %s\n", strerror(errno));
-        return 1;
-    }
-    snprintf(alarm_msg, sizeof alarm_msg,
-             "not ok - no call blocked (one did, for 30 s)\n# scratch directory left: %s\n",
-             top);
+    scratch_make("unit-hostile");
+    alarm_fails();
     path_of(store_dir, sizeof store_dir, top, "store");
     path_of(outside, sizeof outside, top, "outside");
     if (chmod(top, 0755) != 0 || mkdir(store_dir, 0755) != 0 || mkdir(outside, 0755) != 0)
@@ -1243,7 +1157,6 @@ int main(void)
     test_ipv6_ranges();
 
     status = unit_done();
-    if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        printf("# unable to remove the scratch directory: %s\n", strerror(errno));
+    scratch_remove();
     return status;
 }

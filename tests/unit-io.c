@@ -28,12 +28,17 @@ static void tick(int sig)
 static void interrupt_often(int on)
 {
     struct sigaction sa;
+    struct itimerval it = {{0, on ? 200 : 0}, {0, on ? 200 : 0}};
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on ? tick : SIG_DFL;
     sigemptyset(&sa.sa_mask);
+    /* Off: the timer stops before SIG_DFL is back, or a last tick between the two would kill
+     * the test ("Alarm clock"). On: tick is there before the first one. */
+    if (!on)
+        setitimer(ITIMER_REAL, &it, NULL);
     sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART: a blocked call ends with EINTR */
-    struct itimerval it = {{0, on ? 200 : 0}, {0, on ? 200 : 0}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    if (on)
+        setitimer(ITIMER_REAL, &it, NULL);
 }
 
 /* A tenth of a millisecond: the other end falls behind, so transfers come up short. */

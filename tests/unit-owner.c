@@ -3,7 +3,6 @@
 #define _GNU_SOURCE /* getresuid, getresgid, setgroups */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -15,32 +14,17 @@
 
 #include "owner.h"
 #include "unit.h"
+#include "unit-files.h"
 
 #define OTHER 65534 /* nobody: the store's account in these tests */
 /* A uid with no passwd entry here (checked before it is used). */
 #define NOBODY_KNOWS 64999
 
-static char top[4096];
-
-static void path_of(char *buf, size_t size, const char *name)
-{
-    if ((size_t)snprintf(buf, size, "%s/%s", top, name) >= size) {
-        printf("# path too long: %s\n", name);
-        exit(1);
-    }
-}
-
-static void fail_setup(const char *what, const char *path)
-{
-    printf("not ok - setup: unable to %s %s: %s\n", what, path, strerror(errno));
-    exit(1);
-}
-
 /* dir under top, owned by uid:gid with mode. */
 static void make_dir(char *buf, size_t size, const char *name, uid_t uid, gid_t gid,
                      mode_t mode)
 {
-    path_of(buf, size, name);
+    path_of(buf, size, top, name);
     if (mkdir(buf, 0700) != 0 || chown(buf, uid, gid) != 0 || chmod(buf, mode) != 0)
         fail_setup("create", buf);
 }
@@ -69,11 +53,11 @@ static void test_enter(void)
     nbefore = getgroups(OWNER_GROUPS_MAX, before);
 
     make_dir(dir, sizeof dir, "store", OTHER, OTHER, 0755);
-    path_of(victim, sizeof victim, "victim");
+    path_of(victim, sizeof victim, top, "victim");
     fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0 || write(fd, "root's\n", 7) != 7 || close(fd) != 0)
         fail_setup("create", victim);
-    path_of(planted, sizeof planted, "store/.lock");
+    path_of(planted, sizeof planted, top, "store/.lock");
     if (link(victim, planted) != 0)
         fail_setup("link", planted);
 
@@ -89,7 +73,7 @@ static void test_enter(void)
     ninside = getgroups(OWNER_GROUPS_MAX, inside);
     CHECK(ninside == 1 && inside[0] == OTHER, "the only group is the store's");
 
-    path_of(made, sizeof made, "store/made");
+    path_of(made, sizeof made, top, "store/made");
     fd = open(made, O_WRONLY | O_CREAT | O_EXCL, 0600);
     CHECK(fd >= 0, "a file can be made in the store");
     if (fd >= 0)
@@ -171,11 +155,11 @@ static void test_refused(void)
             (void)owner_leave(&saved);
     }
 
-    path_of(file, sizeof file, "plainfile");
+    path_of(file, sizeof file, top, "plainfile");
     if (close(open(file, O_WRONLY | O_CREAT, 0644)) != 0)
         fail_setup("create", file);
     CHECK(owner_enter(&saved, file) == -1 && errno == ENOTDIR, "a file is not a store");
-    path_of(file, sizeof file, "nowhere");
+    path_of(file, sizeof file, top, "nowhere");
     CHECK(owner_enter(&saved, file) == -1 && errno == ENOENT, "a missing store");
     CHECK(ids_are(0, 0), "every refusal leaves root root");
 }
@@ -226,17 +210,8 @@ static void test_drop_refused(void)
     CHECK(owner_drop(dir) == 0 && ids_are(0, 0), "owner_drop on a store of root's stays root");
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-
     if (geteuid() != 0) {
         struct owner_saved saved;
         CHECK(owner_enter(&saved, ".") == 0 && !saved.active, "not root: nothing to switch");
@@ -244,18 +219,15 @@ int main(void)
         return unit_done();
     }
     umask(022);
-    (void)snprintf(top, sizeof top, "%s/unit-owner.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(top) == NULL || chmod(top, 0711) != 0) {
-        printf("# unable to create a scratch directory: %s\n", strerror(errno));
-        return 1;
-    }
+    scratch_make("unit-owner");
+    if (chmod(top, 0711) != 0)
+        fail_setup("open up", top);
     test_enter();
     test_refused();
     test_drop(0);
     test_drop(1);
     test_drop_refused();
     int status = unit_done();
-    if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        printf("# unable to remove %s\n", top);
+    scratch_remove();
     return status;
 }

@@ -11,8 +11,8 @@
 #include "io.h"
 #include "replace.h"
 #include "unit.h"
+#include "unit-files.h"
 
-static char top[4096];
 static int dfd;
 
 static long mode_of(const char *name)
@@ -54,12 +54,9 @@ static int replace(const char *tmp, const char *name, const char *text, int sync
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(top, sizeof top, "%s/unit-replace.XXXXXX", t && *t ? t : "/tmp");
-    if (mkdtemp(top) == NULL || (dfd = open(top, O_RDONLY | O_DIRECTORY)) < 0) {
-        printf("# unable to create a scratch directory: %s\n", strerror(errno));
-        return 1;
-    }
+    scratch_make("unit-replace");
+    if ((dfd = open(top, O_RDONLY | O_DIRECTORY)) < 0)
+        fail_setup("open", top);
 
     umask(0);
     int fd = replace_open(dfd, "a.tmp");
@@ -114,10 +111,7 @@ int main(void)
     }
 
     int status = unit_done();
-    const char *names[] = {"a", "b", "link", "dangling", "dir/sub", "dir", "cwd"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        (void)unlinkat(dfd, names[i], i >= 4 && i <= 5 ? AT_REMOVEDIR : 0);
-    if (rmdir(top) != 0)
-        printf("# unable to remove the scratch directory %s: %s\n", top, strerror(errno));
+    close(dfd);
+    scratch_remove();
     return status;
 }

@@ -1,6 +1,6 @@
 /* unit-settings.c: strict numbers, and the settings read from the environment: defaults,
  * relay-ctrl's names as fallbacks, and the safe choice (with a warning) for a bad value. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw in unit-files.h */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "log.h"
 #include "settings.h"
 #include "unit.h"
+#include "unit-files.h"
 
 static void test_number(void)
 {
@@ -212,24 +213,12 @@ static const struct env_case env_cases[] = {
 /* Run settings_load with stderr going to a temp file; return what it wrote in buf. */
 static void load_captured(struct settings *s, char *buf, size_t size)
 {
-    FILE *f = tmpfile();
     int saved;
-    size_t n = 0;
+    FILE *f = capture_begin(&saved);
+    size_t n;
 
-    buf[0] = '\0';
-    fflush(stderr);
-    saved = dup(2);
-    if (f == NULL || saved < 0 || dup2(fileno(f), 2) < 0) {
-        printf("# unable to capture stderr\n");
-        settings_load(s, log_warn);
-        return;
-    }
     settings_load(s, log_warn);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    rewind(f);
-    n = fread(buf, 1, size - 1, f);
+    n = fread(buf, 1, size - 1, capture_end(f, saved));
     buf[n] = '\0';
     fclose(f);
 }

@@ -6,7 +6,6 @@
 #define _XOPEN_SOURCE 700 /* mkdtemp, symlink */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,33 +13,9 @@
 #include "io.h"
 #include "log.h"
 #include "unit.h"
+#include "unit-files.h"
 
-static char top[4096];
 static const struct snapshot_id id = {7, 42};
-
-static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static void path(char *buf, const char *name)
-{
-    snprintf(buf, 4200, "%s/%s", top, name);
-}
-
-static void write_file(const char *name, const char *text, size_t n, mode_t mode)
-{
-    char p[4200];
-    path(p, name);
-    unlink(p);
-    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, mode);
-    if (fd < 0 || io_write(fd, text, n) != 0 || fchmod(fd, mode) != 0 || close(fd) != 0) {
-        printf("# unable to write %s: %s\n", p, strerror(errno));
-        exit(1);
-    }
-}
 
 struct seen {
     char text[4096];
@@ -76,15 +51,16 @@ static void test_snapshot(void)
     struct sources s;
     const char *why = "";
     char p[4200];
+    int r;
     sources_init(&s);
-    path(p, "snap");
+    path_of(p, sizeof p, top, "snap");
     CHECK(sources_load_snapshot(&s, p, &id, &why) == 1, "no snapshot: 1");
 
     char text[512];
     size_t n = snapshot_header(text, &id, 2);
     n += snapshot_line(text + n, "192.0.2.5", 9, 1000);
     n += snapshot_line(text + n, "2001:db8:1:2::_64", 17, 2000);
-    write_file("snap", text, n, 0600);
+    put_mode(top, "snap", text, n, 0600);
     CHECK(sources_load_snapshot(&s, p, &id, &why) == 0, "a good snapshot loads");
     CHECK(sources_add(&s, "10.0.0.1", 8, 3000) == 0, "an allowance added after it");
     struct seen seen = {"", 0, 0};
@@ -94,25 +70,29 @@ static void test_snapshot(void)
     CHECK(seen.n == 3 && seen.from_snapshot == 2, "two of them from the snapshot");
 
     const struct snapshot_id other = {7, 43};
-    CHECK(sources_load_snapshot(&s, p, &other, &why) == -1 && s.snap == NULL && s.nallow == 0,
+    /* Each load comes before its CHECK, whose arguments (the reason among them) are evaluated
+     * in no set order. */
+    r = sources_load_snapshot(&s, p, &other, &why);
+    CHECK(r == -1 && s.snap == NULL && s.nallow == 0,
           "a snapshot of another store is refused (%s), and nothing is left of it", why);
-    write_file("snap", text, n - 3, 0600);
-    CHECK(sources_load_snapshot(&s, p, &id, &why) == -1, "a cut snapshot is refused (%s)", why);
-    write_file("snap", text, n, 0622);
-    CHECK(sources_load_snapshot(&s, p, &id, &why) == -1 &&
-              strcmp(why, "writable by its group or by others") == 0,
+    put_mode(top, "snap", text, n - 3, 0600);
+    r = sources_load_snapshot(&s, p, &id, &why);
+    CHECK(r == -1, "a cut snapshot is refused (%s)", why);
+    put_mode(top, "snap", text, n, 0622);
+    r = sources_load_snapshot(&s, p, &id, &why);
+    CHECK(r == -1 && strcmp(why, "writable by its group or by others") == 0,
           "a snapshot others may write is refused (%s)", why);
-    write_file("snap", "", 0, 0600);
+    put_mode(top, "snap", "", 0, 0600);
     CHECK(sources_load_snapshot(&s, p, &id, &why) == -1 && strcmp(why, "empty") == 0,
           "an empty snapshot is refused");
     char q[4200];
-    path(q, "link");
-    write_file("snap", text, n, 0600);
+    path_of(q, sizeof q, top, "link");
+    put_mode(top, "snap", text, n, 0600);
     if (symlink(p, q) == 0)
         CHECK(sources_load_snapshot(&s, q, &id, &why) == -1 &&
                   strcmp(why, "a symbolic link") == 0,
               "a symbolic link to a good snapshot is refused");
-    path(q, "dir");
+    path_of(q, sizeof q, top, "dir");
     mkdir(q, 0700);
     CHECK(sources_load_snapshot(&s, q, &id, &why) == -1 && strcmp(why, "not a regular file") == 0,
           "a directory is refused");
@@ -127,8 +107,8 @@ static void test_journal(void)
     char p[4200];
     sources_init(&s);
     const char *j = "192.0.2.5\nnot a key\n192.0.2.5\n2001:db8:1:2::_64\n\n192.0.2.6";
-    write_file("journal", j, strlen(j), 0600);
-    path(p, "journal");
+    put_mode(top, "journal", j, strlen(j), 0600);
+    path_of(p, sizeof p, top, "journal");
     int fd = open(p, O_RDONLY);
     CHECK(sources_read_journal(&s, fd, &bad, &why) == 0, "a journal is read");
     close(fd);
@@ -143,7 +123,7 @@ static void test_journal(void)
 
     /* The store: one good record, one that others may write. */
     char store[4200];
-    path(store, "store");
+    path_of(store, sizeof store, top, "store");
     mkdir(store, 0755);
     struct store st;
     if (CHECK(store_open(&st, store) == 0, "setup: a store")) {
@@ -168,7 +148,7 @@ static void test_journal(void)
     /* A journal too big to be worth reading key by key. */
     static char big[SOURCES_JOURNAL_MAX + 1];
     memset(big, '\n', sizeof big);
-    write_file("journal", big, sizeof big, 0600);
+    put_mode(top, "journal", big, sizeof big, 0600);
     fd = open(p, O_RDONLY);
     struct sources t;
     sources_init(&t);
@@ -187,13 +167,14 @@ static void test_keep(void)
     sources_init(&s);
     const char *why = "";
     char text[512], p[4200];
+    int r;
     size_t n = snapshot_header(text, &id, 3);
     size_t body = n;
     n += snapshot_line(text + n, "192.0.2.1", 9, 1000);
     n += snapshot_line(text + n, "192.0.2.2", 9, 1001);
     n += snapshot_line(text + n, "192.0.2.3", 9, 1002);
-    write_file("snap", text, n, 0600);
-    path(p, "snap");
+    put_mode(top, "snap", text, n, 0600);
+    path_of(p, sizeof p, top, "snap");
     CHECK(sources_load_snapshot(&s, p, &id, &why) == 0, "setup: a snapshot of three");
     CHECK(sources_add(&s, "10.0.0.1", 8, 5) == 0, "setup: an added allowance");
     /* Keep the first two (neighbours: one run), drop the third, keep the added one. */
@@ -204,13 +185,14 @@ static void test_keep(void)
           "three lines kept");
     CHECK(s.nkept == 3 && s.keptlines == 3, "the two neighbours make one run (%zu slots)", s.nkept);
     char out[4200];
-    path(out, "next");
+    path_of(out, sizeof out, top, "next");
     int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int w = sources_write_snapshot(&s, fd, &id);
     CHECK(close(fd) == 0 && w == 0, "the next snapshot is written");
     struct sources t;
     sources_init(&t);
-    CHECK(sources_load_snapshot(&t, out, &id, &why) == 0, "and loads (%s)", why);
+    r = sources_load_snapshot(&t, out, &id, &why);
+    CHECK(r == 0, "and loads (%s)", why);
     struct seen seen = {"", 0, 0};
     sources_each(&t, note, &seen);
     CHECK_STR(seen.text, "192.0.2.1 1000|192.0.2.2 1001|10.0.0.1 5|", "with the kept lines");
@@ -232,19 +214,13 @@ static void test_keep(void)
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
     log_init("unit-sources");
     umask(022);
-    snprintf(top, sizeof top, "%s/unit-sources.XXXXXX", t && *t ? t : "/tmp");
-    if (mkdtemp(top) == NULL) {
-        printf("# unable to create a scratch directory: %s\n", strerror(errno));
-        return 1;
-    }
+    scratch_make("unit-sources");
     test_snapshot();
     test_journal();
     test_keep();
     int status = unit_done();
-    if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        printf("# unable to remove the scratch directory %s: %s\n", top, strerror(errno));
+    scratch_remove();
     return status;
 }

@@ -6,7 +6,6 @@
 #define _DEFAULT_SOURCE    /* flock */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -14,15 +13,7 @@
 #include "cdb/writer.h"
 #include "replace.h"
 #include "unit.h"
-
-static char top[4096];
-
-static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return type == FTW_DP ? rmdir(p) : unlink(p);
-}
+#include "unit-files.h"
 
 static void note_stale(const char *tmp, void *arg)
 {
@@ -38,13 +29,10 @@ static long mode_of(const char *p)
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
     umask(022);
-    snprintf(top, sizeof top, "%s/unit-writer.XXXXXX", t && *t ? t : "/tmp");
-    if (mkdtemp(top) == NULL || chdir(top) != 0) {
-        printf("# unable to create a scratch directory: %s\n", strerror(errno));
-        return 1;
-    }
+    scratch_make("unit-writer");
+    if (chdir(top) != 0)
+        fail_setup("enter", top);
 
     int stale = 0;
     int fd = writer_open("rules.tmp", note_stale, &stale);
@@ -110,7 +98,8 @@ int main(void)
           "a cdb whose end cannot be written: -1, and the temp file is gone");
 
     int status = unit_done();
-    if (chdir("/") != 0 || nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        printf("# unable to remove the scratch directory %s: %s\n", top, strerror(errno));
+    if (chdir("/") != 0)
+        printf("# unable to leave the scratch directory %s: %s\n", top, strerror(errno));
+    scratch_remove();
     return status;
 }
