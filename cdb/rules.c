@@ -372,8 +372,11 @@ void rules_ip6_keys(struct rules_v6_keys *out, const unsigned char net[16], unsi
     for (unsigned v = 0; v < (1U << spare); v++) {
         g[n - 1] = base | v;
         size_t first = out->count;
-        if (n >= 6 && n <= 7 && (g[4] & 0xfdffU) == 0 && g[5] == 0x5efe) {
-            out->partial = 1; /* every address here is ISATAP, keyed apart: no key */
+        /* Every address here is ISATAP, which relay-check keys as itself (/128): only a /128
+         * key grants one. A narrower network (six groups or more, short of 128 bits) gets no
+         * key; its exact keys would grant what relay-check does not (the fuzzer found one). */
+        if (n >= 6 && bits < 128 && (g[4] & 0xfdffU) == 0 && g[5] == 0x5efe) {
+            out->partial = 1;
             continue;
         }
         keys_for(out, g, n);

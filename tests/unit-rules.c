@@ -541,6 +541,13 @@ int main(void)
         keys_are(b, 64, "[2001:db8:1:0:] [2001:db8:1::]", 0);
         keys_are(c, 64, "[2001:db8:0:5:]", 1);
         keys_are(a, 48, "", 0); /* its ISATAP addresses cannot be kept out: unmatchable */
+        /* A network of ISATAP addresses only: relay-check keys each as itself, so only its
+         * /128 key grants (exact keys for a /126 would grant four hosts it does not). */
+        const unsigned isa[8] = {0x2001, 0xdb8, 1, 2, 0x200, 0x5efe, 0xc000, 0x204};
+        keys_are(isa, 126, "", 0);
+        keys_are(isa, 112, "", 0);
+        keys_are(isa, 96, "", 0);
+        keys_are(isa, 128, "[2001:db8:1:2:200:5efe:c000:204]", 0);
         keys_are(d, 60, "[2001:db8:1:20:] [2001:db8:1:21:] [2001:db8:1:22:] [2001:db8:1:23:] "
                         "[2001:db8:1:24:] [2001:db8:1:25:] [2001:db8:1:26:] [2001:db8:1:27:] "
                         "[2001:db8:1:28:] [2001:db8:1:29:] [2001:db8:1:2a:] [2001:db8:1:2b:] "
