@@ -13,8 +13,8 @@
 #                 make_store DIR, make_passwd FILE, file_is FILE FORMAT, owned_by FILE UID,
 #                 need_built NAME..., need_programs
 #   questions     granted ADDRESS, refused ADDRESS (relay-check's answer), client_env ADDRESS,
-#                 rcpt_reply HOST PORT, env_sorted FILE, env_diff BEFORE AFTER, now_ms,
-#                 appears FILE
+#                 rcpt_reply HOST PORT, env_sorted FILE, env_diff BEFORE AFTER, now_ms
+#   waiting       eventually SECONDS CMD..., appears FILE, lock_held FILE, cdb_idle CDB
 #
 # RELAY_BIN is the directory holding our built programs (tests/run sets it); it defaults to
 # the top of the source tree. The stand-ins are found in $RELAY_BIN/tests/standins, else in
@@ -361,15 +361,42 @@ need_built() {
     done
 }
 
-# appears FILE [SECONDS]: wait until FILE exists, at most SECONDS (default 10): a guard
-# against a hang, not a measure of time. True if it came.
-appears() {
+# eventually SECONDS CMD...: run CMD every tenth of a second until it succeeds, for at most
+# SECONDS. A guard against a hang on a loaded machine, never a measure of time: give it
+# plenty. True if CMD succeeded.
+eventually() {
+    lib_tenths=$(($1 * 10))
+    shift
     lib_n=0
-    while [ ! -e "$1" ] && [ "$lib_n" -lt "$((${2:-10} * 10))" ]; do
+    until "$@"; do
+        [ "$lib_n" -lt "$lib_tenths" ] || return 1
         sleep 0.1
         lib_n=$((lib_n + 1))
     done
-    [ -e "$1" ]
+}
+
+# appears FILE [SECONDS]: eventually (default 30 s) FILE exists.
+appears() {
+    eventually "${2:-30}" test -e "$1"
+}
+
+# lock_held FILE: eventually (60 s) another process holds a lock on FILE.
+lock_held() {
+    eventually 60 lib_locked "$1"
+}
+lib_locked() {
+    ! flock -n -x "$1" true 2>/dev/null
+}
+
+# cdb_free CDB: no cdb build runs now and none is asked for: the builder's lock CDB.lock is
+# free and its first byte is not the request flag. (The builder holds the lock until it has
+# seen the flag clear, so this cannot be true between two builds of one burst.)
+# cdb_idle CDB: eventually (60 s) cdb_free.
+cdb_free() {
+    [ "$(head -c 1 "$1.lock" 2>/dev/null)" != 1 ] && flock -n "$1.lock" true 2>/dev/null
+}
+cdb_idle() {
+    eventually 60 cdb_free "$1"
 }
 
 # ---- questions every test asks ---------------------------------------------------------------

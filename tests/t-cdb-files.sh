@@ -85,14 +85,6 @@ check "and the old cdb as it was" cmp -s "$cdb" "$SCRATCH/before.cdb"
 # once, each on a cdb and a store of its own, while the rest of the test goes on; their
 # verdicts are read at the end. Each runs under timeout(1), so that a hang fails the test.
 # shellcheck disable=SC2317 # called through check
-held_by_someone() { # FILE: wait (60 s at most) until another process holds FILE's lock
-    n=0
-    while [ "$n" -lt 600 ] && flock -n "$1" true; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    ! flock -n "$1" true
-}
 for w in held locked stuck; do
     mkdir "$SCRATCH/w-$w" && cp -p "$cdb" "$SCRATCH/w-$w/rules.cdb" &&
         cp -p "$cdb" "$SCRATCH/w-$w/before.cdb" && cp -a "$store" "$SCRATCH/w-$w/store" ||
@@ -112,7 +104,7 @@ hcdb=$SCRATCH/w-held/rules.cdb
 chmod 600 "$hcdb.tmp"
 start_bg flock "$hcdb.tmp" sleep 600
 held_holder=$LAST_PID
-check "the temp file is held by another build" held_by_someone "$hcdb.tmp"
+check "the temp file is held by another build" lock_held "$hcdb.tmp"
 waiter held timeout 60 "$RELAY_BIN/relay-cdb" "$hcdb" "$hcdb.tmp" \
     <"$SCRATCH/rules.txt" 2>"$SCRATCH/held.err"
 held_job=$LAST_PID
@@ -122,7 +114,7 @@ lcdb=$SCRATCH/w-locked/rules.cdb
 printf '000' >"$lcdb.lock"
 start_bg flock "$lcdb.lock" sleep 600
 locked_holder=$LAST_PID
-check "the cdb's lock is held by another build" held_by_someone "$lcdb.lock"
+check "the cdb's lock is held by another build" lock_held "$lcdb.lock"
 RELAY_DIR=$SCRATCH/w-locked/store RELAY_CDB=$lcdb RELAY_CDB_RULES=$SCRATCH/rules.txt \
     RELAY_CDB_PROG=$RELAY_BIN/relay-cdb waiter locked timeout 80 "$RELAY_BIN/relay-expire" \
     >/dev/null 2>"$SCRATCH/locked.err"

@@ -371,23 +371,13 @@ else
 fi
 
 # ---- a journal lock that is not let go ----
-# held_lock FILE: wait (60 s at most) until another process holds a lock on FILE.
-# shellcheck disable=SC2317 # called through check
-held_lock() {
-    n=0
-    while [ "$n" -lt 600 ] && flock -n -x "$1" true 2>/dev/null; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-    ! flock -n -x "$1" true 2>/dev/null
-}
 # The holders hold until they are stopped: a wait that ends while they still hold was bounded
 # by the program, not by the holder letting go (no clock is read).
 incremental
 login 192.0.2.62
 start_bg flock -s "$CDB.journal" sleep 600
 holder=$LAST_PID
-check "a stuck login holds the journal" held_lock "$CDB.journal"
+check "a stuck login holds the journal" lock_held "$CDB.journal"
 # shellcheck disable=SC2016 # the inner shell expands them
 timeout 60 sh -c 'RELAY_LOG=1 "$1" -i "$2" "$2.tmp" <"$3" 2>"$4"' sh "$RELAY_BIN/relay-cdb" \
     "$CDB" "$SCRATCH/rules.txt" "$SCRATCH/incr.err"
@@ -408,7 +398,7 @@ chmod 755 "$SCRATCH/record"
 : >"$CDB.journal"
 start_bg flock -x "$CDB.journal" sleep 600
 holder=$LAST_PID
-check "a stuck builder holds the journal" held_lock "$CDB.journal"
+check "a stuck builder holds the journal" lock_held "$CDB.journal"
 TCPREMOTEIP=192.0.2.63 RELAY_CDB_PROG=$SCRATCH/record timeout 60 "$RELAY_BIN/relay-allow" true \
     2>"$SCRATCH/login.err"
 rc=$?
@@ -534,22 +524,8 @@ done
 for p in $pids; do
     wait "$p"
 done
-# idle: no build asked for, and nobody holds the builder's lock (60 s at most: a guard
-# against a hang). The builder holds the lock until it has seen the flag clear, so with every
-# login done, a free lock and no flag mean that no build is left to start.
-# shellcheck disable=SC2317 # called through check
-idle() {
-    n=0
-    while [ "$n" -lt 600 ]; do
-        if [ "$(head -c 1 "$R2.lock")" != 1 ] && flock -n "$R2.lock" true; then
-            return 0
-        fi
-        sleep 0.1
-        n=$((n + 1))
-    done
-    return 1
-}
-check "the trigger's builder finishes" idle
+# With every login done, a free lock and no flag mean that no build is left to start.
+check "the trigger's builder finishes" cdb_idle "$R2"
 cdb -d "$R2" | tr '\0' '|' >"$race2/dump"
 missing=0
 w=1

@@ -44,17 +44,11 @@ chmod 755 "$SCRATCH/builder"
 # the flag clear, so a free lock with no flag means that no build is left to start.
 # shellcheck disable=SC2317 # called through check
 idle() {
-    lib_n=0
-    while [ "$lib_n" -lt 600 ]; do
-        if [ ! -d "$SCRATCH/running" ] &&
-            [ "$(head -c 1 "$SCRATCH/rules.cdb.lock" 2>/dev/null)" != 1 ] &&
-            flock -n "$SCRATCH/rules.cdb.lock" true 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-        lib_n=$((lib_n + 1))
-    done
-    return 1
+    eventually 60 idle_now
+}
+# shellcheck disable=SC2317 # called through eventually
+idle_now() {
+    [ ! -d "$SCRATCH/running" ] && cdb_free "$SCRATCH/rules.cdb"
 }
 
 # ---- a burst of logins ----

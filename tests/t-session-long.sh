@@ -79,11 +79,10 @@ refuses_now() { # NAME DESC
 # refreshed NAME OLD: wait (60 s at most: a guard against a hang) until the record in store
 # NAME no longer has the mtime OLD.
 refreshed() {
-    lib_n=0
-    while [ "$(mtime "$1")" = "$2" ] && [ "$lib_n" -lt 600 ]; do
-        sleep 0.1
-        lib_n=$((lib_n + 1))
-    done
+    eventually 60 mtime_is_not "$1" "$2"
+}
+# shellcheck disable=SC2317 # called through eventually
+mtime_is_not() {
     [ "$(mtime "$1")" != "$2" ]
 }
 old=$(($(date +%s) - expiry - 10))
