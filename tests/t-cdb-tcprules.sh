@@ -13,12 +13,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-for p in "$RELAY_BIN/relay-cdb" "$RELAY_BIN/relay-allow"; do
-    [ -x "$p" ] || {
-        not_ok "program is built: $p"
-        exit 1
-    }
-done
+need_built relay-cdb relay-allow
 for p in tcprules tcprulescheck cdb; do
     command -v "$p" >/dev/null 2>&1 || {
         not_ok "$p is installed (ucspi-tcp-ipv6, tinycdb)"

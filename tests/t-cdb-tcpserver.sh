@@ -10,10 +10,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_programs
-[ -x "$RELAY_BIN/relay-cdb" ] || {
-    not_ok "program is built: $RELAY_BIN/relay-cdb"
-    exit 1
-}
+need_built relay-cdb
 
 store=$SCRATCH/store
 make_store "$store"
@@ -61,10 +58,6 @@ if [ -z "${pop:-}" ] || [ -z "${smtp:-}" ]; then
     exit 1
 fi
 
-relay_reply() { # HOST PORT
-    smtp_try "$1" "$2" "$relay_rcpt"
-    reply_to "$SCRATCH/smtp.chat" RCPT
-}
 # wait_rule IP PATTERN: until tcprulescheck shows PATTERN for IP (60 s at most: a guard
 # against a hang, not a measure).
 wait_rule() {
@@ -78,7 +71,7 @@ wait_rule() {
     return 1
 }
 
-is "$(relay_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused before the login"
+is "$(rcpt_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused before the login"
 
 # chat exits 0 once the server has closed the connection (111 if it is still open after 10
 # s): the build cannot end while the gate is there, so a 0 says the builder holds nothing of
@@ -98,7 +91,7 @@ else
     not_ok "the detached builder puts the client into the cdb"
     diag <"$SCRATCH/pop.log"
 fi
-is "$(relay_reply 127.0.0.1 "$smtp")" "250 ok" "relay is granted by tcpserver's rules alone"
+is "$(rcpt_reply 127.0.0.1 "$smtp")" "250 ok" "relay is granted by tcpserver's rules alone"
 is "$(reply_lines "$SCRATCH/smtp.chat" XENV | sed -n 1p)" "250-RELAYCLIENT=\"\"" \
     "with RELAYCLIENT set to the configured value"
 is "$(TCPREMOTEIP=127.0.0.1 tcprulescheck "$cdbdir/smtp.cdb" | sed -n 2p)" \
@@ -108,7 +101,7 @@ is "$(TCPREMOTEIP=127.0.0.1 tcprulescheck "$cdbdir/smtp.cdb" | sed -n 2p)" \
 env $(cdbenv) PROTO=TCP6 TCP6REMOTEIP=::1 "$RELAY_BIN/relay-allow" 2>/dev/null
 if [ -n "${smtp6:-}" ]; then
     wait_rule ::1 '*RELAYCLIENT=*' || diag "::1 did not reach the cdb"
-    is "$(relay_reply ::1 "$smtp6")" "250 ok" "an IPv6 client's allowance works through tcpserver -x"
+    is "$(rcpt_reply ::1 "$smtp6")" "250 ok" "an IPv6 client's allowance works through tcpserver -x"
 else
     skip "an IPv6 client's allowance works through tcpserver -x" "no IPv6 on loopback"
 fi
@@ -122,9 +115,9 @@ done
 env $(cdbenv) "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
 is "$?" 0 "relay-expire prunes and rebuilds"
 like "$(cat "$SCRATCH/expire.out")" "*removed 2*" "both allowances are pruned"
-is "$(relay_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused after the expiring rebuild"
+is "$(rcpt_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused after the expiring rebuild"
 [ -n "${smtp6:-}" ] &&
-    is "$(relay_reply ::1 "$smtp6")" "$refused" "for the IPv6 client too"
+    is "$(rcpt_reply ::1 "$smtp6")" "$refused" "for the IPv6 client too"
 is "$(TCPREMOTEIP=127.0.0.1 tcprulescheck "$cdbdir/smtp.cdb" | tr '\n' ' ')" \
     "rule : set environment variable GREETING=static allow connection " \
     "the cdb is back to the static rules"

@@ -32,24 +32,13 @@ start_smtp() { # NAME ENVFILE [TCPSERVER-OPTION] [VAR=value...]: relay-check in 
         env RELAY_DIR="$store" "$@" \
         "$RELAY_BIN/relay-check" "$STANDINS/smtpd" -e "$lib_s_env" "$SCRATCH/rcpthosts"
 }
-# relay_reply PORT: the reply to RCPT for a domain that is not ours.
-relay_reply() {
-    smtp_try 127.0.0.1 "$1" "$relay_rcpt"
-    reply_to "$SCRATCH/smtp.chat" RCPT
-}
 # env_added BEFORE AFTER: the variables AFTER has and BEFORE has not (or has with another
-# value), sorted; the per-connection ports are left out. env_removed: the other way round.
-env_sorted() {
-    grep -v -e '^TCPREMOTEPORT=' -e '^TCPLOCALPORT=' -e '^TCP6REMOTEPORT=' \
-        -e '^TCP6LOCALPORT=' "$1" | sort
-}
+# value), sorted; env_removed: the other way round (env_diff's lines, without their mark).
 env_added() {
-    env_sorted "$1" >"$SCRATCH/env.a"
-    env_sorted "$2" >"$SCRATCH/env.b"
-    comm -13 "$SCRATCH/env.a" "$SCRATCH/env.b"
+    env_diff "$1" "$2" | sed -n 's/^+ //p'
 }
 env_removed() {
-    env_added "$2" "$1"
+    env_diff "$1" "$2" | sed -n 's/^- //p'
 }
 
 start_pop pop "$SCRATCH/home/bob/pop3d.env" relay-allow && pop=$SERVER_PORT
@@ -75,7 +64,7 @@ fi
 diag "before any login"
 smtp_try 127.0.0.1 "$smtp" "$local_rcpt"
 is "$(reply_to "$SCRATCH/smtp.chat" RCPT)" "250 ok" "a local recipient is accepted"
-is "$(relay_reply "$smtp")" "$refused" "relay is refused before a login"
+is "$(rcpt_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused before a login"
 is "$(reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' ')" \
     "250-RELAYCLIENT unset 250 TCPREMOTEINFO unset " "relay-check set neither variable"
 check "relay-check logs the refusal" grep -qx 'relay-check: refused 127.0.0.1 not found' \
@@ -85,7 +74,7 @@ diag "a login with a wrong password"
 pop_login 127.0.0.1 "$pop" bob wrong
 is "$(reply_to "$SCRATCH/pop.chat" PASS)" "-ERR authorization failed" "a wrong password fails"
 check "a failed login records nothing" test ! -e "$store/127.0.0.1"
-is "$(relay_reply "$smtp")" "$refused" "relay is refused after a failed login"
+is "$(rcpt_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused after a failed login"
 
 diag "a good login"
 pop_login 127.0.0.1 "$pop" bob secret
@@ -108,7 +97,7 @@ is "$(env_removed "$SCRATCH/home/bob/pop3d-plain.env" "$SCRATCH/home/bob/pop3d.e
 check "pop3d runs with USER=bob from checkpassword" grep -qx 'USER=bob' "$SCRATCH/home/bob/pop3d.env"
 
 diag "relay after the login"
-is "$(relay_reply "$smtp")" "250 ok" "relay is granted after the login"
+is "$(rcpt_reply 127.0.0.1 "$smtp")" "250 ok" "relay is granted after the login"
 is "$(reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' ')" \
     '250-RELAYCLIENT="" 250 TCPREMOTEINFO unset ' \
     "RELAYCLIENT is empty and TCPREMOTEINFO unset by default"
@@ -121,7 +110,7 @@ is "$(env_added "$SCRATCH/smtpd-plain.env" "$SCRATCH/smtpd.env")" "RELAYCLIENT="
 is "$(env_removed "$SCRATCH/smtpd-plain.env" "$SCRATCH/smtpd.env")" "" \
     "relay-check removes nothing from the smtpd's environment"
 
-is "$(relay_reply "$smtp_info")" "250 ok" "relay is granted with RELAY_REMOTEINFO=1"
+is "$(rcpt_reply 127.0.0.1 "$smtp_info")" "250 ok" "relay is granted with RELAY_REMOTEINFO=1"
 is "$(reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' ')" \
     '250-RELAYCLIENT="@fixup.example" 250 TCPREMOTEINFO="bob" ' \
     "RELAY_RELAYCLIENT gives RELAYCLIENT, RELAY_REMOTEINFO=1 gives TCPREMOTEINFO"
@@ -130,28 +119,28 @@ is "$(env_added "$SCRATCH/smtpd-plain.env" "$SCRATCH/smtpd-info.env" |
     "with RELAY_REMOTEINFO=1 relay-check adds RELAYCLIENT and TCPREMOTEINFO only"
 
 diag "a tcpserver rule that sets RELAYCLIENT"
-is "$(relay_reply "$smtp_rules")" "250 ok" "a rule's RELAYCLIENT lets the client relay"
+is "$(rcpt_reply 127.0.0.1 "$smtp_rules")" "250 ok" "a rule's RELAYCLIENT lets the client relay"
 is "$(reply_lines "$SCRATCH/smtp.chat" XENV | sed -n 1p)" '250-RELAYCLIENT="@static.example"' \
     "relay-check leaves the rule's RELAYCLIENT as it is"
 printf '%s\n' '127.0.0.2:allow,RELAYCLIENT=""' ':allow' |
     tcprules "$SCRATCH/rules.cdb" "$SCRATCH/rules.tmp"
-is "$(relay_reply "$smtp_rules")" "250 ok" "with a rule for another address, the store grants"
+is "$(rcpt_reply 127.0.0.1 "$smtp_rules")" "250 ok" "with a rule for another address, the store grants"
 is "$(reply_lines "$SCRATCH/smtp.chat" XENV | sed -n 1p)" '250-RELAYCLIENT="@dynamic.example"' \
     "and RELAYCLIENT is RELAY_RELAYCLIENT"
 
 diag "expiry (RELAY_EXPIRY=2 on one server)"
 pop_login 127.0.0.1 "$pop" bob secret
 is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a second login refreshes the allowance"
-is "$(relay_reply "$smtp_short")" "250 ok" "relay is granted right after the login"
+is "$(rcpt_reply 127.0.0.1 "$smtp_short")" "250 ok" "relay is granted right after the login"
 RELAY_DIR=$store "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>&1
 like "$(grep '^127\.0\.0\.1 ' "$SCRATCH/list.out")" '127.0.0.1 bob [0-9]* [0-9]*' \
     "relay-expire -l lists the allowance"
 # The allowance expires under RELAY_EXPIRY=2: its record back-dated by 10 s, no waiting.
 touch -d "@$(($(date +%s) - 10))" "$store/127.0.0.1"
-is "$(relay_reply "$smtp_short")" "$refused" "relay is refused once the allowance expired"
+is "$(rcpt_reply 127.0.0.1 "$smtp_short")" "$refused" "relay is refused once the allowance expired"
 like "$(grep '^relay-check: refused' "$SCRATCH/smtp-short.log")" \
     'relay-check: refused 127.0.0.1 expired user=bob age=[0-9]*' "relay-check logs the expiry"
-is "$(relay_reply "$smtp")" "250 ok" "with the default expiry it is still granted"
+is "$(rcpt_reply 127.0.0.1 "$smtp")" "250 ok" "with the default expiry it is still granted"
 RELAY_DIR=$store "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
 check "relay-expire with the default expiry keeps the record" test -f "$store/127.0.0.1"
 RELAY_DIR=$store RELAY_EXPIRY=2 "$RELAY_BIN/relay-expire" -n >"$SCRATCH/dry.out" 2>&1
@@ -159,10 +148,10 @@ check "relay-expire -n removes nothing" test -f "$store/127.0.0.1"
 RELAY_DIR=$store RELAY_EXPIRY=2 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
 is "$?" 0 "relay-expire exits 0"
 check "relay-expire removes the stale record" test ! -e "$store/127.0.0.1"
-is "$(relay_reply "$smtp")" "$refused" "relay is refused after the sweep"
+is "$(rcpt_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused after the sweep"
 
 pop_login 127.0.0.1 "$pop" bob secret
 is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a new login succeeds"
-is "$(relay_reply "$smtp_short")" "250 ok" "and grants relay again"
+is "$(rcpt_reply 127.0.0.1 "$smtp_short")" "250 ok" "and grants relay again"
 
 done_testing

@@ -36,12 +36,7 @@ if [ "$MAIL_UID" -eq 0 ]; then
     skip "Dovecot login paths" "the scratch directory is not reachable by other users"
     exit 0
 fi
-for p in "$RELAY_BIN/relay-allow" "$RELAY_BIN/relay-check" "$STANDINS/chat"; do
-    if [ ! -x "$p" ]; then
-        not_ok "program is built: $p"
-        exit 1
-    fi
-done
+need_built relay-allow relay-check chat
 
 D=$SCRATCH/dovecot
 store=$SCRATCH/store
@@ -194,14 +189,7 @@ ok "a private Dovecot starts on loopback (pop3 $pop, imap $imap${v6:+, IPv4 and 
 
 # relay_query IP: what relay-check decides for a client at IP: "granted" or "refused".
 relay_query() {
-    case $1 in
-    *:*) set -- "$1" TCP6 ;;
-    *) set -- "$1" TCP ;;
-    esac
-    # shellcheck disable=SC2016 # the inner shell expands it
-    env RELAY_DIR="$store" PROTO="$2" TCPREMOTEIP="$1" TCP6REMOTEIP="$1" \
-        "$RELAY_BIN/relay-check" sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then
-            echo granted; else echo refused; fi' 2>>"$SCRATCH/relay-check.log"
+    if granted "$1" RELAY_DIR="$store"; then echo granted; else echo refused; fi
 }
 
 # log_lines PATTERN: how many lines of Dovecot's log match PATTERN (grep -E).

@@ -24,12 +24,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-for p in relay-allow relay-check relay-expire relay-cdb; do
-    if [ ! -x "$RELAY_BIN/$p" ]; then
-        not_ok "program is built: $RELAY_BIN/$p"
-        exit 1
-    fi
-done
+need_built relay-allow relay-check relay-expire relay-cdb
 if ! command -v strace >/dev/null 2>&1 ||
     ! strace -qq -o /dev/null -e inject=getppid:error=EIO true 2>/dev/null; then
     skip "fault injection" "strace with inject= does not work here"
@@ -198,11 +193,6 @@ clean_store() {
 record() { # KEY AGE-SECONDS USER
     printf 'relaylease1 %s %s\n' "$1" "$3" >"$store/$1"
     touch -d "$2 seconds ago" "$store/$1"
-}
-granted() { # ADDRESS: does a clean relay-check grant it now?
-    # shellcheck disable=SC2016 # expanded by that shell
-    TCPREMOTEIP=$1 RELAY_LOG=0 "$RELAY_BIN/relay-check" /bin/sh -c \
-        '[ "${RELAYCLIENT+set}" = set ]' 2>/dev/null
 }
 temps_left() {
     find "$store" -name '.tmp.*' | wc -l | tr -d ' '

@@ -15,10 +15,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_programs
-if [ ! -x "$RELAY_BIN/relay-session" ]; then
-    not_ok "program is built: $RELAY_BIN/relay-session"
-    exit 1
-fi
+need_built relay-session
 
 expiry=3
 make_passwd "$SCRATCH/passwd"

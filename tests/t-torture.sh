@@ -130,12 +130,7 @@ fi
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-for p in relay-allow relay-check relay-expire; do
-    if [ ! -x "$RELAY_BIN/$p" ]; then
-        not_ok "program is built: $RELAY_BIN/$p"
-        exit 1
-    fi
-done
+need_built relay-allow relay-check relay-expire
 if [ "$(date +%s%3N 2>/dev/null)" = "$(date +%s)%3N" ] || [ -z "$(date +%s%3N 2>/dev/null)" ]; then
     skip "torture" "date cannot print milliseconds (%3N) here"
     done_testing
