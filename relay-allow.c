@@ -76,10 +76,9 @@ static void allow(const struct settings *cfg)
         return;
     }
     struct store store;
-    if (store_open(&store, cfg->dir) != 0) {
+    if (store_open(&store, cfg->dir, log_warn) != 0) {
         log_warn("unable to open store %s: %s: nothing recorded", cfg->dir, strerror(errno));
     } else {
-        store.warn = log_warn;
         if (store_record(&store, key, user) != 0)
             log_warn("unable to record %s in %s: %s", key, cfg->dir, strerror(errno));
         else if (cfg->log)

@@ -312,9 +312,8 @@ static int apply_journal(struct build *b, int fd)
 static void collect(struct build *b)
 {
     struct store st;
-    if (store_open(&st, b->cfg.dir) != 0 || store_id(&st, &b->id.dev, &b->id.ino) != 0)
+    if (store_open(&st, b->cfg.dir, log_warn) != 0 || store_id(&st, &b->id.dev, &b->id.ino) != 0)
         log_fatal(111, "unable to open store %s: %s", b->cfg.dir, strerror(errno));
-    st.warn = log_warn;
     b->rescanned = 1;
     b->why = NULL;
     if (b->mode == PLAIN) {
@@ -486,7 +485,7 @@ static int save_snapshot(struct build *b)
     if (fd >= 0 && sources_write_snapshot(&b->src, fd, &b->id) != 0)
         replace_abandon(fd, AT_FDCWD, b->idxtmp);
     else if (fd >= 0)
-        r = replace_close(fd, AT_FDCWD, b->idxtmp, 0, 0);
+        r = replace_close(fd, AT_FDCWD, b->idxtmp, 0, 0600);
     made[TMP_IDX] = 0;
     if (r != 0) {
         log_warn("unable to write the snapshot %s: %s", b->idxtmp, strerror(errno));

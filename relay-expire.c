@@ -106,9 +106,8 @@ int main(int argc, char **argv)
         log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
     }
 
-    if (store_open(&store, cfg.dir) != 0)
+    if (store_open(&store, cfg.dir, log_warn) != 0)
         log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
-    store.warn = log_warn;
 
     if (list) {
         struct listing l = {cfg.expiry, &cfg.keys, time(NULL), 0};

@@ -126,9 +126,8 @@ int main(int argc, char **argv)
     if (owner_enter(&saved, cfg.dir) != 0)
         log_fatal(111, "unable to take the ids of the owner of store %s: %s: nothing imported",
                   cfg.dir, strerror(errno));
-    if (store_open(&store, cfg.dir) != 0)
+    if (store_open(&store, cfg.dir, log_warn) != 0)
         log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
-    store.warn = log_warn;
 
     time_t now = time(NULL);
     errno = 0;

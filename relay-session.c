@@ -175,9 +175,8 @@ static void record(struct session *s)
         s->failing = 1;
         return;
     }
-    int r = store_open(&store, s->cfg->dir);
+    int r = store_open(&store, s->cfg->dir, log_warn);
     if (r == 0) {
-        store.warn = log_warn;
         r = store_record(&store, s->key, s->user);
         store_close(&store);
     }

@@ -18,9 +18,12 @@ int replace_open(int dirfd, const char *tmp)
 void replace_abandon(int fd, int dirfd, const char *tmp)
 {
     int e = errno;
+    /* The name first, then the descriptor: a writer that locks its temp file (relay-cdb) holds
+     * the lock until the name is gone, so no other writer can take the name for a stale one,
+     * make its own file there, and have it removed by this call. */
+    (void)unlinkat(dirfd, tmp, 0);
     if (fd >= 0)
         (void)close(fd);
-    (void)unlinkat(dirfd, tmp, 0);
     errno = e;
 }
 
@@ -28,7 +31,7 @@ int replace_close(int fd, int dirfd, const char *tmp, int sync, mode_t mode)
 {
     /* The mode is set through the descriptor of the file this writer created, never through
      * the name, and only once the content is complete: the file is private until then. */
-    if ((sync && fsync(fd) != 0) || (mode != 0 && fchmod(fd, mode) != 0)) {
+    if ((sync && fsync(fd) != 0) || fchmod(fd, mode) != 0) {
         replace_abandon(fd, dirfd, tmp);
         return -1;
     }

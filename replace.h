@@ -20,13 +20,15 @@
 
 /* Create tmp, which must not exist: O_EXCL, so that a name this call did not just create (a
  * leftover, or one planted to catch the writer) is never written through; O_NOFOLLOW, for a
- * symbolic link that dangles. Mode 0600 until replace_close sets the final one. Returns the
+ * symbolic link that dangles. Mode 0600 (less what the umask takes) until replace_close sets
+ * the final one. Returns the
  * descriptor, or -1 with errno (EEXIST: the name is there; the caller decides what a leftover
  * means and whether to remove it). */
 int replace_open(int dirfd, const char *tmp);
 
-/* Finish the temp file: fsync it if sync, set its mode (0: leave it 0600), close it. On
- * error the temp file is unlinked. */
+/* Finish the temp file: fsync it if sync, set its mode (always: a umask that took the
+ * owner's bits must not leave a file its own writer cannot read back), close it. On error the
+ * temp file is unlinked. */
 int replace_close(int fd, int dirfd, const char *tmp, int sync, mode_t mode);
 
 /* Rename the closed temp file over name. On error the temp file is unlinked. */

@@ -39,11 +39,11 @@
 #define LOCK_WAIT_MS 5000
 #define SWEEP_CHUNK 256
 
-int store_open(struct store *s, const char *dir)
+int store_open(struct store *s, const char *dir, log_fn *warn)
 {
     s->dir = dir;
     s->lockfd = -1;
-    s->warn = NULL;
+    s->warn = warn;
     s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     return s->dirfd < 0 ? -1 : 0;
 }

@@ -15,9 +15,8 @@ struct store {
     int dirfd;  /* store.c's own: programs reach the store through the functions below */
     int lockfd; /* opened when first needed */
     const char *dir;
-    /* Set by the program after store_open (which sets none: then nothing is said): where the
-     * sweep, the list and store_record report what they skip or work around and go on.
-     * The program passes log_warn; the man pages quote each line. */
+    /* Where the sweep, the list and store_record report what they skip or work around and
+     * go on: the program passes log_warn (the man pages quote each line); NULL says nothing. */
     log_fn *warn;
 };
 
@@ -40,8 +39,10 @@ enum store_result {
  * lookups, and on its own by tests and fuzzers. */
 int store_parse(const char *buf, size_t n, struct record *r, const char **why);
 
-/* Open the store for reading and writing. Returns 0, or -1 with errno set. */
-int store_open(struct store *s, const char *dir);
+/* Open the store for reading and writing; warn is where its problems are reported (see struct
+ * store: a program passes log_warn, so that none can forget to). Returns 0, or -1 with errno
+ * set. */
+int store_open(struct store *s, const char *dir, log_fn *warn);
 void store_close(struct store *s);
 
 /* Which directory the open store is: its device and inode, which name it whatever path led to

@@ -70,8 +70,9 @@ int main(void)
     umask(077);
     CHECK(replace(".t", "a", "two\n", 0, 0644) == 0 && holds("a", "two\n") && mode_of("a") == 0644,
           "a second replacement, no fsync, under umask 077: mode 0644 all the same");
-    CHECK(replace(".t", "b", "b\n", 0, 0) == 0 && mode_of("b") == 0600,
-          "mode 0 leaves the file 0600");
+    umask(0777);
+    CHECK(replace(".t", "b", "b\n", 0, 0600) == 0 && mode_of("b") == 0600 && holds("b", "b\n"),
+          "under umask 0777 (a temp file made 000) the file still gets the mode asked for");
     umask(022);
 
     /* A name that is there is never opened: a file, a link to a file, a dangling link. */

@@ -254,7 +254,7 @@ static void test_record_lookup(void)
     time_t before, after;
 
     new_dir(dir, sizeof dir, "rl");
-    if (!CHECK(store_open(&s, dir) == 0, "store_open on an empty directory"))
+    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open on an empty directory"))
         return;
 
     CHECK_LOOKUP(dir, "1.2.3.4", STORE_MISSING, &r, "lookup of a missing key");
@@ -710,7 +710,7 @@ static void test_sweep(void)
     /* dry run first: it reports, and removes nothing */
     new_dir(dir, sizeof dir, "sweep");
     sweep_fixture(dir, now);
-    if (!CHECK(store_open(&s, dir) == 0, "store_open for the sweep"))
+    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the sweep"))
         return;
     alarm(30);
     memset(&seen, 0, sizeof seen);
@@ -770,7 +770,7 @@ static void test_sweep(void)
 
     /* an empty store, and one with many records (more than one chunk of names) */
     new_dir(dir, sizeof dir, "sweep-empty");
-    if (CHECK(store_open(&s, dir) == 0, "store_open of an empty store")) {
+    if (CHECK(store_open(&s, dir, NULL) == 0, "store_open of an empty store")) {
         CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "sweep of an empty store");
         CHECK_LONG(st.removed + st.kept + st.temps + st.skipped, 0, "an empty store has nothing");
         store_close(&s);
@@ -784,7 +784,7 @@ static void test_sweep(void)
             put_str(dir, key, "");
             set_time(dir, key, n % 2 ? now - 5000 : now);
         }
-        if (CHECK(store_open(&s, dir) == 0, "store_open of a store of 600 records")) {
+        if (CHECK(store_open(&s, dir, NULL) == 0, "store_open of a store of 600 records")) {
             CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "sweep of 600 records");
             CHECK_LONG(st.removed, 300, "sweep of 600 records removes the 300 stale ones");
             CHECK_LONG(st.kept, 300, "sweep of 600 records keeps the 300 fresh ones");
@@ -848,7 +848,7 @@ static void test_list(void)
     put_str(dir, "1.2.3.10", "relaylease1 1.2.3.11 mallory\n");
     put_str(dir, "1.2.3.12", "");
 
-    if (!CHECK(store_open(&s, dir) == 0, "store_open for the list"))
+    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the list"))
         return;
     alarm(30);
     memset(&l, 0, sizeof l);
@@ -898,7 +898,7 @@ static int list_has(const char *dir, const char *key, int *count)
     static struct listed l;
 
     memset(&l, 0, sizeof l);
-    if (store_open(&s, dir) != 0)
+    if (store_open(&s, dir, NULL) != 0)
         return -1;
     (void)store_list(&s, 900, note_listed, &l);
     store_close(&s);
@@ -1025,7 +1025,7 @@ static void test_extreme_times(void)
     put_str(dir, "10.9.1.1", "");
     CHECK(list_has(dir, "10.9.1.1", &n) == 1 && n == 1,
           "store_list lists only the fresh record beside the extremes");
-    if (CHECK(store_open(&s, dir) == 0, "store_open of the extremes"))
+    if (CHECK(store_open(&s, dir, NULL) == 0, "store_open of the extremes"))
         sweep_extremes(&s, sizeof when / sizeof when[0]);
     if (strncmp(dir, "/dev/shm/", 9) == 0 && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         unit_note("unable to remove %s: %s", dir, strerror(errno));
@@ -1074,7 +1074,7 @@ static void test_future_sweep(void)
     set_time(dir, ".tmp.9.1.2.4.6", now + 86400);
     put_str(dir, ".tmp.9.1.2.4.7", "");
     set_time(dir, ".tmp.9.1.2.4.7", now + 10);
-    if (!CHECK(store_open(&s, dir) == 0, "store_open for the future sweep"))
+    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the future sweep"))
         return;
     CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "sweep with records from the future");
     store_close(&s);
@@ -1091,7 +1091,7 @@ static void test_future_sweep(void)
     new_dir(dir, sizeof dir, "future-short");
     put_str(dir, "1.2.4.1", "");
     set_time(dir, "1.2.4.1", now + 3);
-    if (CHECK(store_open(&s, dir) == 0, "store_open for the short expiry")) {
+    if (CHECK(store_open(&s, dir, NULL) == 0, "store_open for the short expiry")) {
         CHECK(store_sweep(&s, 2, 0, &st, NULL, NULL) == 0, "sweep with expiry 2");
         store_close(&s);
         CHECK(exists(dir, "1.2.4.1"), "expiry 2 keeps a record 3 s ahead (clock skew)");
@@ -1118,7 +1118,7 @@ static void test_temp(void)
         if (link(p, linkp) != 0)
             fail_setup("link", linkp);
     }
-    if (!CHECK(store_open(&s, dir) == 0, "store_open for the temp files"))
+    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the temp files"))
         return;
     CHECK(store_record(&s, "1.2.5.1", "bob") == 0, "record over a hard-linked temp name");
     slurp(top, "victim", buf, sizeof buf);
@@ -1175,7 +1175,7 @@ static void test_problems(void)
     path_of(sub, sizeof sub, dir, "1.2.6.1");
     if (mkdir(sub, 0755) != 0)
         fail_setup("create", sub);
-    if (!CHECK(store_open(&s, dir) == 0, "store_open for the reports"))
+    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the reports"))
         return;
     reports.text[0] = '\0';
     s.warn = note_problem;
@@ -1201,7 +1201,7 @@ static void test_problems(void)
     reports.text[0] = '\0';
     path_of(p, sizeof p, dir, ".lock");
     store_close(&s); /* it holds the lock file the sweep opened */
-    if (unlink(p) != 0 || mkfifo(p, 0600) != 0 || store_open(&s, dir) != 0)
+    if (unlink(p) != 0 || mkfifo(p, 0600) != 0 || store_open(&s, dir, NULL) != 0)
         fail_setup("make a FIFO of", p);
     s.warn = note_problem;
     CHECK(store_record(&s, "1.2.6.4", "bob") == 0 && exists(dir, "1.2.6.4"),
