@@ -2,7 +2,6 @@
 #define _XOPEN_SOURCE 700 /* IOV_MAX */
 #include <errno.h>
 #include <limits.h>
-#include <stdint.h>
 #include <unistd.h>
 #include "io.h"
 
@@ -58,6 +57,10 @@ ssize_t io_read(int fd, void *buf, size_t n)
  * writev only reads it.) */
 int io_write(int fd, const void *buf, size_t n)
 {
-    struct iovec one = {(void *)(uintptr_t)buf, n};
+    union {
+        const void *in;
+        void *base;
+    } p = {buf};
+    struct iovec one = {p.base, n};
     return io_writev(fd, &one, 1);
 }
