@@ -153,6 +153,15 @@ static int lock_journal(int fd, int how)
 
 #define JOURNAL_MOVED (-2)
 
+/* Close fd after a failure, keeping the failure's errno. Always -1. */
+static int close_failed(int fd)
+{
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
 /* Open the journal and lock it (how), and make sure the lock is on the file the name still
  * points to: the builder renames the journal away under its exclusive lock, so a descriptor
  * opened just before that holds the old file. Returns the descriptor, with the file's stat
@@ -165,21 +174,16 @@ static int open_journal(const char *path, int flags, int how, struct stat *held)
         return -1;
     struct stat named;
     if (lock_journal(fd, how) != 0 || fstat(fd, held) != 0)
-        goto fail;
+        return close_failed(fd);
     if (!S_ISREG(held->st_mode)) {
         errno = EINVAL;
-        goto fail;
+        return close_failed(fd);
     }
     if (lstat(path, &named) != 0 || !same_file(held, &named)) {
         close(fd);
         return JOURNAL_MOVED;
     }
     return fd;
-fail:;
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
 }
 
 /* A login that keeps finding the journal renamed under it gives up after this many tries;
@@ -213,14 +217,9 @@ static int journal_append(const struct cdbmode *m, const char *key)
         if (w != (ssize_t)len) {
             if (w >= 0)
                 errno = EIO;
-            goto fail;
+            return close_failed(fd);
         }
         return close(fd);
-    fail:;
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
     }
     errno = EAGAIN;
     return -1;
@@ -236,14 +235,9 @@ int trigger_journal_take(const char *path, const char *taken)
         if (fd < 0)
             return -1;
         if (rename(path, taken) != 0)
-            goto fail;
+            return close_failed(fd);
         flock(fd, LOCK_UN);
         return fd;
-    fail:;
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
     }
     errno = EAGAIN;
     return -1;
