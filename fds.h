@@ -9,4 +9,9 @@
  * nothing. */
 void fds_close_range(int lo, int hi);
 
+/* The same through /proc/self/fd alone (fds_close_range's way when close_range is missing):
+ * it also reaches a descriptor above a soft limit lowered after it was opened. 0, or -1 with
+ * errno if the listing cannot be read (no /proc). */
+int fds_close_listed(int lo, int hi);
+
 #endif
