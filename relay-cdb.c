@@ -181,12 +181,8 @@ static void read_args(struct build *b, int argc, char **argv)
 static void become_owner(const char *cdbname)
 {
     char dir[PATH_MAX];
-    const char *slash = strrchr(cdbname, '/');
-    size_t n = slash == NULL ? 0 : slash == cdbname ? 1 : (size_t)(slash - cdbname);
-    if (n >= sizeof dir)
+    if (trigger_dir_of(dir, cdbname) != 0)
         log_fatal(100, "%s is too long", cdbname);
-    memcpy(dir, n == 0 ? "." : cdbname, n == 0 ? 1 : n);
-    dir[n == 0 ? 1 : n] = '\0';
     if (owner_drop(dir) != 0)
         log_fatal(100, "unable to become the owner of %s to build %s there: %s", dir, cdbname,
                   strerror(errno));

@@ -99,24 +99,7 @@ static int load(struct cdbmode *m, const struct settings_cdb *c, log_fn *warn)
     return 1;
 }
 
-int trigger_dir_stat(const char *path, struct stat *st)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        return stat(".", st);
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    if (n >= sizeof dir) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    return stat(dir, st);
-}
-
-/* The directory that holds path, in dir (PATH_MAX bytes). 0, or -1 with errno. */
-static int dir_of(char *dir, const char *path)
+int trigger_dir_of(char *dir, const char *path)
 {
     const char *slash = strrchr(path, '/');
     size_t n = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
@@ -127,6 +110,14 @@ static int dir_of(char *dir, const char *path)
     memcpy(dir, n == 0 ? "." : path, n == 0 ? 1 : n);
     dir[n == 0 ? 1 : n] = '\0';
     return 0;
+}
+
+int trigger_dir_stat(const char *path, struct stat *st)
+{
+    char dir[PATH_MAX];
+    if (trigger_dir_of(dir, path) != 0)
+        return -1;
+    return stat(dir, st);
 }
 
 static int same_file(const struct stat *a, const struct stat *b)
@@ -514,7 +505,7 @@ static int spawn(const struct cdbmode *m, int fd)
         /* A builder that a root login started works in the cdb's directory as its owner,
          * for good: it never writes as root where that account could plant a link. */
         char dir[PATH_MAX];
-        if (dir_of(dir, m->cdb) != 0 || owner_drop(dir) != 0) {
+        if (trigger_dir_of(dir, m->cdb) != 0 || owner_drop(dir) != 0) {
             m->warn("unable to become the owner of the directory of %s: %s: the rules cdb is "
                      "not rebuilt",
                      m->cdb, strerror(errno));
@@ -563,7 +554,7 @@ int trigger_rebuild(const struct settings *cfg, enum trigger_mode mode, const ch
      * has entered the store's account already is no longer root here: nothing to do.) */
     char dir[PATH_MAX];
     struct owner_saved saved;
-    if (dir_of(dir, m.cdb) != 0 || owner_enter(&saved, dir) != 0) {
+    if (trigger_dir_of(dir, m.cdb) != 0 || owner_enter(&saved, dir) != 0) {
         m.warn("unable to work in the directory of %s as its owner: %s: the rules cdb is not "
                  "rebuilt",
                  m.cdb, strerror(errno));

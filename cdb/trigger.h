@@ -58,6 +58,10 @@ int trigger_rebuild(const struct settings *cfg, enum trigger_mode mode, const ch
  * the caller rescans the store instead). */
 int trigger_journal_take(const char *path, const char *taken);
 
+/* The directory that holds path ("." for a name with no slash), in dir (PATH_MAX bytes): the
+ * cdb's directory, whose owner the builders become. 0, or -1 with errno (ENAMETOOLONG). */
+int trigger_dir_of(char *dir, const char *path);
+
 /* Stat the directory that holds path ("." for a name with no slash). 0, or -1 with errno. */
 int trigger_dir_stat(const char *path, struct stat *st);
 
