@@ -116,7 +116,7 @@ void settings_load(struct settings *s, log_fn *warn)
             s->dir = v;
         else
             warn("%s must be an absolute path, not \"%s\": using %s", name, v,
-                     SETTINGS_DEFAULT_DIR);
+                 SETTINGS_DEFAULT_DIR);
     }
 
     v = either("RELAY_EXPIRY", "RELAY_CTRL_EXPIRY", &name);
@@ -125,7 +125,7 @@ void settings_load(struct settings *s, log_fn *warn)
         s->expiry = n;
     else if (v != NULL)
         warn("%s must be a number of seconds from 1 to %ld, not \"%s\": using %ld", name,
-                 SETTINGS_MAX_EXPIRY, v, SETTINGS_DEFAULT_EXPIRY);
+             SETTINGS_MAX_EXPIRY, v, SETTINGS_DEFAULT_EXPIRY);
 
     /* qmail-smtpd appends RELAYCLIENT to every recipient, so a value with control characters
      * would be spliced into addresses; refusing to relay is the only safe reading. */
@@ -137,7 +137,7 @@ void settings_load(struct settings *s, log_fn *warn)
             s->relayclient = v;
         } else {
             warn("%s has control characters or more than %d bytes: granting nothing", name,
-                     SETTINGS_RELAYCLIENT_MAX);
+                 SETTINGS_RELAYCLIENT_MAX);
             s->relayclient_ok = 0;
         }
     }
@@ -152,7 +152,7 @@ void settings_load(struct settings *s, log_fn *warn)
         s->keys.v6bits = (unsigned)n;
     else if (v != NULL) {
         warn("RELAY_IPV6_PREFIX must be a number from %u to 128, not \"%s\": using 128",
-                 ADDR_V6BITS_MIN, v);
+             ADDR_V6BITS_MIN, v);
         s->keys.v6bits = 128;
     }
 
@@ -162,8 +162,8 @@ void settings_load(struct settings *s, log_fn *warn)
     v = getenv("RELAY_NAT64_PREFIX");
     if (v != NULL && v[0] != '\0' && addr_nat64_parse(&s->keys, v) != 0) {
         warn("RELAY_NAT64_PREFIX must be an IPv6 prefix of length 32, 40, 48, 56, 64 or 96 "
-                 "outside the special ranges, not \"%s\": keying every IPv6 address by /128",
-                 v);
+             "outside the special ranges, not \"%s\": keying every IPv6 address by /128",
+             v);
         s->keys.v6bits = 128;
     }
 
