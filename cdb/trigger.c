@@ -1,8 +1,9 @@
 /* trigger.c: coalesced rebuilds of the rules cdb.
  *
- * The lock file RELAY_CDB.lock holds three bytes: byte 0 is the request flag ('1': a build is
+ * The lock file RELAY_CDB.lock holds four bytes: byte 0 is the request flag ('1': a build is
  * wanted), byte 1 the outcome of the last build ('0' ok, '1' failed), byte 2 the full-rescan
- * flag ('1': the next build must rescan the store). flock on it says who the builder is.
+ * flag ('1': the next build must rescan the store), byte 3 the number of builds that ended,
+ * counted round ENDED_DIGITS. flock on it says who the builder is.
  *
  *   login:    append the key to the journal, write '1' to byte 0, then try the lock without
  *             waiting. Taken: start a detached builder that inherits it. Busy: done, the
@@ -22,6 +23,12 @@
  * a login costs an open, a pwrite, a flock and a close, plus a fork when no builder runs.
  * The same argument holds for byte 2, which is written before byte 0 and read after it is
  * cleared: a full rescan asked for before a build's clearing is part of that build.
+ *
+ * A caller that waits (relay-expire) needs a build that began after its request to have
+ * ended, not the lock itself: while logins keep coming, the builder goes from one build to
+ * the next without ever letting go of the lock. So it reads byte 3 after writing its flags
+ * and is done when the count has moved on by two (the second of those builds began after
+ * the first ended, so after the request), or when it gets the lock and builds itself.
  *
  * The journal. An incremental build (relay-cdb -i) reads relay-cdb's snapshot of the live
  * allowances and looks up in the store only the keys in RELAY_CDB.journal, so the journal
@@ -253,6 +260,19 @@ static int put_byte(int fd, off_t at, char c)
     return r == 1 ? 0 : -1;
 }
 
+/* Byte 3 cycles through these; a lock file without it (made by an older version, or
+ * damaged) counts nothing until the next build writes it. Going round in one poll of a
+ * waiter would take dozens of builds, and could only make it wait longer. */
+static const char ENDED_DIGITS[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+#define ENDED_MOD ((int)sizeof ENDED_DIGITS - 1)
+
+static int get_ended(int fd)
+{
+    int c = get_byte(fd, 3);
+    const char *p = c > 0 ? strchr(ENDED_DIGITS, c) : NULL;
+    return p != NULL ? (int)(p - ENDED_DIGITS) : -1;
+}
+
 /* How long one run of relay-cdb may take. A full rescan of a store of 100,000 fresh
  * allowances takes 0.3 s (bench/cdb.sh, tmpfs, 2 cores; a login's build 0.02 s): 30 s, the
  * bound of relay-expire's wait for the lock, leaves a margin of about a hundred for a slow
@@ -414,6 +434,8 @@ static int take_and_build(const struct cdbmode *m, int fd)
     if (result != 0 && full)
         (void)put_byte(fd, 2, '1'); /* the next build rescans again */
     (void)put_byte(fd, 1, result == 0 ? '0' : '1'); /* as before: best effort */
+    int n = get_ended(fd);
+    (void)put_byte(fd, 3, ENDED_DIGITS[n < 0 ? 0 : (n + 1) % ENDED_MOD]);
     return result;
 }
 
@@ -538,6 +560,38 @@ static void handover(const struct cdbmode *m, int fd)
     }
 }
 
+/* How often a waiting caller looks at the lock and at byte 3. */
+#define AWAIT_POLL_MS 10
+
+enum { AWAIT_LOCKED = 1, AWAIT_BUILT = 2 };
+
+/* Wait, BUILD_WAIT_MS at most, until we hold the lock (AWAIT_LOCKED) or another builder has
+ * ended a build that began after our request (AWAIT_BUILT; see the top). -1 with errno,
+ * ETIMEDOUT at the deadline. The caller has written its flags. */
+static int await_build(int fd)
+{
+    int since = get_ended(fd);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return AWAIT_LOCKED;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        int ended = get_ended(fd);
+        if (since < 0)
+            since = ended; /* counted from the first build that writes it */
+        else if (ended >= 0 && (ended - since + ENDED_MOD) % ENDED_MOD >= 2)
+            return AWAIT_BUILT;
+        if (ms_since(&t0) >= BUILD_WAIT_MS) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        struct timespec pause = {0, AWAIT_POLL_MS * 1000000L};
+        (void)nanosleep(&pause, NULL);
+    }
+}
+
 static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char *key);
 
 int trigger_rebuild(const struct settings *cfg, enum trigger_mode mode, const char *key,
@@ -602,8 +656,9 @@ static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char 
 
     int result = 0;
     if (mode == TRIGGER_WAIT) {
-        /* Wait for the lock: a builder running now builds once more for us, or we build. */
-        if (lock_take(fd, LOCK_EX, BUILD_WAIT_MS) != 0) {
+        /* A builder running now builds for us, or we take the lock and build. */
+        int w = await_build(fd);
+        if (w < 0) {
             if (errno == ETIMEDOUT)
                 m.warn("the rules cdb %s was not rebuilt: a build held the lock %s for %d s",
                          m.cdb, m.lock, (int)(BUILD_WAIT_MS / 1000));
@@ -612,6 +667,13 @@ static int rebuild(const struct cdbmode *cm, enum trigger_mode mode, const char 
                          strerror(errno), m.cdb);
             close(fd);
             return -1;
+        }
+        if (w == AWAIT_BUILT) {
+            result = get_byte(fd, 1) == '1' ? -1 : 0;
+            if (result != 0)
+                m.warn("the rules cdb %s was not rebuilt", m.cdb);
+            close(fd);
+            return result;
         }
         int said = 0;
         if (get_byte(fd, 0) == '1') {

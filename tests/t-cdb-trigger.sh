@@ -10,6 +10,8 @@
 #   - The builder holds none of the login's descriptors: a pipe on its stdout closes while
 #     the build is still held, not when the build ends.
 #   - relay-expire waits for a build that covers it and reports a failed one (111).
+#   - relay-expire's wait ends while logins keep the builder busy for good: it needs a build
+#     that began after its request to end, not the lock, which such a builder never lets go.
 #   - A login's build is incremental (relay-cdb -i), relay-expire's a full rescan (-s).
 #   - A misconfigured or unusable cdb mode costs the login one warning, never the login.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -30,6 +32,9 @@ if ! mkdir "$SCRATCH/running" 2>/dev/null; then echo overlap >>"$SCRATCH/builds.
 echo "start \$(date +%s%N)" >>"$SCRATCH/builds.log"
 echo "mode \$1" >>"$SCRATCH/builds.log"
 while [ -e "$SCRATCH/gate" ]; do sleep 0.05; done
+if [ -e "$SCRATCH/stream" ]; then
+    TCPREMOTEIP=192.0.2.99 "$RELAY_BIN/relay-allow" true
+fi
 "$RELAY_BIN/relay-cdb" "\$@"
 rc=\$?
 echo "end \$(date +%s%N)" >>"$SCRATCH/builds.log"
@@ -125,6 +130,27 @@ like "$(cat "$SCRATCH/expire.err")" "*warning: the rules cdb * was not rebuilt*"
 "$RELAY_BIN/relay-expire" -n >/dev/null 2>&1
 "$RELAY_BIN/relay-expire" -l >/dev/null 2>&1
 is "$(grep -c '^start' "$SCRATCH/builds.log")" 0 "relay-expire -n and -l build nothing"
+
+# ---- relay-expire while the builder never rests ----
+# With "stream", each build makes a login first, so the builder always finds the flag set
+# again and goes on to the next build without letting go of the lock, as under a steady
+# stream of logins. relay-expire must still end with a full rescan that began after it asked.
+: >"$SCRATCH/stream"
+TCPREMOTEIP=192.0.2.98 "$RELAY_BIN/relay-allow" true
+check "the endless builds run" eventually 60 sh -c '[ "$(grep -c "^end" "$1")" -ge 2 ]' sh \
+    "$SCRATCH/builds.log"
+echo "expire-asks" >>"$SCRATCH/builds.log"
+timeout 120 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>"$SCRATCH/expire.err"
+rc=$?
+echo "expire-returned" >>"$SCRATCH/builds.log"
+is "$rc" 0 "relay-expire exits 0 while the builder never lets go of the lock"
+is "$(cat "$SCRATCH/expire.err")" "" "and says nothing"
+# The log from relay-expire's request to its return: a build that starts and ends with -s.
+is "$(sed -n '/^expire-asks/,/^expire-returned/p' "$SCRATCH/builds.log" |
+    awk '$1 == "mode" && $2 == "-s" { s = 1 } $1 == "end" && s { print "ended"; exit }')" ended \
+    "a full rescan began and ended between relay-expire's request and its return"
+rm -f "$SCRATCH/stream"
+check "the endless builds end" idle
 
 # ---- cdb mode that cannot work never costs the login ----
 RELAY_CDB=rules.cdb TCPREMOTEIP=192.0.2.200 "$RELAY_BIN/relay-allow" sh -c 'exit 7' \
