@@ -1,0 +1,77 @@
+/* client.h: talking to Redis and Sentinel with one deadline for a whole exchange (connect,
+ * AUTH, the command, every byte of every reply), on the monotonic clock. A hung, slow or
+ * dripping server costs the caller at most the time it was given, never more: the rule is
+ * that no login and no SMTP session waits on relaylease's store. No name lookups (numeric
+ * addresses only), no SIGPIPE (MSG_NOSIGNAL), no descriptor that outlives exec. */
+#ifndef RELAYLEASE_REDIS_CLIENT_H
+#define RELAYLEASE_REDIS_CLIENT_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <time.h>
+#include "redis/resp.h"
+
+/* Where a server listens: "unix:/absolute/path", "a.b.c.d:PORT" or "[v6]:PORT". */
+struct redis_addr {
+    struct sockaddr_storage sa;
+    socklen_t len;
+    char text[128]; /* as it was written, for messages */
+};
+
+/* Parse s strictly (numeric addresses only, no zone id, port 1..65535 with no leading zero,
+ * a Unix path that fits sun_path). Returns 0, or -1 (a untouched). */
+int redis_addr_parse(const char *s, struct redis_addr *a);
+
+/* An absolute deadline ms milliseconds from now, on CLOCK_MONOTONIC. */
+void redis_deadline(struct timespec *d, long ms);
+
+/* One connection. buf (cap bytes) is the caller's, and holds the replies read: a reply that
+ * does not fit is an error (EMSGSIZE), so the caller sizes it for what it asks. */
+struct redis_conn {
+    int fd;
+    struct timespec deadline;
+    char *buf;
+    size_t cap, len, off; /* bytes read, bytes of them already parsed */
+};
+
+/* Connect to a before deadline. Returns 0, or -1 with errno (ETIMEDOUT at the deadline,
+ * ECONNREFUSED, ENOENT, ...). The socket is non-blocking and close-on-exec. */
+int redis_connect(struct redis_conn *c, const struct redis_addr *a,
+                  const struct timespec *deadline, char *buf, size_t cap);
+
+/* Send all n bytes of req before the deadline. Returns 0, or -1 with errno. */
+int redis_send(struct redis_conn *c, const char *req, size_t n);
+
+/* Read the next whole reply before the deadline; its items (max) as resp_parse gives them.
+ * Returns 0, or -1 with errno: ETIMEDOUT, ECONNRESET or EPIPE (closed before a whole reply:
+ * also for a clean EOF), EMSGSIZE, EPROTO (malformed: *why says how). The items point into
+ * the connection's buffer and stay valid until the next call. */
+int redis_reply(struct redis_conn *c, struct resp_item *items, size_t max, size_t *nitems,
+                const char **why);
+
+/* Are there bytes read past the last reply? A server that answers more than was asked is
+ * not one to trust. 1 or 0. */
+int redis_leftover(const struct redis_conn *c);
+
+void redis_close(struct redis_conn *c);
+
+/* Read a password file: a regular file, not a link, no access for others, at most cap - 1
+ * bytes, one line (a final LF is dropped; NUL, CR, or a second line make it invalid).
+ * Returns its length, or -1 with errno, and *why for a file that is there but unfit. */
+long redis_passfile(const char *path, char *out, size_t cap, const char **why);
+
+/* Add to a request "AUTH user password" (user may be NULL: the default user). The caller
+ * sends it before its command in the same write, then reads the AUTH reply first: anything
+ * but +OK ends the exchange, whatever follows. Returns 0 or -1 (EMSGSIZE). */
+int redis_auth_request(char *out, size_t cap, size_t *len, const char *user, const char *pass,
+                       size_t passlen);
+
+/* Ask the sentinels, all at once, which primary they name for master, before deadline. The
+ * first well-formed answer (two bulk strings: a numeric address and a port) wins. Returns 0
+ * with *primary set, or -1 with errno (ETIMEDOUT: none answered in time; ENOENT: every one
+ * that answered does not know the name; EPROTO: answers that do not parse, *why saying how). */
+int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const char *master,
+                           const struct timespec *deadline, struct redis_addr *primary,
+                           const char **why);
+
+#endif
