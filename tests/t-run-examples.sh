@@ -21,10 +21,17 @@
 #   - crontab files: the programs of each job line, with the file's PATH;
 #   - the Dovecot snippet: `doveconf -n` accepts a scratch configuration that includes it
 #     as shipped, and the programs its executable lines name exist;
-#   - READMEs name every file beside them.
+#   - READMEs name every file beside them;
+#   - Redis (run-examples/redis): a real redis-server starts with each data node's .conf,
+#     and a real redis-sentinel with sentinel.conf (addresses, ports and paths overridden for
+#     a private directory); users.acl makes Redis refuse to start as shipped (placeholders
+#     for the hashes) and loads with test hashes; each envdir file names a setting the
+#     programs read, on one line.
 # A file of any other kind fails the test, so that a new file gets a check.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=redis-lib.sh
+. "$(dirname "$0")/redis-lib.sh"
 
 top=$lib_top
 prefix=$(sed -n 's/^PREFIX *= *//p' "$top/Makefile")
@@ -595,10 +602,129 @@ check_readme() { # FILE LABEL
     is "$rd_missing" "" "$2 names every file beside it"
 }
 
+# redis_skip LABEL: true (after a skip line) when Redis is not installed here. In CI,
+# where tests/deps.sh installs it, that is a failure.
+redis_skip() {
+    redis_have && return 1
+    if [ "${CI:-}" = true ]; then
+        not_ok "$1: redis-server, redis-sentinel and redis-cli are installed"
+    else
+        skip "$1: a real Redis accepts it" "redis-server, redis-sentinel or redis-cli is not installed"
+    fi
+    return 0
+}
+
+# redis_try KIND DIR LABEL ARGS...: start redis-server or redis-sentinel (KIND) with ARGS
+# (a conf, then overrides), its log in DIR/log; ok once it answers PING on DIR/port (a
+# sentinel) or DIR/sock (a data node, as the admin account), not ok if it exits first.
+redis_try() {
+    rt_kind=$1 rt_d=$2 rt_label=$3
+    shift 3
+    if [ "$rt_kind" = sentinel ]; then
+        redis-sentinel "$@" >"$rt_d/log" 2>&1 &
+    else
+        redis-server "$@" >"$rt_d/log" 2>&1 &
+    fi
+    rt_pid=$!
+    lib_pids="$lib_pids $rt_pid"
+    rt_n=0 rt_up=0
+    while kill -0 "$rt_pid" 2>/dev/null && [ "$rt_n" -lt 600 ]; do
+        if [ "$rt_kind" = sentinel ]; then
+            rt_pong=$(redis-cli -h 127.0.0.1 -p "$(cat "$rt_d/port")" PING 2>/dev/null)
+        else
+            rt_pong=$(REDISCLI_AUTH=$(redis_pass admin) redis-cli --user relaylease-admin \
+                -s "$rt_d/sock" PING 2>/dev/null)
+        fi
+        [ "$rt_pong" = PONG ] && rt_up=1 && break
+        sleep 0.1
+        rt_n=$((rt_n + 1))
+    done
+    stop_pid "$rt_pid"
+    if [ "$rt_up" -eq 1 ]; then
+        ok "$rt_label"
+    else
+        not_ok "$rt_label"
+        grep -v -e '^ *$' -e 'overcommit' "$rt_d/log" | tail -n 4 | diag
+    fi
+}
+
+check_redis_acl() { # FILE LABEL
+    redis_skip "$2" && return
+    ra_d=$(mktemp -d "$REDIS_DIR/c.XXXXXX") || return
+    # As shipped: the placeholders are not hashes, and Redis refuses to start.
+    redis-server --port 0 --unixsocket "$ra_d/sock" --dir "$ra_d" --save '' \
+        --appendonly no --aclfile "$1" >"$ra_d/log" 2>&1 &
+    ra_pid=$!
+    lib_pids="$lib_pids $ra_pid"
+    eventually 60 redis_gone "$ra_pid"
+    stop_pid "$ra_pid"
+    check "$2: as shipped (placeholders), Redis refuses to start with it" \
+        grep -q 'Aborting Redis startup because of ACL errors' "$ra_d/log"
+    redis_acl_from "$1" "$ra_d/users.acl" || return
+    redis_try server "$ra_d" "$2: a real redis-server starts with it (test hashes)" \
+        --port 0 --unixsocket "$ra_d/sock" --dir "$ra_d" --save '' --appendonly no \
+        --aclfile "$ra_d/users.acl"
+}
+
+check_redis_conf() { # FILE LABEL
+    redis_skip "$2" && return
+    rc_d=$(mktemp -d "$REDIS_DIR/c.XXXXXX") || return
+    # Command-line options come after the file's and win: loopback, a private directory.
+    if grep -q '^sentinel monitor ' "$1"; then
+        # Sentinel rewrites its conf: a copy.
+        cp "$1" "$rc_d/sentinel.conf" && free_port 127.0.0.1 >"$rc_d/port" || return
+        redis_try sentinel "$rc_d" "$2: a real redis-sentinel starts with it" \
+            "$rc_d/sentinel.conf" --bind 127.0.0.1 --port "$(cat "$rc_d/port")" \
+            --dir "$rc_d" --pidfile "$rc_d/pid" --logfile ''
+    else
+        redis_try server "$rc_d" "$2: a real redis-server starts with it" "$1" \
+            --bind 127.0.0.1 --port 0 --unixsocket "$rc_d/sock" --dir "$rc_d" \
+            --pidfile "$rc_d/pid" --logfile '' --aclfile "$REDIS_ACL"
+    fi
+}
+
+# check_envfile FILE LABEL: one file of an envdir: a setting the programs read (its name in
+# double quotes in their C sources), one non-empty line (envdir takes an empty file as
+# "unset"), no trailing blank (envdir drops it, silently); a passfile outside the envdir.
+check_envfile() {
+    ef_name=${1##*/}
+    case $ef_name in
+    RELAY_REDIS*)
+        if ! grep -qF '"RELAY_REDIS' "$top"/*.c "$top"/*/*.c 2>/dev/null; then
+            skip "$2: the programs read $ef_name" "the Redis settings are not in the C sources yet"
+            ef_name=
+        fi
+        ;;
+    esac
+    [ -z "$ef_name" ] ||
+        check "$2: the programs read ${1##*/}" grep -qF "\"$ef_name\"" "$top"/*.c "$top"/*/*.c
+    ef_name=${1##*/}
+    ef_value=$(cat "$1")
+    if [ "$(wc -l <"$1")" -eq 1 ] && [ -n "$ef_value" ] &&
+        [ "$(printf '%s\n' "$ef_value")" = "$(sed -n 1p "$1")" ] &&
+        ! printf '%s' "$ef_value" | grep -q '[[:space:]]$'; then
+        ok "$2: one line, no trailing blank"
+    else
+        not_ok "$2: one line, no trailing blank"
+    fi
+    case $ef_name in
+    *PASSFILE)
+        case $ef_value in
+        /etc/relaylease/* | /etc/relaylease) not_ok "$2: the passfile is outside the envdir" ;;
+        /*) ok "$2: the passfile is an absolute path outside the envdir" ;;
+        *) not_ok "$2: the passfile is an absolute path outside the envdir" ;;
+        esac
+        ;;
+    esac
+}
+
 # check_file FILE LABEL: the checks for FILE's kind.
 check_file() {
     case $1 in
     */README) check_readme "$1" "$2" ;;
+    */redis/*.acl) check_redis_acl "$1" "$2" ;;
+    */redis/*.conf) check_redis_conf "$1" "$2" ;;
+    */redis/envdir-*/*) check_envfile "$1" "$2" ;;
     *.service | *.timer) check_unit "$1" "$2" ;;
     *.cron) check_crontab "$1" "$2" ;;
     */dovecot/*.conf) check_dovecot "$1" "$2" ;;
@@ -665,5 +791,18 @@ mistake key "an unknown key in a systemd unit (Restrat=)" \
     run-examples/systemd/relaylease-smtpd.service 's|^Restart=|Restrat=|' 'Key=value'
 mistake path "a typo in a program found through PATH (envdri)" run-examples/qmail-smtpd/run \
     's|^exec envdir |exec envdri |' 'envdri'
+if redis_have; then
+    mistake redis-conf "a misspelt directive in replica.conf (replica-read-onyl)" \
+        run-examples/redis/replica.conf 's|^replica-read-only|replica-read-onyl|' 'replica.conf'
+    mistake redis-sentinel "a misspelt directive in sentinel.conf (down-after-milliseconds)" \
+        run-examples/redis/sentinel.conf 's|down-after-milliseconds|down-after-millisecond|' \
+        'sentinel.conf'
+    mistake redis-acl "a misspelt command in users.acl (+sett)" run-examples/redis/users.acl \
+        's| +set | +sett |' 'users.acl'
+fi
+mistake passfile "a passfile inside the envdir" run-examples/redis/envdir-pop/RELAY_REDIS_PASSFILE \
+    's|^.*$|/etc/relaylease/pop.pass|' 'outside the envdir'
+mistake envline "an envdir file with a trailing blank" run-examples/redis/envdir-pop/RELAY_REDIS_USER \
+    's|$| |' 'no trailing blank'
 
 done_testing
