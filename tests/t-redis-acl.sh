@@ -1,0 +1,151 @@
+#!/bin/sh
+# t-redis-acl.sh: the shipped ACL file (run-examples/redis/users.acl), loaded into a real
+# redis-server with test passwords, gives each account what it needs and nothing more; as
+# shipped (placeholders for the hashes) Redis refuses to start with it; and it still holds
+# on a replica that Sentinel promotes after the primary dies (the same file is on every data
+# node: ACLs are not replicated). The failover also tests the harness (tests/redis-lib.sh):
+# primary, replica, three sentinels, a kill, the sentinels naming the replica.
+# The seconds from the kill to +switch-master are printed for the README (REDIS_RUNS
+# failovers, default 5; TEST_LONG runs 5 too): a figure, never a pass or a fail.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=redis-lib.sh
+. "$(dirname "$0")/redis-lib.sh"
+
+redis_need "Redis ACLs"
+need_built chat
+
+# refuses ACCOUNT NAME DESC CMD...: the reply is a NOPERM error.
+refuses() {
+    rf_acct=$1 rf_name=$2 rf_desc=$3
+    shift 3
+    like "$(redis_as "$rf_acct" "$rf_name" "$@")" "NOPERM*" "$rf_desc"
+}
+
+# ---- as shipped, Redis will not start --------------------------------------------------------
+
+d=$REDIS_DIR/shipped
+mkdir "$d" || exit 111
+redis-server --port 0 --unixsocket "$d/sock" --dir "$d" --save '' --appendonly no \
+    --aclfile "$lib_top/run-examples/redis/users.acl" >"$d/log" 2>&1 &
+pid=$!
+lib_pids="$lib_pids $pid"
+eventually 60 redis_gone "$pid"
+stop_pid "$pid"
+if grep -q 'Aborting Redis startup because of ACL errors' "$d/log"; then
+    ok "with the shipped placeholders for the hashes, Redis refuses to start"
+else
+    not_ok "with the shipped placeholders for the hashes, Redis refuses to start"
+    tail -n 3 "$d/log" | diag
+fi
+
+# ---- one server: what each account can do ------------------------------------------------------
+
+redis_start p || {
+    not_ok "a redis-server with the shipped ACL file (test hashes) starts"
+    done_testing
+}
+ok "a redis-server with the shipped ACL file (test hashes) starts"
+redis_admin p SET foo bar >/dev/null
+rec="relaylease2 1700000000 192.0.2.7 bob
+"
+
+is "$(redis_as pop p SET relaylease:192.0.2.7 "$rec" EX 960)" OK "pop: SET relaylease:KEY VALUE EX 960"
+is "$(redis_admin p TTL relaylease:192.0.2.7)" 960 "pop: the key has its TTL"
+refuses pop p "pop: no GET" GET relaylease:192.0.2.7
+refuses pop p "pop: no DEL" DEL relaylease:192.0.2.7
+refuses pop p "pop: no SET of a key outside relaylease:*" SET foo x
+refuses pop p "pop: no SET ... GET (it reads)" SET relaylease:192.0.2.7 x GET
+refuses pop p "pop: no FLUSHALL" FLUSHALL
+refuses pop p "pop: no CONFIG" CONFIG GET '*'
+refuses pop p "pop: no KEYS" KEYS '*'
+refuses pop p "pop: no SCAN" SCAN 0
+refuses pop p "pop: no EXPIRE" EXPIRE relaylease:192.0.2.7 1
+refuses pop p "pop: no EVAL" EVAL "return 1" 0
+refuses pop p "pop: no ACL" ACL LIST
+is "$(redis_admin p GET foo)" bar "pop: foo is untouched"
+
+is "$(redis_as smtp p GET relaylease:192.0.2.7)" "$(printf '%s' "$rec")" "smtp: GET relaylease:KEY"
+like "$(redis_as smtp p SCAN 0 MATCH 'relaylease:*' COUNT 1000 TYPE string)" \
+    "*relaylease:192.0.2.7*" "smtp: SCAN ... MATCH relaylease:*"
+refuses smtp p "smtp: no SET" SET relaylease:192.0.2.7 x EX 60
+refuses smtp p "smtp: no DEL" DEL relaylease:192.0.2.7
+refuses smtp p "smtp: no EXPIRE" EXPIRE relaylease:192.0.2.7 1
+refuses smtp p "smtp: no FLUSHALL" FLUSHALL
+refuses smtp p "smtp: no CONFIG" CONFIG GET '*'
+refuses smtp p "smtp: no KEYS" KEYS '*'
+refuses smtp p "smtp: no GET of a key outside relaylease:*" GET foo
+refuses smtp p "smtp: no TTL" TTL relaylease:192.0.2.7
+refuses smtp p "smtp: no INFO" INFO
+# A fact the README relies on: the key pattern does not limit SCAN, so the SMTP account sees
+# every key name of the instance. Hence an instance of its own for relaylease.
+like "$(redis_as smtp p SCAN 0 COUNT 1000)" "*foo*" \
+    "smtp: SCAN shows a key name outside relaylease:* (why relaylease needs its own instance)"
+
+like "$(redis_as default p GET relaylease:192.0.2.7)" "NOAUTH*" "default: no command without AUTH"
+like "$(redis-cli -s "$(redis_sock p)" AUTH default "" 2>&1)" "*WRONGPASS*" \
+    "default: is off (AUTH as default fails)"
+like "$(REDISCLI_AUTH=wrong redis-cli --user relaylease-pop -s "$(redis_sock p)" PING 2>&1)" \
+    "*WRONGPASS*" "pop: a wrong password is refused"
+refuses repl p "repl: no GET" GET relaylease:192.0.2.7
+refuses sentinel p "sentinel: no GET" GET relaylease:192.0.2.7
+refuses sentinel p "sentinel: no SET" SET relaylease:192.0.2.7 x
+redis_stop p
+
+# ---- after a failover ------------------------------------------------------------------------
+
+# date_ms "DD Mon YYYY HH:MM:SS.mmm": a log line's time as milliseconds.
+date_ms() {
+    date -d "$1" +%s%3N
+}
+
+# switch_ms: the time of the first +switch-master in the three sentinels' logs.
+switch_ms() {
+    sed -n 's/^[0-9]*:X \([0-9]* [A-Z][a-z]* [0-9]* [0-9:.]*\) # +switch-master .*/\1/p' \
+        "$REDIS_DIR"/s[123]/log | while IFS= read -r t; do date_ms "$t"; done | sort -n | sed -n 1p
+}
+
+runs=${REDIS_RUNS:-5}
+run=0
+figures=
+while [ "$run" -lt "$runs" ]; do
+    run=$((run + 1))
+    if ! { redis_start p && redis_start r p && redis_ready r && sentinels_start p &&
+        sentinels_ready 1; }; then
+        not_ok "failover $run: primary, replica and three sentinels are up"
+        break
+    fi
+    if [ "$run" -eq 1 ]; then
+        ok "primary, replica (link up) and three sentinels (each knowing the others) are up"
+        check "the sentinels name the primary" sentinels_name p
+        like "$(redis_as pop r SET relaylease:192.0.2.8 "$rec" EX 960)" "READONLY*" \
+            "before the failover, the replica refuses the POP account's SET (READONLY)"
+    fi
+    t0=$(now_ms)
+    redis_kill p
+    if ! sentinels_wait r; then
+        not_ok "failover $run: after the primary's death, the sentinels name the replica"
+        for i in 1 2 3; do tail -n 5 "$REDIS_DIR/s$i/log" | diag; done
+        break
+    fi
+    t1=$(switch_ms)
+    if [ -n "$t1" ]; then
+        figures="$figures $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1000 }')"
+    fi
+    if [ "$run" -eq 1 ]; then
+        ok "after the primary's death, the three sentinels name the replica"
+        is "$(redis_as pop r SET relaylease:192.0.2.8 "$rec" EX 960)" OK \
+            "on the promoted replica, the POP account's SET works"
+        refuses pop r "on the promoted replica, the POP account still cannot GET" \
+            GET relaylease:192.0.2.8
+        refuses smtp r "on the promoted replica, the SMTP account still cannot SET" \
+            SET relaylease:192.0.2.8 x
+        is "$(redis_as smtp r GET relaylease:192.0.2.8)" "$(printf '%s' "$rec")" \
+            "on the promoted replica, the SMTP account reads the new record"
+    fi
+    sentinels_stop
+    redis_stop r
+done
+diag "seconds from the primary's death to +switch-master (down-after-milliseconds 1000, 3 sentinels, quorum 2, loopback), $run runs:$figures"
+
+done_testing
