@@ -9,7 +9,9 @@
 #                 REDIS_ACL, run-examples/redis/users.acl with the test passwords' hashes;
 #                 the passwords in passfiles REDIS_DIR/ACCOUNT.pass (mode 0600) for the
 #                 accounts pop, smtp, repl, sentinel, admin (relaylease-ACCOUNT)
-#   data nodes    redis_start NAME [PRIMARY] (a replica of PRIMARY when given), redis_ready
+#   data nodes    redis_start NAME [PRIMARY] (a replica of PRIMARY when given; with
+#                 REDIS_INCLUDE set to a conf, such as a shipped one, that conf comes first
+#                 and the test's settings override it), redis_ready
 #                 NAME, redis_stop NAME (TERM), redis_kill NAME (KILL), redis_pause NAME
 #                 (STOP), redis_resume NAME (CONT), redis_port NAME, redis_sock NAME
 #   talking       redis_as ACCOUNT NAME CMD... (redis-cli over NAME's socket as
@@ -19,7 +21,8 @@
 #                 failover-timeout 5000), sentinels_ready NREPLICAS, sentinels_name NAME,
 #                 sentinels_wait NAME (eventually 60), sentinels_stop, sentinel_port I;
 #                 REDIS_SENTINELS (127.0.0.1:PORT,... as RELAY_REDIS_SENTINELS takes it),
-#                 REDIS_MASTER (the name they monitor)
+#                 REDIS_MASTER (the name they monitor); REDIS_DOWN_AFTER, if set before
+#                 sentinels_start, replaces the 1000 ms of down-after-milliseconds
 #
 # Every server is started directly, `redis-server CONF &`, so that $! is the server's own
 # PID: through `eval ... &` or a subshell, $! would be the shell's, and stopping it would leave
@@ -204,11 +207,13 @@ redis_start() {
         rs_try=$((rs_try + 1))
         free_port 127.0.0.1 >"$rs_d/port" || return 1
         {
+            [ -z "${REDIS_INCLUDE:-}" ] || echo "include $REDIS_INCLUDE"
             echo "bind 127.0.0.1"
             echo "port $(cat "$rs_d/port")"
             echo "unixsocket $rs_d/sock"
             echo "unixsocketperm 777"
             echo "dir $rs_d"
+            echo "dbfilename dump.rdb"
             echo "pidfile $rs_d/pid"
             echo "logfile \"\""
             echo "daemonize no"
@@ -290,7 +295,7 @@ sentinels_start() {
                 echo "sentinel monitor $REDIS_MASTER 127.0.0.1 $(redis_port "$1") 2"
                 echo "sentinel auth-user $REDIS_MASTER relaylease-sentinel"
                 echo "sentinel auth-pass $REDIS_MASTER $(redis_pass sentinel)"
-                echo "sentinel down-after-milliseconds $REDIS_MASTER 1000"
+                echo "sentinel down-after-milliseconds $REDIS_MASTER ${REDIS_DOWN_AFTER:-1000}"
                 echo "sentinel failover-timeout $REDIS_MASTER 5000"
             } >"$ss_d/conf"
             redis_spawn sentinel "s$ss_i"

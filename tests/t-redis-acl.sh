@@ -92,6 +92,33 @@ refuses sentinel p "sentinel: no GET" GET relaylease:192.0.2.7
 refuses sentinel p "sentinel: no SET" SET relaylease:192.0.2.7 x
 redis_stop p
 
+# ---- the shipped primary.conf and replica.conf ---------------------------------------------------
+
+# Each is included first, then the test's loopback address, ports, paths and passwords.
+REDIS_INCLUDE=$lib_top/run-examples/redis/primary.conf
+redis_start sp
+REDIS_INCLUDE=$lib_top/run-examples/redis/replica.conf
+redis_start sr sp
+REDIS_INCLUDE=
+check "the shipped replica.conf replicates from the shipped primary.conf (relaylease-repl)" \
+    redis_ready sr
+is "$(redis_admin sr CONFIG GET replica-serve-stale-data | sed -n 2p)" yes \
+    "replica.conf: replica-serve-stale-data yes"
+is "$(redis_admin sr CONFIG GET replica-read-only | sed -n 2p)" yes "replica.conf: replica-read-only yes"
+is "$(redis_admin sp CONFIG GET maxmemory-policy | sed -n 2p)" noeviction \
+    "primary.conf: maxmemory-policy noeviction"
+is "$(redis_as pop sp SET relaylease:192.0.2.9 "$rec" EX 960)" OK "pop: SET on the shipped primary"
+# replicated_rec: the SMTP account reads the record on the replica.
+# shellcheck disable=SC2317 # called through eventually
+replicated_rec() {
+    [ "$(redis_as smtp sr GET relaylease:192.0.2.9)" = "$(printf '%s' "$rec")" ]
+}
+check "smtp: the record reaches the shipped replica" eventually 60 replicated_rec
+like "$(redis_as pop sr SET relaylease:192.0.2.9 "$rec" EX 960)" "READONLY*" \
+    "pop: the shipped replica refuses writes (READONLY)"
+redis_stop sr
+redis_stop sp
+
 # ---- after a failover ------------------------------------------------------------------------
 
 # date_ms "DD Mon YYYY HH:MM:SS.mmm": a log line's time as milliseconds.
