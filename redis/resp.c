@@ -266,7 +266,7 @@ static int item(const char *buf, size_t n, size_t *pos, int depth, size_t limit,
                 struct resp_item *it, const char **why)
 {
     size_t i = *pos;
-    long long v;
+    long long v = 0;
     int r;
     if (i == n)
         return NEED;
@@ -286,7 +286,8 @@ static int item(const char *buf, size_t n, size_t *pos, int depth, size_t limit,
     case ':':
         it->type = RESP_INTEGER;
         r = integer_line(buf, n, &i, &v, why);
-        it->n = v;
+        if (r == DONE)
+            it->n = v;
         break;
     case '$':
         r = length_line(buf, n, &i, RESP_BULK_MAX, &v, why, "a bulk string too long");

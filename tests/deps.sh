@@ -13,8 +13,9 @@ packages="make gcc libc6-dev musl-tools libcdb-dev tinycdb ucspi-tcp-ipv6"
 # namespace's loopback for the IPv6 /64 over the real tcpserver.
 tests="strace dovecot-pop3d dovecot-imapd valgrind cppcheck clang-tidy shellcheck groff-base man-db
     iproute2"
-# make check-all also fuzzes each harness: clang with libFuzzer.
-long="clang libclang-rt-dev"
+# make check-all also fuzzes each harness: clang with libFuzzer; hiredis is the RESP parser's
+# oracle there (and only there).
+long="clang libclang-rt-dev libhiredis-dev"
 list=
 while [ $# -gt 0 ]; do
     case $1 in

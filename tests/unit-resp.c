@@ -15,6 +15,13 @@
 #define L(s) s, sizeof(s) - 1
 #define MAXITEMS 64
 
+/* Bytes into a buffer, with no NUL after them: the buffer is not a string. */
+static void put(char *dst, const char *s)
+{
+    while (*s != '\0')
+        *dst++ = *s++;
+}
+
 /* resp_parse on an exact-size copy of buf, so that a read past the end is caught by ASan. */
 static int parse(const char *buf, size_t n, size_t max, struct resp_item *items, size_t *nitems,
                  size_t *used, const char **why)
@@ -260,7 +267,7 @@ static void test_valid(void)
 
         /* What follows the reply is left for the next one. */
         memcpy(buf, in, len);
-        memcpy(buf + len, "+OK\r\n", 5);
+        put(buf + len, "+OK\r\n");
         r = parse(buf, len + 5, MAXITEMS, items, &nitems, &used, &why);
         CHECK(r == 1 && used == len, "%.*s: a reply after it is not taken", (int)len, in);
 
@@ -302,7 +309,7 @@ static void test_limits(void)
 
     int h = snprintf(buf, sizeof buf, "$%d\r\n", RESP_BULK_MAX);
     memset(buf + h, 'x', RESP_BULK_MAX);
-    memcpy(buf + h + RESP_BULK_MAX, "\r\n", 2);
+    put(buf + h + RESP_BULK_MAX, "\r\n");
     size_t len = (size_t)h + RESP_BULK_MAX + 2;
     r = parse(buf, len, 1, items, &nitems, &used, &why);
     CHECK(r == 1 && used == len && items[0].type == RESP_BULK && items[0].len == RESP_BULK_MAX,
@@ -313,7 +320,7 @@ static void test_limits(void)
 
     h = snprintf(buf, sizeof buf, "$%d\r\n", RESP_BULK_MAX + 1);
     memset(buf + h, 'x', RESP_BULK_MAX + 1);
-    memcpy(buf + h + RESP_BULK_MAX + 1, "\r\n", 2);
+    put(buf + h + RESP_BULK_MAX + 1, "\r\n");
     len = (size_t)h + RESP_BULK_MAX + 3;
     r = parse(buf, len, 1, items, &nitems, &used, &why);
     CHECK_LONG(r, -1, "a bulk string of RESP_BULK_MAX + 1 bytes");
@@ -329,14 +336,14 @@ static void test_limits(void)
                    RESP_LINE_MAX);
         r = parse(buf, 2 + RESP_LINE_MAX, 1, items, &nitems, &used, &why);
         CHECK_LONG(r, -1, "%s of RESP_LINE_MAX + 1 bytes, no CRLF: malformed", name);
-        memcpy(buf + 1 + RESP_LINE_MAX, "\r\n", 2);
+        put(buf + 1 + RESP_LINE_MAX, "\r\n");
         len = 3 + RESP_LINE_MAX;
         r = parse(buf, len, 1, items, &nitems, &used, &why);
         CHECK(r == 1 && used == len && items[0].len == RESP_LINE_MAX,
               "%s of RESP_LINE_MAX bytes with CRLF", name);
         check_prefixes(buf, len, 1, type ? "error of RESP_LINE_MAX" : "status of RESP_LINE_MAX");
         buf[1 + RESP_LINE_MAX] = 'y';
-        memcpy(buf + 2 + RESP_LINE_MAX, "\r\n", 2);
+        put(buf + 2 + RESP_LINE_MAX, "\r\n");
         r = parse(buf, len + 1, 1, items, &nitems, &used, &why);
         CHECK_LONG(r, -1, "%s of RESP_LINE_MAX + 1 bytes with CRLF", name);
     }
