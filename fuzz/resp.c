@@ -11,6 +11,8 @@
  *    nitems of room, and is malformed with one item less;
  *  - every prefix of an accepted reply, and every prefix of a buffer that needs more, needs
  *    more: a partial reply is never malformed;
+ *  - a buffer that needs more can be completed into a reply the parser accepts: "need more"
+ *    is never a dead end where the caller would wait for ever;
  *  - with libFuzzer (not in the regression replay), Debian's hiredis is the oracle: its
  *    redisReader, fed the bytes of an accepted reply, returns exactly one reply with the same
  *    types, integers, counts and bytes, and nothing after it.
@@ -226,6 +228,40 @@ static void prefixes_need_more(const char *buf, size_t n, size_t max, const char
     }
 }
 
+/* A buffer that needs more can be made a reply: add, one at a time, the first byte (CR, LF,
+ * "0", "$", "1", then every other) that the parser does not call malformed, until it accepts.
+ * If no byte will do, "need more" was a dead end: the caller would wait for bytes that can
+ * never make a reply. Each step adds a byte, so it ends; past COMPLETE_MAX bytes (a long
+ * bulk string) it stops without a verdict. */
+#define COMPLETE_MAX 1100
+static void completes(const char *buf, size_t n, size_t max)
+{
+    static const char first[] = "\r\n0$1";
+    static struct resp_item it[MAX_ITEMS];
+    size_t nitems, used;
+    const char *why;
+    char *b = malloc(n + COMPLETE_MAX);
+    if (b == NULL)
+        return;
+    memcpy(b, buf, n);
+    size_t len = n;
+    for (size_t step = 0; step < COMPLETE_MAX; step++) {
+        int r = -1;
+        for (int k = 0; k < 256 + 5; k++) {
+            b[len] = k < 5 ? first[k] : (char)(k - 5);
+            r = resp_parse(b, len + 1, it, max, &nitems, &used, &why);
+            if (r != -1)
+                break;
+        }
+        if (r == -1)
+            PROP(0, "a reply that needs more can be completed");
+        if (r != 0)
+            break;
+        len++;
+    }
+    free(b);
+}
+
 static void check_reply(const char *buf, size_t n, size_t max)
 {
     static struct resp_item it[MAX_ITEMS], again[MAX_ITEMS];
@@ -236,8 +272,10 @@ static void check_reply(const char *buf, size_t n, size_t max)
     int r = parse_copy(buf, n, max, it, &nitems, &used, &why, &copy);
     if (r == -2)
         return;
-    if (r == 0)
+    if (r == 0) {
         prefixes_need_more(buf, n, max, "a prefix of a partial reply needs more");
+        completes(buf, n, max);
+    }
     if (r != 1) {
         free(copy);
         return;
