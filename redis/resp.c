@@ -154,13 +154,18 @@ static int unsigned_line(const char *buf, size_t n, size_t *pos, unsigned long l
     return DONE;
 }
 
-/* The length of a bulk string or the count of an array: "-1" (nil) or an unsigned_line. */
-static int length_line(const char *buf, size_t n, size_t *pos, unsigned long long limit,
-                       long long *value, const char **why, const char *toobig)
+/* The length of a bulk string or the count of an array: "-1" (nil, where nil_ok) or an
+ * unsigned_line. A nil that is not wanted is malformed at its "-", not after its CRLF: a
+ * buffer that can only become a malformed reply must not be "read more". */
+static int length_line(const char *buf, size_t n, size_t *pos, int nil_ok,
+                       unsigned long long limit, long long *value, const char **why,
+                       const char *toobig)
 {
     size_t i = *pos;
     if (i < n && buf[i] == '-') {
         /* "-1" is nil; Redis sends no other negative length. */
+        if (!nil_ok)
+            return bad(why, "a nil element of an array");
         i++;
         if (i == n)
             return NEED;
@@ -290,12 +295,11 @@ static int item(const char *buf, size_t n, size_t *pos, int depth, size_t limit,
             it->n = v;
         break;
     case '$':
-        r = length_line(buf, n, &i, RESP_BULK_MAX, &v, why, "a bulk string too long");
+        r = length_line(buf, n, &i, depth == 0, RESP_BULK_MAX, &v, why,
+                        "a bulk string too long");
         if (r != DONE)
             break;
         if (v < 0) {
-            if (depth > 0)
-                return bad(why, "a nil element of an array");
             it->type = RESP_NIL;
             it->n = -1;
             it->p = NULL;
@@ -307,12 +311,11 @@ static int item(const char *buf, size_t n, size_t *pos, int depth, size_t limit,
     case '*':
         if (depth >= RESP_DEPTH_MAX)
             return bad(why, "arrays nested too deep");
-        r = length_line(buf, n, &i, limit > LLONG_MAX ? LLONG_MAX : (unsigned long long)limit,
-                        &v, why, "an array with more elements than expected");
+        r = length_line(buf, n, &i, depth == 0,
+                        limit > LLONG_MAX ? LLONG_MAX : (unsigned long long)limit, &v, why,
+                        "an array with more elements than expected");
         if (r != DONE)
             break;
-        if (v < 0 && depth > 0)
-            return bad(why, "a nil element of an array");
         it->type = v < 0 ? RESP_NIL_ARRAY : RESP_ARRAY;
         it->n = v;
         it->p = NULL;

@@ -215,6 +215,9 @@ static const struct {
     {L("*1\r\n:1\r\n"), "integer element"},
     {L("*1\r\n$-1\r\n"), "nil element"},
     {L("*1\r\n*-1\r\n"), "nil array element"},
+    /* Malformed as soon as it is certain: these can only go on to a nil element. */
+    {L("*1\r\n$-"), "nil element, at its minus"},
+    {L("*2\r\n$1\r\na\r\n*-"), "nil array element, at its minus"},
     {L("*2\r\n$1\r\na\r\n_\r\n"), "RESP3 element"},
     {L("*1\r\n*1\r\n*1\r\n$1\r\na\r\n"), "depth 3"},
     {L("*1\r\n*1\r\n*0\r\n"), "empty array at depth 3"},
