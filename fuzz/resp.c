@@ -248,7 +248,8 @@ static void completes(const char *buf, size_t n, size_t max)
     for (size_t step = 0; step < COMPLETE_MAX; step++) {
         int r = -1;
         for (int k = 0; k < 256 + 5; k++) {
-            b[len] = k < 5 ? first[k] : (char)(k - 5);
+            unsigned char c = k < 5 ? (unsigned char)first[k] : (unsigned char)(k - 5);
+            memcpy(b + len, &c, 1);
             r = resp_parse(b, len + 1, it, max, &nitems, &used, &why);
             if (r != -1)
                 break;
