@@ -52,9 +52,10 @@ int resp_request(char *out, size_t cap, size_t *len, int argc, const char *const
  * LF or NUL in it; an integer that fits a long long, no "+", no "-0"; a bulk string at most
  * RESP_BULK_MAX bytes followed by CRLF; the elements of an array only bulk strings (not nil)
  * or arrays (not nil), as Redis sends for SCAN and SENTINEL. A buffer that holds the start
- * of an acceptable reply is never -1, and one that cannot become one is -1 within a bounded
- * number of bytes (a line: RESP_LINE_MAX + 1, a length: 6, a count: that of max, a bulk
- * string: its length + 2): a server that drips bytes cannot make a caller buffer without end. */
+ * of an acceptable reply is never -1, and one that cannot become one is -1 as soon as that is
+ * certain, so no piece grows without bound (a status or error line: RESP_LINE_MAX + 3 bytes,
+ * a bulk length line: 7, an integer: 23, a count: the digits of max + 3, a bulk string: its
+ * length + 2): a server that drips bytes cannot make a caller buffer without end. */
 int resp_parse(const char *buf, size_t n, struct resp_item *items, size_t max, size_t *nitems,
                size_t *used, const char **why);
 
