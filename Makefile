@@ -40,11 +40,12 @@ CDBBUILDC = $(SRC)/cdb/map.c $(SRC)/cdb/merge.c $(SRC)/cdb/sources.c $(SRC)/cdb/
 CDBBUILD = $(CDBBUILDC) $(SRC)/cdb/map.h $(SRC)/cdb/merge.h $(SRC)/cdb/sources.h \
 	$(SRC)/cdb/writer.h
 CDBLIBS = -lcdb
-FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c
+FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c \
+	$(SRC)/fuzz/resp.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
 	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-fds \
 	tests/unit-client tests/unit-hostile tests/unit-buf tests/unit-replace tests/unit-map \
-	tests/unit-merge tests/unit-sources tests/unit-writer
+	tests/unit-merge tests/unit-sources tests/unit-writer tests/unit-resp
 # The unit tests that work in a scratch directory include unit-files.h as well.
 UNITFILES = $(SRC)/tests/unit.h $(SRC)/tests/unit-files.h
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
@@ -164,12 +165,16 @@ tests/unit-writer: $(SRC)/tests/unit-writer.c $(UNITFILES) $(CDBBUILD) $(CORE) $
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-writer.c $(SRC)/cdb/writer.c \
 		$(SRC)/replace.c $(LDFLAGS) $(CDBLIBS)
 
+tests/unit-resp: $(SRC)/tests/unit-resp.c $(SRC)/tests/unit.h $(SRC)/redis/resp.c $(SRC)/redis/resp.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-resp.c $(SRC)/redis/resp.c $(LDFLAGS)
+
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
-		$(FUZZSRC) $(CORE) $(HDRS) $(RULES)
+		$(FUZZSRC) $(CORE) $(HDRS) $(RULES) $(SRC)/redis/resp.c $(SRC)/redis/resp.h
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -DFUZZ_REGRESS -I$(SRC) -o $@ $(SRC)/tests/unit-fuzz-regress.c \
-		$(FUZZSRC) $(CORE) $(SRC)/cdb/rules.c $(LDFLAGS)
+		$(FUZZSRC) $(CORE) $(SRC)/cdb/rules.c $(SRC)/redis/resp.c $(LDFLAGS)
 
 tests/standins/smtpd: $(SRC)/tests/standins/smtpd.c
 	@mkdir -p tests/standins

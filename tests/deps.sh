@@ -14,8 +14,9 @@ packages="make gcc libc6-dev musl-tools libcdb-dev tinycdb ucspi-tcp-ipv6"
 # redis-cli for the several-hosts tests (t-redis-*.sh).
 tests="strace dovecot-pop3d dovecot-imapd valgrind cppcheck clang-tidy shellcheck groff-base man-db
     iproute2 redis-server redis-sentinel redis-tools"
-# make check-all also fuzzes each harness: clang with libFuzzer.
-long="clang libclang-rt-dev"
+# make check-all also fuzzes each harness: clang with libFuzzer; hiredis is the RESP parser's
+# oracle there (and only there).
+long="clang libclang-rt-dev libhiredis-dev"
 list=
 while [ $# -gt 0 ]; do
     case $1 in

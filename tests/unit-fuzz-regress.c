@@ -33,6 +33,7 @@ static const struct {
     {"record", fuzz_record},
     {"settings", fuzz_settings},
     {"rules", fuzz_rules},
+    {"resp", fuzz_resp},
 };
 #define NHARNESS (sizeof harnesses / sizeof harnesses[0])
 
@@ -160,7 +161,7 @@ static unsigned replay_dir(const char *top, const char *sub, const char *harness
                 fn = harnesses[h].fn;
         }
         if (fn == NULL)
-            CHECK(0, "%s: named after a harness (addr-, record-, settings-, rules-)", label);
+            CHECK(0, "%s: named after a harness (addr-, record-, settings-, rules-, resp-)", label);
         else
             replay(label, path, fn);
         free(names[i]);
