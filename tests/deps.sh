@@ -10,9 +10,10 @@
 packages="make gcc libc6-dev musl-tools libcdb-dev tinycdb ucspi-tcp-ipv6"
 # The tests also run the real Dovecot, strace's fault injection, valgrind, the linters, and
 # check that the man pages render; ip puts documentation addresses on a private network
-# namespace's loopback for the IPv6 /64 over the real tcpserver.
+# namespace's loopback for the IPv6 /64 over the real tcpserver; the Redis client is tested
+# against the real redis-server and redis-sentinel.
 tests="strace dovecot-pop3d dovecot-imapd valgrind cppcheck clang-tidy shellcheck groff-base man-db
-    iproute2"
+    iproute2 redis-server redis-sentinel redis-tools"
 # make check-all also fuzzes each harness: clang with libFuzzer.
 long="clang libclang-rt-dev"
 list=

@@ -196,7 +196,7 @@ int main(int argc, char **argv)
         if (redis_reply(&c, it, ITEMS, &n, &why) != 0)
             fail(why);
         print_items("auth ", it, n);
-        if (n != 1 || it[0].type != RESP_STATUS || it[0].len != 2 || memcmp(it[0].p, "OK", 2)) {
+        if (n != 1 || it[0].type != RESP_STATUS || it[0].len != 2 || memcmp(it[0].p, "OK", 2) != 0) {
             redis_close(&c);
             return 2;
         }

@@ -277,6 +277,7 @@ sentinel() {
     S_PORT=$FAKE_PORT
     S_PID=$FAKE_PID
 }
+# shellcheck disable=SC2016 # $9: RESP's bulk length, for fakeredis, not for the shell
 good='*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n'
 nil='*-1\r\n'
 
@@ -311,6 +312,7 @@ for pid in "$pid_hang" "$pid_backlog" "$pid_good" "$pid_nil"; do
     stop_pid "$pid"
 done
 
+# shellcheck disable=SC2016 # RESP's bulk lengths
 sentinel s_v6 '*2\r\n$3\r\n::1\r\n$4\r\n6379\r\n'
 answers "primary [::1]:6379" "an IPv6 primary is written [v6]:port" -s relaylease "127.0.0.1:$S_PORT"
 stop_pid "$S_PID"
@@ -374,6 +376,7 @@ EOF
 redis-server "$r/redis.conf" --save '' --appendonly no &
 rpid=$!
 lib_pids="$lib_pids $rpid"
+# shellcheck disable=SC2317 # called through eventually
 ping() { "$probe_bin" "$@" PING 2>&1 | grep -qx 'status PONG'; }
 if ! eventually 60 ping "unix:$r/sock"; then
     not_ok "redis-server answers on its Unix socket"
@@ -425,6 +428,7 @@ EOF
     lib_pids="$lib_pids $!"
     sentinels="$sentinels 127.0.0.1:$sport"
 done
+# shellcheck disable=SC2317 # called through eventually
 named() { "$probe_bin" -s relaylease "$1" 2>&1 | grep -qx "primary 127.0.0.1:$rport"; }
 for s in $sentinels; do
     if ! eventually 60 named "$s"; then

@@ -51,10 +51,11 @@ static socklen_t parse_addr(const char *s, struct sockaddr_storage *ss)
     memset(ss, 0, sizeof *ss);
     if (strncmp(s, "unix:", 5) == 0) {
         struct sockaddr_un *un = (struct sockaddr_un *)ss;
-        if (strlen(s + 5) >= sizeof un->sun_path)
+        size_t n = strlen(s + 5);
+        if (n >= sizeof un->sun_path)
             usage();
         un->sun_family = AF_UNIX;
-        strcpy(un->sun_path, s + 5);
+        memcpy(un->sun_path, s + 5, n + 1);
         return sizeof *un;
     }
     char host[64];
@@ -63,7 +64,10 @@ static socklen_t parse_addr(const char *s, struct sockaddr_storage *ss)
         usage();
     memcpy(host, s, (size_t)(colon - s));
     host[colon - s] = '\0';
-    int port = atoi(colon + 1);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 0 || port > 65535)
+        usage();
     if (host[0] == '[') {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
         size_t n = strlen(host);
