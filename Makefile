@@ -40,16 +40,21 @@ CDBBUILDC = $(SRC)/cdb/map.c $(SRC)/cdb/merge.c $(SRC)/cdb/sources.c $(SRC)/cdb/
 CDBBUILD = $(CDBBUILDC) $(SRC)/cdb/map.h $(SRC)/cdb/merge.h $(SRC)/cdb/sources.h \
 	$(SRC)/cdb/writer.h
 CDBLIBS = -lcdb
+# The Redis client: the RESP codec and the connections with one deadline.
+REDISC = $(SRC)/redis/client.c $(SRC)/redis/resp.c
+REDIS = $(REDISC) $(SRC)/redis/client.h $(SRC)/redis/resp.h
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c \
 	$(SRC)/fuzz/resp.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
 	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-fds \
 	tests/unit-client tests/unit-hostile tests/unit-buf tests/unit-replace tests/unit-map \
-	tests/unit-merge tests/unit-sources tests/unit-writer tests/unit-resp
+	tests/unit-merge tests/unit-sources tests/unit-writer tests/unit-resp tests/unit-redis
 # The unit tests that work in a scratch directory include unit-files.h as well.
 UNITFILES = $(SRC)/tests/unit.h $(SRC)/tests/unit-files.h
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
-	tests/standins/pop3d tests/standins/chat
+	tests/standins/pop3d tests/standins/chat tests/standins/fakeredis
+# Test drivers: programs that run one module's calls from a shell test.
+DRIVERS = tests/redis-probe
 
 all: $(PROGS)
 
@@ -82,7 +87,7 @@ relay-import-opensmtp: $(SRC)/relay-import-opensmtp.c $(CORE) $(HDRS) $(TRIGGER)
 		$(CORE) $(SRC)/cdb/trigger.c $(LDFLAGS)
 
 # Test programs: unit tests and the stand-ins for servers Debian does not ship.
-testprogs: $(UNITS) $(STANDINS)
+testprogs: $(UNITS) $(STANDINS) $(DRIVERS)
 
 tests/unit-addr: $(SRC)/tests/unit-addr.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 	@mkdir -p tests
@@ -169,6 +174,16 @@ tests/unit-resp: $(SRC)/tests/unit-resp.c $(SRC)/tests/unit.h $(SRC)/redis/resp.
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-resp.c $(SRC)/redis/resp.c $(LDFLAGS)
 
+tests/unit-redis: $(SRC)/tests/unit-redis.c $(UNITFILES) $(REDIS) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-redis.c $(REDISC) $(CORE) $(LDFLAGS)
+
+# Static musl, as the programs that will use the client are.
+tests/redis-probe: $(SRC)/tests/redis-probe.c $(REDIS) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/redis-probe.c $(REDISC) $(CORE) \
+		$(LDFLAGS) $(STATICLDFLAGS)
+
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
 		$(FUZZSRC) $(CORE) $(HDRS) $(RULES) $(SRC)/redis/resp.c $(SRC)/redis/resp.h
@@ -195,6 +210,10 @@ tests/standins/pop3d: $(SRC)/tests/standins/pop3d.c
 tests/standins/chat: $(SRC)/tests/standins/chat.c
 	@mkdir -p tests/standins
 	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/chat.c $(LDFLAGS)
+
+tests/standins/fakeredis: $(SRC)/tests/standins/fakeredis.c
+	@mkdir -p tests/standins
+	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/fakeredis.c $(LDFLAGS)
 
 # Everything again with AddressSanitizer and UndefinedBehaviorSanitizer, into san/.
 san:
@@ -242,7 +261,7 @@ setup:
 	sh $(SRC)/run-examples/setup-store $(STOREDIR) $(STOREUSER)
 
 clean:
-	rm -f $(PROGS) $(UNITS) $(STANDINS)
+	rm -f $(PROGS) $(UNITS) $(STANDINS) $(DRIVERS)
 	rm -rf san
 
 .PHONY: all testprogs san check check-all fuzz torture lint bench install setup clean
