@@ -18,18 +18,23 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 # Where the sources are; the sanitizer build runs this Makefile from san/ with SRC=..
 SRC = .
 
-PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-import-opensmtp
-MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8
+PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-import-opensmtp relay-import-dir
+MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8 relay-import-dir.8 relay-redis.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
 HDRS = $(SRC)/addr.h $(SRC)/buf.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h \
-	$(SRC)/owner.h $(SRC)/replace.h $(SRC)/settings.h $(SRC)/store.h
+	$(SRC)/owner.h $(SRC)/replace.h $(SRC)/settings.h $(SRC)/store.h $(STOREH) $(REDISH)
+# The store: its interface, and the two backends behind it (the directory; Redis, with the
+# client in redis/).
+STORE = $(SRC)/store.c $(SRC)/store/dir.c $(SRC)/store/redis.c $(REDISC)
+STOREH = $(SRC)/store/backend.h $(SRC)/store/dir.h $(SRC)/store/redis.h
+REDISH = $(SRC)/redis/client.h $(SRC)/redis/resp.h
 CORE = $(SRC)/addr.c $(SRC)/buf.c $(SRC)/fds.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c \
-	$(SRC)/owner.c $(SRC)/replace.c $(SRC)/settings.c $(SRC)/store.c
+	$(SRC)/owner.c $(SRC)/replace.c $(SRC)/settings.c $(STORE)
 # relay-check only reads: it never changes ids, and its start-up is what every SMTP connection
 # pays, so it is linked without owner.c (and the passwd lookups that would come with it).
 CHECKCORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/replace.c \
-	$(SRC)/settings.c $(SRC)/store.c
+	$(SRC)/settings.c $(STORE)
 # cdb mode: the coalescing trigger is plain C (the static login programs link it); the
 # tcprules parser goes only into relay-cdb.
 TRIGGER = $(SRC)/cdb/trigger.c $(SRC)/cdb/trigger.h
@@ -84,6 +89,10 @@ relay-cdb: $(SRC)/relay-cdb.c $(RULES) $(SNAPSHOT) $(CDBBUILD) $(TRIGGER) $(CORE
 
 relay-import-opensmtp: $(SRC)/relay-import-opensmtp.c $(CORE) $(HDRS) $(TRIGGER)
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-import-opensmtp.c \
+		$(CORE) $(SRC)/cdb/trigger.c $(LDFLAGS)
+
+relay-import-dir: $(SRC)/relay-import-dir.c $(CORE) $(HDRS) $(TRIGGER)
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-import-dir.c \
 		$(CORE) $(SRC)/cdb/trigger.c $(LDFLAGS)
 
 # Test programs: unit tests and the stand-ins for servers Debian does not ship.
@@ -176,20 +185,20 @@ tests/unit-resp: $(SRC)/tests/unit-resp.c $(SRC)/tests/unit.h $(SRC)/redis/resp.
 
 tests/unit-redis: $(SRC)/tests/unit-redis.c $(UNITFILES) $(REDIS) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-redis.c $(REDISC) $(CORE) $(LDFLAGS)
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-redis.c $(CORE) $(LDFLAGS)
 
 # Static musl, as the programs that will use the client are.
 tests/redis-probe: $(SRC)/tests/redis-probe.c $(REDIS) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/redis-probe.c $(REDISC) $(CORE) \
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/redis-probe.c $(CORE) \
 		$(LDFLAGS) $(STATICLDFLAGS)
 
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
-		$(FUZZSRC) $(CORE) $(HDRS) $(RULES) $(SRC)/redis/resp.c $(SRC)/redis/resp.h
+		$(FUZZSRC) $(CORE) $(HDRS) $(RULES)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -DFUZZ_REGRESS -I$(SRC) -o $@ $(SRC)/tests/unit-fuzz-regress.c \
-		$(FUZZSRC) $(CORE) $(SRC)/cdb/rules.c $(SRC)/redis/resp.c $(LDFLAGS)
+		$(FUZZSRC) $(CORE) $(SRC)/cdb/rules.c $(LDFLAGS)
 
 tests/standins/smtpd: $(SRC)/tests/standins/smtpd.c
 	@mkdir -p tests/standins

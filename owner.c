@@ -54,7 +54,7 @@ int owner_enter(struct owner_saved *s, const char *dir)
     uid_t uid;
     gid_t gid;
     s->active = 0;
-    if (geteuid() != 0)
+    if (dir == NULL || geteuid() != 0)
         return 0;
     int need = dir_owner(dir, &uid, &gid);
     if (need <= 0)
@@ -102,7 +102,7 @@ int owner_drop(const char *dir)
 {
     uid_t uid;
     gid_t gid;
-    if (getuid() != 0 && geteuid() != 0)
+    if (dir == NULL || (getuid() != 0 && geteuid() != 0))
         return 0;
     /* Inside owner_enter only the effective id was changed: take root back to drop for good. */
     if (geteuid() != 0 && seteuid(0) != 0)

@@ -24,7 +24,8 @@ struct owner_saved {
  * uid and its primary gid (from the passwd file; the directory's gid if it has no entry) as
  * the effective ids, and that gid as the only supplementary group, until owner_leave. A
  * directory that its group or everyone may write is controlled by them, and group root is
- * never taken: -1 with EPERM either way. Returns 0 (also when there is nothing to do), or
+ * never taken: -1 with EPERM either way. A NULL dir (a store with no directory) is nothing
+ * to do. Returns 0 (also when there is nothing to do), or
  * -1 with errno set; on -1 nothing has changed and the caller must not do the file work. */
 int owner_enter(struct owner_saved *s, const char *dir);
 
@@ -34,7 +35,7 @@ int owner_leave(struct owner_saved *s);
 /* For a process that never needs root again (a detached builder, relay-expire started as
  * root): if the real or effective user is root and dir belongs to another account, set the
  * real, effective and saved ids and the groups to that account's for good. Returns 0, or -1
- * with errno set. */
+ * with errno set; a NULL dir is nothing to do. */
 int owner_drop(const char *dir);
 
 #endif

@@ -70,17 +70,18 @@ static void allow(const struct settings *cfg)
      * could plant a link to any of root's files under a name written here, so the work is
      * done as that account (owner.h). */
     struct owner_saved saved;
-    if (owner_enter(&saved, cfg->dir) != 0) {
+    if (owner_enter(&saved, store_home(cfg)) != 0) {
         log_warn("unable to take the ids of the owner of store %s: %s: nothing recorded",
-                 cfg->dir, strerror(errno));
+                 store_where(cfg), strerror(errno));
         return;
     }
     struct store store;
-    if (store_open(&store, cfg->dir, log_warn) != 0) {
-        log_warn("unable to open store %s: %s: nothing recorded", cfg->dir, strerror(errno));
+    if (store_open(&store, cfg, log_warn) != 0) {
+        log_warn("unable to open store %s: %s: nothing recorded", store_where(cfg),
+                 strerror(errno));
     } else {
         if (store_record(&store, key, user) != 0)
-            log_warn("unable to record %s in %s: %s", key, cfg->dir, strerror(errno));
+            log_warn("unable to record %s in %s: %s", key, store_where(cfg), store_error(&store));
         else if (cfg->log)
             log_info("recorded %s user=%s", key, user[0] != '\0' ? user : "-");
         store_close(&store);

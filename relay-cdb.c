@@ -70,6 +70,7 @@ struct build {
     time_t now;
     /* How the allowances were found, for the log line. */
     int rescanned;
+    int unsnapped;          /* the store has no identity (Redis): no snapshot, every build rescans */
     const char *why;        /* why a rescan, when -i was asked for */
     unsigned long jkeys;    /* -i: the keys in the journal */
     /* Fresh allowances under a key that relay-check never looks up with these settings, and
@@ -275,7 +276,7 @@ static void rescan(struct build *b, struct store *st)
 {
     sources_forget(&b->src);
     if (store_list(st, b->cfg.expiry, scanned, b) != 0)
-        log_fatal(111, "unable to list %s: %s", b->cfg.dir, strerror(errno));
+        log_fatal(111, "unable to list %s: %s", store_where(&b->cfg), store_error(st));
 }
 
 /* Bring the snapshot up to date with the journal's keys (what the store says of each replaces
@@ -300,7 +301,7 @@ static int apply_journal(struct build *b, int fd)
         log_warn("%lu lines of %s are not store keys: ignored", bad, b->taken);
     b->jkeys = sources_journal_keys(&b->src);
     if (b->jkeys > 0)
-        added(sources_lookup_journal(&b->src, b->cfg.dir, log_warn));
+        added(sources_lookup_journal(&b->src, store_home(&b->cfg), log_warn));
     return 0;
 }
 
@@ -308,10 +309,28 @@ static int apply_journal(struct build *b, int fd)
 static void collect(struct build *b)
 {
     struct store st;
-    if (store_open(&st, b->cfg.dir, log_warn) != 0 || store_id(&st, &b->id.dev, &b->id.ino) != 0)
-        log_fatal(111, "unable to open store %s: %s", b->cfg.dir, strerror(errno));
+    if (store_open(&st, &b->cfg, log_warn) != 0)
+        log_fatal(111, "unable to open store %s: %s", store_where(&b->cfg), strerror(errno));
     b->rescanned = 1;
     b->why = NULL;
+    if (store_id(&st, &b->id.dev, &b->id.ino) != 0) {
+        if (errno != ENOTSUP)
+            log_fatal(111, "unable to open store %s: %s", store_where(&b->cfg), strerror(errno));
+        /* A store shared by several hosts (Redis) changes with no journal here to say what
+         * changed, and has no identity for a snapshot to name: every build rescans it. The
+         * journal of logins on this host, if any, is taken and dropped all the same, so that
+         * it cannot grow for ever. */
+        b->unsnapped = 1;
+        if (b->mode != PLAIN) {
+            int jfd = trigger_journal_take(b->journal, b->taken);
+            if (jfd >= 0)
+                close(jfd);
+        }
+        b->why = "a shared store";
+        rescan(b, &st);
+        store_close(&st);
+        return;
+    }
     if (b->mode == PLAIN) {
         rescan(b, &st);
         store_close(&st);
@@ -551,7 +570,8 @@ int main(int argc, char **argv)
     /* The cdb, then the snapshot. The journal read for this build goes only once the snapshot
      * holds what it said; a journal left taken makes the next -i a rescan. */
     finish_cdb(&b);
-    if (b.mode != PLAIN && save_snapshot(&b) == 0 && unlink(b.taken) != 0 && errno != ENOENT)
+    if (b.mode != PLAIN && (b.unsnapped || save_snapshot(&b) == 0) && unlink(b.taken) != 0 &&
+        errno != ENOENT)
         log_warn("unable to remove %s: %s", b.taken, strerror(errno));
     if (b.cfg.log)
         log_built(&b);

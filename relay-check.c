@@ -50,17 +50,20 @@ static int allowed(const struct settings *cfg, struct record *rec)
     }
 
     const char *why;
+    char name[STORE_NAME_MAX];
     time_t now = time(NULL);
-    switch (store_lookup(cfg->dir, key, rec, &why)) {
+    switch (store_lookup(cfg, key, rec, &why)) {
     case STORE_MISSING:
         if (cfg->log)
             log_info("refused %s not found", key);
         return 0;
     case STORE_INVALID:
-        log_warn("invalid record %s/%s: %s: granting nothing", cfg->dir, key, why);
+        log_warn("invalid record %s: %s: granting nothing",
+                 store_name(cfg, key, name, sizeof name), why);
         return 0;
     case STORE_ERROR:
-        log_warn("unable to read %s/%s: %s: granting nothing", cfg->dir, key, strerror(errno));
+        log_warn("unable to read %s: %s: granting nothing",
+                 store_name(cfg, key, name, sizeof name), why[0] != '\0' ? why : strerror(errno));
         return 0;
     case STORE_FOUND:
         break;

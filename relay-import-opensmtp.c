@@ -87,19 +87,13 @@ static void import(struct store *store, const struct settings *cfg, char *line,
     /* A login since then has made a newer record: keep it. */
     struct record r;
     const char *bad;
-    if (store_lookup(cfg->dir, key, &r, &bad) == STORE_FOUND && r.time >= t) {
+    if (store_lookup(cfg, key, &r, &bad) == STORE_FOUND && r.time >= t) {
         n->newer++;
         return;
     }
-    if (store_record(store, key, "") != 0) {
-        log_warn("unable to record %s in %s: %s", key, cfg->dir, strerror(errno));
-        n->failed++;
-        return;
-    }
-    /* The record carries the login time in its mtime, as every record does. */
-    if (store_set_time(store, key, t) != 0) {
-        log_warn("unable to set the login time of %s in %s: %s", key, cfg->dir,
-                 strerror(errno));
+    /* The record carries the login time open-smtp saw, not the time of the import. */
+    if (store_record_at(store, key, "", t) != 0) {
+        log_warn("unable to record %s in %s: %s", key, store_where(cfg), store_error(store));
         n->failed++;
         return;
     }
@@ -123,11 +117,11 @@ int main(int argc, char **argv)
     /* Run as root: the store's account could plant a link to any of root's files under a
      * name written or touched here, so the work is done as that account (owner.h). */
     struct owner_saved saved;
-    if (owner_enter(&saved, cfg.dir) != 0)
+    if (owner_enter(&saved, store_home(&cfg)) != 0)
         log_fatal(111, "unable to take the ids of the owner of store %s: %s: nothing imported",
-                  cfg.dir, strerror(errno));
-    if (store_open(&store, cfg.dir, log_warn) != 0)
-        log_fatal(111, "unable to open store %s: %s", cfg.dir, strerror(errno));
+                  store_where(&cfg), strerror(errno));
+    if (store_open(&store, &cfg, log_warn) != 0)
+        log_fatal(111, "unable to open store %s: %s", store_where(&cfg), strerror(errno));
 
     time_t now = time(NULL);
     errno = 0;

@@ -168,14 +168,14 @@ static void record(struct session *s)
 {
     struct store store;
     struct owner_saved saved;
-    if (owner_enter(&saved, s->cfg->dir) != 0) {
+    if (owner_enter(&saved, store_home(s->cfg)) != 0) {
         if (!s->failing)
             log_warn("unable to take the ids of the owner of store %s: %s: nothing recorded",
-                     s->cfg->dir, strerror(errno));
+                     store_where(s->cfg), strerror(errno));
         s->failing = 1;
         return;
     }
-    int r = store_open(&store, s->cfg->dir, log_warn);
+    int r = store_open(&store, s->cfg, log_warn);
     if (r == 0) {
         r = store_record(&store, s->key, s->user);
         store_close(&store);
@@ -190,7 +190,8 @@ static void record(struct session *s)
     errno = e;
     if (r != 0) {
         if (!s->failing)
-            log_warn("unable to record %s in %s: %s", s->key, s->cfg->dir, strerror(errno));
+            log_warn("unable to record %s in %s: %s", s->key, store_where(s->cfg),
+                     store_error(&store));
         s->failing = 1;
         return;
     }

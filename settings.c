@@ -96,6 +96,109 @@ static void cdb_mode(struct settings_cdb *c)
         c->state = SETTINGS_CDB_ON;
 }
 
+/* A name for Redis (the master's, an ACL user's): Sentinel's names are words, and a user
+ * name goes into the AUTH command, so neither has spaces or control characters. */
+static int redis_name_ok(const char *s, const char *allowed)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SETTINGS_REDIS_NAME_MAX)
+        return 0;
+    for (; *s != '\0'; s++)
+        if (allowed != NULL ? strchr(allowed, *s) == NULL
+                            : (unsigned char)*s <= 0x20 || (unsigned char)*s > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* "HOST:PORT,HOST:PORT,...": each one as RELAY_REDIS is read, no empty entry, no spaces. */
+static int sentinels_parse(const char *v, struct settings_redis *r)
+{
+    r->nsentinels = 0;
+    for (;;) {
+        const char *comma = strchr(v, ',');
+        size_t n = comma != NULL ? (size_t)(comma - v) : strlen(v);
+        char one[sizeof r->sentinels[0].text];
+        if (n == 0 || n >= sizeof one || r->nsentinels == SETTINGS_REDIS_SENTINELS_MAX)
+            return -1;
+        memcpy(one, v, n);
+        one[n] = '\0';
+        if (redis_addr_parse(one, &r->sentinels[r->nsentinels]) != 0)
+            return -1;
+        r->nsentinels++;
+        if (comma == NULL)
+            return 0;
+        v = comma + 1;
+    }
+}
+
+static const char *set(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static void redis_mode(struct settings_redis *r, log_fn *warn)
+{
+    const char *where = set("RELAY_REDIS"), *sentinels = set("RELAY_REDIS_SENTINELS");
+    const char *master = set("RELAY_REDIS_MASTER"), *v;
+    long n;
+
+    memset(r, 0, sizeof *r);
+    r->timeout_ms = SETTINGS_DEFAULT_REDIS_TIMEOUT;
+    r->on = where != NULL || sentinels != NULL;
+    if (!r->on)
+        return;
+    r->ok = 1;
+    if (where != NULL && redis_addr_parse(where, &r->where) != 0) {
+        warn("RELAY_REDIS must be unix:/path, a.b.c.d:PORT or [IPv6]:PORT, not \"%s\": "
+             "nothing is recorded or granted",
+             where);
+        r->ok = 0;
+    }
+    r->have_where = where != NULL && r->ok;
+    if (sentinels != NULL && sentinels_parse(sentinels, r) != 0) {
+        warn("RELAY_REDIS_SENTINELS must be 1 to %d of unix:/path, a.b.c.d:PORT or "
+             "[IPv6]:PORT, separated by commas, not \"%s\": nothing is recorded or granted",
+             SETTINGS_REDIS_SENTINELS_MAX, sentinels);
+        r->ok = 0;
+    }
+    if (sentinels != NULL &&
+        (master == NULL ||
+         !redis_name_ok(master, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"))) {
+        warn("RELAY_REDIS_MASTER must name the primary the sentinels watch (1 to %d letters, "
+             "digits, '.', '_' or '-'), not \"%s\": nothing is recorded or granted",
+             SETTINGS_REDIS_NAME_MAX, master != NULL ? master : "");
+        r->ok = 0;
+    }
+    r->master = master;
+    r->user = set("RELAY_REDIS_USER");
+    if (r->user != NULL && !redis_name_ok(r->user, NULL)) {
+        warn("RELAY_REDIS_USER must be 1 to %d printable characters with no space: nothing is "
+             "recorded or granted",
+             SETTINGS_REDIS_NAME_MAX);
+        r->ok = 0;
+    }
+    r->passfile = set("RELAY_REDIS_PASSFILE");
+    if (r->passfile != NULL && !settings_absolute(r->passfile)) {
+        warn("RELAY_REDIS_PASSFILE must be an absolute path, not \"%s\": nothing is recorded "
+             "or granted",
+             r->passfile);
+        r->ok = 0;
+    }
+    if (r->user != NULL && r->passfile == NULL) {
+        warn("RELAY_REDIS_USER is set without RELAY_REDIS_PASSFILE: nothing is recorded or "
+             "granted");
+        r->ok = 0;
+    }
+    v = getenv("RELAY_REDIS_TIMEOUT");
+    if (v != NULL && settings_number(v, 1, SETTINGS_MAX_REDIS_TIMEOUT, &n) == 0)
+        r->timeout_ms = n;
+    else if (v != NULL)
+        warn("RELAY_REDIS_TIMEOUT must be a number of milliseconds from 1 to %ld, not \"%s\": "
+             "using %ld",
+             SETTINGS_MAX_REDIS_TIMEOUT, v, SETTINGS_DEFAULT_REDIS_TIMEOUT);
+}
+
 static int printable(const char *s)
 {
     for (; *s != '\0'; s++)
@@ -172,4 +275,8 @@ void settings_load(struct settings *s, log_fn *warn)
     own_switch(&s->session_refresh, "RELAY_SESSION_REFRESH");
     own_switch(&s->cdb_v4mapped, "RELAY_CDB_V4MAPPED");
     cdb_mode(&s->cdb);
+    redis_mode(&s->redis, warn);
+    /* A Redis store that cannot be used grants nothing; that was said once, just above. */
+    if (s->redis.on && !s->redis.ok)
+        s->relayclient_ok = 0;
 }

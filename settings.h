@@ -3,8 +3,10 @@
 #ifndef RELAYLEASE_SETTINGS_H
 #define RELAYLEASE_SETTINGS_H
 
+#include <stddef.h>
 #include "addr.h"
 #include "log.h"
+#include "redis/client.h"
 
 #define SETTINGS_DEFAULT_DIR "/var/lib/relaylease"
 #define SETTINGS_DEFAULT_EXPIRY 900L
@@ -36,17 +38,41 @@ struct settings_cdb {
     const char *prog;       /* RELAY_CDB_PROG, default "relay-cdb" */
 };
 
+#define SETTINGS_REDIS_SENTINELS_MAX 8
+#define SETTINGS_REDIS_NAME_MAX 64
+#define SETTINGS_DEFAULT_REDIS_TIMEOUT 250L
+#define SETTINGS_MAX_REDIS_TIMEOUT 5000L
+
+/* The Redis store (store/redis.c): on when RELAY_REDIS or RELAY_REDIS_SENTINELS is set and
+ * not empty; then RELAY_DIR is not used. A setting that is wrong leaves it on but not ok:
+ * nothing is read or written, so nothing is granted, rather than falling back to a directory
+ * that may hold an old store. */
+struct settings_redis {
+    int on;
+    int ok;
+    int have_where;                 /* RELAY_REDIS: the server readers ask, often a replica */
+    struct redis_addr where;
+    size_t nsentinels;              /* RELAY_REDIS_SENTINELS: writers ask them for the primary */
+    struct redis_addr sentinels[SETTINGS_REDIS_SENTINELS_MAX];
+    const char *master;             /* RELAY_REDIS_MASTER: the name the sentinels know */
+    const char *user;               /* RELAY_REDIS_USER: NULL for Redis's default user */
+    const char *passfile;           /* RELAY_REDIS_PASSFILE: NULL sends no AUTH */
+    long timeout_ms;                /* RELAY_REDIS_TIMEOUT: for a whole exchange */
+};
+
 struct settings {
     const char *dir;          /* RELAY_DIR, else RELAY_CTRL_DIR */
     long expiry;              /* RELAY_EXPIRY, else RELAY_CTRL_EXPIRY; seconds */
     const char *relayclient;  /* RELAY_RELAYCLIENT, else RELAY_CTRL_RELAYCLIENT */
-    int relayclient_ok;       /* 0: the value was invalid, so nothing may be granted */
+    int relayclient_ok;       /* 0: the value, or the Redis settings, were invalid, so
+                               * nothing may be granted */
     struct addr_policy keys;  /* RELAY_IPV6_PREFIX, RELAY_NAT64_PREFIX */
     int remoteinfo;           /* RELAY_REMOTEINFO: put the user in TCPREMOTEINFO */
     int log;                  /* RELAY_LOG: one line per decision */
     struct settings_switch session_refresh;  /* RELAY_SESSION_REFRESH (relay-session) */
     struct settings_switch cdb_v4mapped;     /* RELAY_CDB_V4MAPPED (relay-cdb) */
     struct settings_cdb cdb;                 /* RELAY_CDB, RELAY_CDB_RULES, RELAY_CDB_PROG */
+    struct settings_redis redis;             /* RELAY_REDIS and the rest of RELAY_REDIS_* */
 };
 
 /* Fill s from the environment. Every invalid value of the settings all programs share is

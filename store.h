@@ -1,5 +1,7 @@
-/* store.h: the allowances, one record per address key, behind a small interface (open,
- * record, look up, sweep, list) so that another backend can stand beside the directory. */
+/* store.h: the allowances, one record per address key, behind one interface (open, record,
+ * look up, sweep, list) over two backends: a directory of files (store/dir.c), the default,
+ * and Redis (store/redis.c), which several hosts share. The settings choose; the programs
+ * call only what is here. */
 #ifndef RELAYLEASE_STORE_H
 #define RELAYLEASE_STORE_H
 
@@ -10,14 +12,24 @@
 #include "addr.h"
 
 #define STORE_USER_MAX 255
+/* Every Redis key of relaylease's: the shipped ACLs name them by it. */
+#define STORE_REDIS_PREFIX "relaylease:"
+
+struct settings;
+struct store_backend;
 
 struct store {
-    int dirfd;  /* store.c's own: programs reach the store through the functions below */
-    int lockfd; /* opened when first needed */
-    const char *dir;
+    const struct store_backend *be;   /* store.c's: programs call the functions below */
+    const struct settings *cfg;
     /* Where the sweep, the list and store_record report what they skip or work around and
      * go on: the program passes log_warn (the man pages quote each line); NULL says nothing. */
     log_fn *warn;
+    /* After a call that failed, what errno cannot say (a server's refusal), or NULL. */
+    const char *why;
+    /* The directory backend's own. */
+    int dirfd;
+    int lockfd; /* opened when first needed */
+    const char *dir;
 };
 
 struct record {
@@ -34,24 +46,30 @@ enum store_result {
     STORE_ERROR      /* the store could not be read: errno says why */
 };
 
-/* Validate the content of a record file whose name, the key, is already in r->key; fill
- * in r->user and r->legacy. Returns 0, or -1 with *why saying what is wrong. Used by the
- * lookups, and on its own by tests and fuzzers. */
-int store_parse(const char *buf, size_t n, struct record *r, const char **why);
-
-/* Open the store for reading and writing; warn is where its problems are reported (see struct
+/* Open the store the settings name; warn is where its problems are reported (see struct
  * store: a program passes log_warn, so that none can forget to). Returns 0, or -1 with errno
- * set. */
-int store_open(struct store *s, const char *dir, log_fn *warn);
+ * set. cfg must outlive the store. */
+int store_open(struct store *s, const struct settings *cfg, log_fn *warn);
 void store_close(struct store *s);
 
-/* Which directory the open store is: its device and inode, which name it whatever path led to
- * it (relay-cdb's snapshot is of one store and no other). Returns 0, or -1 with errno set. */
-int store_id(struct store *s, unsigned long long *dev, unsigned long long *ino);
+/* Why the last call on s failed: s->why, else errno's text. */
+const char *store_error(const struct store *s);
 
-/* Set the login time of key's record to t (an import keeps the time the old system saw),
- * never through a symbolic link. Returns 0, or -1 with errno set (EINVAL: not a key). */
-int store_set_time(struct store *s, const char *key, time_t t);
+/* The directory whose owner does the store's file work when root runs us (owner.h), or NULL
+ * if the store has none (Redis). */
+const char *store_home(const struct settings *cfg);
+
+/* The store, and a record in it, named for messages ("/var/lib/relaylease",
+ * "/var/lib/relaylease/192.0.2.7"; "redis unix:/run/redis/relaylease.sock", ...). The record's
+ * name is written into buf (size bytes) and returned. */
+const char *store_where(const struct settings *cfg);
+#define STORE_NAME_MAX 4352 /* a PATH_MAX directory and a key, or Redis's address and a key */
+const char *store_name(const struct settings *cfg, const char *key, char *buf, size_t size);
+
+/* Which store the open store is: for the directory, its device and inode, which name it
+ * whatever path led to it (relay-cdb's snapshot is of one store and no other). Returns 0, or
+ * -1 with errno set; ENOTSUP for a store with no such identity (Redis). */
+int store_id(struct store *s, unsigned long long *dev, unsigned long long *ino);
 
 /* Is user fit to be recorded and put into TCPREMOTEINFO? 1 or 0. */
 int store_user_ok(const char *user);
@@ -59,6 +77,10 @@ int store_user_ok(const char *user);
 /* Record an allowance for key, made now. Returns 0, or -1 with errno set. If the store's lock
  * could not be taken the record is made without it, and that is reported (s->warn). */
 int store_record(struct store *s, const char *key, const char *user);
+
+/* The same, made at t (an import keeps the time the old system saw). */
+#define STORE_NOW ((time_t)0)
+int store_record_at(struct store *s, const char *key, const char *user, time_t t);
 
 /* Clocks of hosts sharing a store may differ by a little: a login time at most this far in
  * the future is taken as made now. */
@@ -77,11 +99,11 @@ long store_age(time_t t, time_t now);
  * STORE_FUTURE_SLACK seconds in the future. Never overflows. */
 int store_fresh(time_t t, time_t now, long expiry);
 
-/* Look up the record for key without opening the directory (relay-check's fast path).
- * Whether the login time is fresh is the caller's to judge (store_fresh). A record that its group or others may write, or
- * that belongs to anyone but root or the store directory's owner, is STORE_INVALID: someone
- * else could have written it. On STORE_INVALID, *why says what was wrong. */
-enum store_result store_lookup(const char *dir, const char *key, struct record *r,
+/* Look up the record for key without opening the store (relay-check's fast path). Whether
+ * the login time is fresh is the caller's to judge (store_fresh). On STORE_INVALID, *why says
+ * what was wrong; on STORE_ERROR, errno, and *why if there is more to say (a server's
+ * refusal), else "". */
+enum store_result store_lookup(const struct settings *cfg, const char *key, struct record *r,
                                const char **why);
 
 struct sweep_stats {
@@ -95,7 +117,8 @@ struct sweep_stats {
  * alone, or that cannot be looked at or removed, are reported (s->warn) and the sweep goes
  * on.
  * Returns 0, or -1 with errno set if the store could not be read; ETIMEDOUT: the lock was
- * held by someone else for STORE_SWEEP_LOCK_WAIT seconds, and the sweep stopped there. */
+ * held by someone else for STORE_SWEEP_LOCK_WAIT seconds, and the sweep stopped there;
+ * ENOTSUP: the store expires its records itself (Redis). */
 int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
                 void (*removed)(const char *name, long age, void *arg), void *arg);
 

@@ -12,6 +12,7 @@
 #include "cdb/sources.h"
 #include "cdb/trigger.h"
 #include "io.h"
+#include "store/dir.h"
 
 #ifndef MAP_POPULATE
 #define MAP_POPULATE 0 /* Linux's: fault the snapshot in with the mmap, not page by page */
@@ -182,7 +183,7 @@ int sources_lookup_journal(struct sources *s, const char *dir, log_fn *warn)
         const char *k = s->jbuf.s + s->journal.koff[j];
         struct record r;
         const char *why;
-        switch (store_lookup(dir, k, &r, &why)) {
+        switch (store_dir_lookup(dir, k, &r, &why)) {
         case STORE_FOUND:
             if (sources_add(s, k, s->journal.klen[j], r.time) != 0)
                 return -1;

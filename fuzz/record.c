@@ -20,6 +20,7 @@
 #include <string.h>
 #include "addr.h"
 #include "store.h"
+#include "store/dir.h"
 #include "fuzz/fuzz.h"
 
 #define FUZZ_HARNESS "record"

@@ -400,11 +400,11 @@ is "$missing" "" "the man pages name every setting settings.c reads"
 
 # The shared modules log on behalf of every program: each of their lines is in some page.
 if [ "$have_groff" -eq 0 ]; then
-    skip "the man pages quote every log line of store.c, settings.c and log.c" \
+    skip "the man pages quote every log line of the store, settings.c and log.c" \
         "groff is not installed"
 elif [ -n "$installed_pages" ]; then
     for f in $installed_pages; do render "$f"; done >"$SCRATCH/pages.txt"
-    for src in store.c settings.c log.c; do
+    for src in store/dir.c store/redis.c settings.c log.c; do
         missing=
         segments "$top/$src" >"$SCRATCH/segments"
         while IFS= read -r seg; do

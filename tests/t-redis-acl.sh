@@ -1,4 +1,5 @@
 #!/bin/sh
+# run: quick once
 # t-redis-acl.sh: the shipped ACL file (run-examples/redis/users.acl), loaded into a real
 # redis-server with test passwords, gives each account what it needs and nothing more; as
 # shipped (placeholders for the hashes) Redis refuses to start with it; and it still holds

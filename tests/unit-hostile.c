@@ -40,6 +40,7 @@
 #include "log.h"
 #include "settings.h"
 #include "store.h"
+#include "store/dir.h"
 #include "unit.h"
 #include "unit-files.h"
 
@@ -100,7 +101,7 @@ static int check_grants(const char *dir, const char *text, const struct addr_pol
     memset(rec, 0, sizeof *rec);
     if (key_of(text, p, key) != 0)
         return 0;
-    if (store_lookup(dir, key, rec, &why) != STORE_FOUND)
+    if (store_dir_lookup(dir, key, rec, &why) != STORE_FOUND)
         return 0;
     return store_fresh(rec->time, now, expiry);
 }
@@ -125,7 +126,7 @@ static void stock_store(void)
     char key[ADDR_KEY_MAX];
     size_t i;
 
-    if (store_open(&s, store_dir, NULL) != 0)
+    if (store_dir_open(&s, store_dir, NULL) != 0)
         fail_setup("open the store", store_dir);
     for (i = 0; i < sizeof stock / sizeof stock[0]; i++) {
         if (key_of(stock[i].addr, &policy64, key) != 0 || strcmp(key, stock[i].key) != 0 ||
@@ -236,7 +237,7 @@ static void test_addresses(void)
                       granted[i].text);
     }
 
-    if (store_open(&s, store_dir, NULL) != 0)
+    if (store_dir_open(&s, store_dir, NULL) != 0)
         fail_setup("open the store", store_dir);
     for (i = 0; i < sizeof unstored / sizeof unstored[0]; i++) {
         char p[8192];
@@ -331,7 +332,7 @@ static void user_case(unsigned n, const char *user, int want_ok)
     snprintf(key, sizeof key, "10.1.0.%u", n);
     CHECK_LONG(store_user_ok(user), want_ok, "user \"%.40s\" (%zu bytes) is %s", user,
                strlen(user), want_ok ? "fit" : "refused");
-    if (store_open(&s, store_dir, NULL) != 0)
+    if (store_dir_open(&s, store_dir, NULL) != 0)
         fail_setup("open the store", store_dir);
     if (!want_ok && user[0] != '\0')
         CHECK(store_record(&s, key, user) != 0 && errno == EINVAL,
@@ -392,7 +393,7 @@ static void store_case(const char *what, const char *key, int want, const char *
     int got;
 
     alarm(30); /* a FIFO must not hang the lookup */
-    res = store_lookup(store_dir, key, &rec, &why);
+    res = store_dir_lookup(store_dir, key, &rec, &why);
     got = check_grants(store_dir, key, &policy64, SETTINGS_DEFAULT_EXPIRY, &rec);
     alarm(0);
     if (!CHECK_LONG(got, want, "store %s (%s): %s", what, key, want ? "grants" : "denies"))
@@ -732,7 +733,7 @@ static void dir_case(const char *what, const char *dir)
     alarm(30);
     CHECK(!check_grants(dir, "1.2.3.4", &policy64, SETTINGS_DEFAULT_EXPIRY, &rec),
           "RELAY_DIR %s: relay-check grants nothing", what);
-    CHECK(store_open(&s, dir, NULL) != 0, "RELAY_DIR %s: relay-allow cannot open it, records nothing",
+    CHECK(store_dir_open(&s, dir, NULL) != 0, "RELAY_DIR %s: relay-allow cannot open it, records nothing",
           what);
     alarm(0);
 }
@@ -791,7 +792,7 @@ static void test_lock_file(void)
             fail_setup("plant", lock);
 
         alarm(30);
-        if (store_open(&s, dir, NULL) != 0)
+        if (store_dir_open(&s, dir, NULL) != 0)
             fail_setup("open", dir);
         f = capture_begin(&saved);
         rc = store_record(&s, "10.3.1.1", "eve");
@@ -805,7 +806,7 @@ static void test_lock_file(void)
 
         set_time(dir, "10.3.1.1", now - 7200);
         memset(&stats, 0, sizeof stats);
-        if (store_open(&s, dir, NULL) != 0)
+        if (store_dir_open(&s, dir, NULL) != 0)
             fail_setup("open", dir);
         rc = store_sweep(&s, SETTINGS_DEFAULT_EXPIRY, 0, &stats, NULL, NULL);
         store_close(&s);

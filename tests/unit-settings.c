@@ -551,6 +551,84 @@ static void test_cdb(void)
     }
 }
 
+/* The Redis store: on when RELAY_REDIS or RELAY_REDIS_SENTINELS is set and not empty. A value
+ * that is wrong is one warning, and leaves it on but unusable: nothing granted or recorded,
+ * never a fall back to RELAY_DIR. The timeout alone falls back, to its default. */
+static void test_redis(void)
+{
+    static const char *const names[] = {"RELAY_REDIS", "RELAY_REDIS_SENTINELS",
+                                        "RELAY_REDIS_MASTER", "RELAY_REDIS_USER",
+                                        "RELAY_REDIS_PASSFILE", "RELAY_REDIS_TIMEOUT"};
+    static const struct {
+        const char *v[6];
+        int on, ok, warnings;
+        long timeout;
+        size_t nsentinels;
+    } cases[] = {
+        {{NULL, NULL, NULL, NULL, NULL, NULL}, 0, 0, 0, 250, 0},
+        {{"", "", "m", "u", "/p", "x"}, 0, 0, 0, 250, 0},
+        {{"unix:/run/redis/relaylease.sock", NULL, NULL, NULL, NULL, NULL}, 1, 1, 0, 250, 0},
+        {{"127.0.0.1:6379", NULL, NULL, "smtp", "/etc/relaylease/smtp.pass", "100"}, 1, 1, 0, 100, 0},
+        {{"[2001:db8::1]:6379", NULL, NULL, NULL, "/p", "5000"}, 1, 1, 0, 5000, 0},
+        {{"[::1]:1", NULL, NULL, NULL, NULL, "1"}, 1, 1, 0, 1, 0},
+        {{NULL, "127.0.0.1:26379,127.0.0.2:26379,[::1]:26379", "relaylease", NULL, NULL, NULL}, 1, 1, 0, 250, 3},
+        {{"unix:/s", "127.0.0.1:26379", "a.b_c-1", NULL, NULL, NULL}, 1, 1, 0, 250, 1},
+        {{"unix:/s", NULL, NULL, NULL, NULL, "0"}, 1, 1, 1, 250, 0},
+        {{"unix:/s", NULL, NULL, NULL, NULL, "5001"}, 1, 1, 1, 250, 0},
+        {{"unix:/s", NULL, NULL, NULL, NULL, "0100"}, 1, 1, 1, 250, 0},
+        {{"localhost:6379", NULL, NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{"127.0.0.1", NULL, NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{"127.0.0.1:0", NULL, NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{"127.0.0.1:65536", NULL, NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{"127.0.0.1:06379", NULL, NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{"unix:relative", NULL, NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{"/run/redis.sock", NULL, NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{"::1:6379", NULL, NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{"[fe80::1%eth0]:6379", NULL, NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{NULL, "127.0.0.1:26379", NULL, NULL, NULL, NULL}, 1, 0, 1, 250, 1},
+        {{NULL, "127.0.0.1:26379", "bad name", NULL, NULL, NULL}, 1, 0, 1, 250, 1},
+        {{NULL, "127.0.0.1:26379,", "m", NULL, NULL, NULL}, 1, 0, 1, 250, 1},
+        {{NULL, ",127.0.0.1:26379", "m", NULL, NULL, NULL}, 1, 0, 1, 250, 0},
+        {{NULL, "127.0.0.1:26379, 127.0.0.2:26379", "m", NULL, NULL, NULL}, 1, 0, 1, 250, 1},
+        {{NULL, "1.1.1.1:1,1.1.1.2:1,1.1.1.3:1,1.1.1.4:1,1.1.1.5:1,1.1.1.6:1,1.1.1.7:1,1.1.1.8:1", "m", NULL, NULL, NULL}, 1, 1, 0, 250, 8},
+        {{NULL, "1.1.1.1:1,1.1.1.2:1,1.1.1.3:1,1.1.1.4:1,1.1.1.5:1,1.1.1.6:1,1.1.1.7:1,1.1.1.8:1,1.1.1.9:1", "m", NULL, NULL, NULL}, 1, 0, 1, 250, 8},
+        {{"unix:/s", NULL, NULL, "smtp", NULL, NULL}, 1, 0, 1, 250, 0},
+        {{"unix:/s", NULL, NULL, "sm tp", "/p", NULL}, 1, 0, 1, 250, 0},
+        {{"unix:/s", NULL, NULL, "smtp\n", "/p", NULL}, 1, 0, 1, 250, 0},
+        {{"unix:/s", NULL, NULL, NULL, "p", NULL}, 1, 0, 1, 250, 0},
+        {{"bad", "bad", NULL, NULL, NULL, "bad"}, 1, 0, 4, 250, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct settings s;
+        char what[512] = "";
+        set_case(&env_cases[0]);
+        for (int k = 0; k < 6; k++) {
+            if (cases[i].v[k] != NULL) {
+                setenv(names[k], cases[i].v[k], 1);
+                size_t n = strlen(what);
+                (void)snprintf(what + n, sizeof what - n, "%s%s=%s", n ? " " : "", names[k],
+                               cases[i].v[k]);
+            } else {
+                unsetenv(names[k]);
+            }
+        }
+        load_collected(&s);
+        CHECK_LONG(s.redis.on, cases[i].on, "[%s]: on %d", what, cases[i].on);
+        CHECK_LONG(s.redis.ok, cases[i].ok, "[%s]: ok %d", what, cases[i].ok);
+        CHECK_LONG(nreported, cases[i].warnings, "[%s]: %d warnings (%s)", what,
+                   cases[i].warnings, reported);
+        CHECK_LONG(s.redis.timeout_ms, cases[i].timeout, "[%s]: timeout %ld", what,
+                   cases[i].timeout);
+        CHECK_LONG(s.relayclient_ok, !cases[i].on || cases[i].ok,
+                   "[%s]: grants only with usable settings", what);
+        if (cases[i].ok)
+            CHECK_LONG((long)s.redis.nsentinels, (long)cases[i].nsentinels, "[%s]: %zu sentinels",
+                       what, cases[i].nsentinels);
+        for (int k = 0; k < 6; k++)
+            unsetenv(names[k]);
+    }
+}
+
 int main(void)
 {
     log_init("unit-settings");
@@ -559,5 +637,6 @@ int main(void)
     test_nat64();
     test_switches();
     test_cdb();
+    test_redis();
     return unit_done();
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cdb/sources.h"
+#include "store/dir.h"
 #include "io.h"
 #include "log.h"
 #include "unit.h"
@@ -126,7 +127,7 @@ static void test_journal(void)
     path_of(store, sizeof store, top, "store");
     mkdir(store, 0755);
     struct store st;
-    if (CHECK(store_open(&st, store, NULL) == 0, "setup: a store")) {
+    if (CHECK(store_dir_open(&st, store, NULL) == 0, "setup: a store")) {
         CHECK(store_record(&st, "192.0.2.5", "bob") == 0 &&
                   store_record(&st, "2001:db8:1:2::_64", "carol") == 0,
               "setup: two records");

@@ -18,6 +18,8 @@
 #include "log.h"
 #include "settings.h"
 #include "store.h"
+#include "store/dir.h"
+#include "store/redis.h"
 #include "unit.h"
 #include "unit-files.h"
 
@@ -146,7 +148,7 @@ static int check_lookup(const char *file, int line, const char *dir, const char 
     int pass;
 
     memset(r, 0x5a, sizeof *r);
-    got = store_lookup(dir, key, r, &why);
+    got = store_dir_lookup(dir, key, r, &why);
     pass = unit_check(file, line, got == want, "%s: %s", what, result_name(want));
     if (!pass)
         printf("#   got %s (why: %s)\n", result_name(got), why ? why : "NULL");
@@ -254,7 +256,7 @@ static void test_record_lookup(void)
     time_t before, after;
 
     new_dir(dir, sizeof dir, "rl");
-    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open on an empty directory"))
+    if (!CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open on an empty directory"))
         return;
 
     CHECK_LOOKUP(dir, "1.2.3.4", STORE_MISSING, &r, "lookup of a missing key");
@@ -324,7 +326,7 @@ static void test_record_lookup(void)
             enum store_result res;
             const char *why = NULL;
             memset(&r, 0, sizeof r);
-            res = store_lookup(dir, "1.2.3.8", &r, &why);
+            res = store_dir_lookup(dir, "1.2.3.8", &r, &why);
             CHECK(rc == -1 || (res == STORE_FOUND && r.user[0] == '\0'),
                   "store_record of \"%.40s\" records no such user (rc %d, %s, user \"%.40s\")",
                   u, rc, result_name(res), r.user);
@@ -710,7 +712,7 @@ static void test_sweep(void)
     /* dry run first: it reports, and removes nothing */
     new_dir(dir, sizeof dir, "sweep");
     sweep_fixture(dir, now);
-    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the sweep"))
+    if (!CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open for the sweep"))
         return;
     alarm(30);
     memset(&seen, 0, sizeof seen);
@@ -770,7 +772,7 @@ static void test_sweep(void)
 
     /* an empty store, and one with many records (more than one chunk of names) */
     new_dir(dir, sizeof dir, "sweep-empty");
-    if (CHECK(store_open(&s, dir, NULL) == 0, "store_open of an empty store")) {
+    if (CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open of an empty store")) {
         CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "sweep of an empty store");
         CHECK_LONG(st.removed + st.kept + st.temps + st.skipped, 0, "an empty store has nothing");
         store_close(&s);
@@ -784,7 +786,7 @@ static void test_sweep(void)
             put_str(dir, key, "");
             set_time(dir, key, n % 2 ? now - 5000 : now);
         }
-        if (CHECK(store_open(&s, dir, NULL) == 0, "store_open of a store of 600 records")) {
+        if (CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open of a store of 600 records")) {
             CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "sweep of 600 records");
             CHECK_LONG(st.removed, 300, "sweep of 600 records removes the 300 stale ones");
             CHECK_LONG(st.kept, 300, "sweep of 600 records keeps the 300 fresh ones");
@@ -848,7 +850,7 @@ static void test_list(void)
     put_str(dir, "1.2.3.10", "relaylease1 1.2.3.11 mallory\n");
     put_str(dir, "1.2.3.12", "");
 
-    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the list"))
+    if (!CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open for the list"))
         return;
     alarm(30);
     memset(&l, 0, sizeof l);
@@ -898,7 +900,7 @@ static int list_has(const char *dir, const char *key, int *count)
     static struct listed l;
 
     memset(&l, 0, sizeof l);
-    if (store_open(&s, dir, NULL) != 0)
+    if (store_dir_open(&s, dir, NULL) != 0)
         return -1;
     (void)store_list(&s, 900, note_listed, &l);
     store_close(&s);
@@ -927,7 +929,7 @@ static void test_perms(void)
             /* looked up before the CHECK: its arguments are evaluated in no set order */
             enum store_result res;
             why = NULL;
-            res = store_lookup(dir, "1.2.3.4", &r, &why);
+            res = store_dir_lookup(dir, "1.2.3.4", &r, &why);
             CHECK(res == STORE_INVALID && why != NULL &&
                       strstr(why, "writable by its group or others") != NULL,
                   "%s: says why (%s)", what, why ? why : "no reason");
@@ -954,7 +956,7 @@ static void test_perms(void)
     set_mode(dir, "1.2.3.4", 0644);
     set_owner(dir, "1.2.3.4", 65534, 65534);
     if (CHECK_LOOKUP(dir, "1.2.3.4", STORE_INVALID, &r, "a record of uid 65534 in root's store"))
-        CHECK(store_lookup(dir, "1.2.3.4", &r, &why) == STORE_INVALID &&
+        CHECK(store_dir_lookup(dir, "1.2.3.4", &r, &why) == STORE_INVALID &&
                   strcmp(why, "owned by uid 65534, not the store's owner") == 0,
               "says whose it is (%s)", why);
     CHECK(list_has(dir, "1.2.3.4", NULL) == 0, "store_list leaves out a record of uid 65534");
@@ -1025,7 +1027,7 @@ static void test_extreme_times(void)
     put_str(dir, "10.9.1.1", "");
     CHECK(list_has(dir, "10.9.1.1", &n) == 1 && n == 1,
           "store_list lists only the fresh record beside the extremes");
-    if (CHECK(store_open(&s, dir, NULL) == 0, "store_open of the extremes"))
+    if (CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open of the extremes"))
         sweep_extremes(&s, sizeof when / sizeof when[0]);
     if (strncmp(dir, "/dev/shm/", 9) == 0 && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         unit_note("unable to remove %s: %s", dir, strerror(errno));
@@ -1074,7 +1076,7 @@ static void test_future_sweep(void)
     set_time(dir, ".tmp.9.1.2.4.6", now + 86400);
     put_str(dir, ".tmp.9.1.2.4.7", "");
     set_time(dir, ".tmp.9.1.2.4.7", now + 10);
-    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the future sweep"))
+    if (!CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open for the future sweep"))
         return;
     CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "sweep with records from the future");
     store_close(&s);
@@ -1091,7 +1093,7 @@ static void test_future_sweep(void)
     new_dir(dir, sizeof dir, "future-short");
     put_str(dir, "1.2.4.1", "");
     set_time(dir, "1.2.4.1", now + 3);
-    if (CHECK(store_open(&s, dir, NULL) == 0, "store_open for the short expiry")) {
+    if (CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open for the short expiry")) {
         CHECK(store_sweep(&s, 2, 0, &st, NULL, NULL) == 0, "sweep with expiry 2");
         store_close(&s);
         CHECK(exists(dir, "1.2.4.1"), "expiry 2 keeps a record 3 s ahead (clock skew)");
@@ -1118,7 +1120,7 @@ static void test_temp(void)
         if (link(p, linkp) != 0)
             fail_setup("link", linkp);
     }
-    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the temp files"))
+    if (!CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open for the temp files"))
         return;
     CHECK(store_record(&s, "1.2.5.1", "bob") == 0, "record over a hard-linked temp name");
     slurp(top, "victim", buf, sizeof buf);
@@ -1163,7 +1165,7 @@ static void note_problem(const char *fmt, ...)
 
 /* The store reports what it leaves alone, or cannot read, to its caller and goes on; it
  * prints nothing itself. Programs reach the directory only through store_id and
- * store_set_time. */
+ * store_record_at. */
 static void test_problems(void)
 {
     char dir[4096], p[4096], sub[4096];
@@ -1175,7 +1177,7 @@ static void test_problems(void)
     path_of(sub, sizeof sub, dir, "1.2.6.1");
     if (mkdir(sub, 0755) != 0)
         fail_setup("create", sub);
-    if (!CHECK(store_open(&s, dir, NULL) == 0, "store_open for the reports"))
+    if (!CHECK(store_dir_open(&s, dir, NULL) == 0, "store_open for the reports"))
         return;
     reports.text[0] = '\0';
     s.warn = note_problem;
@@ -1201,7 +1203,7 @@ static void test_problems(void)
     reports.text[0] = '\0';
     path_of(p, sizeof p, dir, ".lock");
     store_close(&s); /* it holds the lock file the sweep opened */
-    if (unlink(p) != 0 || mkfifo(p, 0600) != 0 || store_open(&s, dir, NULL) != 0)
+    if (unlink(p) != 0 || mkfifo(p, 0600) != 0 || store_dir_open(&s, dir, NULL) != 0)
         fail_setup("make a FIFO of", p);
     s.warn = note_problem;
     CHECK(store_record(&s, "1.2.6.4", "bob") == 0 && exists(dir, "1.2.6.4"),
@@ -1217,21 +1219,89 @@ static void test_problems(void)
               dev == (unsigned long long)ds.st_dev && ino == (unsigned long long)ds.st_ino,
           "store_id names the store's directory");
 
-    /* store_set_time: the login time of a record, never through a link, never a non-key. */
-    CHECK(store_set_time(&s, "1.2.6.4", 1000000) == 0, "store_set_time of a record");
+    /* store_record_at: the login time given, never set through a link, never a non-key. */
+    CHECK(store_record_at(&s, "1.2.6.4", "bob", 1000000) == 0, "store_record_at of a record");
     struct record rec;
     const char *why;
-    CHECK(store_lookup(dir, "1.2.6.4", &rec, &why) == STORE_FOUND && rec.time == 1000000,
+    CHECK(store_dir_lookup(dir, "1.2.6.4", &rec, &why) == STORE_FOUND && rec.time == 1000000,
           "which is its login time now");
     time_t before = mtime_of(dir, "1.2.6.2");
-    CHECK(store_set_time(&s, "1.2.6.3", 5) == 0 && mtime_of(dir, "1.2.6.2") == before,
-          "store_set_time of a symbolic link leaves its target alone");
+    CHECK(store_record_at(&s, "1.2.6.3", "bob", 5) == 0 && mtime_of(dir, "1.2.6.2") == before,
+          "store_record_at over a symbolic link leaves its target alone");
     errno = 0;
-    CHECK(store_set_time(&s, "../x", 5) == -1 && errno == EINVAL,
-          "store_set_time of a name that is not a key: EINVAL");
-    CHECK(store_set_time(&s, "1.2.6.9", 5) == -1 && errno == ENOENT,
-          "store_set_time of a missing record: ENOENT");
+    CHECK(store_record_at(&s, "../x", "bob", 5) == -1 && errno == EINVAL,
+          "store_record_at of a name that is not a key: EINVAL");
     store_close(&s);
+}
+
+/* The Redis record: "relaylease2 TIME KEY USER\n", nothing else. Each case is the value
+ * under relaylease:KEY; a record that does not parse grants nothing. */
+static void test_redis_record(void)
+{
+    static char long_user[STORE_USER_MAX + 2], over[1100], max_user[STORE_USER_MAX + 1];
+    memset(long_user, 'u', sizeof long_user - 1);
+    memset(max_user, 'u', sizeof max_user - 1);
+    static char long_line[1200], max_line[1100];
+    (void)snprintf(long_line, sizeof long_line, "relaylease2 1 1.2.3.4 %s\n", long_user);
+    (void)snprintf(max_line, sizeof max_line, "relaylease2 1 1.2.3.4 %s\n", max_user);
+    memset(over, 'x', sizeof over - 1);
+    static const struct {
+        const char *key, *value;
+        int ok;
+        long long time;
+        const char *user;
+    } cases[] = {
+        {"1.2.3.4", "relaylease2 1796186267 1.2.3.4 bob@example.org\n", 1, 1796186267, "bob@example.org"},
+        {"1.2.3.4", "relaylease2 1 1.2.3.4 \n", 1, 1, ""},
+        {"1.2.3.4", "relaylease2 999999999999 1.2.3.4 b\n", 1, 999999999999LL, "b"},
+        {"2001:db8:1:2::_64", "relaylease2 5 2001:db8:1:2::_64 eve\n", 1, 5, "eve"},
+        {"1.2.3.4", "relaylease2 1000000000000 1.2.3.4 b\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 0 1.2.3.4 b\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 01 1.2.3.4 b\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 -1 1.2.3.4 b\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 +1 1.2.3.4 b\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2  1 1.2.3.4 b\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1x 1.2.3.4 b\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1 1.2.3.5 b\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1 1.2.3.45 b\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1 1.2.3.4\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1 1.2.3.4 b", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1 1.2.3.4 b\n\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1 1.2.3.4 b c\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1 1.2.3.4 b(c)\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1 1.2.3.4 b\\\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 1 1.2.3.4 b\r\n", 0, 0, NULL},
+        {"1.2.3.4", "relaylease1 1.2.3.4 b\n", 0, 0, NULL},
+        {"1.2.3.4", "USER=bob", 0, 0, NULL},
+        {"1.2.3.4", "", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2", 0, 0, NULL},
+        {"1.2.3.4", "relaylease2 \n", 0, 0, NULL},
+        {"1.2.3.4", "RELAYLEASE2 1 1.2.3.4 b\n", 0, 0, NULL},
+        {"1.2.3.4", long_line, 0, 0, NULL},
+        {"1.2.3.4", max_line, 1, 1, max_user},
+        {"1.2.3.4", over, 0, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct record r;
+        const char *why = NULL;
+        memset(&r, 0, sizeof r);
+        memcpy(r.key, cases[i].key, strlen(cases[i].key));
+        int rc = store_parse_redis(cases[i].value, strlen(cases[i].value), &r, &why);
+        if (cases[i].ok) {
+            CHECK(rc == 0 && r.time == (time_t)cases[i].time && strcmp(r.user, cases[i].user) == 0,
+                  "redis record %zu \"%.40s\": valid, time %lld", i, cases[i].value, cases[i].time);
+        } else {
+            CHECK(rc == -1 && why != NULL && why[0] != '\0',
+                  "redis record %zu \"%.40s\": invalid (%s)", i, cases[i].value, why ? why : "");
+        }
+    }
+    /* A NUL inside, where a C string would end. */
+    struct record r;
+    const char *why = NULL;
+    memset(&r, 0, sizeof r);
+    memcpy(r.key, "1.2.3.4", 7);
+    static const char nul[] = "relaylease2 1 1.2.3.4 b\0c\n";
+    CHECK(store_parse_redis(nul, sizeof nul - 1, &r, &why) == -1, "redis record with a NUL: invalid");
 }
 
 int main(void)
@@ -1256,6 +1326,7 @@ int main(void)
     test_future_sweep();
     test_temp();
     test_problems();
+    test_redis_record();
 
     status = unit_done();
     scratch_remove();

@@ -1,0 +1,536 @@
+/* store/redis.c: the Redis backend, for several hosts. Writers SET each record on the primary
+ * (found through Sentinel when RELAY_REDIS_SENTINELS is set) with a TTL a minute longer than
+ * the expiry, so that Redis itself drops what is stale; readers GET from RELAY_REDIS, a
+ * replica on their own host. The record carries the login time and the user: a reader judges
+ * the age itself and never trusts the TTL, nor anything in a reply beyond what is checked
+ * here. Every exchange has one deadline (RELAY_REDIS_TIMEOUT), and any failure is an error
+ * for the caller to report: no grant, no record, and the login or session goes on. */
+#define _DEFAULT_SOURCE /* explicit_bzero on glibc and musl alike */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "redis/client.h"
+#include "redis/resp.h"
+#include "settings.h"
+#include "store.h"
+#include "store/backend.h"
+#include "store/redis.h"
+
+#define MAGIC "relaylease2 "
+/* A record is one short line, as in the directory store. */
+#define RECORD_MAX 1024
+/* Longer than the expiry, so that clocks a little apart and a reader whose RELAY_EXPIRY is a
+ * little longer never find a record gone early; the reader's own age check is what counts. */
+#define TTL_MARGIN 60
+#define PASS_MAX 512
+/* AUTH's reply and GET's, a record of RECORD_MAX at most, with room to spare. */
+#define SHORT_BUF 2048
+/* What a listing asks for at a time: SCAN's COUNT, and the GETs sent in one write. */
+#define LIST_BATCH 256
+#define LIST_ITEMS (4 * LIST_BATCH + 8)
+#define LIST_BUF (LIST_BATCH * (RECORD_MAX + 16) + 65536)
+
+/* ---- the record ------------------------------------------------------------------------- */
+
+int store_parse_redis(const char *buf, size_t n, struct record *r, const char **why)
+{
+    size_t m = sizeof MAGIC - 1, klen = strlen(r->key);
+    if (n == 0 || n > RECORD_MAX || buf[n - 1] != '\n' || memchr(buf, '\0', n) != NULL ||
+        memchr(buf, '\n', n - 1) != NULL) {
+        *why = "record is not one line of text";
+        return -1;
+    }
+    if (n < m || memcmp(buf, MAGIC, m) != 0) {
+        *why = "not a relaylease record";
+        return -1;
+    }
+    /* The login time: decimal, no sign, no leading zero, 1 to 999999999999. */
+    size_t i = m, digits = 0;
+    long long t = 0;
+    while (i < n && buf[i] >= '0' && buf[i] <= '9' && digits < 13) {
+        t = t * 10 + (buf[i] - '0');
+        i++;
+        digits++;
+    }
+    if (digits == 0 || digits > 12 || buf[m] == '0' || i >= n || buf[i] != ' ') {
+        *why = "record with a bad login time";
+        return -1;
+    }
+    i++;
+    if (n - i < klen + 2 || memcmp(buf + i, r->key, klen) != 0 || buf[i + klen] != ' ') {
+        *why = "record names another key";
+        return -1;
+    }
+    size_t ustart = i + klen + 1, ulen = n - 1 - ustart;
+    if (ulen > STORE_USER_MAX) {
+        *why = "user name too long";
+        return -1;
+    }
+    memcpy(r->user, buf + ustart, ulen);
+    r->user[ulen] = '\0';
+    if (ulen > 0 && !store_user_ok(r->user)) {
+        *why = "user name with forbidden characters";
+        return -1;
+    }
+    r->time = (time_t)t;
+    r->legacy = 0;
+    return 0;
+}
+
+/* ---- one exchange ------------------------------------------------------------------------ */
+
+/* A server's error (after the command's name, if cmd is not NULL), or a key it gave, for the
+ * log: its printable start only, since the server could be anyone who got hold of the
+ * address. */
+static const char *server_said(const char *cmd, const struct resp_item *it)
+{
+    static char said[112];
+    size_t n = cmd != NULL ? (size_t)snprintf(said, sizeof said, "%s: ", cmd) : 0;
+    for (size_t i = 0; i < it->len && n < sizeof said - 1; i++)
+        said[n++] = it->p[i] >= 0x20 && it->p[i] <= 0x7e ? it->p[i] : '?';
+    said[n] = '\0';
+    return said;
+}
+
+static const char *timed_out(long ms)
+{
+    static char text[48];
+    (void)snprintf(text, sizeof text, "timed out after %ld ms", ms);
+    return text;
+}
+
+struct exchange {
+    struct redis_conn c;
+    struct timespec deadline;
+    char req[2 * RECORD_MAX + PASS_MAX + 256];
+    size_t len;
+    int authed; /* an AUTH is in req, ahead of the command */
+};
+
+/* Where this exchange goes: a writer to the primary (through Sentinel if there are
+ * sentinels), a reader to RELAY_REDIS (through Sentinel if only sentinels are set). */
+static int target(const struct settings_redis *r, int writer, const struct timespec *deadline,
+                  struct redis_addr *to, const char **why)
+{
+    if ((writer || !r->have_where) && r->nsentinels > 0)
+        return redis_sentinel_primary(r->sentinels, r->nsentinels, r->master, deadline, to, why);
+    *to = r->where;
+    return 0;
+}
+
+/* Connect, and put AUTH in the request if the settings ask for it: the password is read now,
+ * from its file, and goes only to the server this exchange talks to. */
+static int begin(struct exchange *x, const struct settings_redis *r, int writer, char *buf,
+                 size_t cap, const char **why)
+{
+    struct redis_addr to;
+    *why = "";
+    x->len = 0;
+    x->authed = 0;
+    if (!r->ok) {
+        errno = EINVAL;
+        *why = "the RELAY_REDIS settings are invalid";
+        return -1;
+    }
+    if (r->passfile != NULL) {
+        char pass[PASS_MAX];
+        const char *bad = NULL;
+        long n = redis_passfile(r->passfile, pass, sizeof pass, &bad);
+        if (n < 0) {
+            static char text[PATH_MAX + 96];
+            (void)snprintf(text, sizeof text, "%s: %s", r->passfile,
+                           bad != NULL ? bad : strerror(errno));
+            *why = text;
+            return -1;
+        }
+        int e = redis_auth_request(x->req, sizeof x->req, &x->len, r->user, pass, (size_t)n);
+        explicit_bzero(pass, sizeof pass);
+        if (e != 0)
+            return -1;
+        x->authed = 1;
+    }
+    if (target(r, writer, &x->deadline, &to, why) != 0) {
+        explicit_bzero(x->req, sizeof x->req);
+        return -1;
+    }
+    *why = ""; /* the Sentinel lookup may have left it NULL */
+    if (redis_connect(&x->c, &to, &x->deadline, buf, cap) != 0) {
+        explicit_bzero(x->req, sizeof x->req);
+        if (errno == ETIMEDOUT)
+            *why = timed_out(r->timeout_ms);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read a reply; -1 with *why on a failure, or when AUTH's reply is not +OK. */
+static int reply(struct exchange *x, const struct settings_redis *r, struct resp_item *items,
+                 size_t max, size_t *n, const char **why)
+{
+    if (redis_reply(&x->c, items, max, n, why) != 0) {
+        if (errno == ETIMEDOUT)
+            *why = timed_out(r->timeout_ms);
+        return -1;
+    }
+    return 0;
+}
+
+static int auth_ok(struct exchange *x, const struct settings_redis *r, const char **why)
+{
+    struct resp_item it[1];
+    size_t n;
+    if (!x->authed)
+        return 0;
+    if (reply(x, r, it, 1, &n, why) != 0)
+        return -1;
+    if (it[0].type == RESP_STATUS && it[0].len == 2 && memcmp(it[0].p, "OK", 2) == 0)
+        return 0;
+    errno = EACCES;
+    *why = it[0].type == RESP_ERROR ? server_said("AUTH", &it[0]) : "an unexpected reply to AUTH";
+    return -1;
+}
+
+/* Send what is in x->req, then forget it: it may hold the password. */
+static int send_all(struct exchange *x, const struct settings_redis *r, const char **why)
+{
+    int e = redis_send(&x->c, x->req, x->len);
+    explicit_bzero(x->req, x->len);
+    if (e != 0 && errno == ETIMEDOUT)
+        *why = timed_out(r->timeout_ms);
+    return e;
+}
+
+static int add(struct exchange *x, int argc, const char *const *argv, const size_t *lens)
+{
+    return resp_request(x->req, sizeof x->req, &x->len, argc, argv, lens);
+}
+
+/* ---- the backend ------------------------------------------------------------------------- */
+
+static int redis_open(struct store *s, const struct settings *cfg)
+{
+    (void)s;
+    if (!cfg->redis.ok) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+static void redis_close_store(struct store *s)
+{
+    (void)s;
+}
+
+static int redis_id(struct store *s, unsigned long long *dev, unsigned long long *ino)
+{
+    (void)s;
+    (void)dev;
+    (void)ino;
+    errno = ENOTSUP;
+    return -1;
+}
+
+static int redis_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
+                       void (*removed)(const char *name, long age, void *arg), void *arg)
+{
+    (void)s;
+    (void)expiry;
+    (void)dry_run;
+    (void)removed;
+    (void)arg;
+    memset(st, 0, sizeof *st);
+    errno = ENOTSUP;
+    return -1;
+}
+
+static int set_once(struct store *s, const char *rkey, size_t rklen, const char *value,
+                    size_t vlen, const char *ttl, int *readonly)
+{
+    const struct settings_redis *r = &s->cfg->redis;
+    struct exchange x;
+    char buf[SHORT_BUF];
+    struct resp_item it[1];
+    size_t n;
+    const char *why = "";
+    const char *argv[] = {"SET", rkey, value, "EX", ttl};
+    size_t lens[] = {3, rklen, vlen, 2, strlen(ttl)};
+
+    *readonly = 0;
+    redis_deadline(&x.deadline, r->timeout_ms);
+    if (begin(&x, r, 1, buf, sizeof buf, &why) != 0) {
+        s->why = why[0] != '\0' ? why : NULL;
+        return -1;
+    }
+    int ok = add(&x, 5, argv, lens) == 0 && send_all(&x, r, &why) == 0 &&
+             auth_ok(&x, r, &why) == 0 && reply(&x, r, it, 1, &n, &why) == 0;
+    if (ok && !(it[0].type == RESP_STATUS && it[0].len == 2 && memcmp(it[0].p, "OK", 2) == 0)) {
+        ok = 0;
+        errno = EPROTO;
+        /* A replica that a sentinel still named as the primary, before it heard of the
+         * failover: ask again. */
+        *readonly = it[0].type == RESP_ERROR && it[0].len >= 8 &&
+                    memcmp(it[0].p, "READONLY", 8) == 0;
+        why = it[0].type == RESP_ERROR ? server_said("SET", &it[0]) : "an unexpected reply to SET";
+    }
+    int e = errno;
+    redis_close(&x.c);
+    errno = e;
+    s->why = ok || why[0] == '\0' ? NULL : why;
+    return ok ? 0 : -1;
+}
+
+static int redis_record(struct store *s, const char *key, const char *user, time_t t)
+{
+    struct addr a;
+    unsigned bits;
+    s->why = NULL;
+    if (addr_key_parse(&a, &bits, key) != 0 || (user[0] != '\0' && !store_user_ok(user))) {
+        errno = EINVAL;
+        return -1;
+    }
+    time_t now = time(NULL);
+    if (t == STORE_NOW)
+        t = now;
+    char rkey[sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX];
+    char value[RECORD_MAX];
+    char ttl[32];
+    int klen = snprintf(rkey, sizeof rkey, STORE_REDIS_PREFIX "%s", key);
+    int vlen = snprintf(value, sizeof value, MAGIC "%lld %s %s\n", (long long)t, key, user);
+    long age = store_age(t, now);
+    long left = s->cfg->expiry + TTL_MARGIN - (age > 0 ? age : 0);
+    /* A login time from an import may be old: what would expire at once lives a second. */
+    (void)snprintf(ttl, sizeof ttl, "%ld", left > 0 ? left : 1L);
+
+    int readonly;
+    int rc = set_once(s, rkey, (size_t)klen, value, (size_t)vlen, ttl, &readonly);
+    if (rc != 0 && readonly && s->cfg->redis.nsentinels > 0)
+        rc = set_once(s, rkey, (size_t)klen, value, (size_t)vlen, ttl, &readonly);
+    return rc;
+}
+
+/* The caller has checked that key fits. */
+static void set_key(struct record *r, const char *key, size_t n)
+{
+    memset(r, 0, sizeof *r);
+    memcpy(r->key, key, n);
+}
+
+/* GET's reply, judged: found (and valid), missing, or invalid, or an error. */
+static enum store_result judge(const struct resp_item *it, struct record *r, const char **why)
+{
+    switch (it->type) {
+    case RESP_NIL:
+        return STORE_MISSING;
+    case RESP_BULK:
+        return store_parse_redis(it->p, it->len, r, why) == 0 ? STORE_FOUND : STORE_INVALID;
+    case RESP_ERROR:
+        if (it->len >= 9 && memcmp(it->p, "WRONGTYPE", 9) == 0) {
+            *why = "not a string";
+            return STORE_INVALID;
+        }
+        *why = server_said("GET", it);
+        errno = EPROTO;
+        return STORE_ERROR;
+    default:
+        *why = "an unexpected reply to GET";
+        errno = EPROTO;
+        return STORE_ERROR;
+    }
+}
+
+static enum store_result redis_lookup(const struct settings *cfg, const char *key,
+                                      struct record *r, const char **why)
+{
+    const struct settings_redis *rs = &cfg->redis;
+    struct exchange x;
+    char buf[SHORT_BUF];
+    char rkey[sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX];
+    size_t klen = strlen(key);
+    *why = "";
+    if (klen >= sizeof r->key) {
+        errno = ENAMETOOLONG;
+        return STORE_ERROR;
+    }
+    set_key(r, key, klen);
+    int n = snprintf(rkey, sizeof rkey, STORE_REDIS_PREFIX "%s", key);
+    const char *argv[] = {"GET", rkey};
+    size_t lens[] = {3, (size_t)n};
+
+    redis_deadline(&x.deadline, rs->timeout_ms);
+    if (begin(&x, rs, 0, buf, sizeof buf, why) != 0)
+        return STORE_ERROR;
+    struct resp_item it[1];
+    size_t got;
+    enum store_result res = STORE_ERROR;
+    if (add(&x, 2, argv, lens) == 0 && send_all(&x, rs, why) == 0 && auth_ok(&x, rs, why) == 0 &&
+        reply(&x, rs, it, 1, &got, why) == 0) {
+        if (redis_leftover(&x.c)) {
+            *why = "more replies than were asked for";
+            errno = EPROTO;
+        } else {
+            res = judge(&it[0], r, why);
+        }
+    }
+    int e = errno;
+    redis_close(&x.c);
+    errno = e;
+    return res;
+}
+
+/* SCAN's cursor: an unsigned 64-bit number in decimal. */
+static int cursor_ok(const struct resp_item *it)
+{
+    if (it->type != RESP_BULK || it->len == 0 || it->len > 20)
+        return 0;
+    for (size_t i = 0; i < it->len; i++)
+        if (it->p[i] < '0' || it->p[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* One batch of a listing: SCAN from *cursor, then a GET for each key it gave, all sent in
+ * one write. Each batch has a deadline of its own: a listing of a big store takes longer
+ * than one exchange, but none of its steps may hang. */
+static int list_batch(struct store *s, struct exchange *x, char *cursor, long expiry,
+                      time_t now, void (*fn)(const struct record *r, void *arg), void *arg,
+                      const char **why)
+{
+    const struct settings_redis *rs = &s->cfg->redis;
+    static struct resp_item items[LIST_ITEMS];
+    static char keys[LIST_BATCH][ADDR_KEY_MAX];
+    size_t nkeys = 0, n;
+    const char *scan[] = {"SCAN", cursor, "MATCH", STORE_REDIS_PREFIX "*", "COUNT", "256", "TYPE",
+                          "string"};
+    size_t slens[8];
+    for (int i = 0; i < 8; i++)
+        slens[i] = strlen(scan[i]);
+
+    redis_deadline(&x->c.deadline, rs->timeout_ms);
+    x->len = 0;
+    if (add(x, 8, scan, slens) != 0 || send_all(x, rs, why) != 0 ||
+        reply(x, rs, items, LIST_ITEMS, &n, why) != 0)
+        return -1;
+    /* *2 [cursor, *N [keys...]] and nothing else. */
+    if (n < 3 || items[0].type != RESP_ARRAY || items[0].n != 2 || items[1].type != RESP_BULK ||
+        !cursor_ok(&items[1]) ||
+        items[2].type != RESP_ARRAY || (size_t)items[2].n != n - 3) {
+        errno = EPROTO;
+        *why = "an unexpected reply to SCAN";
+        return -1;
+    }
+    char next[24];
+    memcpy(next, items[1].p, items[1].len);
+    next[items[1].len] = '\0';
+
+    /* The keys, copied out of the reply before the GETs' replies take its place. Only
+     * relaylease's keys that are store keys are asked for; others are reported. */
+    size_t plen = sizeof STORE_REDIS_PREFIX - 1;
+    x->len = 0;
+    for (size_t i = 3; i < n; i++) {
+        const struct resp_item *k = &items[i];
+        struct addr a;
+        unsigned bits;
+        if (k->type != RESP_BULK) {
+            errno = EPROTO;
+            *why = "an unexpected reply to SCAN";
+            return -1;
+        }
+        if (nkeys == LIST_BATCH) {
+            errno = EPROTO;
+            *why = "SCAN gave more keys than were asked for";
+            return -1;
+        }
+        if (k->len <= plen || k->len - plen >= ADDR_KEY_MAX || memcmp(k->p, STORE_REDIS_PREFIX, plen) != 0 ||
+            memchr(k->p, '\0', k->len) != NULL) {
+            if (s->warn != NULL)
+                s->warn("%s holds a key that is not one of relaylease's: %s", store_where(s->cfg),
+                        server_said(NULL, k));
+            continue;
+        }
+        memcpy(keys[nkeys], k->p + plen, k->len - plen);
+        keys[nkeys][k->len - plen] = '\0';
+        if (addr_key_parse(&a, &bits, keys[nkeys]) != 0) {
+            if (s->warn != NULL)
+                s->warn("%s holds a key that is not a store key: %s", store_where(s->cfg),
+                        server_said(NULL, k));
+            continue;
+        }
+        char rkey[sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX];
+        int rl = snprintf(rkey, sizeof rkey, STORE_REDIS_PREFIX "%s", keys[nkeys]);
+        const char *get[] = {"GET", rkey};
+        size_t glens[] = {3, (size_t)rl};
+        if (add(x, 2, get, glens) != 0)
+            return -1;
+        nkeys++;
+    }
+    if (nkeys > 0 && send_all(x, rs, why) != 0)
+        return -1;
+    for (size_t i = 0; i < nkeys; i++) {
+        struct record r;
+        const char *bad = "";
+        if (reply(x, rs, items, 1, &n, why) != 0)
+            return -1;
+        set_key(&r, keys[i], strlen(keys[i]));
+        switch (judge(&items[0], &r, &bad)) {
+        case STORE_FOUND:
+            if (store_fresh(r.time, now, expiry))
+                fn(&r, arg);
+            break;
+        case STORE_MISSING: /* expired between the SCAN and the GET */
+            break;
+        case STORE_INVALID:
+            if (s->warn != NULL)
+                s->warn("invalid record %s key " STORE_REDIS_PREFIX "%s: %s", store_where(s->cfg),
+                        keys[i], bad);
+            break;
+        case STORE_ERROR:
+            *why = bad;
+            return -1;
+        }
+    }
+    memcpy(cursor, next, sizeof next);
+    return 0;
+}
+
+static int redis_list(struct store *s, long expiry, void (*fn)(const struct record *r, void *arg),
+                      void *arg)
+{
+    const struct settings_redis *rs = &s->cfg->redis;
+    struct exchange x;
+    const char *why = "";
+    char *buf = malloc(LIST_BUF);
+    s->why = NULL;
+    if (buf == NULL)
+        return -1;
+    redis_deadline(&x.deadline, rs->timeout_ms);
+    if (begin(&x, rs, 0, buf, LIST_BUF, &why) != 0) {
+        s->why = why[0] != '\0' ? why : NULL;
+        free(buf);
+        return -1;
+    }
+    char cursor[24] = "0";
+    time_t now = time(NULL);
+    int rc = 0;
+    if (x.authed && (send_all(&x, rs, &why) != 0 || auth_ok(&x, rs, &why) != 0))
+        rc = -1;
+    while (rc == 0) {
+        if (list_batch(s, &x, cursor, expiry, now, fn, arg, &why) != 0)
+            rc = -1;
+        else if (strcmp(cursor, "0") == 0)
+            break;
+    }
+    int e = errno;
+    redis_close(&x.c);
+    free(buf);
+    errno = e;
+    s->why = rc != 0 && why[0] != '\0' ? why : NULL;
+    return rc;
+}
+
+const struct store_backend store_redis_backend = {
+    redis_open, redis_close_store, redis_id, redis_record, redis_lookup, redis_sweep, redis_list,
+};

@@ -1,0 +1,164 @@
+#!/bin/sh
+# t-redis-down.sh: a Redis store that is down, hung or out of reach never blocks a login or an
+# SMTP session, and never grants. Real servers (a primary, a replica, three sentinels); each
+# case runs the program under `timeout 60` (a guard against a hang, never a measure) and
+# checks that it ended on its own, that the next program of the chain ran, and that one line
+# said why.
+#   - The SMTP host's replica hung (SIGSTOP): relay-check times out, grants nothing, and the
+#     session goes on; resumed, it grants again.
+#   - The primary hung: a login waits for it no longer than the timeout; so with every
+#     sentinel hung, and with the sentinels' names unknown.
+#   - The replica's socket gone, the primary stopped: refused at once, one line each.
+#   - Cut off from the network (unshare -n): the SMTP host still reads its replica over the
+#     Unix socket and grants; a POP host that reaches the sentinels over TCP cannot, and its
+#     login goes on.
+#   - A bad setting (RELAY_REDIS=localhost:6379) grants and records nothing, and never falls
+#     back to the directory store.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_built relay-allow relay-check
+# shellcheck source-path=SCRIPTDIR source=redis-lib.sh
+. "$(dirname "$0")/redis-lib.sh"
+redis_need "a Redis store that is down or hung"
+
+redis_start p || exit 1
+redis_start r1 p || exit 1
+redis_wait_link r1 || exit 1
+sentinels_start p || exit 1
+sentinels_ready 1 || exit 1
+
+export RELAY_REDIS_TIMEOUT=200
+writer_s="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER
+RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
+writer_p="RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-pop
+RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
+reader="RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
+RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
+# A directory store that would grant everything asked here: it must never be read.
+store=$SCRATCH/store
+make_store "$store"
+export RELAY_DIR="$store"
+
+# login HOST ADDRESS: relay-allow with HOST's settings, its next program writing "ran";
+# stderr in $SCRATCH/login.err, exit status in $SCRATCH/login.rc.
+login() {
+    rm -f "$SCRATCH/ran"
+    # shellcheck disable=SC2086 # the host's settings, one word each
+    env $1 TCPREMOTEIP="$2" USER=bob timeout 60 "$RELAY_BIN/relay-allow" \
+        sh -c ': >"$1"' sh "$SCRATCH/ran" 2>"$SCRATCH/login.err"
+    echo $? >"$SCRATCH/login.rc"
+}
+# check_session HOST ADDRESS WANT: relay-check with HOST's settings ran its next program,
+# which saw RELAYCLIENT (WANT granted) or not (refused); its stderr in $SCRATCH/check.err.
+session() {
+    # shellcheck disable=SC2086,SC2016 # the host's settings; expanded by the inner shell
+    env $1 TCPREMOTEIP="$2" timeout 60 "$RELAY_BIN/relay-check" \
+        sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi' \
+        2>"$SCRATCH/check.err"
+}
+one_line() { # FILE PATTERN: FILE is one line, like PATTERN
+    [ "$(wc -l <"$1")" -eq 1 ] && case $(cat "$1") in $2) return 0 ;; esac
+    echo "it said:"
+    cat "$1"
+    return 1
+}
+
+diag "all up"
+login "$writer_s" 192.0.2.1
+is "$(cat "$SCRATCH/login.rc")" 0 "a login through the sentinels records"
+check "host B grants it" eventually 60 sh -c '[ "$("$@")" = granted ]' sh \
+    env $reader TCPREMOTEIP=192.0.2.1 "$RELAY_BIN/relay-check" \
+    sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi'
+printf 'relaylease1 192.0.2.9 eve\n' >"$store/192.0.2.9"
+chown "$MAIL_UID" "$store/192.0.2.9"
+
+diag "the replica hung"
+redis_pause r1
+is "$(session "$reader" 192.0.2.1)" refused "relay-check goes on, granting nothing"
+check "and says it timed out, in one line" one_line "$SCRATCH/check.err" \
+    "relay-check: warning: unable to read redis unix:*key relaylease:192.0.2.1: timed out after 200 ms: granting nothing"
+redis_resume r1
+is "$(session "$reader" 192.0.2.1)" granted "resumed, it grants again"
+
+diag "the primary hung (no sentinels: RELAY_REDIS names it)"
+redis_pause p
+login "$writer_p" 192.0.2.2
+is "$(cat "$SCRATCH/login.rc")" 0 "the login goes on"
+check "to its next program" test -e "$SCRATCH/ran"
+check "with one line: timed out" one_line "$SCRATCH/login.err" \
+    "relay-allow: warning: unable to record 192.0.2.2 in redis unix:*: timed out after 200 ms"
+redis_resume p
+
+diag "every sentinel hung"
+for i in 1 2 3; do redis_pause "s$i"; done
+login "$writer_s" 192.0.2.3
+is "$(cat "$SCRATCH/login.rc")" 0 "the login goes on"
+check "to its next program" test -e "$SCRATCH/ran"
+check "with one line: no sentinel answered" one_line "$SCRATCH/login.err" \
+    "relay-allow: warning: unable to record 192.0.2.3 in redis master relaylease: no sentinel answered before the deadline"
+for i in 1 2 3; do redis_resume "s$i"; done
+
+diag "the sentinels do not know the name"
+login "RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=other
+RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass" 192.0.2.4
+is "$(cat "$SCRATCH/login.rc")" 0 "the login goes on"
+check "with one line: no sentinel knows the name" one_line "$SCRATCH/login.err" \
+    "relay-allow: warning: unable to record 192.0.2.4 in redis master other: no sentinel knows the master's name"
+
+diag "a wrong password"
+printf 'wrong\n' >"$SCRATCH/wrong.pass"
+chmod 600 "$SCRATCH/wrong.pass"
+is "$(session "RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
+RELAY_REDIS_PASSFILE=$SCRATCH/wrong.pass" 192.0.2.1)" refused "relay-check grants nothing"
+check "with one line: AUTH: WRONGPASS" one_line "$SCRATCH/check.err" \
+    "relay-check: warning: unable to read *: AUTH: WRONGPASS *: granting nothing"
+chmod 644 "$SCRATCH/wrong.pass"
+is "$(session "RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
+RELAY_REDIS_PASSFILE=$SCRATCH/wrong.pass" 192.0.2.1)" refused \
+    "a password file open to others: nothing granted"
+check "with one line, and nothing sent" one_line "$SCRATCH/check.err" \
+    "relay-check: warning: unable to read *: $SCRATCH/wrong.pass: is open to other users*: granting nothing"
+
+diag "the replica's socket gone"
+is "$(session "RELAY_REDIS=unix:$REDIS_DIR/none.sock" 192.0.2.1)" refused \
+    "relay-check grants nothing"
+check "with one line: No such file or directory" one_line "$SCRATCH/check.err" \
+    "relay-check: warning: unable to read redis unix:*none.sock key relaylease:192.0.2.1: No such file or directory: granting nothing"
+
+diag "network cut (unshare -n)"
+if unshare -n true 2>/dev/null; then
+    # shellcheck disable=SC2086,SC2016
+    is "$(env $reader TCPREMOTEIP=192.0.2.1 timeout 60 unshare -n "$RELAY_BIN/relay-check" \
+        sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi' \
+        2>"$SCRATCH/check.err")" granted \
+        "an SMTP host cut off still grants from its replica's Unix socket"
+    rm -f "$SCRATCH/ran"
+    # shellcheck disable=SC2086
+    env $writer_s TCPREMOTEIP=192.0.2.5 timeout 60 unshare -n "$RELAY_BIN/relay-allow" \
+        sh -c ': >"$1"' sh "$SCRATCH/ran" 2>"$SCRATCH/login.err"
+    is "$?" 0 "a POP host cut off: the login goes on"
+    check "to its next program" test -e "$SCRATCH/ran"
+    check "with one line" one_line "$SCRATCH/login.err" \
+        "relay-allow: warning: unable to record 192.0.2.5 in redis master relaylease: *"
+else
+    skip "network cut (unshare -n)" "unshare -n is not permitted here"
+fi
+
+diag "the primary stopped (no sentinels)"
+redis_stop p
+login "$writer_p" 192.0.2.6
+is "$(cat "$SCRATCH/login.rc")" 0 "the login goes on"
+check "with one line" one_line "$SCRATCH/login.err" \
+    "relay-allow: warning: unable to record 192.0.2.6 in redis unix:*: *"
+
+diag "a bad setting grants and records nothing, and never reads RELAY_DIR"
+is "$(session "RELAY_REDIS=localhost:6379" 192.0.2.9)" refused \
+    "RELAY_REDIS=localhost:6379: the directory's record is not granted"
+check "one line says why" one_line "$SCRATCH/check.err" \
+    "relay-check: warning: RELAY_REDIS must be unix:/path, a.b.c.d:PORT or \[IPv6\]:PORT, not \"localhost:6379\": nothing is recorded or granted"
+login "RELAY_REDIS=localhost:6379" 192.0.2.8
+is "$(cat "$SCRATCH/login.rc")" 0 "a login goes on"
+check "and writes nothing in RELAY_DIR" test ! -e "$store/192.0.2.8"
+is "$(session "" 192.0.2.9)" granted "(without RELAY_REDIS the directory grants it)"
+
+done_testing
