@@ -278,16 +278,20 @@ static int parse_buffered(struct redis_conn *c, struct resp_item *items, size_t 
 int redis_reply(struct redis_conn *c, struct resp_item *items, size_t max, size_t *nitems,
                 const char **why)
 {
-    /* The last reply's items point into the buffer; they are spent now. */
-    if (c->off > 0) {
-        memmove(c->buf, c->buf + c->off, c->len - c->off);
-        c->len -= c->off;
-        c->off = 0;
-    }
+    /* The last reply's items point into the buffer; they are spent now. What follows them
+     * is moved to the front only when the buffer has no room left: replies read in a
+     * pipelined batch are parsed where they lie, not moved once for each reply. */
+    if (c->off == c->len)
+        c->off = c->len = 0;
     for (;;) {
         int r = parse_buffered(c, items, max, nitems, why);
         if (r != 0)
             return r > 0 ? 0 : -1;
+        if (c->len == c->cap && c->off > 0) {
+            memmove(c->buf, c->buf + c->off, c->len - c->off);
+            c->len -= c->off;
+            c->off = 0;
+        }
         if (c->len == c->cap) {
             set_why(why, "reply larger than the buffer");
             errno = EMSGSIZE;

@@ -28,10 +28,14 @@
 #define PASS_MAX 512
 /* AUTH's reply and GET's, a record of RECORD_MAX at most, with room to spare. */
 #define SHORT_BUF 2048
-/* What a listing asks for at a time: SCAN's COUNT, and the GETs sent in one write. */
-#define LIST_BATCH 256
-#define LIST_ITEMS (4 * LIST_BATCH + 8)
-#define LIST_BUF (LIST_BATCH * (RECORD_MAX + 16) + 65536)
+/* A listing: SCAN asks for LIST_COUNT keys at a time, a hint that Redis may exceed a little;
+ * a reply of more than LIST_KEYS keys is refused. Their GETs go LIST_GETS to a write, and
+ * the buffer holds the replies to one write. */
+#define LIST_COUNT "256"
+#define LIST_KEYS 1024
+#define LIST_ITEMS (LIST_KEYS + 3)
+#define LIST_GETS 128
+#define LIST_BUF (LIST_GETS * (RECORD_MAX + 16) + LIST_KEYS * (ADDR_KEY_MAX + 32))
 
 /* ---- the record ------------------------------------------------------------------------- */
 
@@ -89,8 +93,12 @@ static const char *server_said(const char *cmd, const struct resp_item *it)
 {
     static char said[112];
     size_t n = cmd != NULL ? (size_t)snprintf(said, sizeof said, "%s: ", cmd) : 0;
-    for (size_t i = 0; i < it->len && n < sizeof said - 1; i++)
-        said[n++] = it->p[i] >= 0x20 && it->p[i] <= 0x7e ? it->p[i] : '?';
+    for (size_t i = 0; i < it->len && n < sizeof said - 1; i++) {
+        char c = it->p[i];
+        if (c < 0x20 || c > 0x7e)
+            c = '?';
+        said[n++] = c;
+    }
     said[n] = '\0';
     return said;
 }
@@ -105,7 +113,7 @@ static const char *timed_out(long ms)
 struct exchange {
     struct redis_conn c;
     struct timespec deadline;
-    char req[2 * RECORD_MAX + PASS_MAX + 256];
+    char req[LIST_GETS * (sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX + 24) + PASS_MAX + 256];
     size_t len;
     int authed; /* an AUTH is in req, ahead of the command */
 };
@@ -228,8 +236,8 @@ static void redis_close_store(struct store *s)
 static int redis_id(struct store *s, unsigned long long *dev, unsigned long long *ino)
 {
     (void)s;
-    (void)dev;
-    (void)ino;
+    *dev = 0;
+    *ino = 0;
     errno = ENOTSUP;
     return -1;
 }
@@ -392,90 +400,33 @@ static int cursor_ok(const struct resp_item *it)
     return 1;
 }
 
-/* One batch of a listing: SCAN from *cursor, then a GET for each key it gave, all sent in
- * one write. Each batch has a deadline of its own: a listing of a big store takes longer
- * than one exchange, but none of its steps may hang. */
-static int list_batch(struct store *s, struct exchange *x, char *cursor, long expiry,
-                      time_t now, void (*fn)(const struct record *r, void *arg), void *arg,
-                      const char **why)
+/* The GETs for keys[0..n), sent in one write, and each reply judged: fn for a fresh valid
+ * record, a line for an invalid one. */
+static int list_gets(struct store *s, struct exchange *x, char (*keys)[ADDR_KEY_MAX], size_t n,
+                     long expiry, time_t now, void (*fn)(const struct record *r, void *arg),
+                     void *arg, const char **why)
 {
     const struct settings_redis *rs = &s->cfg->redis;
-    static struct resp_item items[LIST_ITEMS];
-    static char keys[LIST_BATCH][ADDR_KEY_MAX];
-    size_t nkeys = 0, n;
-    const char *scan[] = {"SCAN", cursor, "MATCH", STORE_REDIS_PREFIX "*", "COUNT", "256", "TYPE",
-                          "string"};
-    size_t slens[8];
-    for (int i = 0; i < 8; i++)
-        slens[i] = strlen(scan[i]);
-
-    redis_deadline(&x->c.deadline, rs->timeout_ms);
     x->len = 0;
-    if (add(x, 8, scan, slens) != 0 || send_all(x, rs, why) != 0 ||
-        reply(x, rs, items, LIST_ITEMS, &n, why) != 0)
-        return -1;
-    /* *2 [cursor, *N [keys...]] and nothing else. */
-    if (n < 3 || items[0].type != RESP_ARRAY || items[0].n != 2 || items[1].type != RESP_BULK ||
-        !cursor_ok(&items[1]) ||
-        items[2].type != RESP_ARRAY || (size_t)items[2].n != n - 3) {
-        errno = EPROTO;
-        *why = "an unexpected reply to SCAN";
-        return -1;
-    }
-    char next[24];
-    memcpy(next, items[1].p, items[1].len);
-    next[items[1].len] = '\0';
-
-    /* The keys, copied out of the reply before the GETs' replies take its place. Only
-     * relaylease's keys that are store keys are asked for; others are reported. */
-    size_t plen = sizeof STORE_REDIS_PREFIX - 1;
-    x->len = 0;
-    for (size_t i = 3; i < n; i++) {
-        const struct resp_item *k = &items[i];
-        struct addr a;
-        unsigned bits;
-        if (k->type != RESP_BULK) {
-            errno = EPROTO;
-            *why = "an unexpected reply to SCAN";
-            return -1;
-        }
-        if (nkeys == LIST_BATCH) {
-            errno = EPROTO;
-            *why = "SCAN gave more keys than were asked for";
-            return -1;
-        }
-        if (k->len <= plen || k->len - plen >= ADDR_KEY_MAX || memcmp(k->p, STORE_REDIS_PREFIX, plen) != 0 ||
-            memchr(k->p, '\0', k->len) != NULL) {
-            if (s->warn != NULL)
-                s->warn("%s holds a key that is not one of relaylease's: %s", store_where(s->cfg),
-                        server_said(NULL, k));
-            continue;
-        }
-        memcpy(keys[nkeys], k->p + plen, k->len - plen);
-        keys[nkeys][k->len - plen] = '\0';
-        if (addr_key_parse(&a, &bits, keys[nkeys]) != 0) {
-            if (s->warn != NULL)
-                s->warn("%s holds a key that is not a store key: %s", store_where(s->cfg),
-                        server_said(NULL, k));
-            continue;
-        }
+    for (size_t i = 0; i < n; i++) {
         char rkey[sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX];
-        int rl = snprintf(rkey, sizeof rkey, STORE_REDIS_PREFIX "%s", keys[nkeys]);
+        int rl = snprintf(rkey, sizeof rkey, STORE_REDIS_PREFIX "%s", keys[i]);
         const char *get[] = {"GET", rkey};
         size_t glens[] = {3, (size_t)rl};
         if (add(x, 2, get, glens) != 0)
             return -1;
-        nkeys++;
     }
-    if (nkeys > 0 && send_all(x, rs, why) != 0)
+    if (send_all(x, rs, why) != 0)
         return -1;
-    for (size_t i = 0; i < nkeys; i++) {
+    for (size_t i = 0; i < n; i++) {
+        struct resp_item it[1];
+        size_t got;
         struct record r;
         const char *bad = "";
-        if (reply(x, rs, items, 1, &n, why) != 0)
+        if (reply(x, rs, it, 1, &got, why) != 0)
             return -1;
         set_key(&r, keys[i], strlen(keys[i]));
-        switch (judge(&items[0], &r, &bad)) {
+        switch (judge(&it[0], &r, &bad)) {
         case STORE_FOUND:
             if (store_fresh(r.time, now, expiry))
                 fn(&r, arg);
@@ -492,6 +443,72 @@ static int list_batch(struct store *s, struct exchange *x, char *cursor, long ex
             return -1;
         }
     }
+    return 0;
+}
+
+/* One batch of a listing: SCAN from *cursor, then a GET for each key it gave. Each batch has
+ * a deadline of its own: a listing of a big store takes longer than one exchange, but none
+ * of its steps may hang. */
+static int list_batch(struct store *s, struct exchange *x, char *cursor, long expiry,
+                      time_t now, void (*fn)(const struct record *r, void *arg), void *arg,
+                      const char **why)
+{
+    const struct settings_redis *rs = &s->cfg->redis;
+    static struct resp_item items[LIST_ITEMS];
+    static char keys[LIST_KEYS][ADDR_KEY_MAX];
+    size_t nkeys = 0, n;
+    static const char match[] = STORE_REDIS_PREFIX "*";
+    const char *scan[] = {"SCAN", cursor, "MATCH", match, "COUNT", LIST_COUNT, "TYPE", "string"};
+
+    redis_deadline(&x->c.deadline, rs->timeout_ms);
+    x->len = 0;
+    if (add(x, 8, scan, NULL) != 0 || send_all(x, rs, why) != 0 ||
+        reply(x, rs, items, LIST_ITEMS, &n, why) != 0)
+        return -1;
+    /* *2 [cursor, *N [keys...]] and nothing else. */
+    if (n < 3 || items[0].type != RESP_ARRAY || items[0].n != 2 || !cursor_ok(&items[1]) ||
+        items[2].type != RESP_ARRAY || (size_t)items[2].n != n - 3) {
+        errno = EPROTO;
+        *why = "an unexpected reply to SCAN";
+        return -1;
+    }
+    char next[24];
+    memcpy(next, items[1].p, items[1].len);
+    next[items[1].len] = '\0';
+
+    /* The keys, copied out of the reply before the GETs' replies take its place. Only
+     * relaylease's keys that are store keys are asked for; others are reported. */
+    size_t plen = sizeof STORE_REDIS_PREFIX - 1;
+    for (size_t i = 3; i < n; i++) {
+        const struct resp_item *k = &items[i];
+        struct addr a;
+        unsigned bits;
+        if (k->type != RESP_BULK) {
+            errno = EPROTO;
+            *why = "an unexpected reply to SCAN";
+            return -1;
+        }
+        if (k->len <= plen || k->len - plen >= ADDR_KEY_MAX ||
+            memcmp(k->p, STORE_REDIS_PREFIX, plen) != 0 || memchr(k->p, '\0', k->len) != NULL) {
+            if (s->warn != NULL)
+                s->warn("%s holds a key that is not one of relaylease's: %s", store_where(s->cfg),
+                        server_said(NULL, k));
+            continue;
+        }
+        memcpy(keys[nkeys], k->p + plen, k->len - plen);
+        keys[nkeys][k->len - plen] = '\0';
+        if (addr_key_parse(&a, &bits, keys[nkeys]) != 0) {
+            if (s->warn != NULL)
+                s->warn("%s holds a key that is not a store key: %s", store_where(s->cfg),
+                        server_said(NULL, k));
+            continue;
+        }
+        nkeys++; /* at most n - 3 < LIST_KEYS */
+    }
+    for (size_t i = 0; i < nkeys; i += LIST_GETS)
+        if (list_gets(s, x, keys + i, nkeys - i < LIST_GETS ? nkeys - i : LIST_GETS, expiry, now,
+                      fn, arg, why) != 0)
+            return -1;
     memcpy(cursor, next, sizeof next);
     return 0;
 }

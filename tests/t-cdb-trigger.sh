@@ -137,6 +137,7 @@ is "$(grep -c '^start' "$SCRATCH/builds.log")" 0 "relay-expire -n and -l build n
 # stream of logins. relay-expire must still end with a full rescan that began after it asked.
 : >"$SCRATCH/stream"
 TCPREMOTEIP=192.0.2.98 "$RELAY_BIN/relay-allow" true
+# shellcheck disable=SC2016 # expanded by the inner shell
 check "the endless builds run" eventually 60 sh -c '[ "$(grep -c "^end" "$1")" -ge 2 ]' sh \
     "$SCRATCH/builds.log"
 echo "expire-asks" >>"$SCRATCH/builds.log"

@@ -43,7 +43,7 @@ export RELAY_DIR="$store"
 # stderr in $SCRATCH/login.err, exit status in $SCRATCH/login.rc.
 login() {
     rm -f "$SCRATCH/ran"
-    # shellcheck disable=SC2086 # the host's settings, one word each
+    # shellcheck disable=SC2086,SC2016 # the host's settings; expanded by the inner shell
     env $1 TCPREMOTEIP="$2" USER=bob timeout 60 "$RELAY_BIN/relay-allow" \
         sh -c ': >"$1"' sh "$SCRATCH/ran" 2>"$SCRATCH/login.err"
     echo $? >"$SCRATCH/login.rc"
@@ -56,7 +56,9 @@ session() {
         sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi' \
         2>"$SCRATCH/check.err"
 }
+# shellcheck disable=SC2317 # called through check
 one_line() { # FILE PATTERN: FILE is one line, like PATTERN
+    # shellcheck disable=SC2254 # PATTERN is a pattern
     [ "$(wc -l <"$1")" -eq 1 ] && case $(cat "$1") in $2) return 0 ;; esac
     echo "it said:"
     cat "$1"
@@ -66,6 +68,7 @@ one_line() { # FILE PATTERN: FILE is one line, like PATTERN
 diag "all up"
 login "$writer_s" 192.0.2.1
 is "$(cat "$SCRATCH/login.rc")" 0 "a login through the sentinels records"
+# shellcheck disable=SC2016,SC2086 # expanded by the inner shell; the host's settings
 check "host B grants it" eventually 60 sh -c '[ "$("$@")" = granted ]' sh \
     env $reader TCPREMOTEIP=192.0.2.1 "$RELAY_BIN/relay-check" \
     sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi'
@@ -133,7 +136,7 @@ if unshare -n true 2>/dev/null; then
         2>"$SCRATCH/check.err")" granted \
         "an SMTP host cut off still grants from its replica's Unix socket"
     rm -f "$SCRATCH/ran"
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086,SC2016 # the host's settings; expanded by the inner shell
     env $writer_s TCPREMOTEIP=192.0.2.5 timeout 60 unshare -n "$RELAY_BIN/relay-allow" \
         sh -c ': >"$1"' sh "$SCRATCH/ran" 2>"$SCRATCH/login.err"
     is "$?" 0 "a POP host cut off: the login goes on"

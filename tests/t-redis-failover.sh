@@ -33,7 +33,7 @@ RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
 # login ADDRESS: relay-allow on host A; appends "ADDRESS RC RAN" and its stderr to the logs.
 login() {
     rm -f "$SCRATCH/ran"
-    # shellcheck disable=SC2086 # the host's settings, one word each
+    # shellcheck disable=SC2086,SC2016 # the host's settings; expanded by the inner shell
     env $host_a TCPREMOTEIP="$1" USER=bob timeout 60 "$RELAY_BIN/relay-allow" \
         sh -c ': >"$1"' sh "$SCRATCH/ran" 2>>"$SCRATCH/logins.err"
     lg_rc=$?
@@ -48,6 +48,7 @@ answer() {
         sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi' \
         2>>"$SCRATCH/checks.err"
 }
+# shellcheck disable=SC2317 # called through check and eventually
 granted_on() {
     [ "$(answer "$1" "$2")" = granted ]
 }

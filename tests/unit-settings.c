@@ -556,7 +556,7 @@ static void test_cdb(void)
  * never a fall back to RELAY_DIR. The timeout alone falls back, to its default. */
 static void test_redis(void)
 {
-    static const char *const names[] = {"RELAY_REDIS", "RELAY_REDIS_SENTINELS",
+    static const char *const redis_names[] = {"RELAY_REDIS", "RELAY_REDIS_SENTINELS",
                                         "RELAY_REDIS_MASTER", "RELAY_REDIS_USER",
                                         "RELAY_REDIS_PASSFILE", "RELAY_REDIS_TIMEOUT"};
     static const struct {
@@ -604,12 +604,12 @@ static void test_redis(void)
         set_case(&env_cases[0]);
         for (int k = 0; k < 6; k++) {
             if (cases[i].v[k] != NULL) {
-                setenv(names[k], cases[i].v[k], 1);
+                setenv(redis_names[k], cases[i].v[k], 1);
                 size_t n = strlen(what);
-                (void)snprintf(what + n, sizeof what - n, "%s%s=%s", n ? " " : "", names[k],
+                (void)snprintf(what + n, sizeof what - n, "%s%s=%s", n ? " " : "", redis_names[k],
                                cases[i].v[k]);
             } else {
-                unsetenv(names[k]);
+                unsetenv(redis_names[k]);
             }
         }
         load_collected(&s);
@@ -625,7 +625,7 @@ static void test_redis(void)
             CHECK_LONG((long)s.redis.nsentinels, (long)cases[i].nsentinels, "[%s]: %zu sentinels",
                        what, cases[i].nsentinels);
         for (int k = 0; k < 6; k++)
-            unsetenv(names[k]);
+            unsetenv(redis_names[k]);
     }
 }
 
