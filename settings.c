@@ -146,8 +146,14 @@ static void redis_mode(struct settings_redis *r, log_fn *warn)
     memset(r, 0, sizeof *r);
     r->timeout_ms = SETTINGS_DEFAULT_REDIS_TIMEOUT;
     r->on = where != NULL || sentinels != NULL;
-    if (!r->on)
+    if (!r->on) {
+        /* Half a Redis set-up is a mistake worth a line: the directory is used all the same. */
+        if (master != NULL || set("RELAY_REDIS_USER") != NULL ||
+            set("RELAY_REDIS_PASSFILE") != NULL || set("RELAY_REDIS_SENTINEL_PASSFILE") != NULL)
+            warn("RELAY_REDIS_* is set, but neither RELAY_REDIS nor RELAY_REDIS_SENTINELS: "
+                 "using the directory store");
         return;
+    }
     r->ok = 1;
     if (where != NULL && redis_addr_parse(where, &r->where) != 0) {
         warn("RELAY_REDIS must be unix:/path, a.b.c.d:PORT or [IPv6]:PORT, not \"%s\": "
@@ -183,6 +189,13 @@ static void redis_mode(struct settings_redis *r, log_fn *warn)
         warn("RELAY_REDIS_PASSFILE must be an absolute path, not \"%s\": nothing is recorded "
              "or granted",
              r->passfile);
+        r->ok = 0;
+    }
+    r->sentinel_passfile = set("RELAY_REDIS_SENTINEL_PASSFILE");
+    if (r->sentinel_passfile != NULL && !settings_absolute(r->sentinel_passfile)) {
+        warn("RELAY_REDIS_SENTINEL_PASSFILE must be an absolute path, not \"%s\": nothing is "
+             "recorded or granted",
+             r->sentinel_passfile);
         r->ok = 0;
     }
     if (r->user != NULL && r->passfile == NULL) {

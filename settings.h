@@ -57,6 +57,7 @@ struct settings_redis {
     const char *master;             /* RELAY_REDIS_MASTER: the name the sentinels know */
     const char *user;               /* RELAY_REDIS_USER: NULL for Redis's default user */
     const char *passfile;           /* RELAY_REDIS_PASSFILE: NULL sends no AUTH */
+    const char *sentinel_passfile;  /* RELAY_REDIS_SENTINEL_PASSFILE: the sentinels' */
     long timeout_ms;                /* RELAY_REDIS_TIMEOUT: for a whole exchange */
 };
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -375,6 +376,13 @@ long redis_passfile(const char *path, char *out, size_t cap, const char **why)
         (void)close(fd);
         return unfit(out, cap, why, "is open to other users (chmod o-rwx)");
     }
+    /* Root reads it too (relay-session, a root cron): a file that some other account owns
+     * could be a link that account made to one of root's, whose first line would go out as
+     * the password. */
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        (void)close(fd);
+        return unfit(out, cap, why, "belongs to neither root nor the account that reads it");
+    }
     ssize_t n = io_read(fd, out, cap);
     int e = errno;
     (void)close(fd);
@@ -412,6 +420,7 @@ int redis_auth_request(char *out, size_t cap, size_t *len, const char *user, con
 
 /* An answer is two short bulk strings; anything near this size is not one. */
 #define SENTINEL_BUF 512
+#define SENTINEL_PASS_MAX 512
 #define SENTINEL_ITEMS 4
 
 enum sstate { S_AGAIN, S_CONNECTING, S_SENDING, S_READING, S_DONE };
@@ -419,6 +428,7 @@ enum sstate { S_AGAIN, S_CONNECTING, S_SENDING, S_READING, S_DONE };
 struct sentinel {
     struct redis_conn c;
     enum sstate state;
+    int auth_pending; /* its reply to AUTH is still to come */
     size_t sent;
     char buf[SENTINEL_BUF];
 };
@@ -447,6 +457,15 @@ static int answer_addr(struct redis_conn *c, const struct resp_item *it, size_t 
     const struct resp_item *ip = &it[1], *port = &it[2];
     if (ip->len == 0 || ip->len >= ADDR_TEXT_MAX + 6 || port->len == 0 || port->len > 5 ||
         memchr(ip->p, '\0', ip->len) != NULL || memchr(port->p, '\0', port->len) != NULL) {
+        *why = "a sentinel named an address that is not numeric";
+        return -1;
+    }
+    /* Only an IP address: "unix" and a port of "/x" would otherwise read as a socket path. */
+    char iptext[ADDR_TEXT_MAX + 6];
+    unsigned char bin[16];
+    memcpy(iptext, ip->p, ip->len);
+    iptext[ip->len] = '\0';
+    if (inet_pton(AF_INET, iptext, bin) != 1 && inet_pton(AF_INET6, iptext, bin) != 1) {
         *why = "a sentinel named an address that is not numeric";
         return -1;
     }
@@ -523,7 +542,29 @@ static int sentinel_step(struct sentinel *s, const struct redis_addr *a, short r
         goto failed;
     }
     c->len += (size_t)got;
-    int r = resp_parse(c->buf, c->len, it, SENTINEL_ITEMS, &n, &c->off, &why);
+    int r;
+    if (s->auth_pending) {
+        size_t used = 0;
+        r = resp_parse(c->buf, c->len, it, SENTINEL_ITEMS, &n, &used, &why);
+        if (r == 0 && c->len < c->cap)
+            return 0;
+        if (r > 0 && n == 1 && it[0].type == RESP_STATUS && it[0].len == 2 &&
+            memcmp(it[0].p, "OK", 2) == 0) {
+            memmove(c->buf, c->buf + used, c->len - used);
+            c->len -= used;
+            s->auth_pending = 0;
+            if (c->len == 0)
+                return 0;
+        } else {
+            s->state = S_DONE;
+            redis_close(c);
+            t->garbage++;
+            t->why = r > 0 && it[0].type == RESP_ERROR ? "a sentinel refused the password"
+                                                       : "a sentinel's answer to AUTH is malformed";
+            return 0;
+        }
+    }
+    r = resp_parse(c->buf, c->len, it, SENTINEL_ITEMS, &n, &c->off, &why);
     if (r == 0 && c->len < c->cap)
         return 0;
     s->state = S_DONE;
@@ -549,13 +590,13 @@ failed:
 }
 
 int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const char *master,
-                           const struct timespec *deadline, struct redis_addr *primary,
-                           const char **why)
+                           const char *pass, size_t passlen, const struct timespec *deadline,
+                           struct redis_addr *primary, const char **why)
 {
     struct sentinel s[REDIS_SENTINELS_MAX];
     struct pollfd p[REDIS_SENTINELS_MAX];
     struct tally t = {0, 0, 0, NULL};
-    char req[SENTINEL_BUF];
+    char req[SENTINEL_BUF + 2 * SENTINEL_PASS_MAX];
     size_t reqlen = 0;
     const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", master};
     size_t lens[3] = {8, 23, strlen(master)};
@@ -567,7 +608,14 @@ int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const c
         errno = EINVAL;
         return -1;
     }
+    if (pass != NULL && (passlen > SENTINEL_PASS_MAX ||
+                         redis_auth_request(req, sizeof req, &reqlen, NULL, pass, passlen) != 0)) {
+        set_why(why, "the sentinels' password is too long");
+        errno = EINVAL;
+        return -1;
+    }
     if (resp_request(req, sizeof req, &reqlen, 3, argv, lens) != 0) {
+        wipe(req, sizeof req);
         set_why(why, "the master's name is too long");
         return -1;
     }
@@ -578,6 +626,7 @@ int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const c
         s[i].c.cap = sizeof s[i].buf;
         s[i].c.len = s[i].c.off = 0;
         s[i].state = S_AGAIN;
+        s[i].auth_pending = pass != NULL;
         s[i].sent = 0;
     }
     /* Every sentinel is asked at once, so one that is black-holed costs nothing while another
@@ -622,6 +671,7 @@ int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const c
     }
     for (size_t i = 0; i < n; i++)
         redis_close(&s[i].c);
+    wipe(req, sizeof req);
     if (won)
         return 0;
     if (t.garbage > 0) {

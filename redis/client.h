@@ -82,10 +82,12 @@ int redis_auth_request(char *out, size_t cap, size_t *len, const char *user, con
  * that answered does not know the name; EPROTO: an answer that does not parse, or names a
  * host name or a bad port, *why saying how; EPROTO wins over ENOENT, ENOENT over ETIMEDOUT;
  * when every connect failed, the last one's errno; EINVAL: n is 0 or more than
- * REDIS_SENTINELS_MAX). *why is set on every -1. Nothing but the question is sent to a
- * sentinel: no password. An IPv6 primary is written "[v6]:port" in primary->text. */
+ * REDIS_SENTINELS_MAX). *why is set on every -1. With pass (passlen bytes, not NULL), each
+ * sentinel is sent "AUTH pass" before the question, and one that does not answer +OK is not
+ * believed: a sentinel anyone can reach could otherwise be told by anyone to name another
+ * primary. Nothing else is sent to a sentinel. An IPv6 primary is written "[v6]:port". */
 int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const char *master,
-                           const struct timespec *deadline, struct redis_addr *primary,
-                           const char **why);
+                           const char *pass, size_t passlen, const struct timespec *deadline,
+                           struct redis_addr *primary, const char **why);
 
 #endif

@@ -35,6 +35,9 @@
 #define LIST_KEYS 1024
 #define LIST_ITEMS (LIST_KEYS + 3)
 #define LIST_GETS 128
+/* SCAN ends in about as many batches as the store holds keys over LIST_COUNT; a server whose
+ * cursor goes round for ever is cut off here, at 64 million allowances or so. */
+#define LIST_BATCHES_MAX 262144
 #define LIST_BUF (LIST_GETS * (RECORD_MAX + 16) + LIST_KEYS * (ADDR_KEY_MAX + 32))
 
 /* ---- the record ------------------------------------------------------------------------- */
@@ -103,6 +106,20 @@ static const char *server_said(const char *cmd, const struct resp_item *it)
     return said;
 }
 
+/* AUTH's error, for the log: its first word only (WRONGPASS, NOPERM, ERR). The rest may
+ * quote the command, password and all: Redis's "unknown command" error does, for one. */
+static const char *auth_refused(const struct resp_item *it)
+{
+    static char said[64];
+    size_t n = 0;
+    while (n < it->len && n < sizeof said - 1 && it->p[n] >= 0x21 && it->p[n] <= 0x7e) {
+        said[n] = it->p[n];
+        n++;
+    }
+    said[n] = '\0';
+    return said;
+}
+
 static const char *timed_out(long ms)
 {
     static char text[48];
@@ -118,13 +135,36 @@ struct exchange {
     int authed; /* an AUTH is in req, ahead of the command */
 };
 
+/* A password file's content, or *why (the file and what is wrong with it). */
+static long password(const char *file, char *pass, size_t cap, const char **why)
+{
+    const char *bad = NULL;
+    long n = redis_passfile(file, pass, cap, &bad);
+    if (n < 0) {
+        static char text[PATH_MAX + 96];
+        (void)snprintf(text, sizeof text, "%s: %s", file, bad != NULL ? bad : strerror(errno));
+        *why = text;
+    }
+    return n;
+}
+
 /* Where this exchange goes: a writer to the primary (through Sentinel if there are
  * sentinels), a reader to RELAY_REDIS (through Sentinel if only sentinels are set). */
 static int target(const struct settings_redis *r, int writer, const struct timespec *deadline,
                   struct redis_addr *to, const char **why)
 {
-    if ((writer || !r->have_where) && r->nsentinels > 0)
-        return redis_sentinel_primary(r->sentinels, r->nsentinels, r->master, deadline, to, why);
+    if ((writer || !r->have_where) && r->nsentinels > 0) {
+        char pass[PASS_MAX];
+        long n = 0;
+        if (r->sentinel_passfile != NULL &&
+            (n = password(r->sentinel_passfile, pass, sizeof pass, why)) < 0)
+            return -1;
+        int rc = redis_sentinel_primary(r->sentinels, r->nsentinels, r->master,
+                                        r->sentinel_passfile != NULL ? pass : NULL, (size_t)n,
+                                        deadline, to, why);
+        explicit_bzero(pass, sizeof pass);
+        return rc;
+    }
     *to = r->where;
     return 0;
 }
@@ -145,15 +185,9 @@ static int begin(struct exchange *x, const struct settings_redis *r, int writer,
     }
     if (r->passfile != NULL) {
         char pass[PASS_MAX];
-        const char *bad = NULL;
-        long n = redis_passfile(r->passfile, pass, sizeof pass, &bad);
-        if (n < 0) {
-            static char text[PATH_MAX + 96];
-            (void)snprintf(text, sizeof text, "%s: %s", r->passfile,
-                           bad != NULL ? bad : strerror(errno));
-            *why = text;
+        long n = password(r->passfile, pass, sizeof pass, why);
+        if (n < 0)
             return -1;
-        }
         int e = redis_auth_request(x->req, sizeof x->req, &x->len, r->user, pass, (size_t)n);
         explicit_bzero(pass, sizeof pass);
         if (e != 0)
@@ -197,7 +231,13 @@ static int auth_ok(struct exchange *x, const struct settings_redis *r, const cha
     if (it[0].type == RESP_STATUS && it[0].len == 2 && memcmp(it[0].p, "OK", 2) == 0)
         return 0;
     errno = EACCES;
-    *why = it[0].type == RESP_ERROR ? server_said("AUTH", &it[0]) : "an unexpected reply to AUTH";
+    if (it[0].type == RESP_ERROR) {
+        static char text[96];
+        (void)snprintf(text, sizeof text, "AUTH: %s", auth_refused(&it[0]));
+        *why = text;
+    } else {
+        *why = "an unexpected reply to AUTH";
+    }
     return -1;
 }
 
@@ -255,8 +295,9 @@ static int redis_sweep(struct store *s, long expiry, int dry_run, struct sweep_s
     return -1;
 }
 
-static int set_once(struct store *s, const char *rkey, size_t rklen, const char *value,
-                    size_t vlen, const char *ttl, int *readonly)
+static int set_once(struct store *s, const struct timespec *deadline, const char *rkey,
+                    size_t rklen, const char *value, size_t vlen, const char *ttl,
+                    int *readonly)
 {
     const struct settings_redis *r = &s->cfg->redis;
     struct exchange x;
@@ -268,7 +309,7 @@ static int set_once(struct store *s, const char *rkey, size_t rklen, const char 
     size_t lens[] = {3, rklen, vlen, 2, strlen(ttl)};
 
     *readonly = 0;
-    redis_deadline(&x.deadline, r->timeout_ms);
+    x.deadline = *deadline;
     if (begin(&x, r, 1, buf, sizeof buf, &why) != 0) {
         s->why = why[0] != '\0' ? why : NULL;
         return -1;
@@ -313,10 +354,13 @@ static int redis_record(struct store *s, const char *key, const char *user, time
     /* A login time from an import may be old: what would expire at once lives a second. */
     (void)snprintf(ttl, sizeof ttl, "%ld", left > 0 ? left : 1L);
 
+    /* One deadline for both tries: the login waits RELAY_REDIS_TIMEOUT at most. */
     int readonly;
-    int rc = set_once(s, rkey, (size_t)klen, value, (size_t)vlen, ttl, &readonly);
+    struct timespec deadline;
+    redis_deadline(&deadline, s->cfg->redis.timeout_ms);
+    int rc = set_once(s, &deadline, rkey, (size_t)klen, value, (size_t)vlen, ttl, &readonly);
     if (rc != 0 && readonly && s->cfg->redis.nsentinels > 0)
-        rc = set_once(s, rkey, (size_t)klen, value, (size_t)vlen, ttl, &readonly);
+        rc = set_once(s, &deadline, rkey, (size_t)klen, value, (size_t)vlen, ttl, &readonly);
     return rc;
 }
 
@@ -534,11 +578,21 @@ static int redis_list(struct store *s, long expiry, void (*fn)(const struct reco
     int rc = 0;
     if (x.authed && (send_all(&x, rs, &why) != 0 || auth_ok(&x, rs, &why) != 0))
         rc = -1;
-    while (rc == 0) {
-        if (list_batch(s, &x, cursor, expiry, now, fn, arg, &why) != 0)
+    for (long batches = 0; rc == 0; batches++) {
+        if (batches == LIST_BATCHES_MAX) {
+            errno = EPROTO;
+            why = "SCAN did not come to an end";
             rc = -1;
-        else if (strcmp(cursor, "0") == 0)
+        } else if (list_batch(s, &x, cursor, expiry, now, fn, arg, &why) != 0) {
+            rc = -1;
+        } else if (strcmp(cursor, "0") == 0) {
+            if (redis_leftover(&x.c)) {
+                errno = EPROTO;
+                why = "more replies than were asked for";
+                rc = -1;
+            }
             break;
+        }
     }
     int e = errno;
     redis_close(&x.c);

@@ -106,18 +106,30 @@ redis_acl_from() {
 }
 
 # The test passwords: random, so that nothing depends on a fixed one; one line each.
-for redis_acct in pop smtp repl sentinel admin; do
+for redis_acct in pop smtp repl sentinel admin sentinels; do
     (umask 077 && od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$REDIS_DIR/$redis_acct.pass" &&
         echo >>"$REDIS_DIR/$redis_acct.pass") || exit 111
 done
-# relay-allow runs as the mail user and reads the POP account's passfile.
-chown "$MAIL_UID" "$REDIS_DIR/pop.pass" || exit 111
+# relay-allow runs as the mail user and reads the POP account's passfile and the sentinels':
+# root's, in the mail user's group, as the README sets them up (a passfile owned by another
+# account is refused, root reads them too).
+for redis_acct in pop sentinels; do
+    chown "0:$MAIL_GID" "$REDIS_DIR/$redis_acct.pass" &&
+        chmod 640 "$REDIS_DIR/$redis_acct.pass" || exit 111
+done
 REDIS_ACL=$REDIS_DIR/users.acl
 redis_acl_from "$redis_top/run-examples/redis/users.acl" "$REDIS_ACL" || exit 111
 export REDIS_ACL
 
 redis_pass() {
     sed -n 1p "$REDIS_DIR/$1.pass"
+}
+# sentinel_cli PORT CMD...: redis-cli to the sentinel on PORT, with the sentinels' password
+# (requirepass: without it anyone who reaches a sentinel could make it name another primary).
+sentinel_cli() {
+    sc_port=$1
+    shift
+    REDISCLI_AUTH=$(redis_pass sentinels) redis-cli -h 127.0.0.1 -p "$sc_port" "$@" 2>/dev/null
 }
 redis_port() {
     cat "$REDIS_DIR/$1/port"
@@ -173,7 +185,7 @@ redis_spawn() {
     rs_n=0
     while :; do
         if [ "$1" = sentinel ]; then
-            [ "$(redis-cli -h 127.0.0.1 -p "$(cat "$rs_d/port")" PING 2>/dev/null)" = PONG ] && break
+            [ "$(sentinel_cli "$(cat "$rs_d/port")" PING)" = PONG ] && break
         else
             redis_pong "$2" && break
         fi
@@ -297,6 +309,8 @@ sentinels_start() {
                 echo "sentinel auth-pass $REDIS_MASTER $(redis_pass sentinel)"
                 echo "sentinel down-after-milliseconds $REDIS_MASTER ${REDIS_DOWN_AFTER:-1000}"
                 echo "sentinel failover-timeout $REDIS_MASTER 5000"
+                echo "requirepass $(redis_pass sentinels)"
+                echo "sentinel sentinel-pass $(redis_pass sentinels)"
             } >"$ss_d/conf"
             redis_spawn sentinel "s$ss_i"
             ss_rc=$?
@@ -313,7 +327,7 @@ sentinel_port() {
 
 # sentinel_field I FIELD: FIELD of `SENTINEL master` as sentinel I sees it.
 sentinel_field() {
-    redis-cli -h 127.0.0.1 -p "$(sentinel_port "$1")" SENTINEL master "$REDIS_MASTER" 2>/dev/null |
+    sentinel_cli "$(sentinel_port "$1")" SENTINEL master "$REDIS_MASTER" |
         tr -d '\r' | awk -v f="$2" 'NR % 2 == 1 { k = $0; next } k == f { print; exit }'
 }
 
@@ -334,7 +348,7 @@ sentinels_ready() {
 sentinels_name() {
     sn_want="127.0.0.1 $(redis_port "$1")"
     for sn_i in 1 2 3; do
-        sn_got=$(redis-cli -h 127.0.0.1 -p "$(sentinel_port "$sn_i")" \
+        sn_got=$(sentinel_cli "$(sentinel_port "$sn_i")" \
             SENTINEL get-master-addr-by-name "$REDIS_MASTER" 2>/dev/null | tr -d '\r' |
             tr '\n' ' ')
         [ "$sn_got" = "$sn_want " ] || return 1

@@ -147,7 +147,7 @@ int main(int argc, char **argv)
                 fail("bad sentinel address");
             }
         redis_deadline(&deadline, ms);
-        if (redis_sentinel_primary(s, (size_t)argc, master, &deadline, &primary, &why) != 0)
+        if (redis_sentinel_primary(s, (size_t)argc, master, NULL, 0, &deadline, &primary, &why) != 0)
             fail(why);
         printf("primary %s\n", primary.text);
         return 0;

@@ -28,7 +28,7 @@ sentinels_start p || exit 1
 sentinels_ready 1 || exit 1
 
 export RELAY_REDIS_TIMEOUT=200
-writer_s="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER
+writer_s="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass
 RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
 writer_p="RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-pop
 RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
@@ -102,11 +102,24 @@ check "with one line: no sentinel answered" one_line "$SCRATCH/login.err" \
 for i in 1 2 3; do redis_resume "s$i"; done
 
 diag "the sentinels do not know the name"
-login "RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=other
+login "RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=other RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass
 RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass" 192.0.2.4
 is "$(cat "$SCRATCH/login.rc")" 0 "the login goes on"
 check "with one line: no sentinel knows the name" one_line "$SCRATCH/login.err" \
     "relay-allow: warning: unable to record 192.0.2.4 in redis master other: no sentinel knows the master's name"
+
+diag "the sentinels' password"
+login "RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER
+RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass" 192.0.2.7
+is "$(cat "$SCRATCH/login.rc")" 0 "without it, a login goes on"
+check "with one line: the sentinels answered with an error (NOAUTH)" one_line \
+    "$SCRATCH/login.err" \
+    "relay-allow: warning: unable to record 192.0.2.7 in redis master relaylease: a sentinel answered with an error"
+is "$(redis-cli -h 127.0.0.1 -p "$(sentinel_port 1)" SENTINEL REMOVE "$REDIS_MASTER" 2>&1 |
+    cut -d' ' -f1)" NOAUTH "nobody without it can make a sentinel forget the primary"
+is "$(redis-cli -h 127.0.0.1 -p "$(sentinel_port 1)" SENTINEL MONITOR "$REDIS_MASTER" \
+    127.0.0.1 1 1 2>&1 | cut -d' ' -f1)" NOAUTH "or watch another"
+check "all three still name the primary" sentinels_name p
 
 diag "a wrong password"
 printf 'wrong\n' >"$SCRATCH/wrong.pass"
@@ -114,7 +127,7 @@ chmod 600 "$SCRATCH/wrong.pass"
 is "$(session "RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
 RELAY_REDIS_PASSFILE=$SCRATCH/wrong.pass" 192.0.2.1)" refused "relay-check grants nothing"
 check "with one line: AUTH: WRONGPASS" one_line "$SCRATCH/check.err" \
-    "relay-check: warning: unable to read *: AUTH: WRONGPASS *: granting nothing"
+    "relay-check: warning: unable to read *: AUTH: WRONGPASS: granting nothing"
 chmod 644 "$SCRATCH/wrong.pass"
 is "$(session "RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
 RELAY_REDIS_PASSFILE=$SCRATCH/wrong.pass" 192.0.2.1)" refused \

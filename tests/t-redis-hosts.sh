@@ -32,7 +32,7 @@ sentinels_ready 2 || exit 1
 
 # The hosts: each a set of settings. A writes through the sentinels, B and C read their own
 # replica over its socket.
-host_a="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER
+host_a="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass
 RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
 host_b="RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
 RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
@@ -210,6 +210,31 @@ is "$(rulescheck 192.0.2.51)" 1 "and the fresh record"
 is "$(rulescheck 192.0.2.50)" 0 "not the expired one"
 is "$(rulescheck 192.0.2.61)" 0 "nor a hostile value"
 is "$(rulescheck 192.0.2.2)" 0 "nor an address with no login"
+
+diag "a listing of thousands of allowances (SCAN batches, GETs many to a write)"
+now=$(date +%s)
+awk -v now="$now" 'BEGIN {
+    for (i = 0; i < 3000; i++) {
+        k = sprintf("10.200.%d.%d", int(i / 250), i % 250 + 1)
+        v = sprintf("relaylease2 %d %s u%d\n", now, k, i)
+        printf "*5\r\n$3\r\nSET\r\n$%d\r\nrelaylease:%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$3\r\n960\r\n",
+            length(k) + 11, k, length(v), v
+    }
+}' >"$SCRATCH/bulk.resp"
+REDISCLI_AUTH=$(redis_pass admin) redis-cli --user relaylease-admin -s "$(redis_sock p)" --pipe \
+    <"$SCRATCH/bulk.resp" >"$SCRATCH/bulk.out" 2>&1
+like "$(tail -n 1 "$SCRATCH/bulk.out")" "errors: 0, replies: 3000" "3000 allowances loaded"
+# shellcheck disable=SC2016 # expanded by the inner shell
+check "they reach host B's replica" eventually 60 sh -c \
+    '[ "$(REDISCLI_AUTH=$(sed -n 1p "$1") redis-cli --user relaylease-admin -s "$2" EXISTS relaylease:10.200.11.250)" = 1 ]' \
+    sh "$REDIS_DIR/admin.pass" "$(redis_sock r1)"
+on "$host_b" "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>/dev/null
+is "$?" 0 "relay-expire -l lists them"
+is "$(grep -c '^10\.200\.' "$SCRATCH/list.out")" 3000 "every one of the 3000"
+on "$host_b" "$RELAY_BIN/relay-cdb" "$SCRATCH/rules.cdb" "$SCRATCH/rules.tmp" \
+    <"$SCRATCH/rules.txt" 2>"$SCRATCH/cdb.err"
+is "$?" 0 "relay-cdb builds from them"
+is "$(rulescheck 10.200.5.17)" 1 "and its cdb grants one of them"
 
 diag "relay-import-dir: a directory store into Redis, keeping the login times"
 old=$SCRATCH/old-store

@@ -630,7 +630,9 @@ redis_try() {
     rt_n=0 rt_up=0
     while kill -0 "$rt_pid" 2>/dev/null && [ "$rt_n" -lt 600 ]; do
         if [ "$rt_kind" = sentinel ]; then
-            rt_pong=$(redis-cli -h 127.0.0.1 -p "$(cat "$rt_d/port")" PING 2>/dev/null)
+            # The shipped sentinel.conf asks its clients for its placeholder password.
+            rt_pong=$(REDISCLI_AUTH=SENTINELS-PASSWORD redis-cli -h 127.0.0.1 \
+                -p "$(cat "$rt_d/port")" PING 2>/dev/null)
         else
             rt_pong=$(REDISCLI_AUTH=$(redis_pass admin) redis-cli --user relaylease-admin \
                 -s "$rt_d/sock" PING 2>/dev/null)

@@ -369,17 +369,17 @@ static void sentinel_cases(void)
     struct timespec d;
     const char *why = NULL;
     redis_deadline(&d, 100);
-    CHECK(redis_sentinel_primary(&s, 0, "m", &d, &p, &why) == -1 && errno == EINVAL && why,
+    CHECK(redis_sentinel_primary(&s, 0, "m", NULL, 0, &d, &p, &why) == -1 && errno == EINVAL && why,
           "no sentinels: EINVAL");
-    CHECK(redis_sentinel_primary(&s, REDIS_SENTINELS_MAX + 1, "m", &d, &p, &why) == -1 &&
+    CHECK(redis_sentinel_primary(&s, REDIS_SENTINELS_MAX + 1, "m", NULL, 0, &d, &p, &why) == -1 &&
               errno == EINVAL,
           "too many sentinels: EINVAL");
-    char name[600];
+    char name[2000];
     memset(name, 'm', sizeof name - 1);
     name[sizeof name - 1] = '\0';
     if (redis_addr_parse("127.0.0.1:1", &s) != 0)
         fail_setup("parse", "127.0.0.1:1");
-    CHECK(redis_sentinel_primary(&s, 1, name, &d, &p, &why) == -1 && errno == EMSGSIZE,
+    CHECK(redis_sentinel_primary(&s, 1, name, NULL, 0, &d, &p, &why) == -1 && errno == EMSGSIZE,
           "a master name too long for the question: EMSGSIZE");
 }
 

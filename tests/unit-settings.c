@@ -566,7 +566,8 @@ static void test_redis(void)
         size_t nsentinels;
     } cases[] = {
         {{NULL, NULL, NULL, NULL, NULL, NULL}, 0, 0, 0, 250, 0},
-        {{"", "", "m", "u", "/p", "x"}, 0, 0, 0, 250, 0},
+        {{"", "", "m", "u", "/p", "x"}, 0, 0, 1, 250, 0},
+        {{"", "", NULL, NULL, NULL, "x"}, 0, 0, 0, 250, 0},
         {{"unix:/run/redis/relaylease.sock", NULL, NULL, NULL, NULL, NULL}, 1, 1, 0, 250, 0},
         {{"127.0.0.1:6379", NULL, NULL, "smtp", "/etc/relaylease/smtp.pass", "100"}, 1, 1, 0, 100, 0},
         {{"[2001:db8::1]:6379", NULL, NULL, NULL, "/p", "5000"}, 1, 1, 0, 5000, 0},
