@@ -130,7 +130,13 @@ for f in "$top"/cron/*.service "$top"/cron/*.timer; do
         service=$(value "$f" Unit)
         service=${service:-${name%.timer}.service}
         check "$name starts $service, which is in cron/" test -f "$top/cron/$service"
-        like "$(value "$f" OnCalendar)" "minutely" "$name fires every minute"
+        if [ -n "$(value "$f" OnUnitActiveSec)" ]; then
+            # relay-cdb-redis.timer: every few seconds, from its start on.
+            is "$(value "$f" OnBootSec) $(value "$f" OnUnitActiveSec)" "5s 5s" \
+                "$name fires at once (or 5 s after boot), then every 5 s"
+        else
+            like "$(value "$f" OnCalendar)" "minutely" "$name fires every minute"
+        fi
         is "$(value "$f" WantedBy)" timers.target "$name is enabled with timers.target"
         cp "$f" "$SCRATCH/units/$name" || exit 111
         ;;
