@@ -5,7 +5,8 @@
 #     with the POP account, the primary found through Sentinel) grants relay on SMTP hosts B
 #     and C (relay-check in front of smtpd, each reading its own replica with the SMTP
 #     account); an IPv6 login grants its /64. Nothing is granted before.
-#   - The record is relaylease2 TIME KEY USER, with a TTL of the expiry and a minute.
+#   - The record is relaylease2 TIME KEY USER, with a TTL of the expiry and a minute; so
+#     through relay-session (root) in front of checkpassword.
 #   - Expiry is judged by relay-check from the login time, not by the TTL: a record dated
 #     past the expiry is refused however long its TTL; one dated in the future is refused.
 #   - Hostile values under relaylease:KEY grant nothing, each with one line saying why.
@@ -95,6 +96,24 @@ check "host B grants relay (its replica has it)" eventually 60 granted_on "$host
 is "$(rcpt_reply 127.0.0.1 "$smtp_b")" "250 ok" "host B's smtpd relays for the client"
 check "host C grants relay too" eventually 60 granted_on "$host_c" 127.0.0.1
 check "host C refuses another address" refused_on "$host_c" 127.0.0.2
+
+diag "a login through relay-session (root) on host A"
+# shellcheck disable=SC2086 # the host's settings, one word each
+start_tcpserver pop-session 127.0.0.1 0 env $host_a STANDIN_PASSWD="$SCRATCH/passwd" \
+    "$STANDINS/popup" localhost "$RELAY_BIN/relay-session" "$STANDINS/checkpassword" \
+    "$RELAY_BIN/relay-allow" "$STANDINS/pop3d" -e "$SCRATCH/home/bob/pop3d.env" &&
+    pop_session=$SERVER_PORT
+if [ -n "${pop_session:-}" ]; then
+    redis_admin p DEL relaylease:127.0.0.1 >/dev/null
+    pop_login 127.0.0.1 "$pop_session" bob secret
+    is "$(reply_to "$SCRATCH/pop.chat" STAT)" "+OK 0 0" "the POP3 session goes on to pop3d"
+    check "relay-session logs the record" eventually 60 grep -qx \
+        'relay-session: recorded 127.0.0.1 user=bob' "$SCRATCH/pop-session.log"
+    like "$(redis_admin p GET relaylease:127.0.0.1)" "relaylease2 * 127.0.0.1 bob" \
+        "relay-session, as root, recorded it on the primary"
+else
+    not_ok "the POP3 server with relay-session started"
+fi
 
 diag "an IPv6 login on host A: its /64"
 on "$host_a" TCPREMOTEIP=2001:db8:1:2::7 USER=carol "$RELAY_BIN/relay-allow" true \
