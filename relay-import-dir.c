@@ -95,18 +95,18 @@ static void import(struct store *dst, const struct settings *cfg, const struct r
         n->stale++;
         return;
     }
-    struct record had;
-    const char *bad;
-    if (store_lookup(cfg, r->key, &had, &bad) == STORE_FOUND && had.time >= r->time) {
+    switch (store_import(dst, r->key, r->user, r->time)) {
+    case STORE_IMPORTED:
+        n->imported++;
+        break;
+    case STORE_NEWER:
         n->newer++;
-        return;
-    }
-    if (store_record_at(dst, r->key, r->user, r->time) != 0) {
+        break;
+    case STORE_IMPORT_FAILED:
         log_warn("unable to record %s in %s: %s", r->key, store_where(cfg), store_error(dst));
         n->failed++;
-        return;
+        break;
     }
-    n->imported++;
 }
 
 int main(int argc, char **argv)

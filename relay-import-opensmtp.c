@@ -84,20 +84,20 @@ static void import(struct store *store, const struct settings *cfg, char *line,
         return;
     }
 
-    /* A login since then has made a newer record: keep it. */
-    struct record r;
-    const char *bad;
-    if (store_lookup(cfg, key, &r, &bad) == STORE_FOUND && r.time >= t) {
+    /* The record carries the login time open-smtp saw, not the time of the import; a login
+     * since then has made a newer record, which is kept. */
+    switch (store_import(store, key, "", t)) {
+    case STORE_IMPORTED:
+        n->imported++;
+        break;
+    case STORE_NEWER:
         n->newer++;
-        return;
-    }
-    /* The record carries the login time open-smtp saw, not the time of the import. */
-    if (store_record_at(store, key, "", t) != 0) {
+        break;
+    case STORE_IMPORT_FAILED:
         log_warn("unable to record %s in %s: %s", key, store_where(cfg), store_error(store));
         n->failed++;
-        return;
+        break;
     }
-    n->imported++;
 }
 
 int main(int argc, char **argv)

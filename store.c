@@ -9,6 +9,8 @@
 #include "settings.h"
 #include "store.h"
 #include "store/backend.h"
+#include "store/dir.h"
+#include "store/redis.h"
 
 static const struct store_backend *backend(const struct settings *cfg)
 {
@@ -80,10 +82,13 @@ int store_record_at(struct store *s, const char *key, const char *user, time_t t
     return s->be->record(s, key, user, t);
 }
 
+/* Not through the backends' tables: relay-check calls nothing else here, and so links the
+ * two lookups and not the writers, the sweep and the listing. */
 enum store_result store_lookup(const struct settings *cfg, const char *key, struct record *r,
                                const char **why)
 {
-    return backend(cfg)->lookup(cfg, key, r, why);
+    return cfg->redis.on ? store_redis_lookup(cfg, key, r, why)
+                         : store_dir_lookup(cfg->dir, key, r, why);
 }
 
 int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
@@ -96,6 +101,38 @@ int store_list(struct store *s, long expiry, void (*fn)(const struct record *r, 
                void *arg)
 {
     return s->be->list(s, expiry, fn, arg);
+}
+
+int store_parse_key_user(const char *buf, size_t n, size_t at, struct record *r,
+                         const char **why)
+{
+    size_t klen = strlen(r->key);
+    if (at > n || n - at < klen + 2 || memcmp(buf + at, r->key, klen) != 0 ||
+        buf[at + klen] != ' ') {
+        *why = "record names another key";
+        return -1;
+    }
+    size_t ustart = at + klen + 1, ulen = n - 1 - ustart;
+    if (ulen > STORE_USER_MAX) {
+        *why = "user name too long";
+        return -1;
+    }
+    memcpy(r->user, buf + ustart, ulen);
+    r->user[ulen] = '\0';
+    if (ulen > 0 && !store_user_ok(r->user)) {
+        *why = "user name with forbidden characters";
+        return -1;
+    }
+    return 0;
+}
+
+enum store_import store_import(struct store *s, const char *key, const char *user, time_t t)
+{
+    struct record had;
+    const char *why;
+    if (store_lookup(s->cfg, key, &had, &why) == STORE_FOUND && had.time >= t)
+        return STORE_NEWER;
+    return store_record_at(s, key, user, t) == 0 ? STORE_IMPORTED : STORE_IMPORT_FAILED;
 }
 
 /* TCPREMOTEINFO lands inside a comment in qmail-smtpd's Received header, so parentheses and

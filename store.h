@@ -71,6 +71,17 @@ const char *store_name(const struct settings *cfg, const char *key, char *buf, s
  * -1 with errno set; ENOTSUP for a store with no such identity (Redis). */
 int store_id(struct store *s, unsigned long long *dev, unsigned long long *ino);
 
+/* The end of a record line, from at: r->key, a space, the user (empty, or store_user_ok), and
+ * the final newline at buf[n - 1], which the caller has checked is the only one. Fills in
+ * r->user. Returns 0, or -1 with *why. Both backends' records end so. */
+int store_parse_key_user(const char *buf, size_t n, size_t at, struct record *r,
+                         const char **why);
+
+/* Import an allowance made at t (by another system, or another store): recorded with that
+ * time unless the store already holds a login for key at least as recent. */
+enum store_import { STORE_IMPORTED, STORE_NEWER, STORE_IMPORT_FAILED };
+enum store_import store_import(struct store *s, const char *key, const char *user, time_t t);
+
 /* Is user fit to be recorded and put into TCPREMOTEINFO? 1 or 0. */
 int store_user_ok(const char *user);
 

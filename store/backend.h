@@ -11,8 +11,6 @@ struct store_backend {
     void (*close)(struct store *s);
     int (*id)(struct store *s, unsigned long long *dev, unsigned long long *ino);
     int (*record)(struct store *s, const char *key, const char *user, time_t t);
-    enum store_result (*lookup)(const struct settings *cfg, const char *key, struct record *r,
-                                const char **why);
     int (*sweep)(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
                  void (*removed)(const char *name, long age, void *arg), void *arg);
     int (*list)(struct store *s, long expiry, void (*fn)(const struct record *r, void *arg),

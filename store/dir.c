@@ -44,6 +44,7 @@
 int store_dir_open(struct store *s, const char *dir, log_fn *warn)
 {
     s->be = &store_dir_backend;
+    s->why = NULL;
     s->dir = dir;
     s->lockfd = -1;
     s->warn = warn;
@@ -215,28 +216,12 @@ static int parse_legacy(const char *p, size_t n, struct record *r, const char **
 static int parse_ours(const char *p, size_t n, struct record *r, const char **why)
 {
     size_t m = sizeof MAGIC - 1;
-    size_t klen = strlen(r->key);
     if (n == 0 || p[n - 1] != '\n' || memchr(p, '\0', n) != NULL) {
         *why = "record is not one line of text";
         return -1;
     }
-    if (n < m + klen + 2 || memcmp(p + m, r->key, klen) != 0 || p[m + klen] != ' ') {
-        *why = "record names another key";
-        return -1;
-    }
-    size_t ustart = m + klen + 1, ulen = n - 1 - ustart;
-    if (ulen > STORE_USER_MAX) {
-        *why = "user name too long";
-        return -1;
-    }
-    memcpy(r->user, p + ustart, ulen);
-    r->user[ulen] = '\0';
-    if (ulen > 0 && !store_user_ok(r->user)) {
-        *why = "user name with forbidden characters";
-        return -1;
-    }
     r->legacy = 0;
-    return 0;
+    return store_parse_key_user(p, n, m, r, why);
 }
 
 int store_parse(const char *buf, size_t n, struct record *r, const char **why)
@@ -526,17 +511,11 @@ static int dir_list(struct store *s, long expiry,
     return e != 0 ? -1 : 0;
 }
 
-static enum store_result dir_lookup(const struct settings *cfg, const char *key,
-                                    struct record *r, const char **why)
-{
-    return store_dir_lookup(cfg->dir, key, r, why);
-}
-
 static int dir_open(struct store *s, const struct settings *cfg)
 {
     return store_dir_open(s, cfg->dir, s->warn);
 }
 
 const struct store_backend store_dir_backend = {
-    dir_open, dir_close, dir_id, dir_record, dir_lookup, dir_sweep, dir_list,
+    dir_open, dir_close, dir_id, dir_record, dir_sweep, dir_list,
 };

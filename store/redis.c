@@ -44,7 +44,7 @@
 
 int store_parse_redis(const char *buf, size_t n, struct record *r, const char **why)
 {
-    size_t m = sizeof MAGIC - 1, klen = strlen(r->key);
+    size_t m = sizeof MAGIC - 1;
     if (n == 0 || n > RECORD_MAX || buf[n - 1] != '\n' || memchr(buf, '\0', n) != NULL ||
         memchr(buf, '\n', n - 1) != NULL) {
         *why = "record is not one line of text";
@@ -66,22 +66,8 @@ int store_parse_redis(const char *buf, size_t n, struct record *r, const char **
         *why = "record with a bad login time";
         return -1;
     }
-    i++;
-    if (n - i < klen + 2 || memcmp(buf + i, r->key, klen) != 0 || buf[i + klen] != ' ') {
-        *why = "record names another key";
+    if (store_parse_key_user(buf, n, i + 1, r, why) != 0)
         return -1;
-    }
-    size_t ustart = i + klen + 1, ulen = n - 1 - ustart;
-    if (ulen > STORE_USER_MAX) {
-        *why = "user name too long";
-        return -1;
-    }
-    memcpy(r->user, buf + ustart, ulen);
-    r->user[ulen] = '\0';
-    if (ulen > 0 && !store_user_ok(r->user)) {
-        *why = "user name with forbidden characters";
-        return -1;
-    }
     r->time = (time_t)t;
     r->legacy = 0;
     return 0;
@@ -394,8 +380,8 @@ static enum store_result judge(const struct resp_item *it, struct record *r, con
     }
 }
 
-static enum store_result redis_lookup(const struct settings *cfg, const char *key,
-                                      struct record *r, const char **why)
+enum store_result store_redis_lookup(const struct settings *cfg, const char *key,
+                                     struct record *r, const char **why)
 {
     const struct settings_redis *rs = &cfg->redis;
     struct exchange x;
@@ -603,5 +589,5 @@ static int redis_list(struct store *s, long expiry, void (*fn)(const struct reco
 }
 
 const struct store_backend store_redis_backend = {
-    redis_open, redis_close_store, redis_id, redis_record, redis_lookup, redis_sweep, redis_list,
+    redis_open, redis_close_store, redis_id, redis_record, redis_sweep, redis_list,
 };

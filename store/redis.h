@@ -9,7 +9,12 @@
 #define RELAYLEASE_STORE_REDIS_H
 
 #include <stddef.h>
+#include "settings.h"
 #include "store.h"
+
+/* The lookup (store_lookup with RELAY_REDIS): GET relaylease:KEY from the readers' server. */
+enum store_result store_redis_lookup(const struct settings *cfg, const char *key,
+                                     struct record *r, const char **why);
 
 /* Validate a record whose key is already in r->key; fill in r->time and r->user. Returns 0,
  * or -1 with *why saying what is wrong. */
