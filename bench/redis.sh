@@ -92,6 +92,8 @@ done
 }
 # shellcheck source-path=SCRIPTDIR source=../tests/redis-lib.sh
 . "$top/tests/redis-lib.sh"
+# Output into a pipe that closes (| head) must stop the servers too: the exit trap does.
+trap 'exit 141' PIPE
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 scratch=$SCRATCH/bench
