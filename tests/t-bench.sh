@@ -2,7 +2,8 @@
 # run: long once
 # The benchmarks' smoke mode: every benchmark still runs and does what it measures (the
 # allowance is granted, the sweep removes the stale half). Its figures mean nothing; the
-# real ones come from `make bench`. Run once, against the plain build.
+# real ones come from `make bench`. Run once, against the plain build. bench/redis.sh --quick
+# also checks that every login of its storm on host A was granted on host B.
 . "$(dirname "$0")/lib.sh"
 need_programs
 case $RELAY_BIN in
@@ -22,5 +23,19 @@ if BENCH_TMP=$SCRATCH sh "$lib_top/bench/cdb.sh" --quick >"$SCRATCH/cdb.log" 2>&
 else
     not_ok "cdb mode's benchmarks run in smoke mode (exit $?)"
     diag <"$SCRATCH/cdb.log"
+fi
+# The Redis store's benchmarks start real servers (bench/redis.sh, through redis-lib.sh).
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-sentinel >/dev/null 2>&1 ||
+    ! command -v redis-cli >/dev/null 2>&1; then
+    if [ "${CI:-}" = true ]; then
+        not_ok "redis-server, redis-sentinel and redis-cli are installed (Debian's redis-server, redis-sentinel, redis-tools)"
+    else
+        skip "the Redis store's benchmarks run in smoke mode" "redis-server, redis-sentinel or redis-cli is not installed"
+    fi
+elif BENCH_OUT=$SCRATCH/bench sh "$lib_top/bench/redis.sh" --quick >"$SCRATCH/redis.log" 2>&1; then
+    ok "the Redis store's benchmarks run in smoke mode"
+else
+    not_ok "the Redis store's benchmarks run in smoke mode (exit $?)"
+    diag <"$SCRATCH/redis.log"
 fi
 done_testing
