@@ -126,6 +126,7 @@ sentinels_ready 1 || die "the sentinels did not agree on the primary"
 timeout=
 [ "$quick" = 0 ] || timeout=RELAY_REDIS_TIMEOUT=5000
 host_a="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER
+RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass
 RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass $timeout"
 host_b="RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
 RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass $timeout"
