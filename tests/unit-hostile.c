@@ -1188,8 +1188,6 @@ static void redis_case(const char *what, const char *key, const char *tmpl, size
 
 static void test_redis_values(void)
 {
-    char big[1200];
-
     /* What a writer makes: granted. */
     REDIS("the writer's", "relaylease2 @T @K bob@example.org\n", 1, "bob@example.org");
     REDIS("the writer's, no user", "relaylease2 @T @K \n", 1, "");
@@ -1267,7 +1265,7 @@ static void test_redis_values(void)
     REDIS("a space after the user", "relaylease2 @T @K eve \n", 0, "");
     /* Sizes: a user of 255 bytes grants, 256 does not, nor a value over 1024 bytes. */
     {
-        char tmpl[600];
+        char big[1200], tmpl[600];
         int n = snprintf(tmpl, sizeof tmpl, "relaylease2 @T @K %s\n", filled(big, "", 'u', 255));
         redis_case("a user of 255 bytes", "192.0.2.7", tmpl, (size_t)n, now, 1, big);
         n = snprintf(tmpl, sizeof tmpl, "relaylease2 @T @K %s\n", filled(big, "", 'u', 256));
