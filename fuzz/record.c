@@ -1,6 +1,9 @@
-/* fuzz/record.c: the record parser (store_parse), with keys chosen from the input.
+/* fuzz/record.c: the record parsers (store_parse, and the Redis backend's store_parse_redis),
+ * with keys chosen from the input.
  *
- * Input: byte 0 picks where the key comes from. Even: from a fixed list of keys (byte 1 picks
+ * Input: byte 0 picks the parser and where the key comes from. 0x50 to 0x5f ('P' to '_', no
+ * byte the directory's seeds begin with): the Redis record (below), the low bits picking the
+ * key as for the directory. Any other byte: the directory's record. Even: from a fixed list of keys (byte 1 picks
  * which), and the record body is the rest. Odd: the bytes from byte 2 up to the first newline
  * are the key (bit 1 of byte 0 set: taken as they are, whatever they hold; clear: read as an
  * address and turned into its store key, with prefix length byte 1 % 128 + 1), and the body
@@ -13,7 +16,17 @@
  *  - store_user_ok is the rule of the spec: 1..255 bytes of 0x21..0x7e except ( ) and \;
  *  - round trip: for a valid key and any user that store_user_ok accepts (or the empty
  *    user), the record our writer would produce parses back to the same user, not legacy;
- *    for an IPv4 key, so does relay-ctrl's "USER=u\0" and "USER=u\0DOMAIN=d\0". */
+ *    for an IPv4 key, so does relay-ctrl's "USER=u\0" and "USER=u\0DOMAIN=d\0".
+ * The Redis record ("relaylease2 <time> <key> <user>\n", store_parse_redis):
+ *  - an accepted value is one line of at most 1024 bytes with no NUL, begins with the magic,
+ *    names exactly the key it is under, has a time of 1..999999999999 and a user that is
+ *    empty or store_user_ok (and the spec's rule), and is not legacy;
+ *  - re-formatting the parsed record as the writer does gives back the input byte for byte
+ *    (so nothing in it was skipped, and the key is the one asked for);
+ *  - round trip: for a valid key, a time of 1..999999999999 taken from the input and a user
+ *    the directory's round trip uses, the writer's value parses back to the same time and
+ *    user; the same value under another key, with the time 0, 10^12 or a leading zero, or as
+ *    the directory's relaylease1 or relay-ctrl's record, is refused. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +34,14 @@
 #include "addr.h"
 #include "store.h"
 #include "store/dir.h"
+#include "store/redis.h"
 #include "fuzz/fuzz.h"
 
 #define FUZZ_HARNESS "record"
 #define MAGIC "relaylease1 "
+#define MAGIC2 "relaylease2 "
+#define TIME_MAX 999999999999LL
+#define REDIS_RECORD_MAX 1024
 
 static const char *const keys[] = {
     "1.2.3.4", "0.0.0.0", "255.255.255.255", "10.0.0.1", "2001:db8:1:2::_64", "::_1",
@@ -142,6 +159,127 @@ static void round_trip_legacy(const char *key, const char *u, const char *d)
     PROP(r.legacy == 1, "a relay-ctrl record is legacy");
 }
 
+/* ---- the Redis record ---------------------------------------------------------------------- */
+
+/* Parse body under key with store_parse_redis; check what every answer must satisfy. */
+static int parse_redis_checked(const char *key, const char *body, size_t n, struct record *r)
+{
+    const char *why = NULL;
+    set_key(r, key);
+    char *copy = malloc(n ? n : 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, body, n);
+    int res = store_parse_redis(copy, n, r, &why);
+    PROP(res == 0 || res == -1, "store_parse_redis returns 0 or -1");
+    PROP(strcmp(r->key, key) == 0, "store_parse_redis leaves the key alone");
+    if (res != 0) {
+        PROP(why != NULL && why[0] != '\0' && strlen(why) < 200, "a Redis refusal says why");
+        free(copy);
+        return res;
+    }
+    PROP(n >= 1 && n <= REDIS_RECORD_MAX, "an accepted Redis value is 1..1024 bytes");
+    PROP(n >= 1 && copy[n - 1] == '\n' && memchr(copy, '\n', n - 1) == NULL,
+         "an accepted Redis value is one line");
+    PROP(memchr(copy, '\0', n) == NULL, "an accepted Redis value has no NUL");
+    PROP(n >= sizeof MAGIC2 - 1 && memcmp(copy, MAGIC2, sizeof MAGIC2 - 1) == 0,
+         "an accepted Redis value has the magic");
+    PROP(r->time >= 1 && (long long)r->time <= TIME_MAX, "an accepted Redis time is 1..10^12-1");
+    PROP(r->legacy == 0, "a Redis record is not legacy");
+    size_t ulen = strnlen(r->user, sizeof r->user);
+    PROP(ulen < sizeof r->user, "the Redis user is NUL-terminated");
+    PROP(ulen == 0 || store_user_ok(r->user), "the Redis user is empty or acceptable");
+    PROP(ulen == 0 || spec_user_ok(r->user, ulen), "the Redis user follows the spec's rule");
+    /* The key it names is the key asked for: the value is exactly the writer's for it. */
+    char want[2200];
+    int m = snprintf(want, sizeof want, MAGIC2 "%lld %s %s\n", (long long)r->time, key, r->user);
+    PROP(m > 0 && (size_t)m == n && memcmp(want, copy, n) == 0,
+         "an accepted Redis value is exactly what the writer makes of the parsed record");
+    free(copy);
+    return res;
+}
+
+/* A value the writer would never make for key: refused. */
+static void redis_refused(const char *key, const char *value, const char *what)
+{
+    struct record r;
+    PROP(parse_redis_checked(key, value, strlen(value), &r) != 0, what);
+}
+
+/* The writer's value for key, t and user parses back to them; variants of it are refused. */
+static void round_trip_redis(const char *key, long long t, const char *user, const char *other)
+{
+    struct record r;
+    char line[1200];
+    int n = snprintf(line, sizeof line, MAGIC2 "%lld %s %s\n", t, key, user);
+    PROP(n > 0 && (size_t)n < sizeof line, "test Redis value fits");
+    PROP(parse_redis_checked(key, line, (size_t)n, &r) == 0, "a Redis value the writer makes parses");
+    PROP((long long)r.time == t, "a Redis value the writer makes keeps its time");
+    PROP(strcmp(r.user, user) == 0, "a Redis value the writer makes keeps its user");
+    if (other != NULL && strcmp(other, key) != 0) {
+        snprintf(line, sizeof line, MAGIC2 "%lld %s %s\n", t, other, user);
+        redis_refused(key, line, "a Redis value that names another key is refused");
+    }
+    snprintf(line, sizeof line, MAGIC2 "0 %s %s\n", key, user);
+    redis_refused(key, line, "a Redis value with the time 0 is refused");
+    snprintf(line, sizeof line, MAGIC2 "%lld %s %s\n", TIME_MAX + 1, key, user);
+    redis_refused(key, line, "a Redis value with a time of 13 digits is refused");
+    snprintf(line, sizeof line, MAGIC2 "0%lld %s %s\n", t, key, user);
+    redis_refused(key, line, "a Redis value with a leading zero is refused");
+    snprintf(line, sizeof line, MAGIC2 "%lld %s %s", t, key, user);
+    redis_refused(key, line, "a Redis value with no final newline is refused");
+    snprintf(line, sizeof line, MAGIC "%s %s\n", key, user);
+    redis_refused(key, line, "the directory's record is refused from Redis");
+    if (user[0] != '\0') {
+        char legacy[600];
+        n = snprintf(legacy, sizeof legacy, "USER=%s%c", user, '\0');
+        PROP(parse_redis_checked(key, legacy, (size_t)n, &r) != 0,
+             "relay-ctrl's record is refused from Redis");
+    }
+}
+
+/* A login time from the input's bytes: 1..999999999999, spread over every length. */
+static long long time_from(const char *body, size_t n)
+{
+    unsigned long long v = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        v = (v ^ (unsigned char)body[i]) * 1099511628211ULL;
+    unsigned long long span = 1;
+    for (unsigned d = (unsigned)(v % 12) + 1; d > 0; d--)
+        span *= 10;
+    long long t = (long long)((v >> 8) % span);
+    return t > 0 && t <= TIME_MAX ? t : 1;
+}
+
+static void fuzz_redis(const char *key, const char *body, size_t n)
+{
+    struct record r;
+    parse_redis_checked(key, body, n, &r);
+
+    struct addr ka;
+    unsigned kbits;
+    if (addr_key_parse(&ka, &kbits, key) != 0)
+        return; /* the writers only ever write canonical keys */
+    const char *other = keys[(size_t)n % (sizeof keys / sizeof keys[0])];
+    long long t = time_from(body, n);
+
+    char raw[300];
+    size_t rlen = strnlen(body, n < sizeof raw - 1 ? n : sizeof raw - 1);
+    memcpy(raw, body, rlen);
+    raw[rlen] = '\0';
+    if (rlen == 0 || store_user_ok(raw))
+        round_trip_redis(key, t, raw, other);
+    char folded[257];
+    size_t flen = n > 0 ? (size_t)(unsigned char)body[n - 1] + 1 : 0;
+    for (size_t i = 0; i < flen; i++)
+        folded[i] = (char)(0x21 + (unsigned char)body[i % n] % 94);
+    folded[flen] = '\0';
+    if (store_user_ok(folded))
+        round_trip_redis(key, t, folded, other);
+    else if (flen == 0)
+        round_trip_redis(key, t, "", other);
+}
+
 void fuzz_record(const uint8_t *data, size_t size)
 {
     char key[ADDR_KEY_MAX];
@@ -180,6 +318,10 @@ void fuzz_record(const uint8_t *data, size_t size)
         }
     }
 
+    if ((data[0] & 0xf0) == 0x50) {
+        fuzz_redis(key, body, n);
+        return;
+    }
     parse_checked(key, body, n, &r);
 
     struct addr ka;

@@ -15,7 +15,10 @@
  *     hang, a symbolic link is never followed; a store that is not a directory grants and
  *     records nothing; a hostile .lock neither stops a login nor is written through;
  *   settings: an invalid value gets its safe choice with one warning (settings_load);
- *   tcprules lines: a line tcprules refuses is refused (rules_parse_line, rules_expand).
+ *   tcprules lines: a line tcprules refuses is refused (rules_parse_line, rules_expand);
+ *   Redis values (t-redis-hosts.sh's hostile values, and more): a value under relaylease:KEY
+ *     grants only if store_parse_redis accepts it as naming KEY, with a login time that
+ *     store_fresh finds fresh; anything else is refused with a reason.
  *
  * Which relay-check and relay-allow code this mirrors: check_grants and key_of below are their
  * decisions (parse, key, look up, fresh) written with the modules' calls. What stays in the
@@ -41,6 +44,7 @@
 #include "settings.h"
 #include "store.h"
 #include "store/dir.h"
+#include "store/redis.h"
 #include "unit.h"
 #include "unit-files.h"
 
@@ -1125,6 +1129,153 @@ static void test_ipv6_ranges(void)
               "IPv6 range: a record under %s is never looked up", stale[i]);
 }
 
+/* ---- Redis values --------------------------------------------------------------------------- */
+
+/* The value tmpl (n bytes) under relaylease:key, each "@K" replaced by key and each "@T" by
+ * t: does relay-check grant? want: 1 grants (with user), 0 refused by the parser, 2 parsed but
+ * not fresh (a time past the expiry or ahead). */
+static void redis_case(const char *what, const char *key, const char *tmpl, size_t n, time_t t,
+                       int want, const char *user)
+{
+    static char buf[4096];
+    char tt[32];
+    size_t i, m = 0, klen = strlen(key), tlen;
+    struct record rec;
+    const char *why = "";
+
+    tlen = (size_t)snprintf(tt, sizeof tt, "%lld", (long long)t);
+    for (i = 0; i < n && m + 64 < sizeof buf; i++) {
+        if (i + 2 <= n && tmpl[i] == '@' && (tmpl[i + 1] == 'K' || tmpl[i + 1] == 'T')) {
+            const char *v = tmpl[i + 1] == 'K' ? key : tt;
+            size_t vl = tmpl[i + 1] == 'K' ? klen : tlen;
+            memcpy(buf + m, v, vl);
+            m += vl;
+            i++;
+        } else {
+            buf[m++] = tmpl[i];
+        }
+    }
+    memset(&rec, 0, sizeof rec);
+    memcpy(rec.key, key, klen + 1);
+    int res = store_parse_redis(buf, m, &rec, &why);
+    int got = res != 0 ? 0 : store_fresh(rec.time, now, SETTINGS_DEFAULT_EXPIRY) ? 1 : 2;
+    if (!CHECK_LONG(got, want, "redis value %s (%s): %s", what, key,
+                    want == 1 ? "grants" : want == 2 ? "parses, not fresh" : "refused"))
+        unit_note("store_parse_redis said %d (%s)", res, why != NULL ? why : "NULL");
+    CHECK_STR(rec.key, key, "redis value %s: the key is left alone", what);
+    if (res == 0) {
+        /* Whatever is accepted names this key and has a time a writer could have made. */
+        char want_value[2048];
+        int wl = snprintf(want_value, sizeof want_value, "relaylease2 %lld %s %s\n",
+                          (long long)rec.time, key, rec.user);
+        CHECK(wl > 0 && (size_t)wl == m && memcmp(want_value, buf, m) == 0,
+              "redis value %s: accepted only as the writer's value for %s", what, key);
+        CHECK(rec.time >= 1 && (long long)rec.time <= 999999999999LL,
+              "redis value %s: a time of 1..999999999999", what);
+        if (want == 1)
+            CHECK_STR(rec.user, user, "redis value %s: the user passed on", what);
+    } else {
+        CHECK(why != NULL && why[0] != '\0', "redis value %s: a reason is given", what);
+    }
+}
+
+#define REDIS(what, lit, want, user) \
+    redis_case((what), "192.0.2.7", (lit), sizeof(lit) - 1, now, (want), (user))
+#define REDIS6(what, lit, want, user) \
+    redis_case((what), "2001:db8:1:2::_64", (lit), sizeof(lit) - 1, now, (want), (user))
+#define REDIS_AT(what, lit, t, want) \
+    redis_case((what), "192.0.2.7", (lit), sizeof(lit) - 1, (t), (want), "bob")
+
+static void test_redis_values(void)
+{
+    /* What a writer makes: granted. */
+    REDIS("the writer's", "relaylease2 @T @K bob@example.org\n", 1, "bob@example.org");
+    REDIS("the writer's, no user", "relaylease2 @T @K \n", 1, "");
+    REDIS6("the writer's, IPv6 /64", "relaylease2 @T @K carol\n", 1, "carol");
+    /* Another key. */
+    REDIS("another key", "relaylease2 @T 192.0.2.8 eve\n", 0, "");
+    REDIS("a longer key it begins", "relaylease2 @T @K0 eve\n", 0, "");
+    REDIS("a longer key it ends", "relaylease2 @T 1@K eve\n", 0, "");
+    REDIS("the key as the user too", "relaylease2 @T @K @K\n", 1, "192.0.2.7");
+    REDIS("another key, this one as the user", "relaylease2 @T 192.0.2.8 @K\n", 0, "");
+    REDIS("the Redis key", "relaylease2 @T relaylease:@K eve\n", 0, "");
+    REDIS("the key with its prefix length", "relaylease2 @T @K_32 eve\n", 0, "");
+    REDIS("no key", "relaylease2 @T  eve\n", 0, "");
+    REDIS("two spaces before the key", "relaylease2 @T  @K eve\n", 0, "");
+    REDIS("a tab for a space", "relaylease2 @T\t@K eve\n", 0, "");
+    REDIS("the key in capitals", "relaylease2 @T 192.0.2.07 eve\n", 0, "");
+    REDIS6("another /64", "relaylease2 @T 2001:db8:1:3::_64 eve\n", 0, "");
+    REDIS6("a /48 around it", "relaylease2 @T 2001:db8:1::_48 eve\n", 0, "");
+    REDIS6("the address, not the key", "relaylease2 @T 2001:db8:1:2::7 eve\n", 0, "");
+    REDIS6("the key in capitals", "relaylease2 @T 2001:DB8:1:2::_64 eve\n", 0, "");
+    /* Bad times. */
+    REDIS("a time 0", "relaylease2 0 @K eve\n", 0, "");
+    REDIS("a time -1", "relaylease2 -1 @K eve\n", 0, "");
+    REDIS("a sign", "relaylease2 +@T @K eve\n", 0, "");
+    REDIS("a leading zero", "relaylease2 0@T @K eve\n", 0, "");
+    REDIS("13 digits", "relaylease2 100@T @K eve\n", 0, "");
+    REDIS("20 digits", "relaylease2 18446744073709551617 @K eve\n", 0, "");
+    REDIS("40 digits", "relaylease2 1234567890123456789012345678901234567890 @K eve\n", 0, "");
+    REDIS("hex", "relaylease2 0x6b0e1c9b @K eve\n", 0, "");
+    REDIS("a fraction", "relaylease2 @T.5 @K eve\n", 0, "");
+    REDIS("a time with letters", "relaylease2 @Tabc @K eve\n", 0, "");
+    REDIS("a space before the time", "relaylease2  @T @K eve\n", 0, "");
+    REDIS("no time", "relaylease2 @K eve\n", 0, "");
+    REDIS("an exponent", "relaylease2 1e9 @K eve\n", 0, "");
+    /* Times that parse, and grant only if fresh. */
+    REDIS_AT("back-dated past the expiry", "relaylease2 @T @K bob\n",
+             now - SETTINGS_DEFAULT_EXPIRY - 1, 2);
+    REDIS_AT("at the expiry", "relaylease2 @T @K bob\n", now - SETTINGS_DEFAULT_EXPIRY, 1);
+    REDIS_AT("a time 1", "relaylease2 @T @K bob\n", 1, 2);
+    REDIS_AT("10 minutes ahead", "relaylease2 @T @K bob\n", now + 600, 2);
+    REDIS_AT("the largest time", "relaylease2 @T @K bob\n", (time_t)999999999999LL, 2);
+    REDIS_AT("one past the largest time", "relaylease2 @T @K bob\n", (time_t)1000000000000LL, 0);
+    /* Not one line of ours. */
+    REDIS("empty", "", 0, "");
+    REDIS("a newline", "\n", 0, "");
+    REDIS("the magic alone", "relaylease2\n", 0, "");
+    REDIS("the magic and a space", "relaylease2 \n", 0, "");
+    REDIS("no final newline", "relaylease2 @T @K eve", 0, "");
+    REDIS("CR LF", "relaylease2 @T @K eve\r\n", 0, "");
+    REDIS("two lines", "relaylease2 @T @K eve\nrelaylease2 @T @K eve\n", 0, "");
+    REDIS("another line first", "x\nrelaylease2 @T @K eve\n", 0, "");
+    REDIS("a NUL in the user", "relaylease2 @T @K ev\0e\n", 0, "");
+    REDIS("a NUL at the end", "relaylease2 @T @K eve\n\0", 0, "");
+    REDIS("a NUL after the magic", "relaylease2\0@T @K eve\n", 0, "");
+    REDIS("the directory's record", "relaylease1 @K eve\n", 0, "");
+    REDIS("relay-ctrl's record", "USER=eve\0DOMAIN=example.org\0", 0, "");
+    REDIS("relay-ctrl's user", "USER=eve\0", 0, "");
+    REDIS("magic in capitals", "RELAYLEASE2 @T @K eve\n", 0, "");
+    REDIS("a later magic", "relaylease3 @T @K eve\n", 0, "");
+    REDIS("no space after the magic", "relaylease2@T @K eve\n", 0, "");
+    REDIS("a space first", " relaylease2 @T @K eve\n", 0, "");
+    REDIS("a BOM first", "\357\273\277relaylease2 @T @K eve\n", 0, "");
+    REDIS("a RESP reply", "$30\r\nrelaylease2 @T @K eve\r\n", 0, "");
+    REDIS("no space before the user", "relaylease2 @T @K\n", 0, "");
+    /* Bad users. */
+    REDIS("a space in the user", "relaylease2 @T @K e ve\n", 0, "");
+    REDIS("a parenthesis in the user", "relaylease2 @T @K e(ve\n", 0, "");
+    REDIS("a closing parenthesis", "relaylease2 @T @K eve)\n", 0, "");
+    REDIS("a backslash in the user", "relaylease2 @T @K e\\ve\n", 0, "");
+    REDIS("a tab in the user", "relaylease2 @T @K e\tve\n", 0, "");
+    REDIS("an escape in the user", "relaylease2 @T @K eve\033[2J\n", 0, "");
+    REDIS("DEL in the user", "relaylease2 @T @K eve\177\n", 0, "");
+    REDIS("a byte over 0x7f", "relaylease2 @T @K \303\251ve\n", 0, "");
+    REDIS("a CR in the user", "relaylease2 @T @K eve\rx\n", 0, "");
+    REDIS("a space after the user", "relaylease2 @T @K eve \n", 0, "");
+    /* Sizes: a user of 255 bytes grants, 256 does not, nor a value over 1024 bytes. */
+    {
+        char big[1200], tmpl[600];
+        int n = snprintf(tmpl, sizeof tmpl, "relaylease2 @T @K %s\n", filled(big, "", 'u', 255));
+        redis_case("a user of 255 bytes", "192.0.2.7", tmpl, (size_t)n, now, 1, big);
+        n = snprintf(tmpl, sizeof tmpl, "relaylease2 @T @K %s\n", filled(big, "", 'u', 256));
+        redis_case("a user of 256 bytes", "192.0.2.7", tmpl, (size_t)n, now, 0, "");
+        char huge[1100];
+        n = snprintf(huge, sizeof huge, "relaylease2 @T @K %s\n", filled(big, "", 'u', 1010));
+        redis_case("a value of over 1024 bytes", "192.0.2.7", huge, (size_t)n, now, 0, "");
+    }
+}
+
 int main(void)
 {
     int status;
@@ -1156,6 +1307,7 @@ int main(void)
     test_settings();
     test_tcprules();
     test_ipv6_ranges();
+    test_redis_values();
 
     status = unit_done();
     scratch_remove();

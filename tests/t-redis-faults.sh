@@ -1,0 +1,331 @@
+#!/bin/sh
+# run: quick long
+# t-redis-faults.sh: fault injection with strace on the Redis path (issue 10), as t-faults.sh
+# does for the directory. relay-check and relay-allow run against real Redis servers (a
+# primary and its replica, and three sentinels), over Unix sockets and over TCP, and each
+# system call they make from the moment they open the passfile up to the exec of the next
+# program (the passfile's openat and read, socket, connect, getsockopt, sendto, poll,
+# recvfrom, close, and the exec) is made to fail, one call at a time. With FAULTS_FULL=1
+# (TEST_LONG=1) each call fails with each of the errors below; by default with one of them
+# in turn. Each run must:
+#   - end by itself (a guard of 60 s, never a measure: the programs' own deadline is
+#     RELAY_REDIS_TIMEOUT);
+#   - run its next program (the login and the SMTP session go on), except when the exec
+#     itself fails: then exit 111 with one fatal line;
+#   - grant nothing it should not: relay-check never grants an address with no record, nor
+#     one whose record is dated past the expiry or names another key; with a fresh record it may refuse, with one
+#     line saying why. relay-allow records the right value or nothing (one line);
+#   - print at most one line on stderr (RELAY_LOG=0) beyond what the normal run prints (the
+#     warning about a record naming another key), and nothing that is not the program's;
+#   - pass no descriptor to the next program beyond 0, 1 and 2.
+# Only the programs' own calls are hit (strace's when= counts each call in the process), and
+# every run checks in its trace that the fault landed in that range.
+# The setups and checks are called through variables, which shellcheck cannot follow:
+# shellcheck disable=SC2317
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_built relay-allow relay-check
+if ! command -v strace >/dev/null 2>&1 ||
+    ! strace -qq -o /dev/null -e inject=getppid:error=EIO true 2>/dev/null; then
+    skip "fault injection on the Redis path" "strace with inject= does not work here"
+    done_testing
+    exit 0
+fi
+# shellcheck source-path=SCRIPTDIR source=redis-lib.sh
+. "$(dirname "$0")/redis-lib.sh"
+redis_need "fault injection on the Redis path"
+
+redis_start p || exit 1
+redis_start r p || exit 1
+redis_wait_link r || exit 1
+sentinels_start p || exit 1
+sentinels_ready 1 || exit 1
+
+out=$SCRATCH/out
+marker=$SCRATCH/marker
+mkdir -p "$out" || exit 111
+# LeakSanitizer cannot run under a tracer; t-redis-torture.sh covers leaks.
+ASAN_OPTIONS=detect_leaks=0
+# The directory store must never be used; a generous deadline, so that strace's slowness
+# alone does not time a normal run out (a timeout would only refuse, which is allowed).
+RELAY_DIR=$SCRATCH/no-such-store RELAY_LOG=0 RELAY_REDIS_TIMEOUT=5000
+export ASAN_OPTIONS RELAY_DIR RELAY_LOG RELAY_REDIS_TIMEOUT
+unset RELAY_REDIS RELAY_REDIS_SENTINELS RELAY_REDIS_MASTER RELAY_REDIS_USER \
+    RELAY_REDIS_PASSFILE RELAY_CDB TCPREMOTEIP USER
+errors="EIO EACCES EMFILE ECONNREFUSED ECONNRESET EINTR EAGAIN"
+full=0
+[ "${TEST_LONG:-0}" = 1 ] && : "${FAULTS_FULL:=1}"
+case ${FAULTS_FULL:-0} in '' | 0) ;; *) full=1 ;; esac
+turn=0
+errors_now() {
+    if [ "$full" = 1 ]; then
+        echo "$errors"
+        return
+    fi
+    turn=$((turn + 1))
+    # shellcheck disable=SC2086 # one error per word
+    set -- $errors
+    shift $((turn % $#))
+    echo "$1"
+}
+not_injected=" brk mmap munmap mprotect madvise mremap exit_group exit getpid gettid \
+set_tid_address arch_prctl rt_sigprocmask rt_sigaction sigaltstack prlimit64 getrandom futex \
+sched_yield clock_gettime set_robust_list rseq "
+injected=0 missed=0 absorbed=0 hung=0
+
+# The next program: writes whether RELAYCLIENT was set to the marker, and which descriptors
+# from 3 to 19 it was given to the marker.fd (a redirection that fails is a closed one).
+# shellcheck disable=SC2016 # expanded by that shell
+set -- /bin/sh -c 'echo "ran ${RELAYCLIENT+granted}" >"$0"
+fds=; for fd in 3 4 5 6 7 8 9; do if { true >&$fd; } 2>/dev/null; then fds="$fds $fd"; fi; done
+echo "$fds" >"$0.fd"' "$marker"
+
+# sites, landed: as in t-faults.sh.
+sites() {
+    awk -v marker="$2" -v endre="$3" '
+        { line = $0; sub(/^[0-9]+ +/, "", line) }
+        line !~ /^[a-z_0-9]+\(/ { next }
+        { name = line; sub(/\(.*/, "", name) }
+        !first++ && name == "execve" { next }
+        !started && index(line, marker) { started = 1 }
+        started && !ended && line ~ endre {
+            ended = 1
+            if (name == "execve")
+                count(name)
+            next
+        }
+        !started { pre[name]++; next }
+        !ended { count(name) }
+        function count(name) {
+            inr[name]++
+            if (!(name in seen)) {
+                seen[name] = 1
+                order[++n] = name
+            }
+        }
+        END { for (i = 1; i <= n; i++) print order[i], pre[order[i]] + 0, inr[order[i]] }
+    ' "$1"
+}
+landed() {
+    awk -v marker="$2" -v endre="$3" '
+        { line = $0; sub(/^[0-9]+ +/, "", line) }
+        !started && index(line, marker) { started = 1 }
+        started && /\(INJECTED\)/ { print line; exit }
+        started && line ~ endre { exit }
+    ' "$1"
+}
+
+# trace_run OUT ARGS...: strace ARGS (PROG and its arguments) into OUT, with a guard
+# against a hang: a run still going after 60 s is killed (exit 124 or 137).
+trace_run() {
+    tr_out=$1
+    shift
+    timeout -k 5 60 strace -f -qq -o "$tr_out" "$@"
+}
+
+# inject DESC PROG SETUP CHECK MARKER VARS ARGS...: trace a normal run of PROG ARGS with the
+# VARs (VAR=value words in one argument; after SETUP) to find its calls from the first line holding MARKER to the exec; then
+# for each call and error, SETUP, run PROG with that one call failing, and CHECK, which sees
+# $rc, $call (the injected line), $err (the stderr file) and $errno, and prints nothing if
+# all is well, else what is wrong.
+inject() {
+    ij_desc=$1 ij_prog=$2 ij_setup=$3 ij_check=$4 ij_mark=$5 ij_vars=$6
+    shift 6
+    $ij_setup
+    rm -f "$marker" "$marker.fd"
+    # shellcheck disable=SC2086 # the VARs, one per word
+    env $ij_vars strace -f -qq -o "$out/trace" "$RELAY_BIN/$ij_prog" "$@" </dev/null \
+        >"$out/stdout" 2>"$out/err"
+    sites "$out/trace" "$ij_mark" '^execve\(' >"$out/sites"
+    if [ ! -s "$out/sites" ] || [ ! -f "$marker" ]; then
+        not_ok "$ij_prog, $ij_desc: the normal run ran the next program, its calls found"
+        diag <"$out/err"
+        return
+    fi
+    is "$(cat "$marker.fd")" "" "$ij_prog, $ij_desc: a normal run passes no descriptor on"
+    # What the normal run says (an invalid record's warning): a fault may add one line.
+    ij_base=$(wc -l <"$out/err" | tr -d ' ')
+    ij_ok=0 ij_bad=0 ij_n=0
+    while read -r name before count; do
+        case $not_injected in *" $name "*) continue ;; esac
+        i=1
+        while [ "$i" -le "$count" ]; do
+            errors_now >"$out/errnos"
+            read -r ij_errnos <"$out/errnos"
+            for errno in $ij_errnos; do
+                $ij_setup
+                rm -f "$marker" "$marker.fd"
+                # shellcheck disable=SC2086 # the VARs, one per word
+                env $ij_vars timeout -k 5 60 strace -f -qq -o "$out/itrace" \
+                    -e trace="$name,open,openat,read,execve,exit_group" \
+                    -e inject="$name:error=$errno:when=$((before + i))" \
+                    "$RELAY_BIN/$ij_prog" "$@" </dev/null >"$out/stdout" 2>"$out/err"
+                rc=$?
+                call=$(landed "$out/itrace" "$ij_mark" '^execve\(')
+                if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+                    hung=$((hung + 1))
+                    not_ok "$ij_prog, $ij_desc: $name #$i $errno: the run ended by itself"
+                    continue
+                fi
+                if [ -z "$call" ]; then
+                    [ -z "${FAULTS_DEBUG:-}" ] || diag "missed: $ij_prog $name #$i $errno"
+                    missed=$((missed + 1))
+                    continue
+                fi
+                injected=$((injected + 1))
+                ij_n=$((ij_n + 1))
+                err=$out/err
+                why=$($ij_check)
+                ij_lines=$(wc -l <"$err" | tr -d ' ')
+                [ "$ij_lines" -le $((ij_base + 1)) ] ||
+                    why="$why; $ij_lines lines on stderr, $ij_base without the fault"
+                [ "$(grep -v -c "^$ij_prog: " "$err")" -eq 0 ] ||
+                    why="$why; stderr has lines not from $ij_prog"
+                if [ -f "$marker.fd" ] && [ -n "$(cat "$marker.fd")" ]; then
+                    why="$why; descriptors passed to the next program:$(cat "$marker.fd")"
+                fi
+                if [ -z "$why" ]; then
+                    ij_ok=$((ij_ok + 1))
+                    [ "$ij_lines" -gt "$ij_base" ] || absorbed=$((absorbed + 1))
+                else
+                    ij_bad=$((ij_bad + 1))
+                    not_ok "$ij_prog, $ij_desc: $name #$i $errno"
+                    diag "injected: $call" "exit $rc: ${why#; }"
+                    diag <"$err"
+                fi
+            done
+            i=$((i + 1))
+        done
+    done <"$out/sites"
+    if [ "$ij_n" -eq 0 ]; then
+        not_ok "$ij_prog, $ij_desc: faults injected"
+    elif [ "$ij_bad" -eq 0 ]; then
+        ok "$ij_prog, $ij_desc: $ij_n faults, every one handled"
+    fi
+    ij_sites=$(awk '{ printf "%s%s x%s", s, $1, $3; s = ", " }' "$out/sites")
+    diag "$ij_prog, $ij_desc: call sites: $ij_sites"
+}
+
+# Common to both programs: the next program ran, or the exec failed with 111.
+check_exec() { # PROG
+    case $call in
+    execve*)
+        [ "$rc" -eq 111 ] || echo "; a failed exec exits $rc, not 111"
+        [ ! -f "$marker" ] || echo "; the next program ran although its exec failed"
+        grep -q "^$1: fatal: unable to run " "$err" || echo "; no 'unable to run' line"
+        ;;
+    *)
+        [ "$rc" -eq 0 ] || echo "; exit $rc, not the next program's 0"
+        [ -f "$marker" ] || echo "; the next program did not run"
+        ;;
+    esac
+}
+
+# ---- the records, written by the admin on the primary ----------------------------------------
+put() { # KEY TIME USER
+    redis_admin p SET "relaylease:$1" "relaylease2 $2 $1 $3
+" EX 3600 >/dev/null
+}
+# on_replica KEY WORD: the replica's value for KEY has WORD as its last word (or is gone:
+# WORD empty).
+on_replica() {
+    [ "$(redis_admin r GET "relaylease:$1" | tr -d '\n' | sed 's/.* //')" = "$2" ]
+}
+now=$(date +%s)
+put 10.0.0.1 "$((now - 100))" fresh
+put 10.0.0.2 "$((now - 2000))" stale
+redis_admin p DEL relaylease:10.0.0.3 >/dev/null
+put 2001:db8:1:2::_64 "$((now - 2000))" stale6
+# A fresh record under 10.0.0.4 that names another key.
+redis_admin p SET relaylease:10.0.0.4 "relaylease2 $now 10.0.0.1 other
+" EX 3600 >/dev/null
+if ! eventually 60 on_replica 10.0.0.1 fresh || ! eventually 60 on_replica 10.0.0.2 stale ||
+    ! eventually 60 on_replica 2001:db8:1:2::_64 stale6 ||
+    ! eventually 60 on_replica 10.0.0.4 other; then
+    not_ok "the records reached the replica"
+    done_testing
+    exit 1
+fi
+
+# ---- relay-check ---------------------------------------------------------------------------------
+setup_none() { :; }
+check_check_fresh() {
+    check_exec relay-check
+    case $call in execve*) return ;; esac
+    if ! grep -q granted "$marker" 2>/dev/null; then
+        [ "$(grep -c '^relay-check: warning: ' "$err")" -eq 1 ] ||
+            echo "; the grant was lost, and not reported in one warning line"
+    fi
+}
+check_check_deny() {
+    check_exec relay-check
+    ! grep -q granted "$marker" 2>/dev/null || echo "; granted because of a fault"
+}
+
+smtp_unix="RELAY_REDIS=unix:$(redis_sock r) RELAY_REDIS_USER=relaylease-smtp RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
+smtp_tcp="RELAY_REDIS=127.0.0.1:$(redis_port r) RELAY_REDIS_USER=relaylease-smtp RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
+mark_smtp="\"$REDIS_DIR/smtp.pass\""
+diag "relay-check on the replica: a fresh record, a stale one, another key's, none (Unix socket and TCP)"
+{
+    inject "a fresh record (unix)" relay-check setup_none check_check_fresh "$mark_smtp" \
+        "$smtp_unix TCPREMOTEIP=10.0.0.1" "$@"
+    inject "a fresh record (tcp)" relay-check setup_none check_check_fresh "$mark_smtp" \
+        "$smtp_tcp TCPREMOTEIP=10.0.0.1" "$@"
+    inject "a stale record (unix)" relay-check setup_none check_check_deny "$mark_smtp" \
+        "$smtp_unix TCPREMOTEIP=10.0.0.2" "$@"
+    inject "a stale IPv6 /64 (tcp)" relay-check setup_none check_check_deny "$mark_smtp" \
+        "$smtp_tcp PROTO=TCP6 TCPREMOTEIP=2001:db8:1:2::7 TCP6REMOTEIP=2001:db8:1:2::7" "$@"
+    inject "a record naming another key (unix)" relay-check setup_none check_check_deny \
+        "$mark_smtp" "$smtp_unix TCPREMOTEIP=10.0.0.4" "$@"
+    inject "no record (unix)" relay-check setup_none check_check_deny "$mark_smtp" \
+        "$smtp_unix TCPREMOTEIP=10.0.0.3" "$@"
+    inject "no record (tcp)" relay-check setup_none check_check_deny "$mark_smtp" \
+        "$smtp_tcp TCPREMOTEIP=10.0.0.3" "$@"
+}
+
+# ---- relay-allow ---------------------------------------------------------------------------------
+# The login records 10.0.0.9 for bob. Before each run the key is gone (a new login) or holds
+# a record 100 s old (a refresh).
+setup_new() {
+    redis_admin p DEL relaylease:10.0.0.9 >/dev/null
+    run_start=$(date +%s)
+}
+setup_refresh() {
+    put 10.0.0.9 "$(($(date +%s) - 100))" bob
+    run_start=$(date +%s)
+}
+check_allow() {
+    check_exec relay-allow
+    v=$(redis_admin p GET relaylease:10.0.0.9)
+    t=$(echo "$v" | cut -d' ' -f2)
+    case $v in
+    "relaylease2 "*" 10.0.0.9 bob") ;;
+    "") ;;
+    *) echo "; the primary holds a value the login should not make: $v" ;;
+    esac
+    if [ -z "$v" ] || [ "$t" -lt $((run_start - 1)) ]; then
+        [ "$(grep -c '^relay-allow: warning: ' "$err")" -eq 1 ] ||
+            echo "; the login was not recorded, and not reported in one warning line"
+    fi
+}
+
+pop_unix="RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
+pop_tcp="RELAY_REDIS=127.0.0.1:$(redis_port p) RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
+pop_sentinels="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
+mark_pop="\"$REDIS_DIR/pop.pass\""
+diag "relay-allow to the primary: a new login, a refresh (Unix socket, TCP, Sentinel)"
+{
+    inject "a new login (unix)" relay-allow setup_new check_allow "$mark_pop" \
+        "$pop_unix TCPREMOTEIP=10.0.0.9 USER=bob" "$@"
+    inject "a refresh (tcp)" relay-allow setup_refresh check_allow "$mark_pop" \
+        "$pop_tcp TCPREMOTEIP=10.0.0.9 USER=bob" "$@"
+    inject "a new login (sentinels)" relay-allow setup_new check_allow "$mark_pop" \
+        "$pop_sentinels TCPREMOTEIP=10.0.0.9 USER=bob" "$@"
+}
+
+diag "faults injected: $injected ($missed runs where the fault missed the program's range)," \
+    "$([ "$full" = 1 ] && echo "every error at every call (FAULTS_FULL)" || echo "one error at each call, in turn (FAULTS_FULL=1: all)")"
+diag "handled without a stderr line: $absorbed"
+check "faults were injected" test "$injected" -gt 0
+is "$hung" 0 "no run hung"
+done_testing
