@@ -311,7 +311,7 @@ check_allow() {
 
 pop_unix="RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
 pop_tcp="RELAY_REDIS=127.0.0.1:$(redis_port p) RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
-pop_sentinels="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
+pop_sentinels="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
 mark_pop="\"$REDIS_DIR/pop.pass\""
 diag "relay-allow to the primary: a new login, a refresh (Unix socket, TCP, Sentinel)"
 {
