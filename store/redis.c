@@ -39,6 +39,9 @@
  * cursor goes round for ever is cut off here, at 64 million allowances or so. */
 #define LIST_BATCHES_MAX 262144
 #define LIST_BUF (LIST_GETS * (RECORD_MAX + 16) + LIST_KEYS * (ADDR_KEY_MAX + 32))
+#define LIST_REQ (LIST_GETS * (sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX + 24) + PASS_MAX + 256)
+/* AUTH and one command: a SET of a record is the longest. */
+#define SHORT_REQ (2 * RECORD_MAX + PASS_MAX + 256)
 
 /* ---- the record ------------------------------------------------------------------------- */
 
@@ -116,7 +119,8 @@ static const char *timed_out(long ms)
 struct exchange {
     struct redis_conn c;
     struct timespec deadline;
-    char req[LIST_GETS * (sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX + 24) + PASS_MAX + 256];
+    char *req; /* the caller's: an exchange of one command needs little, a listing much */
+    size_t cap;
     size_t len;
     int authed; /* an AUTH is in req, ahead of the command */
 };
@@ -174,19 +178,19 @@ static int begin(struct exchange *x, const struct settings_redis *r, int writer,
         long n = password(r->passfile, pass, sizeof pass, why);
         if (n < 0)
             return -1;
-        int e = redis_auth_request(x->req, sizeof x->req, &x->len, r->user, pass, (size_t)n);
+        int e = redis_auth_request(x->req, x->cap, &x->len, r->user, pass, (size_t)n);
         explicit_bzero(pass, sizeof pass);
         if (e != 0)
             return -1;
         x->authed = 1;
     }
     if (target(r, writer, &x->deadline, &to, why) != 0) {
-        explicit_bzero(x->req, sizeof x->req);
+        explicit_bzero(x->req, x->cap);
         return -1;
     }
     *why = ""; /* the Sentinel lookup may have left it NULL */
     if (redis_connect(&x->c, &to, &x->deadline, buf, cap) != 0) {
-        explicit_bzero(x->req, sizeof x->req);
+        explicit_bzero(x->req, x->cap);
         if (errno == ETIMEDOUT)
             *why = timed_out(r->timeout_ms);
         return -1;
@@ -239,7 +243,7 @@ static int send_all(struct exchange *x, const struct settings_redis *r, const ch
 
 static int add(struct exchange *x, int argc, const char *const *argv, const size_t *lens)
 {
-    return resp_request(x->req, sizeof x->req, &x->len, argc, argv, lens);
+    return resp_request(x->req, x->cap, &x->len, argc, argv, lens);
 }
 
 /* ---- the backend ------------------------------------------------------------------------- */
@@ -287,6 +291,9 @@ static int set_once(struct store *s, const struct timespec *deadline, const char
 {
     const struct settings_redis *r = &s->cfg->redis;
     struct exchange x;
+    char req[SHORT_REQ];
+    x.req = req;
+    x.cap = sizeof req;
     char buf[SHORT_BUF];
     struct resp_item it[1];
     size_t n;
@@ -385,6 +392,7 @@ enum store_result store_redis_lookup(const struct settings *cfg, const char *key
 {
     const struct settings_redis *rs = &cfg->redis;
     struct exchange x;
+    char req[SHORT_REQ];
     char buf[SHORT_BUF];
     char rkey[sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX];
     size_t klen = strlen(key);
@@ -398,6 +406,8 @@ enum store_result store_redis_lookup(const struct settings *cfg, const char *key
     const char *argv[] = {"GET", rkey};
     size_t lens[] = {3, (size_t)n};
 
+    x.req = req;
+    x.cap = sizeof req;
     redis_deadline(&x.deadline, rs->timeout_ms);
     if (begin(&x, rs, 0, buf, sizeof buf, why) != 0)
         return STORE_ERROR;
@@ -549,10 +559,12 @@ static int redis_list(struct store *s, long expiry, void (*fn)(const struct reco
     const struct settings_redis *rs = &s->cfg->redis;
     struct exchange x;
     const char *why = "";
-    char *buf = malloc(LIST_BUF);
+    char *buf = malloc(LIST_BUF + LIST_REQ);
     s->why = NULL;
     if (buf == NULL)
         return -1;
+    x.req = buf + LIST_BUF;
+    x.cap = LIST_REQ;
     redis_deadline(&x.deadline, rs->timeout_ms);
     if (begin(&x, rs, 0, buf, LIST_BUF, &why) != 0) {
         s->why = why[0] != '\0' ? why : NULL;
