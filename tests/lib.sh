@@ -462,3 +462,24 @@ env_diff() {
 now_ms() {
     echo $(($(date +%s%N) / 1000000))
 }
+
+# actors_hung LIMIT PID...: wait for each PID to end, until LIMIT (milliseconds since the
+# epoch: a guard, not a measure); stop those still running then, and set ACTORS_HUNG to how
+# many they were. (Not in a command substitution: a subshell cannot reap the actors, and
+# kill -0 finds them alive as zombies.)
+actors_hung() {
+    ah_limit=$1
+    shift
+    for ah_pid in "$@"; do
+        while kill -0 "$ah_pid" 2>/dev/null && [ "$(date +%s%3N)" -lt "$ah_limit" ]; do
+            sleep 0.2
+        done
+    done
+    ACTORS_HUNG=0
+    for ah_pid in "$@"; do
+        if kill -0 "$ah_pid" 2>/dev/null; then
+            ACTORS_HUNG=$((ACTORS_HUNG + 1))
+            stop_pid "$ah_pid"
+        fi
+    done
+}

@@ -41,74 +41,14 @@ export ASAN_OPTIONS
 RELAY_DIR=$store
 export RELAY_DIR
 errors="ENOSPC EIO EACCES EMFILE"
-full=0
-[ "${TEST_LONG:-0}" = 1 ] && : "${FAULTS_FULL:=1}"
-case ${FAULTS_FULL:-0} in '' | 0) ;; *) full=1 ;; esac
-turn=0
-# errors_now: the errors to inject at the next call site: all of them (FAULTS_FULL), or the
-# next one in turn.
-errors_now() {
-    if [ "$full" = 1 ]; then
-        echo "$errors"
-        return
-    fi
-    turn=$((turn + 1))
-    # shellcheck disable=SC2086 # one error per word
-    set -- $errors
-    shift $((turn % $#))
-    echo "$1"
-}
-# Calls left alone: memory and process bookkeeping of the C runtime, not the programs' logic.
-not_injected=" brk mmap munmap mprotect madvise mremap exit_group exit getpid gettid \
-set_tid_address arch_prctl rt_sigprocmask rt_sigaction sigaltstack prlimit64 getrandom futex \
-sched_yield clock_gettime set_robust_list rseq "
+# shellcheck source-path=SCRIPTDIR source=faults-lib.sh
+. "$(dirname "$0")/faults-lib.sh"
 injected=0 missed=0 absorbed=0
 
 # The next program, given to relay-allow and relay-check as "$@": it writes whether
 # RELAYCLIENT was set to the marker file.
 # shellcheck disable=SC2016 # expanded by that shell
 set -- /bin/sh -c 'echo "ran ${RELAYCLIENT+granted}" >"$0"' "$marker"
-
-# sites TRACE MARKER ENDRE: for each system call name the program made from the first line
-# holding MARKER up to (and including, for execve) the first later line matching ENDRE:
-# "name calls-before calls-in-range", in order of first use. when=calls-before+N is then
-# the Nth call in the range.
-sites() {
-    awk -v marker="$2" -v endre="$3" '
-        { line = $0; sub(/^[0-9]+ +/, "", line) }
-        line !~ /^[a-z_0-9]+\(/ { next }
-        { name = line; sub(/\(.*/, "", name) }
-        # The exec that starts the program is seen on its way out only: when= does not count it.
-        !first++ && name == "execve" { next }
-        !started && index(line, marker) { started = 1 }
-        started && !ended && line ~ endre {
-            ended = 1
-            if (name == "execve")
-                count(name)
-            next
-        }
-        !started { pre[name]++; next }
-        !ended { count(name) }
-        function count(name) {
-            inr[name]++
-            if (!(name in seen)) {
-                seen[name] = 1
-                order[++n] = name
-            }
-        }
-        END { for (i = 1; i <= n; i++) print order[i], pre[order[i]] + 0, inr[order[i]] }
-    ' "$1"
-}
-
-# landed TRACE MARKER ENDRE: print the injected call's line if it is in the range.
-landed() {
-    awk -v marker="$2" -v endre="$3" '
-        { line = $0; sub(/^[0-9]+ +/, "", line) }
-        !started && index(line, marker) { started = 1 }
-        started && /\(INJECTED\)/ { print line; exit }
-        started && line ~ endre { exit }
-    ' "$1"
-}
 
 # fault_lines FILE PROG: how many lines report a fault (warnings and fatal errors).
 fault_lines() {

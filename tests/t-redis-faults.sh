@@ -53,24 +53,8 @@ export ASAN_OPTIONS RELAY_DIR RELAY_LOG RELAY_REDIS_TIMEOUT
 unset RELAY_REDIS RELAY_REDIS_SENTINELS RELAY_REDIS_MASTER RELAY_REDIS_USER \
     RELAY_REDIS_PASSFILE RELAY_CDB TCPREMOTEIP USER
 errors="EIO EACCES EMFILE ECONNREFUSED ECONNRESET EINTR EAGAIN"
-full=0
-[ "${TEST_LONG:-0}" = 1 ] && : "${FAULTS_FULL:=1}"
-case ${FAULTS_FULL:-0} in '' | 0) ;; *) full=1 ;; esac
-turn=0
-errors_now() {
-    if [ "$full" = 1 ]; then
-        echo "$errors"
-        return
-    fi
-    turn=$((turn + 1))
-    # shellcheck disable=SC2086 # one error per word
-    set -- $errors
-    shift $((turn % $#))
-    echo "$1"
-}
-not_injected=" brk mmap munmap mprotect madvise mremap exit_group exit getpid gettid \
-set_tid_address arch_prctl rt_sigprocmask rt_sigaction sigaltstack prlimit64 getrandom futex \
-sched_yield clock_gettime set_robust_list rseq "
+# shellcheck source-path=SCRIPTDIR source=faults-lib.sh
+. "$(dirname "$0")/faults-lib.sh"
 injected=0 missed=0 absorbed=0 hung=0
 
 # The next program: writes whether RELAYCLIENT was set to the marker, and which descriptors
@@ -79,41 +63,6 @@ injected=0 missed=0 absorbed=0 hung=0
 set -- /bin/sh -c 'echo "ran ${RELAYCLIENT+granted}" >"$0"
 fds=; for fd in 3 4 5 6 7 8 9; do if { true >&$fd; } 2>/dev/null; then fds="$fds $fd"; fi; done
 echo "$fds" >"$0.fd"' "$marker"
-
-# sites, landed: as in t-faults.sh.
-sites() {
-    awk -v marker="$2" -v endre="$3" '
-        { line = $0; sub(/^[0-9]+ +/, "", line) }
-        line !~ /^[a-z_0-9]+\(/ { next }
-        { name = line; sub(/\(.*/, "", name) }
-        !first++ && name == "execve" { next }
-        !started && index(line, marker) { started = 1 }
-        started && !ended && line ~ endre {
-            ended = 1
-            if (name == "execve")
-                count(name)
-            next
-        }
-        !started { pre[name]++; next }
-        !ended { count(name) }
-        function count(name) {
-            inr[name]++
-            if (!(name in seen)) {
-                seen[name] = 1
-                order[++n] = name
-            }
-        }
-        END { for (i = 1; i <= n; i++) print order[i], pre[order[i]] + 0, inr[order[i]] }
-    ' "$1"
-}
-landed() {
-    awk -v marker="$2" -v endre="$3" '
-        { line = $0; sub(/^[0-9]+ +/, "", line) }
-        !started && index(line, marker) { started = 1 }
-        started && /\(INJECTED\)/ { print line; exit }
-        started && line ~ endre { exit }
-    ' "$1"
-}
 
 # trace_run OUT ARGS...: strace ARGS (PROG and its arguments) into OUT, with a guard
 # against a hang: a run still going after 60 s is killed (exit 124 or 137).

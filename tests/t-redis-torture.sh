@@ -214,20 +214,9 @@ actors=
 }
 
 # Every actor ends its last run after the deadline; one still running 60 s later hung.
-limit=$((end + 60000))
-for pid in $actors; do
-    while kill -0 "$pid" 2>/dev/null && [ "$(date +%s%3N)" -lt "$limit" ]; do
-        sleep 0.2
-    done
-done
-hung=0
-for pid in $actors; do
-    if kill -0 "$pid" 2>/dev/null; then
-        hung=$((hung + 1))
-        stop_pid "$pid"
-    fi
-done
-is "$hung" 0 "0 hung programs: every actor stopped by itself at the deadline"
+# shellcheck disable=SC2086 # the PIDs, one per word
+actors_hung $((end + 60000)) $actors
+is "$ACTORS_HUNG" 0 "0 hung programs: every actor stopped by itself at the deadline"
 
 # ---- the verdict on the run ------------------------------------------------------------------------
 # A key per address: an IPv6 address's /64.

@@ -213,20 +213,9 @@ actors=
 # Wait for the actors to reach their deadline (a login or check in flight may run on a
 # little); whatever is still running 60 s later is stopped, and that is a failure (a hang: a
 # sweep waits 30 s at most for a build).
-limit=$((end + 60000))
-for pid in $actors; do
-    while kill -0 "$pid" 2>/dev/null && [ "$(date +%s%3N)" -lt "$limit" ]; do
-        sleep 0.2
-    done
-done
-hung=0
-for pid in $actors; do
-    if kill -0 "$pid" 2>/dev/null; then
-        hung=$((hung + 1))
-        stop_pid "$pid"
-    fi
-done
-is "$hung" 0 "every actor stopped by itself at the deadline"
+# shellcheck disable=SC2086 # the PIDs, one per word
+actors_hung $((end + 60000)) $actors
+is "$ACTORS_HUNG" 0 "every actor stopped by itself at the deadline"
 
 # A last pass by the test itself: one login, checked at once (the floor of "some checks had to
 # grant"), every address once more, then one more sweep.
