@@ -2,7 +2,7 @@
 # and t-redis-faults.sh (the Redis path). Source it after lib.sh, with $errors set to the
 # errors to inject; do not run it.
 # shellcheck shell=sh
-# shellcheck disable=SC2154 # errors: the caller's
+# shellcheck disable=SC2154,SC2034 # errors: the caller's; not_injected: read by the caller
 
 full=0
 [ "${TEST_LONG:-0}" = 1 ] && : "${FAULTS_FULL:=1}"
