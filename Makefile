@@ -20,12 +20,13 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 # Where the sources are; the sanitizer build runs this Makefile from san/ with SRC=..
 SRC = .
 
-PROGS = relay-allow relay-check relay-expire relay-session relay-cdb relay-import-opensmtp relay-import-dir
-MAN8 = relay-allow.8 relay-check.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8 relay-import-dir.8 relay-redis.8
+PROGS = relay-allow relay-check relay-query relay-expire relay-session relay-cdb relay-import-opensmtp relay-import-dir
+MAN8 = relay-allow.8 relay-check.8 relay-query.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8 relay-import-dir.8 relay-redis.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
 HDRS = $(SRC)/addr.h $(SRC)/buf.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h \
-	$(SRC)/owner.h $(SRC)/replace.h $(SRC)/settings.h $(SRC)/store.h $(STOREH) $(REDISH)
+	$(SRC)/owner.h $(SRC)/replace.h $(SRC)/settings.h $(SRC)/store.h $(SRC)/grant.h $(STOREH) \
+	$(REDISH)
 # The store: its interface, and the two backends behind it (the directory; Redis, with the
 # client in redis/).
 STORE = $(SRC)/store.c $(SRC)/store/dir.c $(SRC)/store/redis.c $(REDISC)
@@ -35,8 +36,8 @@ CORE = $(SRC)/addr.c $(SRC)/buf.c $(SRC)/fds.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/
 	$(SRC)/owner.c $(SRC)/replace.c $(SRC)/settings.c $(STORE)
 # relay-check only reads: it never changes ids, and its start-up is what every SMTP connection
 # pays, so it is linked without owner.c (and the passwd lookups that would come with it).
-CHECKCORE = $(SRC)/addr.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c $(SRC)/replace.c \
-	$(SRC)/settings.c $(STORE)
+CHECKCORE = $(SRC)/addr.c $(SRC)/grant.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c \
+	$(SRC)/replace.c $(SRC)/settings.c $(STORE)
 # cdb mode: the coalescing trigger is plain C (the static login programs link it); the
 # tcprules parser goes only into relay-cdb.
 TRIGGER = $(SRC)/cdb/trigger.c $(SRC)/cdb/trigger.h
@@ -71,6 +72,11 @@ relay-allow: $(SRC)/relay-allow.c $(CORE) $(HDRS) $(TRIGGER)
 
 relay-check: $(SRC)/relay-check.c $(CHECKCORE) $(HDRS)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-check.c $(CHECKCORE) $(LDFLAGS) \
+		$(STATICLDFLAGS)
+
+# Exim runs relay-query for each RCPT: it starts as fast as relay-check, and reads as little.
+relay-query: $(SRC)/relay-query.c $(CHECKCORE) $(HDRS)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-query.c $(CHECKCORE) $(LDFLAGS) \
 		$(STATICLDFLAGS)
 
 # relay-expire runs once a minute, so its start-up does not matter, but it reads whole

@@ -517,3 +517,11 @@ enum addr_client addr_client_key(char *key, enum addr_source from, const struct 
         return ADDR_CLIENT_NEVER;
     return ADDR_CLIENT_OK;
 }
+
+void addr_key_show(char *out, size_t n, const char *key)
+{
+    (void)snprintf(out, n, "%s", key);
+    char *us = strchr(out, '_');
+    if (us != NULL)
+        *us = '/';
+}

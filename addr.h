@@ -65,6 +65,10 @@ void addr_key_format(char *buf, const struct addr *a, unsigned bits);
  * buf must hold ADDR_KEY_MAX bytes. */
 int addr_key(char *buf, const struct addr *a, const struct addr_policy *p);
 
+/* Keys name IPv6 prefixes as "2001:db8::_64" because a file name cannot hold '/'; people read
+ * "2001:db8::/64". Copies key (or any name) into out (n bytes, cut short if need be) so. */
+void addr_key_show(char *out, size_t n, const char *key);
+
 /* Is key one that addr_key makes under p for some address, so that relay-check could ever
  * look it up? A record under any other key (written with another prefix length, or before
  * a range was keyed apart) grants nothing. 1 or 0. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include "addr.h"
+#include "grant.h"
 #include "log.h"
 #include "settings.h"
 #include "store.h"
@@ -51,44 +52,36 @@ static int allowed(const struct settings *cfg, struct record *rec)
 
     const char *why;
     char name[STORE_NAME_MAX];
-    time_t now = time(NULL);
-    switch (store_lookup(cfg, key, rec, &why)) {
-    case STORE_MISSING:
+    long age;
+    enum grant g = grant_judge(cfg, key, time(NULL), rec, &age, &why);
+    const char *user = rec->user[0] != '\0' ? rec->user : "-";
+    switch (g) {
+    case GRANT_NONE:
         if (cfg->log)
             log_info("refused %s not found", key);
         return 0;
-    case STORE_INVALID:
+    case GRANT_INVALID:
         log_warn("invalid record %s: %s: granting nothing",
                  store_name(cfg, key, name, sizeof name), why);
         return 0;
-    case STORE_ERROR:
+    case GRANT_ERROR:
         log_warn("unable to read %s: %s: granting nothing",
                  store_name(cfg, key, name, sizeof name), why[0] != '\0' ? why : strerror(errno));
         return 0;
-    case STORE_FOUND:
-        break;
-    }
-
-    /* A login time up to STORE_FUTURE_SLACK ahead is clock skew between hosts sharing the
-     * store, and counts as made now. One further ahead is refused: it cannot be told apart
-     * from a record made to outlive its expiry. After a clock is stepped back the sweep keeps
-     * such a record, which grants again once the clock has caught up, and a new login
-     * replaces it at once. */
-    long age = store_age(rec->time, now);
-    const char *user = rec->user[0] != '\0' ? rec->user : "-";
-    if (age < -STORE_FUTURE_SLACK) {
+    case GRANT_FUTURE:
         if (cfg->log)
             log_info("refused %s login time %lu s in the future user=%s", key,
                      age == LONG_MIN ? (unsigned long)LONG_MAX + 1 : (unsigned long)-age, user);
         return 0;
-    }
-    if (!store_fresh(rec->time, now, cfg->expiry)) {
+    case GRANT_EXPIRED:
         if (cfg->log)
             log_info("refused %s expired user=%s age=%ld", key, user, age);
         return 0;
+    case GRANT_YES:
+        break;
     }
     if (cfg->log)
-        log_info("granted %s user=%s age=%ld", key, user, age > 0 ? age : 0);
+        log_info("granted %s user=%s age=%ld", key, user, age);
     return 1;
 }
 

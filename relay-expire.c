@@ -15,16 +15,6 @@
 #include "store.h"
 #include "cdb/trigger.h"
 
-/* Keys name IPv6 prefixes as "2001:db8::_64" because a file name cannot hold '/';
- * people read "2001:db8::/64". */
-static void show_key(char *out, size_t n, const char *key)
-{
-    (void)snprintf(out, n, "%s", key); /* fits: callers size out for any name they pass */
-    char *us = strchr(out, '_');
-    if (us != NULL)
-        *us = '/';
-}
-
 struct listing {
     long expiry;
     const struct addr_policy *keys;
@@ -48,7 +38,7 @@ static void print_live(const struct record *r, void *arg)
     long age = store_age(r->time, l->now);
     if (age < 0)
         age = 0;
-    show_key(shown, sizeof shown, r->key);
+    addr_key_show(shown, sizeof shown, r->key);
     printf("%s %s %ld %ld\n", shown, r->user[0] != '\0' ? r->user : "-", age,
            age < l->expiry ? l->expiry - age : 0);
     l->count++;
@@ -58,7 +48,7 @@ static void print_removal(const char *name, long age, void *arg)
 {
     (void)arg;
     char shown[NAME_MAX + 1]; /* a key, or a temp file's name (longer than any key) */
-    show_key(shown, sizeof shown, name);
+    addr_key_show(shown, sizeof shown, name);
     printf("would remove %s age %ld\n", shown, age);
 }
 

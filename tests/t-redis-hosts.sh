@@ -18,7 +18,7 @@
 #     each login time, and leaves the stale ones.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-need_built relay-allow relay-check relay-expire relay-cdb relay-import-dir
+need_built relay-allow relay-check relay-query relay-expire relay-cdb relay-import-dir
 need_programs
 # shellcheck source-path=SCRIPTDIR source=redis-lib.sh
 . "$(dirname "$0")/redis-lib.sh"
@@ -96,6 +96,12 @@ check "host B grants relay (its replica has it)" eventually 60 granted_on "$host
 is "$(rcpt_reply 127.0.0.1 "$smtp_b")" "250 ok" "host B's smtpd relays for the client"
 check "host C grants relay too" eventually 60 granted_on "$host_c" 127.0.0.1
 check "host C refuses another address" refused_on "$host_c" 127.0.0.2
+# shellcheck disable=SC2086 # the host's settings, one word each
+like "$(env $host_c "$RELAY_BIN/relay-query" 127.0.0.1)" "127.0.0.1 yes user=bob age=* left=*" \
+    "relay-query on host C says yes, and whose login"
+# shellcheck disable=SC2086
+env $host_c "$RELAY_BIN/relay-query" 127.0.0.2 >/dev/null
+is "$?" 1 "and no (1) for another address"
 
 diag "a login through relay-session (root) on host A"
 # shellcheck disable=SC2086 # the host's settings, one word each
