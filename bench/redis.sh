@@ -112,11 +112,7 @@ $cc $cflags -o "$tools/redis-storm" "$here/redis-storm.c" || die "unable to buil
 
 # ---- the hosts ----------------------------------------------------------------------------
 
-redis_start p || die "the primary did not start"
-redis_start r1 p || die "the replica did not start"
-redis_wait_link r1 || die "the replica did not link to the primary"
-sentinels_start p || die "the sentinels did not start"
-sentinels_ready 1 || die "the sentinels did not agree on the primary"
+redis_cluster r1 || die "the primary, its replica or the sentinels did not start"
 
 # Host A (a POP host) writes through the sentinels as the POP account; host B (an SMTP host)
 # reads its replica over the Unix socket as the SMTP account. One word each.

@@ -66,3 +66,15 @@ landed() {
     ' "$1"
 }
 
+# fault_summary: inject's last word on one program and case: a check that fails if no fault
+# was injected, one that passes if every fault was handled (each that was not has failed
+# already), and the call sites tried. Reads inject's ij_* variables and $out/sites.
+fault_summary() {
+    if [ "$ij_n" -eq 0 ]; then
+        not_ok "$ij_prog, $ij_desc: faults injected"
+    elif [ "$ij_bad" -eq 0 ]; then
+        ok "$ij_prog, $ij_desc: $ij_n faults, every one handled"
+    fi
+    ij_sites=$(awk '{ printf "%s%s x%s", s, $1, $3; s = ", " }' "$out/sites")
+    diag "$ij_prog, $ij_desc: call sites: $ij_sites"
+}

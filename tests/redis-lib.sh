@@ -17,6 +17,7 @@
 #   talking       redis_as ACCOUNT NAME CMD... (redis-cli over NAME's socket as
 #                 relaylease-ACCOUNT; ACCOUNT default: no AUTH), redis_admin NAME CMD...
 #   replication   redis_link_up NAME, redis_wait_link NAME (eventually 60)
+#   all at once   redis_cluster REPLICA...: the primary p, its replicas, the sentinels
 #   sentinels     sentinels_start PRIMARY (three, quorum 2, down-after-milliseconds 1000,
 #                 failover-timeout 5000), sentinels_ready NREPLICAS, sentinels_name NAME,
 #                 sentinels_wait NAME (eventually 60), sentinels_stop, sentinel_port I;
@@ -364,4 +365,17 @@ sentinels_stop() {
         stop_pid "$(cat "$REDIS_DIR/s$ss_i/started")"
         rm -f "$REDIS_DIR/s$ss_i/started"
     done
+}
+
+# redis_cluster REPLICA...: the set-up most tests want: a primary p, each REPLICA a replica of
+# it with its link up, and three sentinels that know them all. Returns 1 if any step failed.
+redis_cluster() {
+    redis_start p || return 1
+    for rc_r in "$@"; do
+        redis_start "$rc_r" p || return 1
+    done
+    for rc_r in "$@"; do
+        redis_wait_link "$rc_r" || return 1
+    done
+    sentinels_start p && sentinels_ready $#
 }

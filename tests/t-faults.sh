@@ -117,13 +117,7 @@ inject() {
             i=$((i + 1))
         done
     done <"$out/sites"
-    if [ "$ij_n" -eq 0 ]; then
-        not_ok "$ij_prog, $ij_desc: faults injected"
-    elif [ "$ij_bad" -eq 0 ]; then
-        ok "$ij_prog, $ij_desc: $ij_n faults, every one handled"
-    fi
-    ij_sites=$(awk '{ printf "%s%s x%s", s, $1, $3; s = ", " }' "$out/sites")
-    diag "$ij_prog, $ij_desc: call sites: $ij_sites"
+    fault_summary
 }
 
 # ---- store states -----------------------------------------------------------------------------

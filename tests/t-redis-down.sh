@@ -21,11 +21,7 @@ need_built relay-allow relay-check
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "a Redis store that is down or hung"
 
-redis_start p || exit 1
-redis_start r1 p || exit 1
-redis_wait_link r1 || exit 1
-sentinels_start p || exit 1
-sentinels_ready 1 || exit 1
+redis_cluster r1 || exit 1
 
 export RELAY_REDIS_TIMEOUT=200
 writer_s="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass

@@ -15,12 +15,7 @@ need_built relay-allow relay-check
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "a Sentinel failover"
 
-redis_start p || exit 1
-redis_start r1 p || exit 1
-redis_start r2 p || exit 1
-redis_wait_link r1 && redis_wait_link r2 || exit 1
-sentinels_start p || exit 1
-sentinels_ready 2 || exit 1
+redis_cluster r1 r2 || exit 1
 
 export RELAY_DIR="$SCRATCH/no-such-store" RELAY_REDIS_TIMEOUT=500
 host_a="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass

@@ -35,11 +35,7 @@ fi
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "fault injection on the Redis path"
 
-redis_start p || exit 1
-redis_start r p || exit 1
-redis_wait_link r || exit 1
-sentinels_start p || exit 1
-sentinels_ready 1 || exit 1
+redis_cluster r || exit 1
 
 out=$SCRATCH/out
 marker=$SCRATCH/marker
@@ -146,13 +142,7 @@ inject() {
             i=$((i + 1))
         done
     done <"$out/sites"
-    if [ "$ij_n" -eq 0 ]; then
-        not_ok "$ij_prog, $ij_desc: faults injected"
-    elif [ "$ij_bad" -eq 0 ]; then
-        ok "$ij_prog, $ij_desc: $ij_n faults, every one handled"
-    fi
-    ij_sites=$(awk '{ printf "%s%s x%s", s, $1, $3; s = ", " }' "$out/sites")
-    diag "$ij_prog, $ij_desc: call sites: $ij_sites"
+    fault_summary
 }
 
 # Common to both programs: the next program ran, or the exec failed with 111.

@@ -24,12 +24,7 @@ need_programs
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "several hosts through Redis"
 
-redis_start p || exit 1
-redis_start r1 p || exit 1
-redis_start r2 p || exit 1
-redis_wait_link r1 && redis_wait_link r2 || exit 1
-sentinels_start p || exit 1
-sentinels_ready 2 || exit 1
+redis_cluster r1 r2 || exit 1
 
 # The hosts: each a set of settings. A writes through the sentinels, B and C read their own
 # replica over its socket.

@@ -135,11 +135,7 @@ seed=${TORTURE_SEED:-$$}
 logs=$SCRATCH/logs
 mkdir "$logs" || exit 111
 
-redis_start p || exit 1
-redis_start r p || exit 1
-redis_wait_link r || exit 1
-sentinels_start p || exit 1
-sentinels_ready 1 || exit 1
+redis_cluster r || exit 1
 
 # The directory store must never be used. LeakSanitizer stays on: each program is
 # short-lived, and a leak report is a crash here.
