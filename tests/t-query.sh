@@ -3,7 +3,8 @@
 # age=N left=M" for a fresh allowance; 1 and why not (not found, expired, ahead of the clock,
 # an invalid record, an address that may never relay, settings that grant nothing); 111 when
 # the store cannot be read; 100 for a bad address or usage. For every address tried, its
-# answer agrees with relay-check's on the same store. Ages are back-dated, never slept.
+# answer agrees with relay-check's on the same store. Ages are back-dated, never slept, by
+# margins far from the expiry; the ages printed are not compared with a clock.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_built relay-query relay-check
@@ -32,19 +33,19 @@ query() {
     echo "$q_out rc=$?"
 }
 
-like "$(query 192.0.2.1)" "192.0.2.1 yes user=bob age=10? left=[0-9]* rc=0" "a fresh allowance: yes, 0"
+like "$(query 192.0.2.1)" "192.0.2.1 yes user=bob age=[0-9]* left=[0-9]* rc=0" "a fresh allowance: yes, 0"
 is "$(query 192.0.2.9)" "192.0.2.9 no: not found rc=1" "no record: no, 1"
-like "$(query 192.0.2.2)" "192.0.2.2 no: expired user=carol age=200? rc=1" "an old one: expired, 1"
-like "$(query 192.0.2.3)" "192.0.2.3 no: login time 60? s in the future user=dave rc=1" \
+like "$(query 192.0.2.2)" "192.0.2.2 no: expired user=carol age=[0-9]* rc=1" "an old one: expired, 1"
+like "$(query 192.0.2.3)" "192.0.2.3 no: login time [0-9]* s in the future user=dave rc=1" \
     "one dated ahead: no, 1"
-like "$(query 2001:db8:1:2:aaaa::1)" "2001:db8:1:2::/64 yes user=erin age=1? left=* rc=0" \
+like "$(query 2001:db8:1:2:aaaa::1)" "2001:db8:1:2::/64 yes user=erin age=[0-9]* left=* rc=0" \
     "an IPv6 address in a recorded /64: yes"
 like "$(query 192.0.2.4)" "192.0.2.4 no: invalid record $store/192.0.2.4: * rc=1" \
     "an invalid record: no, and why"
 like "$(query 192.0.2.5)" "192.0.2.5 no: invalid record $store/192.0.2.5: writable by its group or others rc=1" \
     "a record others may write: no"
 is "$(query 224.0.0.1)" "224.0.0.1 no: an address that may never relay rc=1" "multicast: no"
-like "$(query 192.0.2.1 RELAY_EXPIRY=50)" "192.0.2.1 no: expired user=bob age=10? rc=1" \
+like "$(query 192.0.2.1 RELAY_EXPIRY=50)" "192.0.2.1 no: expired user=bob age=[0-9]* rc=1" \
     "its own RELAY_EXPIRY"
 is "$(query 192.0.2.1 RELAY_RELAYCLIENT="$(printf 'a\tb')")" "192.0.2.1 no: the settings grant nothing rc=1" \
     "settings that grant nothing: no"
