@@ -20,6 +20,8 @@
 # outside the scratch directory is written; a system Courier, if any, is left alone.
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=debs-lib.sh
+. "$(dirname "$0")/debs-lib.sh"
 
 # timeout(1) signals a test and then its whole process group: that second TERM must not cut
 # the cleanup short, for couriertcpd leaves the group and would be left running.
@@ -181,7 +183,7 @@ for p in unshare mount dpkg-deb; do
 done
 
 CX=$SCRATCH/courier
-mkdir -p "$CX/etc/courier" "$CX/run/courier/authdaemon" "$CX/debs" || exit 111
+mkdir -p "$CX/etc/courier" "$CX/run/courier/authdaemon" || exit 111
 
 # The Courier files the test needs, relative to the root they are installed in.
 files="usr/sbin/couriertcpd usr/lib/courier/courier/imaplogin usr/bin/imapd
@@ -201,43 +203,13 @@ else
     CR=$CX/root
     packages="courier-base courier-imap courier-pop courier-authlib courier-authlib-userdb
         libcourier-unicode4 libgamin0 libidn12 libgdbm6 libltdl7"
-    # The packages are fetched once and kept in a cache of the user's own (a directory that
-    # another account can write is not used: root runs what it holds).
-    cache=${RELAYLEASE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/relaylease}/courier-debs
-    cached() { # cached DIR: the debs there are the caller's and safe to unpack
-        [ -d "$1" ] && [ ! -L "$1" ] && [ "$(stat -c %u "$1")" = "$(id -u)" ] &&
-            [ "$(find "$1" -maxdepth 0 -perm /022 | wc -l)" -eq 0 ] &&
-            [ "$(find "$1" -maxdepth 1 -name '*.deb' | wc -l)" -gt 0 ]
-    }
-    unpack() { # unpack DIR
-        rm -rf "$CR" && mkdir -p "$CR" || exit 111
-        for d in "$1"/*.deb; do
-            [ -f "$d" ] && dpkg-deb -x "$d" "$CR"
-        done
-    }
-    if [ -n "${COURIER_DEBS:-}" ]; then
-        debs=$COURIER_DEBS
-        unpack "$debs"
-    elif cached "$cache" && unpack "$cache" && have_all "$CR"; then
-        debs=$cache
-    else
-        # shellcheck disable=SC2086 # one word per package
-        (cd "$CX/debs" && timeout 300 apt-get download $packages) >"$CX/apt.log" 2>&1
-        debs=$CX/debs
-        unpack "$debs"
-        if have_all "$CR" && mkdir -p "${cache%/*}" 2>/dev/null; then
-            # Filled under another name, then renamed: a run beside this one never unpacks a
-            # half-copied cache (at worst it finds none and fetches its own).
-            fill=$(mktemp -d "$cache.XXXXXX") && cp "$CX"/debs/*.deb "$fill/" &&
-                chmod 755 "$fill" && rm -rf "$cache" && mv "$fill" "$cache" &&
-                diag "kept the packages in $cache for the next run"
-        fi
-    fi
+    # shellcheck disable=SC2086 # one word per package
+    debs_unpack courier "${COURIER_DEBS:-}" "$CR" have_all $packages
     if ! have_all "$CR"; then
-        [ ! -f "$CX/apt.log" ] || tail -n 5 "$CX/apt.log" | diag
+        [ ! -f "$SCRATCH/courier-debs/apt.log" ] || tail -n 5 "$SCRATCH/courier-debs/apt.log" | diag
         courier_skip "Courier is not installed and apt-get download could not fetch it (apt-get update first, or set COURIER_DEBS)"
     fi
-    diag "using Courier unpacked from $debs: $(cd "$debs" && echo *.deb)"
+    diag "using Courier unpacked from $DEBS_FROM: $(cd "$DEBS_FROM" && echo *.deb)"
 fi
 
 # The libraries the unpacked packages bring, then a check that nothing else is missing.
