@@ -27,11 +27,19 @@
 #     a private directory); users.acl makes Redis refuse to start as shipped (placeholders
 #     for the hashes) and loads with test hashes; each envdir file names a setting the
 #     programs read, on one line.
+#   - the Exim ACL (run-examples/exim/*.acl): the programs each ${run{...}} runs exist, as
+#     above; the real Exim (unpacked as t-exim.sh does) reads a config whose RCPT ACL
+#     includes it (-bV) and, in host-checking mode (-bh), answers a relay RCPT from an
+#     unknown client with 550 (a broken expansion would be a 451).
 # A file of any other kind fails the test, so that a new file gets a check.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=redis-lib.sh
 . "$(dirname "$0")/redis-lib.sh"
+# shellcheck source=debs-lib.sh
+. "$(dirname "$0")/debs-lib.sh"
+# shellcheck source=exim-lib.sh
+. "$(dirname "$0")/exim-lib.sh"
 
 top=$lib_top
 prefix=$(sed -n 's/^PREFIX *= *//p' "$top/Makefile")
@@ -52,6 +60,7 @@ cat >"$SCRATCH/external" <<'EOF'
 /usr/sbin/pop3front-auth Debian's mailfront
 /usr/sbin/pop3front-maildir Debian's mailfront
 /usr/sbin/imapfront-auth Debian's mailfront
+/usr/sbin/smtpfront-qmail Debian's mailfront
 /usr/bin/cvm-unix Debian's cvm
 /usr/bin/envdir Debian's daemontools
 /usr/bin/envuidgid Debian's daemontools
@@ -720,6 +729,48 @@ check_envfile() {
     esac
 }
 
+# check_exim_acl FILE LABEL: ACL statements to paste into Exim's RCPT ACL.
+exim_state=
+check_exim_acl() {
+    ea_file=$1 ea_label=$2 ea_n=0
+    grep -o '[$]{run{[^}]*}' "$ea_file" | sed 's/^[$]{run{//; s/}$//' >"$SCRATCH/exim-runs"
+    while IFS= read -r ea_cmd; do
+        ea_n=$((ea_n + 1))
+        set -f
+        # shellcheck disable=SC2086 # ${run} splits the command into words at spaces
+        set -- $ea_cmd
+        set +f
+        case $1 in
+        /*) check_command "$ea_label: \${run} $ea_n" /nonexistent "$@" ;;
+        *) not_ok "$ea_label: \${run} $ea_n names its program by an absolute path (Exim has no PATH)" ;;
+        esac
+    done <"$SCRATCH/exim-runs"
+    [ "$ea_n" -gt 0 ] || not_ok "$ea_label runs a program through \${run}"
+    if [ -z "$exim_state" ]; then
+        if exim_setup; then exim_state=yes; else exim_state=$EXIM_WHY; fi
+    fi
+    if [ "$exim_state" != yes ]; then
+        skip "$ea_label: Exim reads it and refuses a relay RCPT with 550" "$exim_state"
+        return
+    fi
+    ea_d=$SCRATCH/exim-acl
+    rm -rf "$ea_d" && mkdir -p "$ea_d" && cp "$ea_file" "$ea_d/included.acl" || return
+    exim_conf "$ea_d/exim.conf" 25 "<; 127.0.0.1" "$ea_d/included.acl" || return
+    if "$EXIM_NS" "$EXIM" -C "$ea_d/exim.conf" -bV >"$ea_d/bV.out" 2>&1; then
+        ok "$ea_label: Exim reads a config that includes it (-bV)"
+    else
+        not_ok "$ea_label: Exim reads a config that includes it (-bV)"
+        grep -v '^[A-Z][a-z]*[ (:]' "$ea_d/bV.out" | diag
+        return
+    fi
+    printf '%s\n' 'EHLO client.example' 'MAIL FROM:<a@client.example>' \
+        'RCPT TO:<friend@example.net>' QUIT |
+        "$EXIM_NS" "$EXIM" -C "$ea_d/exim.conf" -bh 192.0.2.1 >"$ea_d/bh.out" 2>&1
+    ea_reply=$(grep '^[0-9][0-9][0-9] ' "$ea_d/bh.out" | sed -n 4p)
+    like "$ea_reply" "550 relay not permitted*" \
+        "$ea_label: Exim answers a relay RCPT from an unknown client with 550 (-bh)"
+}
+
 # check_file FILE LABEL: the checks for FILE's kind.
 check_file() {
     case $1 in
@@ -730,6 +781,7 @@ check_file() {
     *.service | *.timer) check_unit "$1" "$2" ;;
     *.cron) check_crontab "$1" "$2" ;;
     */dovecot/*.conf) check_dovecot "$1" "$2" ;;
+    */exim/*.acl) check_exim_acl "$1" "$2" ;;
     *)
         if head -n 1 "$1" | grep -Eq '^#! *(/bin/|/usr/bin/env +)(sh|dash)([[:space:]]|$)'; then
             check_shell "$1" "$2"
@@ -802,6 +854,12 @@ if redis_have; then
     mistake redis-acl "a misspelt command in users.acl (+sett)" run-examples/redis/users.acl \
         's| +set | +sett |' 'users.acl'
 fi
+mistake exim-prog "a typo in the Exim ACL's program (relay-querry)" run-examples/exim/relaylease.acl \
+    's|/relay-query |/relay-querry |' 'relay-querry'
+mistake exim-verb "a misspelt verb in the Exim ACL (acept)" run-examples/exim/relaylease.acl \
+    's|^  accept  condition|  acept  condition|' 'Exim reads'
+mistake exim-brace "a missing brace in the Exim ACL's \${run}" run-examples/exim/relaylease.acl \
+    's|{yes}{no}}$|{yes}{no}|' '550'
 mistake passfile "a passfile inside the envdir" run-examples/redis/envdir-pop/RELAY_REDIS_PASSFILE \
     's|^.*$|/etc/relaylease/pop.pass|' 'outside the envdir'
 mistake envline "an envdir file with a trailing blank" run-examples/redis/envdir-pop/RELAY_REDIS_USER \
