@@ -11,9 +11,10 @@ packages="make gcc libc6-dev musl-tools libcdb-dev tinycdb ucspi-tcp-ipv6"
 # The tests also run the real Dovecot, strace's fault injection, valgrind, the linters, and
 # check that the man pages render; ip puts documentation addresses on a private network
 # namespace's loopback for the IPv6 /64 over the real tcpserver; Redis, its sentinels and
-# redis-cli for the several-hosts tests (t-redis-*.sh).
+# redis-cli for the several-hosts tests (t-redis-*.sh); mailfront and cvm for t-mailfront.sh;
+# libidn12 for the Exim that t-exim.sh unpacks (exim4 conflicts with postfix: not installed).
 tests="strace dovecot-pop3d dovecot-imapd valgrind cppcheck clang-tidy shellcheck groff-base man-db
-    iproute2 redis-server redis-sentinel redis-tools"
+    iproute2 redis-server redis-sentinel redis-tools mailfront cvm libidn12"
 # make check-all also fuzzes each harness: clang with libFuzzer; hiredis is the RESP parser's
 # oracle there (and only there).
 long="clang libclang-rt-dev libhiredis-dev"

@@ -12,7 +12,8 @@
 #   - a client that authenticated (AUTH PLAIN) relays with no allowance; a wrong password
 #     relays nothing;
 #   - a store that is missing or that Exim's user cannot read: relay-query exits 111 and Exim
-#     refuses (550, not a 451 for everybody, no hang), though the store holds the allowance.
+#     refuses (550, not a 451 for everybody, no hang), though the store holds the allowance;
+#   - relay-query(8)'s EXAMPLES show the shipped statements word for word.
 # Skipped when not root, or when Exim cannot be had or run in a private mount namespace.
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
@@ -22,6 +23,13 @@
 . "$(dirname "$0")/exim-lib.sh"
 
 need_built relay-allow relay-query chat
+
+# relay-query(8) shows the shipped statements, word for word.
+acl=$lib_top/run-examples/exim/relaylease.acl
+sed 's/\\-/-/g' "$lib_top/man/relay-query.8" >"$SCRATCH/man.txt" || exit 111
+grep -v -e '^#' -e '^[[:space:]]*$' "$acl" >"$SCRATCH/acl.lines" || exit 111
+missing=$(grep -vxF -f "$SCRATCH/man.txt" "$SCRATCH/acl.lines")
+is "$missing" "" "relay-query(8) shows every statement of run-examples/exim/relaylease.acl"
 
 exim_skip() {
     skip "Exim: relay-query in the RCPT ACL" "$1"
@@ -35,7 +43,6 @@ store=$SCRATCH/store
 mkdir -p "$store" && chmod 755 "$store" && chown "$MAIL_UID:$MAIL_GID" "$store" || exit 111
 
 # The shipped ACL lines, only the store and the program's path changed.
-acl=$lib_top/run-examples/exim/relaylease.acl
 sed -e "s|RELAY_DIR=/var/lib/relaylease|RELAY_DIR=$store|" \
     -e "s|/usr/local/bin/relay-query|$RELAY_BIN/relay-query|" "$acl" >"$SCRATCH/relaylease.acl" ||
     exit 111
