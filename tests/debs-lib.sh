@@ -1,6 +1,7 @@
 # tests/debs-lib.sh: Debian packages a test unpacks instead of installing (Courier, Exim:
 # each conflicts with a server the other tests need). Source it after lib.sh.
 # shellcheck shell=sh
+# shellcheck disable=SC2034 # DEBS_FROM: set here for the test that sources it
 #
 # debs_unpack NAME GIVEN ROOT HAVE PACKAGE...: unpack the .deb files of PACKAGEs into ROOT
 # (dpkg-deb -x; ROOT is emptied first). They come from GIVEN when it is not empty (a

@@ -1,6 +1,7 @@
 # tests/exim-lib.sh: a private Exim (Debian's exim4-daemon-light) for the tests. Source it
 # after lib.sh and debs-lib.sh.
 # shellcheck shell=sh
+# shellcheck disable=SC2034 # EXIM_WHY, EXIM_PID...: set here for the test that sources it
 #
 # Debian's exim4 conflicts with postfix, so the test does not install it: exim_setup fetches
 # exim4-daemon-light and exim4-base with `apt-get download` once, keeps them in
@@ -37,7 +38,6 @@ exim_setup() {
     done
     EX=$SCRATCH/exim
     mkdir -p "$EX" || return 1
-    # shellcheck disable=SC2034 # read by the caller's skip line
     if ! debs_unpack exim "${EXIM_DEBS:-}" "$EX/root" exim_have exim4-daemon-light exim4-base; then
         [ ! -f "$SCRATCH/exim-debs/apt.log" ] || tail -n 5 "$SCRATCH/exim-debs/apt.log" | diag
         EXIM_WHY="apt-get download could not fetch exim4-daemon-light and exim4-base (apt-get update first, or set EXIM_DEBS)"
