@@ -20,8 +20,8 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 # Where the sources are; the sanitizer build runs this Makefile from san/ with SRC=..
 SRC = .
 
-PROGS = relay-allow relay-check relay-query relay-expire relay-session relay-cdb relay-import-opensmtp relay-import-dir
-MAN8 = relay-allow.8 relay-check.8 relay-query.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8 relay-import-dir.8 relay-redis.8
+PROGS = relay-allow relay-check relay-query relay-policy relay-expire relay-session relay-cdb relay-import-opensmtp relay-import-dir
+MAN8 = relay-allow.8 relay-check.8 relay-query.8 relay-policy.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8 relay-import-dir.8 relay-redis.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
 HDRS = $(SRC)/addr.h $(SRC)/buf.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h \
@@ -78,6 +78,11 @@ relay-check: $(SRC)/relay-check.c $(CHECKCORE) $(HDRS)
 relay-query: $(SRC)/relay-query.c $(CHECKCORE) $(HDRS)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-query.c $(CHECKCORE) $(LDFLAGS) \
 		$(STATICLDFLAGS)
+
+# Postfix's policy server: one process per smtpd, which it serves for many requests.
+relay-policy: $(SRC)/relay-policy.c $(SRC)/policy.c $(SRC)/policy.h $(CHECKCORE) $(HDRS)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-policy.c $(SRC)/policy.c \
+		$(CHECKCORE) $(LDFLAGS) $(STATICLDFLAGS)
 
 # relay-expire runs once a minute, so its start-up does not matter, but it reads whole
 # directories: glibc's readdir fetches 32 KiB of names per getdents call, musl's 2 KiB.
