@@ -1,6 +1,7 @@
 # tests/postfix-lib.sh: a private Postfix for the tests and bench/postfix.sh. Source it after
 # lib.sh (it uses SCRATCH, start_bg, stop_pid, free_port, wait_port); do not run it.
 # shellcheck shell=sh
+# shellcheck disable=SC2034 # SASL_PID, PF_LOG: for the caller
 #
 #   postfix_missing          why a private Postfix cannot run here (not root, not installed),
 #                            or nothing
@@ -146,6 +147,7 @@ postfix_start() {
         pf_master=$(postconf -c "$PF_DIR/etc" -h daemon_directory)/master
         postfix -c "$PF_DIR/etc" check >>"$PF_DIR/log/start" 2>&1 || return 1
         start_bg "$pf_master" -c "$PF_DIR/etc" >>"$PF_DIR/log/start" 2>&1
+        # shellcheck disable=SC2153 # LAST_PID: start_bg (lib.sh) sets it
         PF_PID=$LAST_PID
         kill -0 "$PF_PID" 2>/dev/null && pf_ready && return 0
         postfix_stop

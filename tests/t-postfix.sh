@@ -132,11 +132,11 @@ $(service relaypolicy-mangle policy-mangle "$store")
 $(service relaypolicy-long policy-wrapper "$store")
 $(service relaypolicy-multi policy-wrapper "$store")"
 postfix_listener main -
-postfix_listener nostore - -o 'smtpd_relay_restrictions=$nostore_relay_restrictions'
-postfix_listener mangle - -o 'smtpd_relay_restrictions=$mangle_relay_restrictions'
-postfix_listener long - -o 'smtpd_relay_restrictions=$long_relay_restrictions'
+for v in nostore mangle long; do
+    postfix_listener "$v" - -o "smtpd_relay_restrictions=\$${v}_relay_restrictions"
+done
 # One smtpd: every session of this listener goes to it, and to its one relay-policy.
-postfix_listener multi 1 -o 'smtpd_relay_restrictions=$multi_relay_restrictions'
+postfix_listener multi 1 -o "smtpd_relay_restrictions=\$multi_relay_restrictions"
 [ -z "$sasl" ] || postfix_listener auth - -o smtpd_sasl_auth_enable=yes \
     -o smtpd_sasl_type=dovecot -o "smtpd_sasl_path=$SASL_SOCKET"
 
@@ -280,7 +280,8 @@ is "$(log_count relaypolicy-multi '(granted|refused) 127\.0\.0\.1')" 3 \
 postfix_stop
 [ -z "$sasl" ] || stop_pid "$SASL_PID"
 # policy_left: the relay-policy processes still running (not zombies: once spawn has gone,
-# nothing may reap them here).
+# nothing may reap them here). Called through eventually.
+# shellcheck disable=SC2317
 policy_left() {
     left=
     for f in "$logs"/relaypolicy*.*; do
