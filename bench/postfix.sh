@@ -79,8 +79,9 @@ $cc $cflags -o "$tools/smtp-storm" "$here/smtp-storm.c" || die "unable to build 
 # ---- the instance ----------------------------------------------------------------------------
 
 store=$SCRATCH/store empty=$SCRATCH/empty
-make_store "$store" && make_store "$empty" && chmod 755 "$store" "$empty" ||
+if ! make_store "$store" || ! make_store "$empty" || ! chmod 755 "$store" "$empty"; then
     die "unable to make the stores"
+fi
 # The client's allowance, written by relay-allow as a login would (as the store's owner).
 env -i TCPREMOTEIP=127.0.0.1 PROTO=TCP RELAY_DIR="$store" USER=bob \
     setpriv --reuid="$MAIL_UID" --regid="$MAIL_GID" --clear-groups "$bin/relay-allow" 2>/dev/null
@@ -94,7 +95,8 @@ service() { # NAME STORE: the shipped master.cf entry as NAME, with this build a
 }
 PF_NO_V6=1
 postfix_init "$SCRATCH/postfix" || die "unable to make the instance's directories"
-mkdir -p "$scratch/shipped" && cp "$examples/main.cf" "$scratch/shipped/main.cf" || die "copy"
+mkdir -p "$scratch/shipped" || die "unable to create $scratch/shipped"
+cp "$examples/main.cf" "$scratch/shipped/main.cf" || die "unable to copy main.cf"
 empty_r=$(postconf -c "$scratch/shipped" -h smtpd_relay_restrictions 2>/dev/null |
     sed 's|private/relaypolicy,|private/relaypolicy-empty,|')
 # Clients in mynetworks are spared anvil's accounting by default: A's client would skip
