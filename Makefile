@@ -63,7 +63,7 @@ UNITFILES = $(SRC)/tests/unit.h $(SRC)/tests/unit-files.h
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat tests/standins/fakeredis
 # Test drivers: programs that run one module's calls from a shell test.
-DRIVERS = tests/redis-probe
+DRIVERS = tests/redis-probe tests/policy-pair
 
 all: $(PROGS)
 
@@ -212,6 +212,11 @@ tests/redis-probe: $(SRC)/tests/redis-probe.c $(REDIS) $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/redis-probe.c $(CORE) \
 		$(LDFLAGS) $(STATICLDFLAGS)
+
+# relay-policy's peer on a socketpair, as spawn(8) is.
+tests/policy-pair: $(SRC)/tests/policy-pair.c
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/policy-pair.c $(LDFLAGS)
 
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
