@@ -16,16 +16,40 @@
 # is accepted for everybody; a malformed request (the request= line mangled on the way in,
 # and an overlong policy_context that Postfix itself sends) and a missing store leave Postfix
 # answering with the rest of its restrictions (554, not 451, no hang); one relay-policy
-# process serves several RCPTs and sessions of one smtpd.
+# process serves several RCPTs and sessions of one smtpd. In a mount namespace (root), one
+# listener runs relay-policy exactly as shipped, no wrapper: its line reaches syslog (a
+# /dev/log of the test's, Postfix's postlogd behind it), facility mail, with its pid.
 # Needs root and Debian's postfix (dovecot-core for the AUTH case); skipped otherwise.
 if [ -z "${T_POSTFIX_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1 &&
     command -v ip >/dev/null 2>&1 && unshare -n true 2>/dev/null; then
+    if unshare -n -m --propagation private true 2>/dev/null; then
+        T_POSTFIX_NETNS=1 T_POSTFIX_MNTNS=1 exec unshare -n -m --propagation private sh "$0" "$@"
+    fi
     T_POSTFIX_NETNS=1 exec unshare -n sh "$0" "$@"
 fi
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=postfix-lib.sh
 . "$(dirname "$0")/postfix-lib.sh"
+
+# In a mount namespace of its own, relay-policy's syslog lines can be read: /dev becomes a
+# tmpfs of links to the real one (bound outside SCRATCH: the cleanup's rm -rf must never
+# reach it), and /dev/log a link to the private Postfix's postlogd socket, which writes each
+# datagram to Postfix's log as it comes, as a syslogd would.
+realdev=
+devlog=
+if [ -n "${T_POSTFIX_MNTNS:-}" ] && realdev=$(mktemp -d) && mount --rbind /dev "$realdev" &&
+    mount -t tmpfs -o mode=755 tmpfs /dev; then
+    devlog=1
+    for f in "$realdev"/* "$realdev"/.[!.]*; do
+        [ -e "$f" ] || [ -L "$f" ] || continue
+        ln -s "$f" "/dev/${f##*/}" || devlog=
+    done
+    ln -s "$SCRATCH/postfix/spool/public/postlog" /dev/log || devlog=
+fi
+trap 'lib_rc=$?; trap "" TERM INT HUP
+    [ -z "$realdev" ] || { umount -l /dev; umount -l "$realdev" && rmdir "$realdev"; }
+    (exit "$lib_rc"); lib_cleanup' EXIT
 
 examples=$lib_top/run-examples/postfix
 
@@ -87,11 +111,11 @@ EOF
 chmod 755 "$SCRATCH/policy-wrapper" "$SCRATCH/policy-mangle"
 
 # service NAME WRAPPER STORE: the shipped master.cf entry as the service NAME, run through
-# WRAPPER, this build and STORE.
+# WRAPPER (none: as shipped), this build and STORE.
 shipped_service=$(grep -v '^#' "$examples/master.cf" | tr '\n' ' ')
 service() {
     printf '%s\n' "$shipped_service" | sed -e "s|^relaypolicy |$1 |" \
-        -e "s|argv=|argv=$SCRATCH/$2 $1 |" -e "s|RELAY_DIR=[^ ]*|RELAY_DIR=$3|" \
+        -e "s|argv=|argv=${2:+$SCRATCH/$2 $1 }|" -e "s|RELAY_DIR=[^ ]*|RELAY_DIR=$3|" \
         -e "s|/usr/local/bin/relay-policy|$RELAY_BIN/relay-policy|"
 }
 # The shipped restrictions, as one line; restrictions SERVICE [EXTRA]: the same, asking the
@@ -125,14 +149,16 @@ PF_MAIN="$(cat "$examples/main.cf")
 nostore_relay_restrictions = $(restrictions relaypolicy-nostore)
 mangle_relay_restrictions = $(restrictions relaypolicy-mangle)
 long_relay_restrictions = $(restrictions relaypolicy-long "policy_context=$long")
-multi_relay_restrictions = $(restrictions relaypolicy-multi)"
+multi_relay_restrictions = $(restrictions relaypolicy-multi)
+syslog_relay_restrictions = $(restrictions relaypolicy-syslog)"
 PF_SERVICES="$(service relaypolicy policy-wrapper "$store")
 $(service relaypolicy-nostore policy-wrapper "$SCRATCH/nowhere")
 $(service relaypolicy-mangle policy-mangle "$store")
 $(service relaypolicy-long policy-wrapper "$store")
-$(service relaypolicy-multi policy-wrapper "$store")"
+$(service relaypolicy-multi policy-wrapper "$store")
+$(service relaypolicy-syslog '' "$store")"
 postfix_listener main -
-for v in nostore mangle long; do
+for v in nostore mangle long syslog; do
     postfix_listener "$v" - -o "smtpd_relay_restrictions=\$${v}_relay_restrictions"
 done
 # One smtpd: every session of this listener goes to it, and to its one relay-policy.
@@ -146,6 +172,8 @@ if ! postfix_start; then
     [ ! -f "$PF_LOG" ] || diag <"$PF_LOG"
     exit 1
 fi
+# A syslogd's /dev/log is anybody's: relay-policy runs as nobody, and public/ is postdrop's.
+[ -z "$devlog" ] || chmod o+x "$PF_DIR/spool/public" || devlog=
 ok "a private Postfix starts (master $PF_PID${PF_V6:+, IPv4 and IPv6}${PF_V6_MORE:+, /64s in a network namespace})"
 main=$(postfix_port main)
 
@@ -193,6 +221,16 @@ is "$(log_count relaypolicy 'granted 127\.0\.0\.1 user=bob age=')" 1 \
     "relay-policy logged who authorised it (user=bob)"
 is "$(rcpt 127.0.0.1 "$main" postmaster@mx.relaylease.test)" 250 \
     "a local recipient is still accepted"
+
+if [ -z "$devlog" ]; then
+    skip "relay-policy's line in syslog" "no mount namespace with a /dev/log of the test's"
+else
+    is "$(rcpt 127.0.0.1 "$(postfix_port syslog)" "$relay")" 250 \
+        "relay-policy as shipped (no wrapper, spawn's socket on 0, 1, 2): accepted"
+    eventually 30 grep -q 'relay-policy\[[0-9]*\]: granted 127\.0\.0\.1' "$PF_LOG"
+    like "$(grep 'relay-policy\[' "$PF_LOG")" "<22>* relay-policy\[[0-9]*\]: granted 127.0.0.1 user=bob age=*" \
+        "... its line went to syslog (facility mail, with the pid), here Postfix's log"
+fi
 
 touch -d "@$(($(date +%s) - 100000))" "$store/127.0.0.1"
 is "$(rcpt 127.0.0.1 "$main" "$relay")" 554 "a record older than the expiry: refused again (554)"
