@@ -67,7 +67,7 @@ static int reply(struct conn *c)
         if (n < 4)
             return -1;
         if (line[3] == ' ')
-            return atoi(line);
+            return (int)strtol(line, NULL, 10);
     }
 }
 
@@ -86,17 +86,17 @@ static int say(struct conn *c, const char *s)
 }
 
 /* One session; 0 when the RCPT reply had the code, 1 when not, -1 when it did not connect. */
-static int session(const struct addrinfo *ai, const char *rcpt_cmd, int code)
+static int session(const struct addrinfo *ai, const char *rcpt_cmd, long code)
 {
-    struct conn c = { .fd = -1 };
-    int bad = 1;
-    c.fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (c.fd == -1)
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd == -1)
         return -1;
-    if (connect(c.fd, ai->ai_addr, ai->ai_addrlen) == -1) {
-        close(c.fd);
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+        close(fd);
         return -1;
     }
+    struct conn c = { .fd = fd };
+    int bad = 1;
     if (reply(&c) == 220 && say(&c, "EHLO client.example\r\n") == 0 && reply(&c) == 250 &&
         say(&c, "MAIL FROM:<sender@client.example>\r\n") == 0 && reply(&c) == 250 &&
         say(&c, rcpt_cmd) == 0 && reply(&c) == code && say(&c, "QUIT\r\n") == 0 &&
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
     }
     const char *host = argv[argi], *port = argv[argi + 1], *rcpt = argv[argi + 3];
     long n = strtol(argv[argi + 2], NULL, 10);
-    int code = atoi(argv[argi + 4]);
+    long code = strtol(argv[argi + 4], NULL, 10);
     if (n < 1 || warm < 0 || code < 200 || code > 599 || strlen(rcpt) > 900) {
         fprintf(stderr, "smtp-storm: fatal: bad N, WARM, CODE or RCPT\n");
         return 100;
@@ -146,12 +146,15 @@ int main(int argc, char **argv)
     long long *t = malloc((size_t)n * sizeof *t);
     if (t == NULL) {
         fprintf(stderr, "smtp-storm: fatal: out of memory\n");
+        freeaddrinfo(ai);
         return 111;
     }
     long bad = 0;
     for (long i = 0; i < warm; i++)
         if (session(ai, rcpt_cmd, code) == -1) {
             fprintf(stderr, "smtp-storm: fatal: unable to connect to %s %s\n", host, port);
+            free(t);
+            freeaddrinfo(ai);
             return 111;
         }
     long double sum = 0;
@@ -162,6 +165,8 @@ int main(int argc, char **argv)
         sum += t[i];
         if (r == -1) {
             fprintf(stderr, "smtp-storm: fatal: unable to connect to %s %s\n", host, port);
+            free(t);
+            freeaddrinfo(ai);
             return 111;
         }
         bad += r;
