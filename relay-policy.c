@@ -40,7 +40,7 @@ static struct {
     char instance[INSTANCE_MAX];
     size_t instance_len;    /* 0: none, and nothing is left unsaid */
     int what;
-    char key[ADDR_KEY_MAX];
+    char key[POLICY_CLIENT_MAX + ADDR_KEY_MAX]; /* a key, or an address as it was sent */
 } last;
 
 /* Was this decision about the client logged already in this transaction? If not, it is

@@ -137,6 +137,19 @@ is "$(req 192.0.2.7 | pol RELAY_REDIS=unix:"$SCRATCH/no-redis.sock")" "DUNNO rc=
     "an unreachable Redis: DUNNO"
 like "$(errs)" "relay-policy: warning: unable to read redis unix:$SCRATCH/no-redis.sock*: granting nothing" "said so"
 
+# A Redis that accepts and never answers: each request waits RELAY_REDIS_TIMEOUT, then DUNNO.
+printf 'hang\n' >"$SCRATCH/hang.script"
+start_bg "$STANDINS/fakeredis" -r "$SCRATCH/hang.ready" "unix:$SCRATCH/hang.sock" "$SCRATCH/hang.script"
+if eventually 20 test -f "$SCRATCH/hang.ready"; then
+    { req 192.0.2.7; req 192.0.2.7 instance=2; } >"$SCRATCH/in"
+    is "$(pol RELAY_REDIS="unix:$SCRATCH/hang.sock" RELAY_REDIS_TIMEOUT=100 <"$SCRATCH/in")" \
+        "DUNNO DUNNO rc=0" "a hung Redis: DUNNO to each request, and it goes on"
+    like "$(nerr) $(sed -n 1p "$SCRATCH/err")" "2 relay-policy: warning: unable to read redis *: granting nothing" \
+        "one line each"
+else
+    not_ok "fakeredis is ready"
+fi
+
 # Malformed: the replies before it, none for it, one line, exit 100.
 bad() { # DESC WHY: the request on stdin after a good one
     { req 192.0.2.7; cat; req 192.0.2.7; } >"$SCRATCH/in"
