@@ -144,6 +144,9 @@ postfix_start() {
     while [ "$pf_tries" -lt 3 ]; do
         pf_tries=$((pf_tries + 1))
         pf_write || return 1
+        # postconf says on stderr what is wrong; postfix check would only log it, and
+        # postlogd is not running yet.
+        postconf -c "$PF_DIR/etc" -n >/dev/null 2>>"$PF_DIR/log/start" || return 1
         pf_master=$(postconf -c "$PF_DIR/etc" -h daemon_directory)/master
         postfix -c "$PF_DIR/etc" check >>"$PF_DIR/log/start" 2>&1 || return 1
         start_bg "$pf_master" -c "$PF_DIR/etc" >>"$PF_DIR/log/start" 2>&1
