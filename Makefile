@@ -20,8 +20,8 @@ SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 # Where the sources are; the sanitizer build runs this Makefile from san/ with SRC=..
 SRC = .
 
-PROGS = relay-allow relay-check relay-query relay-expire relay-session relay-cdb relay-import-opensmtp relay-import-dir
-MAN8 = relay-allow.8 relay-check.8 relay-query.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8 relay-import-dir.8 relay-redis.8
+PROGS = relay-allow relay-check relay-query relay-policy relay-expire relay-session relay-cdb relay-import-opensmtp relay-import-dir
+MAN8 = relay-allow.8 relay-check.8 relay-query.8 relay-policy.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8 relay-import-dir.8 relay-redis.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
 HDRS = $(SRC)/addr.h $(SRC)/buf.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h \
@@ -52,17 +52,18 @@ CDBLIBS = -lcdb
 REDISC = $(SRC)/redis/client.c $(SRC)/redis/resp.c
 REDIS = $(REDISC) $(SRC)/redis/client.h $(SRC)/redis/resp.h
 FUZZSRC = $(SRC)/fuzz/addr.c $(SRC)/fuzz/record.c $(SRC)/fuzz/settings.c $(SRC)/fuzz/rules.c \
-	$(SRC)/fuzz/resp.c
+	$(SRC)/fuzz/resp.c $(SRC)/fuzz/policy.c
 UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules tests/unit-snapshot \
 	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-fds \
 	tests/unit-client tests/unit-hostile tests/unit-buf tests/unit-replace tests/unit-map \
-	tests/unit-merge tests/unit-sources tests/unit-writer tests/unit-resp tests/unit-redis
+	tests/unit-merge tests/unit-sources tests/unit-writer tests/unit-resp tests/unit-redis \
+	tests/unit-policy
 # The unit tests that work in a scratch directory include unit-files.h as well.
 UNITFILES = $(SRC)/tests/unit.h $(SRC)/tests/unit-files.h
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
 	tests/standins/pop3d tests/standins/chat tests/standins/fakeredis
 # Test drivers: programs that run one module's calls from a shell test.
-DRIVERS = tests/redis-probe
+DRIVERS = tests/redis-probe tests/policy-pair
 
 all: $(PROGS)
 
@@ -78,6 +79,11 @@ relay-check: $(SRC)/relay-check.c $(CHECKCORE) $(HDRS)
 relay-query: $(SRC)/relay-query.c $(CHECKCORE) $(HDRS)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-query.c $(CHECKCORE) $(LDFLAGS) \
 		$(STATICLDFLAGS)
+
+# Postfix's policy server: one process per smtpd, which it serves for many requests.
+relay-policy: $(SRC)/relay-policy.c $(SRC)/policy.c $(SRC)/policy.h $(CHECKCORE) $(HDRS)
+	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-policy.c $(SRC)/policy.c \
+		$(CHECKCORE) $(LDFLAGS) $(STATICLDFLAGS)
 
 # relay-expire runs once a minute, so its start-up does not matter, but it reads whole
 # directories: glibc's readdir fetches 32 KiB of names per getdents call, musl's 2 KiB.
@@ -119,6 +125,12 @@ tests/unit-hostile: $(SRC)/tests/unit-hostile.c $(UNITFILES) $(CORE) $(HDRS) $(R
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-hostile.c $(CORE) \
 		$(SRC)/cdb/rules.c $(LDFLAGS)
+
+tests/unit-policy: $(SRC)/tests/unit-policy.c $(SRC)/tests/unit.h $(SRC)/policy.c $(SRC)/policy.h \
+		$(SRC)/addr.c $(SRC)/addr.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-policy.c $(SRC)/policy.c \
+		$(SRC)/addr.c $(LDFLAGS)
 
 tests/unit-lock: $(SRC)/tests/unit-lock.c $(SRC)/tests/unit.h $(SRC)/lock.c $(SRC)/lock.h
 	@mkdir -p tests
@@ -201,12 +213,17 @@ tests/redis-probe: $(SRC)/tests/redis-probe.c $(REDIS) $(CORE) $(HDRS)
 	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/redis-probe.c $(CORE) \
 		$(LDFLAGS) $(STATICLDFLAGS)
 
+# relay-policy's peer on a socketpair, as spawn(8) is.
+tests/policy-pair: $(SRC)/tests/policy-pair.c
+	@mkdir -p tests
+	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/policy-pair.c $(LDFLAGS)
+
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
-		$(FUZZSRC) $(CORE) $(HDRS) $(RULES)
+		$(FUZZSRC) $(CORE) $(HDRS) $(RULES) $(SRC)/policy.c $(SRC)/policy.h
 	@mkdir -p tests
 	$(CC) $(WARN) $(CFLAGS) -DFUZZ_REGRESS -I$(SRC) -o $@ $(SRC)/tests/unit-fuzz-regress.c \
-		$(FUZZSRC) $(CORE) $(SRC)/cdb/rules.c $(LDFLAGS)
+		$(FUZZSRC) $(CORE) $(SRC)/cdb/rules.c $(SRC)/policy.c $(LDFLAGS)
 
 tests/standins/smtpd: $(SRC)/tests/standins/smtpd.c
 	@mkdir -p tests/standins

@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 #include "io.h"
 #include "log.h"
 
 static const char *prog = "relaylease";
+/* log_syslog: lines go to syslog(3) instead of descriptor 2. */
+static int to_syslog;
 
 /* A program started with 0, 1 or 2 closed would get that number for the next file it opens:
  * a lock or a cdb on descriptor 2 would then receive the warnings. Each closed one is opened
@@ -41,12 +44,22 @@ void log_init(const char *progname)
     open_std();
 }
 
+/* Neither LOG_PERROR nor LOG_CONS: descriptor 2 is the very thing to keep lines away from,
+ * and a console is no place for them. The socket to syslogd is opened at the first line. */
+void log_syslog(void)
+{
+    openlog(prog, LOG_PID, LOG_MAIL);
+    to_syslog = 1;
+}
+
 /* Control characters from the environment or a store file would let a caller forge log
  * lines, so everything outside printable ASCII is shown as '?'. */
-static void emit(const char *level, const char *fmt, va_list ap)
+static void emit(int priority, const char *level, const char *fmt, va_list ap)
 {
     char line[1024];
-    int n = snprintf(line, sizeof line, "%s: %s", prog, level);
+    /* syslog names the program itself, with its pid. */
+    int n = to_syslog ? snprintf(line, sizeof line, "%s", level)
+                      : snprintf(line, sizeof line, "%s: %s", prog, level);
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
@@ -57,10 +70,16 @@ static void emit(const char *level, const char *fmt, va_list ap)
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
             line[i] = '?';
+    int saved = errno;
+    if (to_syslog) {
+        line[len] = '\0';
+        syslog(priority, "%s", line);
+        errno = saved;
+        return;
+    }
     if (len == sizeof line - 1)
         len--; /* a truncated message still ends in a newline */
     line[len++] = '\n';
-    int saved = errno;
     (void)io_write(2, line, len); /* failed: nowhere left to complain to */
     errno = saved;
 }
@@ -69,7 +88,7 @@ void log_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit("warning: ", fmt, ap);
+    emit(LOG_WARNING, "warning: ", fmt, ap);
     va_end(ap);
 }
 
@@ -77,7 +96,7 @@ void log_info(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit("", fmt, ap);
+    emit(LOG_INFO, "", fmt, ap);
     va_end(ap);
 }
 
@@ -85,7 +104,7 @@ void log_fatal(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit("fatal: ", fmt, ap);
+    emit(LOG_ERR, "fatal: ", fmt, ap);
     va_end(ap);
     exit(code);
 }

@@ -1,6 +1,6 @@
 /* fuzz/fuzz.h: what the fuzz harnesses share with the regression replay.
  *
- * Each harness (addr.c, record.c, settings.c, rules.c, resp.c) holds one function that takes an input and
+ * Each harness (addr.c, record.c, settings.c, rules.c, resp.c, policy.c) holds one function that takes an input and
  * checks properties of the core's parsers on it. Built for libFuzzer (fuzz/run), the file
  * also defines LLVMFuzzerTestOneInput, and a broken property aborts, which libFuzzer reports
  * as a crash and saves the input. Built with -DFUZZ_REGRESS (tests/unit-fuzz-regress), the
@@ -37,6 +37,7 @@ void fuzz_record(const uint8_t *data, size_t size);
 void fuzz_settings(const uint8_t *data, size_t size);
 void fuzz_rules(const uint8_t *data, size_t size);
 void fuzz_resp(const uint8_t *data, size_t size);
+void fuzz_policy(const uint8_t *data, size_t size);
 
 /* Called when a property does not hold: what names it. Under libFuzzer this prints the name
  * and aborts; in the replay it records the first failure of the current input. */

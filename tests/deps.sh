@@ -11,10 +11,12 @@ packages="make gcc libc6-dev musl-tools libcdb-dev tinycdb ucspi-tcp-ipv6"
 # The tests also run the real Dovecot, strace's fault injection, valgrind, the linters, and
 # check that the man pages render; ip puts documentation addresses on a private network
 # namespace's loopback for the IPv6 /64 over the real tcpserver; Redis, its sentinels and
-# redis-cli for the several-hosts tests (t-redis-*.sh); mailfront and cvm for t-mailfront.sh;
-# libidn12 for the Exim that t-exim.sh unpacks (exim4 conflicts with postfix: not installed).
+# redis-cli for the several-hosts tests (t-redis-*.sh); Postfix, for relay-policy under a
+# private instance (t-postfix.sh; installed without a system configuration, below); mailfront
+# and cvm for t-mailfront.sh; libidn12 for the Exim that t-exim.sh unpacks (exim4 conflicts
+# with postfix: not installed).
 tests="strace dovecot-pop3d dovecot-imapd valgrind cppcheck clang-tidy shellcheck groff-base man-db
-    iproute2 redis-server redis-sentinel redis-tools mailfront cvm libidn12"
+    iproute2 redis-server redis-sentinel redis-tools postfix mailfront cvm libidn12"
 # make check-all also fuzzes each harness: clang with libFuzzer; hiredis is the RESP parser's
 # oracle there (and only there).
 long="clang libclang-rt-dev libhiredis-dev"
@@ -78,6 +80,16 @@ if ! apt-get update; then
     echo "deps.sh: fatal: apt-get update failed" >&2
     exit 111
 fi
+# Postfix asks what kind of mail server to set up: none. The tests run private instances.
+case " $missing " in
+*" postfix "*)
+    if ! echo "postfix postfix/main_mailer_type select No configuration" |
+        debconf-set-selections; then
+        echo "deps.sh: fatal: debconf-set-selections failed" >&2
+        exit 111
+    fi
+    ;;
+esac
 # shellcheck disable=SC2086 # one word per package
 if ! apt-get install -y $missing; then
     echo "deps.sh: fatal: apt-get install failed" >&2

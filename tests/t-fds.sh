@@ -64,6 +64,9 @@ for closed in 0 1 2 02 012; do
     run_closed "relay-check, a bad record" "$closed" sh -c \
         'chmod 666 "$1/127.0.0.1" && exec env TCPREMOTEIP=127.0.0.1 "$2" true' sh "$store" \
         "$RELAY_BIN/relay-check"
+    run_closed "relay-policy" "$closed" sh -c \
+        'printf "request=smtpd_access_policy\nclient_address=127.0.0.1\n\n" | exec "$1"' sh \
+        "$RELAY_BIN/relay-policy"
     run_closed "relay-expire" "$closed" "$RELAY_BIN/relay-expire"
     run_closed "relay-expire -l" "$closed" "$RELAY_BIN/relay-expire" -l
     run_closed "relay-expire -n" "$closed" "$RELAY_BIN/relay-expire" -n

@@ -21,6 +21,9 @@
 #   - crontab files: the programs of each job line, with the file's PATH;
 #   - the Dovecot snippet: `doveconf -n` accepts a scratch configuration that includes it
 #     as shipped, and the programs its executable lines name exist;
+#   - the Postfix lines (postfix/main.cf, master.cf): postconf, on a scratch configuration
+#     made of them, prints no warning; main.cf's policy service is master.cf's spawn entry,
+#     not run as root or postfix; the programs of its argv exist;
 #   - READMEs name every file beside them;
 #   - Redis (run-examples/redis): a real redis-server starts with each data node's .conf,
 #     and a real redis-sentinel with sentinel.conf (addresses, ports and paths overridden for
@@ -602,6 +605,54 @@ EOF
     [ "$dv_n" -gt 0 ] || not_ok "$dv_label names a program to run"
 }
 
+# check_postfix FILE LABEL: the Postfix lines (run-examples/postfix/main.cf, master.cf; a
+# copy is checked with the shipped other half). On a scratch configuration made of them and
+# Debian's own master.cf, postconf prints no warning (an unknown or unused parameter: a time
+# limit not named after the entry); the policy service main.cf asks is the master.cf entry, a
+# spawn service, not as root or postfix; the programs of its argv exist.
+check_postfix() {
+    if ! command -v postconf >/dev/null 2>&1; then
+        skip "$2: postconf accepts it" "postconf is not installed (Debian: postfix)"
+        return
+    fi
+    pf=$SCRATCH/postfix-conf
+    rm -rf "$pf" && mkdir -p "$pf" || return
+    pf_main=${1%/*}/main.cf pf_master=${1%/*}/master.cf
+    [ -f "$pf_main" ] || pf_main=$top/run-examples/postfix/main.cf
+    [ -f "$pf_master" ] || pf_master=$top/run-examples/postfix/master.cf
+    cp "$pf_main" "$pf/main.cf" || return
+    if [ -f /usr/share/postfix/master.cf.dist ]; then
+        cp /usr/share/postfix/master.cf.dist "$pf/master.cf" || return
+    else
+        echo 'smtp inet n - y - - smtpd' >"$pf/master.cf"
+    fi
+    cat "$pf_master" >>"$pf/master.cf" || return
+    postconf -c "$pf" -n >/dev/null 2>"$pf/err"
+    postconf -c "$pf" -M >/dev/null 2>>"$pf/err"
+    if [ -s "$pf/err" ]; then
+        not_ok "$2: postconf accepts it without a warning"
+        diag <"$pf/err"
+    else
+        ok "$2: postconf accepts it without a warning"
+    fi
+    pf_service=$(postconf -c "$pf" -h smtpd_relay_restrictions 2>/dev/null |
+        sed -n 's|.*check_policy_service *{ *unix:private/\([^ ,}]*\).*|\1|p')
+    pf_cmd=$(postconf -c "$pf" -Fh "$pf_service/unix/command" 2>/dev/null)
+    like "$pf_cmd" "spawn *user=* argv=*" \
+        "$2: main.cf's policy service (${pf_service:-none}) is master.cf's spawn entry"
+    pf_user=$(printf '%s\n' "$pf_cmd" | sed -n 's/.* user=\([^ :]*\).*/\1/p')
+    case $pf_user in
+    '' | root | postfix) not_ok "$2: the policy runs as an account of its own (user=$pf_user)" ;;
+    *) ok "$2: the policy runs as an account of its own (user=$pf_user)" ;;
+    esac
+    pf_label=$2
+    set -f
+    # shellcheck disable=SC2086 # the argv words, split on purpose
+    set -- ${pf_cmd#*argv=}
+    set +f
+    check_command "$pf_label: argv" "$PATH" "$@"
+}
+
 check_readme() { # FILE LABEL
     rd_missing=
     for rd_f in "${1%/*}"/*; do
@@ -782,6 +833,7 @@ check_file() {
     *.cron) check_crontab "$1" "$2" ;;
     */dovecot/*.conf) check_dovecot "$1" "$2" ;;
     */exim/*.acl) check_exim_acl "$1" "$2" ;;
+    */postfix/main.cf | */postfix/master.cf) check_postfix "$1" "$2" ;;
     *)
         if head -n 1 "$1" | grep -Eq '^#! *(/bin/|/usr/bin/env +)(sh|dash)([[:space:]]|$)'; then
             check_shell "$1" "$2"
@@ -860,6 +912,12 @@ mistake exim-verb "a misspelt verb in the Exim ACL (acept)" run-examples/exim/re
     's|^  accept  condition|  acept  condition|' 'Exim reads'
 mistake exim-brace "a missing brace in the Exim ACL's \${run}" run-examples/exim/relaylease.acl \
     's|{yes}{no}}$|{yes}{no}|' '550'
+mistake postfix-limit "a time limit not named after the master.cf entry" \
+    run-examples/postfix/main.cf 's|^relaypolicy_time_limit|relay_policy_time_limit|' 'warning'
+mistake postfix-entry "a master.cf entry that main.cf does not ask" \
+    run-examples/postfix/master.cf 's|^relaypolicy |relay-policy |' "spawn entry"
+mistake postfix-argv "a typo in the policy's argv (relay-polcy)" \
+    run-examples/postfix/master.cf 's|bin/relay-policy|bin/relay-polcy|' 'relay-polcy'
 mistake passfile "a passfile inside the envdir" run-examples/redis/envdir-pop/RELAY_REDIS_PASSFILE \
     's|^.*$|/etc/relaylease/pop.pass|' 'outside the envdir'
 mistake envline "an envdir file with a trailing blank" run-examples/redis/envdir-pop/RELAY_REDIS_USER \

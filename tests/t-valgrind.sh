@@ -28,7 +28,7 @@ fi
 # ---- the dynamic copies ---------------------------------------------------------------------
 build=$SCRATCH/build
 mkdir "$build"
-for p in relay-allow relay-check relay-expire relay-session relay-cdb; do
+for p in relay-allow relay-check relay-expire relay-session relay-cdb relay-policy; do
     if MAKEFLAGS='' make -C "$build" -f "$lib_top/Makefile" SRC="$lib_top" CC="${CC:-cc}" \
         STATICCC="${CC:-cc}" STATICLDFLAGS= CFLAGS='-g -O1' "$p" >"$SCRATCH/make.log" 2>&1 &&
         [ -x "$build/$p" ]; then
@@ -153,6 +153,17 @@ vg "relay-check with a bad RELAYCLIENT setting" 0 \
 vg "relay-check exits 111 when its program cannot run (leak check at exit)" 111 \
     TCPREMOTEIP=192.0.2.1 "$build/relay-check" "$SCRATCH/nonexistent"
 vg "relay-check without a program is a usage error" 100 "$build/relay-check"
+
+# ---- relay-policy: every record above in one connection, then a malformed request ----------
+for a in 192.0.2.1 2001:db8:1:2:ffff::1 192.0.2.20 192.0.2.21 192.0.2.30 192.0.2.31 192.0.2.32 \
+    192.0.2.33 192.0.2.34 192.0.2.35 192.0.2.36 192.0.2.50; do
+    printf 'request=smtpd_access_policy\nclient_address=%s\nsasl_username=\n\n' "$a"
+done >"$SCRATCH/policy.in"
+vg "relay-policy answers each" 0 "$build/relay-policy" <"$SCRATCH/policy.in"
+is "$(grep -c '^action=OK$' "$VG/out") $(grep -c '^action=DUNNO$' "$VG/out")" "2 10" \
+    "OK for the two fresh ones, DUNNO for the rest"
+printf 'junk\n\n' >>"$SCRATCH/policy.in"
+vg "relay-policy exits 100 on a malformed request" 100 "$build/relay-policy" <"$SCRATCH/policy.in"
 
 # ---- relay-expire ------------------------------------------------------------------------------
 vg "relay-expire -l lists the live allowances" 0 "$build/relay-expire" -l

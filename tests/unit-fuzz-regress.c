@@ -34,6 +34,7 @@ static const struct {
     {"settings", fuzz_settings},
     {"rules", fuzz_rules},
     {"resp", fuzz_resp},
+    {"policy", fuzz_policy},
 };
 #define NHARNESS (sizeof harnesses / sizeof harnesses[0])
 

@@ -1,0 +1,227 @@
+#!/bin/sh
+# run: quick
+# t-policy.sh: relay-policy, Postfix's policy server, on pipes and on a socketpair as spawn(8)
+# gives it: action=OK for a fresh allowance, DUNNO for none, an expired one, an SMTP AUTH
+# user or a store that cannot be read (and the next request is served); the IPv6 /64 and
+# IPv4-mapped keys as relay-check's; many requests on one connection and a pipelined batch
+# answered in order; a malformed request gets no reply, one line, exit 100; the end of the
+# input between requests is exit 0; one log line per decision and transaction (instance);
+# with descriptor 2 the peer's socket, nothing but replies on it, the line in syslog. Ages are
+# back-dated, never slept.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_built relay-policy relay-check
+pair=$RELAY_BIN/tests/policy-pair
+[ -x "$pair" ] || pair=$lib_top/tests/policy-pair
+if [ ! -x "$pair" ]; then
+    not_ok "tests/policy-pair is built"
+    exit 1
+fi
+
+store=$SCRATCH/store
+make_store "$store"
+export RELAY_DIR="$store"
+now=$(date +%s)
+rec() { # KEY USER AGE-SECONDS
+    printf 'relaylease1 %s %s\n' "$1" "$2" >"$store/$1"
+    touch -d "@$((now - $3))" "$store/$1"
+}
+rec 192.0.2.7 bob 100
+rec 192.0.2.9 carol 5000
+rec 2001:db8:1:2::_64 erin 10
+
+# req ADDRESS [LINE...]: a request as Postfix 3.7 sends it (its 29 lines), for ADDRESS, with
+# LINEs in place of the SASL attributes, instance 1 unless a LINE says otherwise.
+req() {
+    r_a=$1
+    shift
+    r_sasl='sasl_method=
+sasl_username='
+    r_inst=instance=1
+    for r_l in "$@"; do
+        case $r_l in instance=*) r_inst=$r_l ;; *) r_sasl=$r_l ;; esac
+    done
+    printf '%s\n' request=smtpd_access_policy protocol_state=RCPT protocol_name=ESMTP \
+        "client_address=$r_a" client_name=unknown client_port=44142 \
+        reverse_client_name=unknown server_address=127.0.0.1 server_port=25 \
+        helo_name=client.example sender=a@example.org recipient=b@elsewhere.example \
+        recipient_count=0 queue_id= "$r_inst" size=0 etrn_domain= stress= "$r_sasl" \
+        sasl_sender= ccert_subject= ccert_issuer= ccert_fingerprint= \
+        ccert_pubkey_fingerprint= encryption_protocol= encryption_cipher= \
+        encryption_keysize=0 policy_context= ''
+}
+
+# pol [VAR=value...] < input: relay-policy on pipes; the replies, one word each (OK, DUNNO),
+# then "rc=N"; its stderr in $SCRATCH/err.
+pol() {
+    env "$@" "$RELAY_BIN/relay-policy" 2>"$SCRATCH/err" >"$SCRATCH/out"
+    p_rc=$?
+    p_got=$(sed -n 's/^action=//p' "$SCRATCH/out" | tr '\n' ' ')
+    echo "${p_got}rc=$p_rc"
+}
+errs() { cat "$SCRATCH/err"; }
+nerr() { wc -l <"$SCRATCH/err" | tr -d ' '; }
+
+is "$(req 192.0.2.7 | pol)" "OK rc=0" "a fresh allowance: OK, then exit 0 at the end"
+is "$(cat "$SCRATCH/out")" "$(printf 'action=OK\n\n')" "the reply is action=OK and an empty line"
+like "$(errs)" "relay-policy: granted 192.0.2.7 user=bob age=[0-9]*" \
+    "logged as relay-check logs it: the user and the age"
+is "$(req 192.0.2.8 | pol)" "DUNNO rc=0" "no record: DUNNO"
+is "$(errs)" "relay-policy: refused 192.0.2.8 not found" "logged"
+is "$(req 192.0.2.9 | pol)" "DUNNO rc=0" "an expired allowance (back-dated): DUNNO"
+like "$(errs)" "relay-policy: refused 192.0.2.9 expired user=carol age=*" "logged"
+is "$(req 192.0.2.7 | pol RELAY_EXPIRY=50)" "DUNNO rc=0" "RELAY_EXPIRY is read"
+is "$(req 192.0.2.7 sasl_username=bob | pol)" "DUNNO rc=0" \
+    "sasl_username set: DUNNO even with an allowance (SMTP AUTH decides)"
+is "$(errs)" "relay-policy: dunno 192.0.2.7 sasl_username set: left to SMTP AUTH" "logged"
+is "$(req 192.0.2.7 sasl_username= | pol)" "OK rc=0" "sasl_username empty: not set"
+is "$(req 2001:db8:1:2:aaaa::1 | pol)" "OK rc=0" "an IPv6 address in a recorded /64: OK"
+like "$(errs)" "relay-policy: granted 2001:db8:1:2::_64 user=erin age=*" "keyed as relay-check keys it"
+is "$(req 2001:db8:1:3::1 | pol)" "DUNNO rc=0" "another /64: DUNNO"
+is "$(req ::ffff:192.0.2.7 | pol)" "OK rc=0" "an IPv4-mapped address is the IPv4 client"
+is "$(req 224.0.0.1 | pol)" "DUNNO rc=0" "multicast: DUNNO"
+is "$(errs)" "relay-policy: refused 224.0.0.1: an address that may never relay" "logged"
+is "$(req 192.0.2.7 | pol RELAY_LOG=0)" "OK rc=0" "RELAY_LOG=0: the same answer"
+is "$(nerr)" 0 "and no line"
+
+# The same answers as relay-check, address by address.
+agree=0
+for a in 192.0.2.7 192.0.2.8 192.0.2.9 2001:db8:1:2::5 2001:db8:1:3::5 ::ffff:192.0.2.7; do
+    p=$(req "$a" | pol RELAY_LOG=0)
+    if TCPREMOTEIP=$a "$RELAY_BIN/relay-check" sh -c '[ -n "${RELAYCLIENT+x}" ]' 2>/dev/null; then
+        c="OK rc=0"
+    else
+        c="DUNNO rc=0"
+    fi
+    [ "$p" = "$c" ] || { agree=1; diag "$a: relay-policy $p, relay-check $c"; }
+done
+is "$agree" 0 "relay-policy and relay-check agree on every address tried"
+
+# Many requests on one connection, in order; a pipelined batch of 3000.
+i=0
+: >"$SCRATCH/batch"
+want=
+while [ $i -lt 1000 ]; do
+    req 192.0.2.7 "instance=$i" >>"$SCRATCH/batch"
+    req 192.0.2.8 "instance=$i" >>"$SCRATCH/batch"
+    req 192.0.2.7 "instance=$i" sasl_username=bob >>"$SCRATCH/batch"
+    want="${want}OK DUNNO DUNNO "
+    i=$((i + 1))
+done
+is "$(pol <"$SCRATCH/batch")" "${want}rc=0" "3000 requests in one batch: each answered, in order"
+is "$(nerr)" 3000 "one line per decision (each its own transaction)"
+is "$("$pair" env RELAY_LOG=0 "$RELAY_BIN/relay-policy" <"$SCRATCH/batch" |
+    sed -n 's/^action=//p' | tr '\n' ' ')" "$want" "the same on a socketpair"
+
+# One line per decision and transaction.
+{ req 192.0.2.7; req 192.0.2.7; req 192.0.2.7; req 192.0.2.8; req 192.0.2.8; req 192.0.2.7 instance=2; req 192.0.2.7 instance=2; } >"$SCRATCH/in"
+is "$(pol <"$SCRATCH/in")" "OK OK OK DUNNO DUNNO OK OK rc=0" "seven requests, two transactions"
+is "$(sed 's/age=[0-9]*/age=N/' "$SCRATCH/err" | tr '\n' '|')" \
+    "relay-policy: granted 192.0.2.7 user=bob age=N|relay-policy: refused 192.0.2.8 not found|relay-policy: granted 192.0.2.7 user=bob age=N|" \
+    "a decision is logged once per instance, again when it changes"
+printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\n\n' >"$SCRATCH/in"
+cat "$SCRATCH/in" "$SCRATCH/in" >"$SCRATCH/in2"
+is "$(pol <"$SCRATCH/in2")" "OK OK rc=0" "no instance: two requests"
+is "$(nerr)" 2 "each logged"
+
+# The store cannot be read: DUNNO, one line each, and the next request is served.
+{ req 192.0.2.7; req 192.0.2.7 instance=2; } >"$SCRATCH/in"
+is "$(pol RELAY_DIR="$SCRATCH/none" <"$SCRATCH/in")" "DUNNO DUNNO rc=0" "a missing store: DUNNO, and it goes on"
+is "$(errs)" "relay-policy: warning: unable to read $SCRATCH/none/192.0.2.7: No such file or directory: granting nothing
+relay-policy: warning: unable to read $SCRATCH/none/192.0.2.7: No such file or directory: granting nothing" \
+    "one line per transaction"
+printf 'junk\n' >"$store/192.0.2.10"
+is "$(req 192.0.2.10 | pol)" "DUNNO rc=0" "an invalid record: DUNNO"
+like "$(errs)" "relay-policy: warning: invalid record $store/192.0.2.10: *: granting nothing" "said so"
+is "$(req 192.0.2.7 | pol RELAY_REDIS=unix:"$SCRATCH/no-redis.sock")" "DUNNO rc=0" \
+    "an unreachable Redis: DUNNO"
+like "$(errs)" "relay-policy: warning: unable to read redis unix:$SCRATCH/no-redis.sock*: granting nothing" "said so"
+
+# A Redis that accepts and never answers: each request waits RELAY_REDIS_TIMEOUT, then DUNNO.
+printf 'hang\n' >"$SCRATCH/hang.script"
+start_bg "$STANDINS/fakeredis" -r "$SCRATCH/hang.ready" "unix:$SCRATCH/hang.sock" "$SCRATCH/hang.script"
+if eventually 20 test -f "$SCRATCH/hang.ready"; then
+    { req 192.0.2.7; req 192.0.2.7 instance=2; } >"$SCRATCH/in"
+    is "$(pol RELAY_REDIS="unix:$SCRATCH/hang.sock" RELAY_REDIS_TIMEOUT=100 <"$SCRATCH/in")" \
+        "DUNNO DUNNO rc=0" "a hung Redis: DUNNO to each request, and it goes on"
+    like "$(nerr) $(sed -n 1p "$SCRATCH/err")" "2 relay-policy: warning: unable to read redis *: granting nothing" \
+        "one line each"
+else
+    not_ok "fakeredis is ready"
+fi
+
+# Malformed: the replies before it, none for it, one line, exit 100.
+bad() { # DESC WHY: the request on stdin after a good one
+    { req 192.0.2.7; cat; req 192.0.2.7; } >"$SCRATCH/in"
+    is "$(pol <"$SCRATCH/in")" "OK rc=100" "$1: no reply to it, exit 100"
+    like "$(tail -n 1 "$SCRATCH/err")" "relay-policy: fatal: malformed request: $2: closing the connection" \
+        "$1: one line"
+    is "$(nerr)" 2 "$1: and only one"
+}
+printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\njunk\n\n' | bad "a line with no =" "a line with no '='"
+printf 'client_address=192.0.2.7\n\n' | bad "no request=" "no request="
+printf 'request=smtpd_access_policy\n\n' | bad "no client_address" "no client_address="
+printf 'request=smtpd_access_policy\nrequest=smtpd_access_policy\nclient_address=192.0.2.7\n\n' | bad "request= twice" "request= twice"
+printf 'request=junk\nclient_address=192.0.2.7\n\n' | bad "another request" "request= is not smtpd_access_policy"
+printf 'request=smtpd_access_policy\nclient_address=[::1]\n\n' | bad "a bracketed address" "client_address is not an address"
+printf 'request=smtpd_access_policy\nclient_address=192.0.2.07\n\n' | bad "a loose address" "client_address is not an address"
+printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\nclient_address=192.0.2.8\n\n' | bad "client_address twice" "client_address= twice"
+printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\nsasl_username=\nsasl_username=bob\n\n' | bad "sasl_username twice" "sasl_username= twice"
+printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\n=x\n\n' | bad "an empty name" "an empty attribute name"
+printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\nx=a\000b\n\n' | bad "a NUL byte" "a NUL byte"
+{ printf 'request=smtpd_access_policy\nx='; head -c 9000 /dev/zero | tr '\0' a; printf '\nclient_address=192.0.2.7\n\n'; } |
+    bad "a line of 9000 bytes" "a line too long"
+{ printf 'request=smtpd_access_policy\n'; i=0; while [ $i -lt 300 ]; do echo a=b; i=$((i + 1)); done; printf 'client_address=192.0.2.7\n\n'; } |
+    bad "300 attributes" "too many attributes"
+{ printf 'request=smtpd_access_policy\n'; i=0; while [ $i -lt 10 ]; do printf 'x='; head -c 8000 /dev/zero | tr '\0' a; echo; i=$((i + 1)); done; printf 'client_address=192.0.2.7\n\n'; } |
+    bad "a request of 80 KB" "a request too big"
+head -c 1000000 /dev/zero | tr '\0' a | bad "a megabyte with no newline" "a line too long"
+
+req 192.0.2.7 | head -c 100 >"$SCRATCH/in"
+is "$(pol <"$SCRATCH/in")" "rc=100" "the input ends inside a request: no reply, exit 100"
+is "$(errs)" "relay-policy: fatal: malformed request: the input ended inside it" "in one line"
+is "$(pol </dev/null)" "rc=0" "no request at all: exit 0"
+is "$(nerr)" 0 "silently"
+req 192.0.2.7 | "$RELAY_BIN/relay-policy" x >"$SCRATCH/out" 2>"$SCRATCH/err"
+is "$?" 100 "an argument: usage, exit 100"
+like "$(errs)" "relay-policy: fatal: usage: *" "said so"
+
+# Write errors: a descriptor 1 that cannot be written, a peer that has gone.
+req 192.0.2.7 | "$RELAY_BIN/relay-policy" 2>"$SCRATCH/err" 1</dev/null
+is "$?" 111 "a reply that cannot be written: exit 111"
+like "$(tail -n 1 "$SCRATCH/err")" "relay-policy: fatal: unable to write the reply: *" "in one line"
+req 192.0.2.7 | "$pair" -g "$RELAY_BIN/relay-policy" 2>"$SCRATCH/err" >/dev/null
+is "$?" 111 "the peer has gone: exit 111"
+like "$(tail -n 1 "$SCRATCH/err")" "relay-policy: fatal: unable to write the reply: Broken pipe" "in one line"
+
+# spawn(8): descriptors 0, 1 and 2 one socket. Nothing but replies comes back, whatever is
+# logged (a grant, a refusal, a store warning, a malformed request).
+{ req 192.0.2.7; req 192.0.2.8 instance=2; printf 'junk\n\n'; } >"$SCRATCH/in"
+"$pair" -2 "$RELAY_BIN/relay-policy" <"$SCRATCH/in" >"$SCRATCH/sock" 2>"$SCRATCH/err"
+is "$?" 100 "on one socket: the malformed request still ends it with 100"
+is "$(cat "$SCRATCH/sock")" "$(printf 'action=OK\n\naction=DUNNO\n\n')" \
+    "on one socket: nothing but the replies comes back"
+"$pair" -2 env RELAY_DIR="$SCRATCH/none" "$RELAY_BIN/relay-policy" <"$SCRATCH/in" >"$SCRATCH/sock" 2>/dev/null
+is "$(cat "$SCRATCH/sock")" "$(printf 'action=DUNNO\n\naction=DUNNO\n\n')" \
+    "on one socket, with the store missing: nothing but the replies"
+"$pair" "$RELAY_BIN/relay-policy" <"$SCRATCH/in" >"$SCRATCH/sock" 2>"$SCRATCH/err"
+is "$(nerr)" 3 "0 and 1 a socket, 2 apart (tcpserver's case): the lines on stderr"
+
+# The syslog line itself, caught at /dev/log in a private mount namespace (root only).
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+    mkdir "$SCRATCH/dev" && : >"$SCRATCH/dev/null"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    unshare -m sh -c 'mount --bind /dev/null "$1/null" && mount --rbind "$1" /dev && shift && exec "$@"' \
+        sh "$SCRATCH/dev" "$pair" -2 -l /dev/log "$RELAY_BIN/relay-policy" <"$SCRATCH/in" \
+        >"$SCRATCH/sock" 2>"$SCRATCH/err"
+    is "$(cat "$SCRATCH/sock")" "$(printf 'action=OK\n\naction=DUNNO\n\n')" "in a namespace with /dev/log: the replies"
+    like "$(sed -n 1p "$SCRATCH/err")" "<22>* relay-policy\[[0-9]*\]: granted 192.0.2.7 user=bob age=*" \
+        "the grant in syslog: facility mail, info, ident relay-policy with the pid"
+    like "$(sed -n 2p "$SCRATCH/err")" "<22>* relay-policy\[[0-9]*\]: refused 192.0.2.8 not found" "the refusal"
+    like "$(sed -n 3p "$SCRATCH/err")" "<19>* relay-policy\[[0-9]*\]: fatal: malformed request: *" \
+        "the malformed request, as an error"
+else
+    skip "the syslog line at /dev/log" "needs root and unshare -m"
+fi
+
+done_testing
