@@ -90,6 +90,7 @@ static void writeall(int fd, const char *p, size_t n)
 static _Noreturn void floor_server(void)
 {
     static char in[1 << 17], out[1 << 17];
+    static const char dunno[14] = "action=DUNNO\n\n"; /* no NUL: it is sent as it is */
     int nl = 0; /* the last byte seen was a newline */
     for (;;) {
         ssize_t got = read(0, in, sizeof in);
@@ -101,9 +102,9 @@ static _Noreturn void floor_server(void)
         for (ssize_t i = 0; i < got; i++) {
             if (in[i] == '\n') {
                 if (nl) {
-                    memcpy(out + o, "action=DUNNO\n\n", 14);
-                    o += 14;
-                    if (o + 14 > sizeof out) {
+                    memcpy(out + o, dunno, sizeof dunno);
+                    o += sizeof dunno;
+                    if (o + sizeof dunno > sizeof out) {
                         writeall(1, out, o);
                         o = 0;
                     }
@@ -272,7 +273,7 @@ int main(int argc, char **argv)
         case 'k': k = strtoul(optarg, NULL, 10); break;
         case 'n': n = strtoul(optarg, NULL, 10); break;
         case 'm': m = strtoul(optarg, NULL, 10); break;
-        case 'r': rounds = atoi(optarg); break;
+        case 'r': rounds = (int)strtol(optarg, NULL, 10); break;
         case 'e': errfile = optarg; break;
         default: return 100;
         }
