@@ -88,6 +88,7 @@ static int decide(const struct settings *cfg, const struct policy_request *r, ti
     char name[STORE_NAME_MAX];
     long age;
     enum grant g = grant_judge(cfg, key, now, &rec, &age, &why);
+    int err = errno;
     const char *user = rec.user[0] != '\0' ? rec.user : "-";
     int quiet = said(r, (int)g, key);
     switch (g) {
@@ -108,7 +109,7 @@ static int decide(const struct settings *cfg, const struct policy_request *r, ti
         if (!quiet)
             log_warn("unable to read %s: %s: granting nothing",
                      store_name(cfg, key, name, sizeof name),
-                     why[0] != '\0' ? why : strerror(errno));
+                     why[0] != '\0' ? why : strerror(err));
         return 0;
     case GRANT_FUTURE:
         if (cfg->log && !quiet)

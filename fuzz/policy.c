@@ -71,9 +71,11 @@ void fuzz_policy(const uint8_t *data, size_t size)
     switch (res) {
     case POLICY_OK: {
         size_t u = r.used;
-        PROP(u >= 2 && u <= size && u <= POLICY_REQUEST_MAX, "used in range");
-        if (!(u >= 2 && u <= size))
+        if (u < 2 || u > size) {
+            PROP(0, "used in range");
             return;
+        }
+        PROP(u <= POLICY_REQUEST_MAX, "used within the limit");
         PROP(s[u - 1] == '\n' && s[u - 2] == '\n', "ends in an empty line");
         PROP(memchr(s, '\0', u) == NULL, "no NUL in an accepted request");
         char line[sizeof "client_address=" + POLICY_CLIENT_MAX + 1];
@@ -107,7 +109,8 @@ void fuzz_policy(const uint8_t *data, size_t size)
         if (more == NULL)
             return;
         memcpy(more, data, size);
-        memcpy(more + size, "\n\n", 2);
+        more[size] = '\n';
+        more[size + 1] = '\n';
         PROP(parse_copy(more, size + 2, &r2, &why) == POLICY_BAD, "refused stays refused");
         free(more);
         break;

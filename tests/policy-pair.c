@@ -43,9 +43,10 @@ int main(int argc, char **argv)
     }
     if (logpath != NULL) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(logpath) >= sizeof sa.sun_path)
+        size_t len = strlen(logpath);
+        if (len >= sizeof sa.sun_path)
             return 100;
-        strcpy(sa.sun_path, logpath);
+        memcpy(sa.sun_path, logpath, len + 1);
         logfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (logfd < 0 || bind(logfd, (struct sockaddr *)&sa, sizeof sa) != 0)
             die(logpath);

@@ -88,6 +88,7 @@ is "$(nerr)" 0 "and no line"
 agree=0
 for a in 192.0.2.7 192.0.2.8 192.0.2.9 2001:db8:1:2::5 2001:db8:1:3::5 ::ffff:192.0.2.7; do
     p=$(req "$a" | pol RELAY_LOG=0)
+    # shellcheck disable=SC2016 # expanded by the inner sh
     if TCPREMOTEIP=$a "$RELAY_BIN/relay-check" sh -c '[ -n "${RELAYCLIENT+x}" ]' 2>/dev/null; then
         c="OK rc=0"
     else
@@ -102,9 +103,11 @@ i=0
 : >"$SCRATCH/batch"
 want=
 while [ $i -lt 1000 ]; do
-    req 192.0.2.7 "instance=$i" >>"$SCRATCH/batch"
-    req 192.0.2.8 "instance=$i" >>"$SCRATCH/batch"
-    req 192.0.2.7 "instance=$i" sasl_username=bob >>"$SCRATCH/batch"
+    {
+        req 192.0.2.7 "instance=$i"
+        req 192.0.2.8 "instance=$i"
+        req 192.0.2.7 "instance=$i" sasl_username=bob
+    } >>"$SCRATCH/batch"
     want="${want}OK DUNNO DUNNO "
     i=$((i + 1))
 done
