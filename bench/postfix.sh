@@ -31,18 +31,11 @@ here=$(cd "$(dirname "$0")" && pwd) || exit 111
 top=$(dirname "$here")
 
 quick=0
-case ${1-} in
---quick) quick=1 ;;
-'') ;;
-*)
-    echo "usage: bench/postfix.sh [--quick]" >&2
-    exit 100
-    ;;
+case $#:${1-} in
+0:) ;;
+1:--quick) quick=1 ;;
+*) echo "usage: bench/postfix.sh [--quick]" >&2 && exit 100 ;;
 esac
-[ $# -le 1 ] || {
-    echo "usage: bench/postfix.sh [--quick]" >&2
-    exit 100
-}
 if [ "$quick" = 1 ]; then
     sessions=${BENCH_SESSIONS:-50} rounds=${BENCH_ROUNDS:-2} map_n=1000 mode=quick
     out=${BENCH_OUT:-$here/out}/quick

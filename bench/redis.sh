@@ -40,18 +40,11 @@ here=$(cd "$(dirname "$0")" && pwd) || exit 111
 top=$(dirname "$here")
 
 quick=0
-case ${1-} in
---quick) quick=1 ;;
-'') ;;
-*)
-    echo "usage: bench/redis.sh [--quick]" >&2
-    exit 100
-    ;;
+case $#:${1-} in
+0:) ;;
+1:--quick) quick=1 ;;
+*) echo "usage: bench/redis.sh [--quick]" >&2 && exit 100 ;;
 esac
-[ $# -le 1 ] || {
-    echo "usage: bench/redis.sh [--quick]" >&2
-    exit 100
-}
 
 if [ "$quick" = 1 ]; then
     reps=${BENCH_REPS:-3} runs=${BENCH_RUNS:-60} warm=5 mode=quick

@@ -483,3 +483,13 @@ actors_hung() {
         fi
     done
 }
+
+# lo_documentation_v6: in a private network namespace, bring lo up with two addresses of one
+# /64 and one of the /64 next to it (documentation addresses), so that a test can log in from
+# one address and relay from another of the same prefix, or of another.
+lo_documentation_v6() {
+    ip link set lo up &&
+        ip -6 addr add 2001:db8:1:2::1/64 dev lo nodad &&
+        ip -6 addr add 2001:db8:1:2::2/64 dev lo nodad &&
+        ip -6 addr add 2001:db8:1:3::1/64 dev lo nodad
+}

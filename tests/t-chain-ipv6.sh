@@ -17,10 +17,7 @@ fi
 need_programs
 
 netns=
-if [ -n "${T_CHAIN_IPV6_NETNS:-}" ] && ip link set lo up &&
-    ip -6 addr add 2001:db8:1:2::1/64 dev lo nodad &&
-    ip -6 addr add 2001:db8:1:2::2/64 dev lo nodad &&
-    ip -6 addr add 2001:db8:1:3::1/64 dev lo nodad; then
+if [ -n "${T_CHAIN_IPV6_NETNS:-}" ] && lo_documentation_v6; then
     netns=1
 fi
 

@@ -54,10 +54,7 @@ trap 'lib_rc=$?; trap "" TERM INT HUP
 examples=$lib_top/run-examples/postfix
 
 netns=
-if [ -n "${T_POSTFIX_NETNS:-}" ] && ip link set lo up &&
-    ip -6 addr add 2001:db8:1:2::1/64 dev lo nodad &&
-    ip -6 addr add 2001:db8:1:2::2/64 dev lo nodad &&
-    ip -6 addr add 2001:db8:1:3::1/64 dev lo nodad; then
+if [ -n "${T_POSTFIX_NETNS:-}" ] && lo_documentation_v6; then
     netns=1
 fi
 
