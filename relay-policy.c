@@ -62,7 +62,7 @@ static int said(const struct policy_request *r, int what, const char *key)
 }
 
 /* Decisions other than grant.h's own, for said(). */
-enum { SAID_SASL = 100, SAID_NEVER };
+enum { SAID_SASL = 100, SAID_NEVER, SAID_BAD };
 
 /* Is the client to relay? 1 or 0, with one line in the log (relay-check's words). */
 static int decide(const struct settings *cfg, const struct policy_request *r, time_t now)
@@ -71,6 +71,14 @@ static int decide(const struct settings *cfg, const struct policy_request *r, ti
     if (r->sasl) {
         if (cfg->log && !said(r, SAID_SASL, r->client_text))
             log_info("dunno %s sasl_username set: left to SMTP AUTH", r->client_text);
+        return 0;
+    }
+    /* Not a malformed request: the connection stays, and Postfix's other restrictions
+     * decide. */
+    if (!r->client_ok) {
+        if (!said(r, SAID_BAD, r->client_text))
+            log_warn("client_address is not an address: \"%s\": granting nothing",
+                     r->client_text);
         return 0;
     }
     char key[ADDR_KEY_MAX];
