@@ -5,6 +5,7 @@
  * tcpserver or any listener that hands it a connection. It only reads the store. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -197,6 +198,13 @@ int main(int argc, char **argv)
     /* A peer that has gone is a write error, said in one line, not a silent death. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         log_fatal(111, "unable to ignore SIGPIPE: %s", strerror(errno));
+    /* A listener may hand over its connection non-blocking: a read that found nothing yet
+     * would then be taken for a read error. spawn(8) clears it itself. */
+    for (int fd = 0; fd <= 1; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0))
+            log_fatal(111, "unable to make descriptor %d blocking: %s", fd, strerror(errno));
+    }
 
     for (;;) {
         /* Every complete request in the buffer is answered before the replies are sent. */

@@ -208,6 +208,15 @@ req 192.0.2.7 | "$pair" -g "$RELAY_BIN/relay-policy" 2>"$SCRATCH/err" >/dev/null
 is "$?" 111 "the peer has gone: exit 111"
 like "$(tail -n 1 "$SCRATCH/err")" "relay-policy: fatal: unable to write the reply: Broken pipe" "in one line"
 
+# A connection handed over non-blocking (O_NONBLOCK on the socket): a read that finds
+# nothing yet waits for the next request, it is no read error.
+{ req 192.0.2.7; req 192.0.2.8 instance=2; req 192.0.2.7 instance=3; } >"$SCRATCH/in"
+"$pair" -n "$RELAY_BIN/relay-policy" <"$SCRATCH/in" >"$SCRATCH/sock" 2>"$SCRATCH/err"
+is "$?" 0 "a non-blocking socket: exit 0 at the end"
+is "$(sed -n 's/^action=//p' "$SCRATCH/sock" | tr '\n' ' ')" "OK DUNNO OK " \
+    "a non-blocking socket: every request answered"
+is "$(grep -c -e warning -e fatal "$SCRATCH/err")" 0 "a non-blocking socket: no warning, no error"
+
 # spawn(8): descriptors 0, 1 and 2 one socket. Nothing but replies comes back, whatever is
 # logged (a grant, a refusal, a store warning, a malformed request).
 { req 192.0.2.7; req 192.0.2.8 instance=2; printf 'junk\n\n'; } >"$SCRATCH/in"
