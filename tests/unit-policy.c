@@ -283,5 +283,40 @@ int main(void)
             memcpy(flood + i, "xa=\n", 4);
         CHECK(parse(flood, sizeof flood, &r, &why) == POLICY_BAD, "a flood of short lines");
     }
+    /* The review's cases. */
+    {
+        struct policy_request r;
+        const char *why;
+        /* A valid address and then junk past what is kept: never the address cut short. */
+        char req[512];
+        int n = snprintf(req, sizeof req, HEAD "client_address=192.0.2.7%0100d\n\n", 0);
+        CHECK(parse(req, (size_t)n, &r, &why) == POLICY_OK && !r.client_ok &&
+                  strlen(r.client_text) == POLICY_CLIENT_MAX &&
+                  strncmp(r.client_text, "192.0.2.7000", 12) == 0,
+              "a long client_address: cut to POLICY_CLIENT_MAX for the log, not an address");
+        n = snprintf(req, sizeof req, HEAD "client_address=%.*s\n\n", POLICY_CLIENT_MAX + 1,
+                     "::ffff:192.0.2.7                                                    ");
+        CHECK(parse(req, (size_t)n, &r, &why) == POLICY_OK && !r.client_ok,
+              "an address padded with spaces past the limit: not an address");
+        /* The first request's client never shows through in the second's. */
+        static const char two[] = HEAD V4 "\n" HEAD "client_address=unknown\n\n";
+        size_t first = strlen(HEAD V4 "\n");
+        CHECK(parse(two, sizeof two - 1, &r, &why) == POLICY_OK && r.client_ok &&
+                  parse(two + first, sizeof two - 1 - first, &r, &why) == POLICY_OK &&
+                  !r.client_ok && r.client.family == 0 && strcmp(r.client_text, "unknown") == 0,
+              "an address, then unknown: the second has no address of the first's");
+        static const char sasl_then[] = HEAD V4 "sasl_username=bob\n\n" HEAD V4 "\n";
+        first = strlen(HEAD V4 "sasl_username=bob\n\n");
+        CHECK(parse(sasl_then, sizeof sasl_then - 1, &r, &why) == POLICY_OK && r.sasl &&
+                  parse(sasl_then + first, sizeof sasl_then - 1 - first, &r, &why) ==
+                      POLICY_OK &&
+                  !r.sasl && r.instance == NULL,
+              "sasl_username set, then a request without it: not set");
+    }
+    REFUSED("CRLF line ends", "request=smtpd_access_policy\r\nclient_address=192.0.2.7\r\n\r\n",
+            "request= is not smtpd_access_policy");
+    REFUSED("a CR for the empty line", HEAD V4 "\r\n", "a line with no '='");
+    REFUSED("an address name with a trailing space", HEAD "client_address =192.0.2.7\n\n",
+            "an invalid attribute name");
     return unit_done();
 }
