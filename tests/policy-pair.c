@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void die(const char *what)
@@ -66,7 +67,8 @@ static void wait_settled(pid_t pid, int *st, int *reaped)
         const char *p = got != NULL ? strrchr(line, ')') : NULL;
         if (p != NULL && p[1] == ' ' && p[2] == 'S')
             return;
-        usleep(1000);
+        struct timespec ms = {0, 1000000};
+        (void)nanosleep(&ms, NULL);
     }
 }
 

@@ -337,6 +337,7 @@ redis_case "a fresh record, then a second write" "OK OK" wait \
     "$(bulk "relaylease2 $now 192.0.2.7 bob")" "$(bulk "relaylease2 $now 192.0.2.8 bob")"
 redis_case "an error" "DUNNO DUNNO" wait 'send -ERR nope\r\n'
 redis_case "an integer" "DUNNO DUNNO" wait 'send :1\r\n'
+# shellcheck disable=SC2016 # a RESP bulk string's $, for fakeredis
 redis_case "an array" "DUNNO DUNNO" wait 'send *1\r\n$3\r\nabc\r\n'
 redis_case "a bulk string longer than announced" "DUNNO DUNNO" wait \
     "send \$5\\r\\nrelaylease2 $now 192.0.2.7 bob\\n\\r\\n"
