@@ -50,16 +50,11 @@ static int attribute(const char *line, size_t len, struct policy_request *r, int
             *why = "client_address= twice";
             return -1;
         }
-        if (vlen == 0 || vlen > POLICY_CLIENT_MAX) {
-            *why = "client_address is not an address";
-            return -1;
-        }
-        memcpy(r->client_text, val, vlen);
-        r->client_text[vlen] = '\0';
-        if (addr_parse(&r->client, r->client_text) != 0) {
-            *why = "client_address is not an address";
-            return -1;
-        }
+        size_t keep = vlen > POLICY_CLIENT_MAX ? POLICY_CLIENT_MAX : vlen;
+        memcpy(r->client_text, val, keep);
+        r->client_text[keep] = '\0';
+        /* Cut short, it could read as another address. */
+        r->client_ok = vlen <= POLICY_CLIENT_MAX && addr_parse(&r->client, r->client_text) == 0;
     } else if (is_name(line, nlen, "sasl_username")) {
         if ((*seen_sasl)++) {
             *why = "sasl_username= twice";

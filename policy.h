@@ -23,17 +23,20 @@ enum policy_result {
 
 struct policy_request {
     size_t used;                            /* bytes of the buffer the request took */
-    struct addr client;                     /* client_address, parsed as addr_parse does */
-    char client_text[POLICY_CLIENT_MAX + 1];/* and as it was sent (printable: it parsed) */
+    int client_ok;                          /* client_address is an address: */
+    struct addr client;                     /* parsed as addr_parse does */
+    char client_text[POLICY_CLIENT_MAX + 1];/* as it was sent, cut to POLICY_CLIENT_MAX */
     int sasl;                               /* sasl_username was sent and not empty */
     const char *instance;                   /* instance's value, in the buffer, or NULL */
     size_t instance_len;
 };
 
 /* Parse the request at the start of buf (n bytes). Required: exactly one
- * "request=smtpd_access_policy" and one client_address (strict IPv4 or IPv6 text, no
- * brackets); at most one sasl_username. Other names are ignored, whatever their value; only
- * the first instance is kept. Refused: a NUL byte, a line with no '=', a name that is empty
+ * "request=smtpd_access_policy" and one client_address; at most one sasl_username. A
+ * client_address that is not strict IPv4 or IPv6 text (no brackets) leaves client_ok 0: a
+ * request all the same, since Postfix itself sends "unknown" when it could not learn the
+ * address (the client went away first, XCLIENT ADDR=[UNAVAILABLE]). Other names are
+ * ignored, whatever their value; only the first instance is kept. Refused: a NUL byte, a line with no '=', a name that is empty
  * or holds other than letters, digits, '_', '-' and '.', and anything over the limits above.
  * A fault is reported as soon as it is in buf, so a request cut anywhere gives POLICY_MORE
  * or POLICY_BAD, and POLICY_BAD for a prefix stays POLICY_BAD with more bytes. Bytes after

@@ -5,6 +5,7 @@
  * tcpserver or any listener that hands it a connection. It only reads the store. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,7 +63,7 @@ static int said(const struct policy_request *r, int what, const char *key)
 }
 
 /* Decisions other than grant.h's own, for said(). */
-enum { SAID_SASL = 100, SAID_NEVER };
+enum { SAID_SASL = 100, SAID_NEVER, SAID_BAD };
 
 /* Is the client to relay? 1 or 0, with one line in the log (relay-check's words). */
 static int decide(const struct settings *cfg, const struct policy_request *r, time_t now)
@@ -71,6 +72,14 @@ static int decide(const struct settings *cfg, const struct policy_request *r, ti
     if (r->sasl) {
         if (cfg->log && !said(r, SAID_SASL, r->client_text))
             log_info("dunno %s sasl_username set: left to SMTP AUTH", r->client_text);
+        return 0;
+    }
+    /* Not a malformed request: the connection stays, and Postfix's other restrictions
+     * decide. */
+    if (!r->client_ok) {
+        if (!said(r, SAID_BAD, r->client_text))
+            log_warn("client_address is not an address: \"%s\": granting nothing",
+                     r->client_text);
         return 0;
     }
     char key[ADDR_KEY_MAX];
@@ -189,6 +198,13 @@ int main(int argc, char **argv)
     /* A peer that has gone is a write error, said in one line, not a silent death. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         log_fatal(111, "unable to ignore SIGPIPE: %s", strerror(errno));
+    /* A listener may hand over its connection non-blocking: a read that found nothing yet
+     * would then be taken for a read error. spawn(8) clears it itself. */
+    for (int fd = 0; fd <= 1; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0))
+            log_fatal(111, "unable to make descriptor %d blocking: %s", fd, strerror(errno));
+    }
 
     for (;;) {
         /* Every complete request in the buffer is answered before the replies are sent. */

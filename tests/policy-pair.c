@@ -2,16 +2,21 @@
  * its peer: standard input is sent to it, then the socket is shut for writing, and all it
  * answers is copied to standard output. The exit status is the program's (128 + a signal).
  *
- * Usage: policy-pair [-2] [-g] [-l PATH] PROGRAM [ARG...]
+ * Usage: policy-pair [-2] [-g] [-n] [-l PATH] PROGRAM [ARG...]
  *   -2  descriptor 2 is the socket too (spawn's case: 0, 1 and 2 one socket);
  *       without it the program keeps this one's descriptor 2
  *   -g  the peer is gone before anything is sent: its reading side is shut, so a reply
  *       fails (EPIPE)
+ *   -n  the program's socket is non-blocking (O_NONBLOCK), and the socket is shut for
+ *       writing only once as many replies have come back as requests were sent (empty
+ *       lines each way) and the program has then either exited or gone to sleep (Linux's
+ *       /proc/PID/stat): it has found nothing to read, and either failed or waits
  *   -l  listen for datagrams at PATH (a syslog socket, /dev/log in a private mount
  *       namespace) and, once the program has exited, copy each to standard error, one line
  *       each */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void die(const char *what)
@@ -27,15 +33,56 @@ static void die(const char *what)
     _exit(111);
 }
 
+/* Empty lines ("\n\n") in buf, *last the byte before it (updated). */
+static size_t ends(const char *buf, size_t n, char *last)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n' && *last == '\n')
+            c++;
+        *last = buf[i];
+    }
+    return c;
+}
+
+/* Has pid exited (its status in *st) or gone to sleep? Waits until one is so. */
+static void wait_settled(pid_t pid, int *st, int *reaped)
+{
+    char path[64];
+    (void)snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (;;) {
+        pid_t w = waitpid(pid, st, WNOHANG);
+        if (w == pid) {
+            *reaped = 1;
+            return;
+        }
+        if (w < 0 && errno != EINTR)
+            die("waitpid");
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            die(path);
+        char line[512];
+        char *got = fgets(line, sizeof line, f);
+        fclose(f);
+        const char *p = got != NULL ? strrchr(line, ')') : NULL;
+        if (p != NULL && p[1] == ' ' && p[2] == 'S')
+            return;
+        struct timespec ms = {0, 1000000};
+        (void)nanosleep(&ms, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    int all = 0, gone = 0, opt, logfd = -1;
+    int all = 0, gone = 0, nb = 0, opt, logfd = -1, st = 0, reaped = 0;
     const char *logpath = NULL;
-    while ((opt = getopt(argc, argv, "+2gl:")) != -1) {
+    while ((opt = getopt(argc, argv, "+2gnl:")) != -1) {
         if (opt == '2')
             all = 1;
         else if (opt == 'g')
             gone = 1;
+        else if (opt == 'n')
+            nb = 1;
         else if (opt == 'l')
             logpath = optarg;
         else
@@ -52,7 +99,7 @@ int main(int argc, char **argv)
             die(logpath);
     }
     if (optind >= argc) {
-        fprintf(stderr, "usage: policy-pair [-2] [-g] PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: policy-pair [-2] [-g] [-n] [-l PATH] PROGRAM [ARG...]\n");
         return 100;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -67,6 +114,8 @@ int main(int argc, char **argv)
             die("dup2");
         close(sv[0]);
         close(sv[1]);
+        if (nb && fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK) != 0)
+            die("fcntl");
         signal(SIGPIPE, SIG_DFL);
         execvp(argv[optind], argv + optind);
         die(argv[optind]);
@@ -88,7 +137,9 @@ int main(int argc, char **argv)
     /* Send and receive at once: a program that answers a long input as it reads would
      * otherwise fill the socket while this one is still writing. */
     size_t in_len = 0, in_off = 0;
-    int in_open = 1, sock_open = 1, sent_all = 0;
+    int in_open = 1, sock_open = 1, sent_all = 0, shut_later = 0;
+    size_t sent_ends = 0, got_ends = 0;
+    char in_last = 0, out_last = 0;
     while (sock_open) {
         struct pollfd p[2] = {{.fd = sv[0], .events = POLLIN}, {.fd = 0, .events = POLLIN}};
         if (!sent_all && in_off < in_len)
@@ -106,9 +157,9 @@ int main(int argc, char **argv)
             if (got == 0) {
                 in_open = 0;
                 sent_all = 1;
-                if (shutdown(sv[0], SHUT_WR) != 0 && errno != ENOTCONN)
-                    die("shutdown");
+                shut_later = 1;
             } else if (got > 0) {
+                sent_ends += ends(in, (size_t)got, &in_last);
                 in_len = (size_t)got;
                 in_off = 0;
             }
@@ -132,13 +183,21 @@ int main(int argc, char **argv)
                 sock_open = 0;
             else if (got > 0 && fwrite(out, 1, (size_t)got, stdout) != (size_t)got)
                 die("write stdout");
+            if (got > 0)
+                got_ends += ends(out, (size_t)got, &out_last);
+        }
+        if (shut_later && (!nb || got_ends >= sent_ends || !sock_open)) {
+            shut_later = 0;
+            if (nb)
+                wait_settled(pid, &st, &reaped);
+            if (shutdown(sv[0], SHUT_WR) != 0 && errno != ENOTCONN)
+                die("shutdown");
         }
     }
     if (fflush(stdout) != 0)
         die("write stdout");
-reap:;
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
+reap:
+    while (!reaped && waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
             die("waitpid");
     if (logfd >= 0) {

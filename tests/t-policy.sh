@@ -6,7 +6,10 @@
 # IPv4-mapped keys as relay-check's; many requests on one connection and a pipelined batch
 # answered in order; a malformed request gets no reply, one line, exit 100; the end of the
 # input between requests is exit 0; one log line per decision and transaction (instance);
-# with descriptor 2 the peer's socket, nothing but replies on it, the line in syslog. Ages are
+# with descriptor 2 the peer's socket, nothing but replies on it, the line in syslog; a
+# client_address that is not an address (Postfix's "unknown") gets DUNNO; a non-blocking
+# socket; the review's attacks (mapped and embedded forms, split reads, look-alike names,
+# hostile records and Redis replies, bad settings, sizes at the limits, exit codes). Ages are
 # back-dated, never slept.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -153,6 +156,19 @@ else
     not_ok "fakeredis is ready"
 fi
 
+# client_address not an address: Postfix sends "unknown" when it could not learn it (the
+# client went away first). DUNNO and a warning, and the connection goes on.
+for a in unknown '[::1]' 192.0.2.07 '192.0.2.7 ' "$(printf '192.0.2.7\r')" fe80::1%eth0; do
+    { req 192.0.2.7; req "$a" instance=2; req "$a" instance=2; req 192.0.2.7 instance=3; } >"$SCRATCH/in"
+    is "$(pol <"$SCRATCH/in")" "OK DUNNO DUNNO OK rc=0" "client_address=$a: DUNNO, and the next request is served"
+    like "$(sed -n 2p "$SCRATCH/err")" "relay-policy: warning: client_address is not an address: *: granting nothing" \
+        "client_address=$a: said so"
+    is "$(nerr)" 3 "client_address=$a: once per transaction"
+done
+"$pair" -2 "$RELAY_BIN/relay-policy" <"$SCRATCH/in" >"$SCRATCH/sock" 2>"$SCRATCH/err"
+is "$(cat "$SCRATCH/sock")" "$(printf 'action=OK\n\naction=DUNNO\n\naction=DUNNO\n\naction=OK\n\n')" \
+    "on one socket: nothing but the replies"
+
 # Malformed: the replies before it, none for it, one line, exit 100.
 bad() { # DESC WHY: the request on stdin after a good one
     { req 192.0.2.7; cat; req 192.0.2.7; } >"$SCRATCH/in"
@@ -166,8 +182,6 @@ printf 'client_address=192.0.2.7\n\n' | bad "no request=" "no request="
 printf 'request=smtpd_access_policy\n\n' | bad "no client_address" "no client_address="
 printf 'request=smtpd_access_policy\nrequest=smtpd_access_policy\nclient_address=192.0.2.7\n\n' | bad "request= twice" "request= twice"
 printf 'request=junk\nclient_address=192.0.2.7\n\n' | bad "another request" "request= is not smtpd_access_policy"
-printf 'request=smtpd_access_policy\nclient_address=[::1]\n\n' | bad "a bracketed address" "client_address is not an address"
-printf 'request=smtpd_access_policy\nclient_address=192.0.2.07\n\n' | bad "a loose address" "client_address is not an address"
 printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\nclient_address=192.0.2.8\n\n' | bad "client_address twice" "client_address= twice"
 printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\nsasl_username=\nsasl_username=bob\n\n' | bad "sasl_username twice" "sasl_username= twice"
 printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\n=x\n\n' | bad "an empty name" "an empty attribute name"
@@ -196,6 +210,15 @@ like "$(tail -n 1 "$SCRATCH/err")" "relay-policy: fatal: unable to write the rep
 req 192.0.2.7 | "$pair" -g "$RELAY_BIN/relay-policy" 2>"$SCRATCH/err" >/dev/null
 is "$?" 111 "the peer has gone: exit 111"
 like "$(tail -n 1 "$SCRATCH/err")" "relay-policy: fatal: unable to write the reply: Broken pipe" "in one line"
+
+# A connection handed over non-blocking (O_NONBLOCK on the socket): a read that finds
+# nothing yet waits for the next request, it is no read error.
+{ req 192.0.2.7; req 192.0.2.8 instance=2; req 192.0.2.7 instance=3; } >"$SCRATCH/in"
+"$pair" -n "$RELAY_BIN/relay-policy" <"$SCRATCH/in" >"$SCRATCH/sock" 2>"$SCRATCH/err"
+is "$?" 0 "a non-blocking socket: exit 0 at the end"
+is "$(sed -n 's/^action=//p' "$SCRATCH/sock" | tr '\n' ' ')" "OK DUNNO OK " \
+    "a non-blocking socket: every request answered"
+is "$(grep -c -e warning -e fatal "$SCRATCH/err")" 0 "a non-blocking socket: no warning, no error"
 
 # spawn(8): descriptors 0, 1 and 2 one socket. Nothing but replies comes back, whatever is
 # logged (a grant, a refusal, a store warning, a malformed request).
@@ -226,5 +249,129 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 else
     skip "the syslog line at /dev/log" "needs root and unshare -m"
 fi
+
+# ---- review: more attacks, each answered OK only for a fresh allowance ----------------------
+
+# Embedded and mapped IPv4 forms, in any spelling: the IPv4 key, as relay-check makes it.
+agree=0
+for a in ::192.0.2.7 0:0:0:0:0:ffff:c000:207 ::FFFF:192.0.2.7 64:ff9b::c000:207 \
+    ::ffff:0:c000:207 ::ffff:192.0.2.8 2001:DB8:1:2::1; do
+    p=$(req "$a" | pol RELAY_LOG=0)
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    if TCPREMOTEIP=$a "$RELAY_BIN/relay-check" sh -c '[ -n "${RELAYCLIENT+x}" ]' 2>/dev/null; then
+        c="OK rc=0"
+    else
+        c="DUNNO rc=0"
+    fi
+    [ "$p" = "$c" ] || { agree=1; diag "$a: relay-policy $p, relay-check $c"; }
+done
+is "$agree" 0 "embedded and mapped forms: relay-policy and relay-check agree"
+
+# A granted request, then others in the same read and transaction: nothing carries over.
+{ req 192.0.2.7; req 192.0.2.8; req unknown; req 192.0.2.7 sasl_username=bob; req 192.0.2.7; } >"$SCRATCH/in"
+is "$(pol <"$SCRATCH/in")" "OK DUNNO DUNNO DUNNO OK rc=0" \
+    "one read, one instance: each request decided on its own client"
+# The same bytes one at a time (dd bs=1: one write each), so that every attribute is split
+# across reads.
+is "$(dd if="$SCRATCH/in" bs=1 2>/dev/null | pol)" "OK DUNNO DUNNO DUNNO OK rc=0" \
+    "the same, written one byte at a time"
+
+# Attributes that look like the ones that count, and are not.
+printf 'request=smtpd_access_policy\nClient_Address=192.0.2.7\nclient_address=192.0.2.8\nclient_address_x=192.0.2.7\n\n' >"$SCRATCH/in"
+is "$(pol <"$SCRATCH/in")" "DUNNO rc=0" "Client_Address and client_address_x are other attributes"
+printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\nsasl_username= \n\n' >"$SCRATCH/in"
+is "$(pol <"$SCRATCH/in")" "DUNNO rc=0" "sasl_username of a space: set"
+
+# Records that must grant nothing, in the directory store.
+printf 'relaylease1 192.0.2.9 bob\n' >"$store/192.0.2.11"
+mkfifo "$store/192.0.2.12"
+mkdir "$store/192.0.2.13"
+ln -s 192.0.2.7 "$store/192.0.2.14"
+: >"$store/192.0.2.15" && truncate -s 1G "$store/192.0.2.15" 2>/dev/null
+rec 192.0.2.16 dave -3600
+for k in 11 12 13 14 15 16; do req "192.0.2.$k" "instance=$k"; done >"$SCRATCH/in"
+is "$(pol <"$SCRATCH/in")" "DUNNO DUNNO DUNNO DUNNO DUNNO DUNNO rc=0" \
+    "another key, a FIFO, a directory, a symlink, 1 GB, an hour ahead: DUNNO each, no hang"
+rec 192.0.2.17 dave -3
+is "$(req 192.0.2.17 | pol)" "OK rc=0" "a login time 3 s ahead (clock skew): OK"
+
+# Settings that grant nothing.
+is "$(req 192.0.2.7 | pol "RELAY_RELAYCLIENT=$(printf 'a\tb')")" "DUNNO rc=0" \
+    "RELAY_RELAYCLIENT with a control character: DUNNO"
+is "$(req 192.0.2.7 | pol RELAY_REDIS=junk)" "DUNNO rc=0" "RELAY_REDIS invalid: DUNNO"
+# and their warnings never reach the socket under spawn(8)
+{ req 192.0.2.7; req 192.0.2.8 instance=2; } >"$SCRATCH/in"
+"$pair" -2 env RELAY_EXPIRY=junk RELAY_REDIS=junk "$RELAY_BIN/relay-policy" <"$SCRATCH/in" \
+    >"$SCRATCH/sock" 2>/dev/null
+is "$(cat "$SCRATCH/sock")" "$(printf 'action=DUNNO\n\naction=DUNNO\n\n')" \
+    "on one socket, with settings warnings: nothing but the replies"
+
+# Redis replies that must grant nothing; each lookup is its own connection, so one bad reply
+# cannot answer the next request.
+redis_case() { # DESC WANT SCRIPT-LINE...
+    rc_desc=$1 rc_want=$2
+    shift 2
+    printf '%s\n' "$@" >"$SCRATCH/r.script"
+    rm -f "$SCRATCH/r.ready" "$SCRATCH/r.sock"
+    start_bg "$STANDINS/fakeredis" -r "$SCRATCH/r.ready" "unix:$SCRATCH/r.sock" "$SCRATCH/r.script"
+    if eventually 20 test -f "$SCRATCH/r.ready"; then
+        { req 192.0.2.7; req 192.0.2.7 instance=2; } >"$SCRATCH/in"
+        is "$(pol RELAY_REDIS="unix:$SCRATCH/r.sock" RELAY_REDIS_TIMEOUT=2000 <"$SCRATCH/in")" \
+            "$rc_want rc=0" "Redis, $rc_desc"
+    else
+        not_ok "fakeredis is ready ($rc_desc)"
+    fi
+}
+bulk() { # RECORD: a bulk string reply of RECORD and a newline
+    printf 'send $%s\\r\\n%s\\n\\r\\n' "$((${#1} + 1))" "$1"
+}
+redis_case "a fresh record" "OK OK" wait "$(bulk "relaylease2 $now 192.0.2.7 bob")"
+redis_case "a record of another key" "DUNNO DUNNO" wait "$(bulk "relaylease2 $now 192.0.2.8 bob")"
+redis_case "a record an hour ahead" "DUNNO DUNNO" wait "$(bulk "relaylease2 $((now + 3600)) 192.0.2.7 bob")"
+redis_case "an expired record" "DUNNO DUNNO" wait "$(bulk "relaylease2 $((now - 5000)) 192.0.2.7 bob")"
+redis_case "a record with a control character" "DUNNO DUNNO" wait "$(bulk "relaylease2 $now 192.0.2.7 b\\x01ob")"
+redis_case "two replies to one GET" "DUNNO DUNNO" wait \
+    "$(bulk "relaylease2 $now 192.0.2.7 bob")$(bulk "relaylease2 $now 192.0.2.7 bob" | sed 's/^send //')"
+# A second reply in a later write is never read: the lookup has its answer and closes.
+redis_case "a fresh record, then a second write" "OK OK" wait \
+    "$(bulk "relaylease2 $now 192.0.2.7 bob")" "$(bulk "relaylease2 $now 192.0.2.8 bob")"
+redis_case "an error" "DUNNO DUNNO" wait 'send -ERR nope\r\n'
+redis_case "an integer" "DUNNO DUNNO" wait 'send :1\r\n'
+# shellcheck disable=SC2016 # a RESP bulk string's $, for fakeredis
+redis_case "an array" "DUNNO DUNNO" wait 'send *1\r\n$3\r\nabc\r\n'
+redis_case "a bulk string longer than announced" "DUNNO DUNNO" wait \
+    "send \$5\\r\\nrelaylease2 $now 192.0.2.7 bob\\n\\r\\n"
+redis_case "a close" "DUNNO DUNNO" close
+
+# Sizes: 20000 requests of 52 bytes in one batch (replies past the output buffer), and three
+# requests of exactly POLICY_REQUEST_MAX (65536) bytes back to back.
+i=0
+while [ $i -lt 20 ]; do printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\n\n'; i=$((i + 1)); done >"$SCRATCH/in20"
+i=0
+while [ $i -lt 1000 ]; do cat "$SCRATCH/in20"; i=$((i + 1)); done >"$SCRATCH/in"
+is "$(RELAY_LOG=0 "$RELAY_BIN/relay-policy" <"$SCRATCH/in" | grep -c '^action=OK$')" 20000 \
+    "20000 small requests in one batch: 20000 OK"
+is "$("$pair" env RELAY_LOG=0 "$RELAY_BIN/relay-policy" <"$SCRATCH/in" | grep -c '^action=OK$')" 20000 \
+    "the same on a socketpair"
+big() { # one request of exactly 65536 bytes
+    printf 'request=smtpd_access_policy\nclient_address=192.0.2.7\n'
+    b_i=0
+    while [ $b_i -lt 7 ]; do printf 'x='; head -c 8190 /dev/zero | tr '\0' a; echo; b_i=$((b_i + 1)); done
+    printf 'y='
+    head -c $((65536 - 53 - 7 * 8193 - 4)) /dev/zero | tr '\0' a
+    printf '\n\n'
+}
+big >"$SCRATCH/big1"
+is "$(wc -c <"$SCRATCH/big1" | tr -d ' ')" 65536 "(the request is 65536 bytes)"
+cat "$SCRATCH/big1" "$SCRATCH/big1" "$SCRATCH/big1" >"$SCRATCH/in"
+is "$(pol <"$SCRATCH/in")" "OK OK OK rc=0" "three requests of 65536 bytes back to back"
+is "$(dd if="$SCRATCH/in" bs=4093 2>/dev/null | pol)" "OK OK OK rc=0" "the same in odd-sized writes"
+
+# Exit codes: a read error is 111 (descriptor 0 a directory); the input ending after a
+# partial line, or just after a request's last attribute, is 100.
+"$RELAY_BIN/relay-policy" </ >/dev/null 2>"$SCRATCH/err"
+is "$?" 111 "a read error: exit 111"
+like "$(errs)" "relay-policy: fatal: unable to read the request: *" "said so"
+is "$(req 192.0.2.7 | head -c -1 | pol)" "rc=100" "the input ends before the empty line: exit 100"
 
 done_testing

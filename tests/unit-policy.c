@@ -1,8 +1,8 @@
 /* unit-policy: the policy request parser (policy.c). The requests Postfix 3.7 sends (IPv4,
  * IPv6, after SMTP AUTH) parse, with the client, the SASL flag and the instance; two
  * requests in one buffer parse one after the other; every prefix of a valid request asks for
- * more; each hostile class (limits, NUL, names, request=, client_address, sasl_username
- * twice, bad addresses) is refused, and every prefix of it is refused or asks for more, never
+ * more; a client_address that is not an address (Postfix's "unknown") parses, flagged; each
+ * hostile class (limits, NUL, names, request=, client_address, sasl_username twice) is refused, and every prefix of it is refused or asks for more, never
  * accepted. Each input is parsed from an exact-size copy, so that ASan sees a read past it. */
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +65,7 @@ static void valid(const char *what, const char *s, const char *client, int famil
     CHECK_LONG(r.used, n, "%s: takes the whole request", what);
     CHECK_STR(r.client_text, client, "%s: client_address", what);
     CHECK_LONG(r.client.family, family, "%s: its family", what);
+    CHECK(r.client_ok, "%s: the client is an address", what);
     CHECK_LONG(r.sasl, sasl, "%s: sasl_username set or not", what);
     if (instance == NULL)
         CHECK(r.instance == NULL, "%s: no instance", what);
@@ -177,6 +178,10 @@ int main(void)
     REFUSED("request= with a longer value", "request=smtpd_access_policyx\n" V4 "\n",
             "request= is not smtpd_access_policy");
     REFUSED("client_address twice", HEAD V4 V4 "\n", "client_address= twice");
+    REFUSED("client_address twice, the first not an address",
+            HEAD "client_address=unknown\n" V4 "\n", "client_address= twice");
+    REFUSED("client_address twice, the second not an address",
+            HEAD V4 "client_address=unknown\n\n", "client_address= twice");
     REFUSED("sasl_username twice", HEAD V4 "sasl_username=\nsasl_username=\n\n",
             "sasl_username= twice");
     REFUSED("a line with no =", HEAD V4 "junk\n\n", "a line with no '='");
@@ -197,12 +202,32 @@ int main(void)
         "0000:0000:0000:0000:0000:0000:0000:0000:0001",
         "1111111111111111111111111111111111111111111111111111111111111111",
     };
+    /* Not an address: a request all the same (Postfix sends "unknown"), with client_ok 0,
+     * for the program to answer DUNNO without closing the connection. */
     for (size_t i = 0; i < sizeof bad_addrs / sizeof bad_addrs[0]; i++) {
         char req[256];
         int n = snprintf(req, sizeof req, HEAD "client_address=%s\n\n", bad_addrs[i]);
         char what[128];
         snprintf(what, sizeof what, "client_address=%s", bad_addrs[i]);
-        refused(what, req, (size_t)n, "client_address is not an address");
+        struct policy_request r;
+        const char *why;
+        char want[POLICY_CLIENT_MAX + 1];
+        snprintf(want, sizeof want, "%s", bad_addrs[i]);
+        CHECK(parse(req, (size_t)n, &r, &why) == POLICY_OK && r.used == (size_t)n &&
+                  !r.client_ok && r.client.family == 0 && strcmp(r.client_text, want) == 0,
+              "%s: a request, the client not an address", what);
+        CHECK_LONG(prefixes(req, (size_t)n, 1), 0, "%s: every prefix asks for more", what);
+    }
+    {
+        struct policy_request r;
+        const char *why;
+        static const char unknown[] = POSTFIX_REQ("unknown", "", "");
+        CHECK(parse(unknown, sizeof unknown - 1, &r, &why) == POLICY_OK && !r.client_ok &&
+                  strcmp(r.client_text, "unknown") == 0,
+              "Postfix's client_address=unknown: a request, the client not an address");
+        static const char ok[] = POSTFIX_REQ("192.0.2.7", "", "");
+        CHECK(parse(ok, sizeof ok - 1, &r, &why) == POLICY_OK && r.client_ok,
+              "an address: client_ok");
     }
 
     /* The limits: exactly at each one is accepted, one more is refused. */
@@ -258,5 +283,40 @@ int main(void)
             memcpy(flood + i, "xa=\n", 4);
         CHECK(parse(flood, sizeof flood, &r, &why) == POLICY_BAD, "a flood of short lines");
     }
+    /* The review's cases. */
+    {
+        struct policy_request r;
+        const char *why;
+        /* A valid address and then junk past what is kept: never the address cut short. */
+        char req[512];
+        int n = snprintf(req, sizeof req, HEAD "client_address=192.0.2.7%0100d\n\n", 0);
+        CHECK(parse(req, (size_t)n, &r, &why) == POLICY_OK && !r.client_ok &&
+                  strlen(r.client_text) == POLICY_CLIENT_MAX &&
+                  strncmp(r.client_text, "192.0.2.7000", 12) == 0,
+              "a long client_address: cut to POLICY_CLIENT_MAX for the log, not an address");
+        n = snprintf(req, sizeof req, HEAD "client_address=%.*s\n\n", POLICY_CLIENT_MAX + 1,
+                     "::ffff:192.0.2.7                                                    ");
+        CHECK(parse(req, (size_t)n, &r, &why) == POLICY_OK && !r.client_ok,
+              "an address padded with spaces past the limit: not an address");
+        /* The first request's client never shows through in the second's. */
+        static const char two[] = HEAD V4 "\n" HEAD "client_address=unknown\n\n";
+        size_t first = strlen(HEAD V4 "\n");
+        CHECK(parse(two, sizeof two - 1, &r, &why) == POLICY_OK && r.client_ok &&
+                  parse(two + first, sizeof two - 1 - first, &r, &why) == POLICY_OK &&
+                  !r.client_ok && r.client.family == 0 && strcmp(r.client_text, "unknown") == 0,
+              "an address, then unknown: the second has no address of the first's");
+        static const char sasl_then[] = HEAD V4 "sasl_username=bob\n\n" HEAD V4 "\n";
+        first = strlen(HEAD V4 "sasl_username=bob\n\n");
+        CHECK(parse(sasl_then, sizeof sasl_then - 1, &r, &why) == POLICY_OK && r.sasl &&
+                  parse(sasl_then + first, sizeof sasl_then - 1 - first, &r, &why) ==
+                      POLICY_OK &&
+                  !r.sasl && r.instance == NULL,
+              "sasl_username set, then a request without it: not set");
+    }
+    REFUSED("CRLF line ends", "request=smtpd_access_policy\r\nclient_address=192.0.2.7\r\n\r\n",
+            "request= is not smtpd_access_policy");
+    REFUSED("a CR for the empty line", HEAD V4 "\r\n", "a line with no '='");
+    REFUSED("an address name with a trailing space", HEAD "client_address =192.0.2.7\n\n",
+            "an invalid attribute name");
     return unit_done();
 }
