@@ -151,14 +151,18 @@ static void reply(int ok)
 }
 
 /* Under spawn(8), descriptors 0, 1 and 2 are one socket, Postfix's: a line on 2 would be read
- * as a reply. A socket only: a person who runs it at a terminal sees its lines there. */
+ * as a reply. A socket only: a person who runs it at a terminal sees its lines there. When
+ * fstat fails we cannot tell, and a line lost to syslog costs less than a reply Postfix
+ * cannot read (a 451 for every client). */
 static int stderr_is_peer(void)
 {
     struct stat e, s;
-    if (fstat(2, &e) != 0 || !S_ISSOCK(e.st_mode))
+    if (fstat(2, &e) != 0)
+        return 1;
+    if (!S_ISSOCK(e.st_mode))
         return 0;
     for (int fd = 0; fd <= 1; fd++)
-        if (fstat(fd, &s) == 0 && s.st_dev == e.st_dev && s.st_ino == e.st_ino)
+        if (fstat(fd, &s) != 0 || (s.st_dev == e.st_dev && s.st_ino == e.st_ino))
             return 1;
     return 0;
 }
@@ -199,20 +203,23 @@ int main(int argc, char **argv)
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         log_fatal(111, "unable to ignore SIGPIPE: %s", strerror(errno));
     /* A listener may hand over its connection non-blocking: a read that found nothing yet
-     * would then be taken for a read error. spawn(8) clears it itself. */
+     * would then be taken for a read error. spawn(8) clears it itself. If fcntl fails the
+     * descriptor is left as it is: most likely blocking already, and if not, the first read
+     * that finds nothing ends the connection with one line, as any read error does. */
     for (int fd = 0; fd <= 1; fd++) {
         int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0))
-            log_fatal(111, "unable to make descriptor %d blocking: %s", fd, strerror(errno));
+        if (fl >= 0 && (fl & O_NONBLOCK))
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
 
     for (;;) {
         /* Every complete request in the buffer is answered before the replies are sent. */
         size_t got = fill();
-        time_t now = time(NULL);
         enum policy_result res;
+        /* The clock is read for each request: a slow store must not let a later request of
+         * the batch be judged at an earlier time. */
         while ((res = policy_parse(in + in_start, in_end - in_start, &r, &why)) == POLICY_OK) {
-            reply(decide(&cfg, &r, now));
+            reply(decide(&cfg, &r, time(NULL)));
             in_start += r.used;
         }
         flush();
