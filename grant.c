@@ -5,6 +5,9 @@ enum grant grant_judge(const struct settings *cfg, const char *key, time_t now,
                        struct record *rec, long *age, const char **why)
 {
     *age = 0;
+    /* The header promises rec is always set: a backend that fails before it reads anything
+     * (a path too long) must not leave the caller an uninitialised user to log. */
+    *rec = (struct record){ .time = 0 };
     switch (store_lookup(cfg, key, rec, why)) {
     case STORE_MISSING:
         return GRANT_NONE;

@@ -162,6 +162,12 @@ done >"$SCRATCH/policy.in"
 vg "relay-policy answers each" 0 "$build/relay-policy" <"$SCRATCH/policy.in"
 is "$(grep -c '^action=OK$' "$VG/out") $(grep -c '^action=DUNNO$' "$VG/out")" "2 10" \
     "OK for the two fresh ones, DUNNO for the rest"
+# A store whose record paths are too long: the lookup fails before it reads a record, and
+# nothing of the record may be read uninitialised (the user it logs).
+long=/$(printf '%04090d' 0)
+vg "relay-policy with record paths too long" 0 RELAY_DIR="$long" "$build/relay-policy" \
+    <"$SCRATCH/policy.in"
+is "$(grep -c '^action=DUNNO$' "$VG/out")" 12 "DUNNO for each"
 printf 'junk\n\n' >>"$SCRATCH/policy.in"
 vg "relay-policy exits 100 on a malformed request" 100 "$build/relay-policy" <"$SCRATCH/policy.in"
 
