@@ -11,6 +11,8 @@
  * and transaction (instance), as for a message to ten recipients.
  *
  * Usage: policy-storm [-k K] [-n N] [-m M] [-r ROUNDS] [-e ERRFILE] PROGRAM [ARG...]
+ *        policy-storm -S: be the trivial responder on descriptors 0 and 1, answering OK, as a
+ *        policy server of Postfix's (bench/postfix.sh: what any policy check costs Postfix).
  * PROGRAM's stderr goes to ERRFILE (default /dev/null). Output: one line per mode and
  * target with the medians over the rounds, the ratio to the floor, and OK/DUNNO counts.
  * Exit: 0, 100 usage, 111 a failure (a reply missing, the program's exit not 0). */
@@ -86,11 +88,10 @@ static void writeall(int fd, const char *p, size_t n)
     }
 }
 
-/* The floor: answer DUNNO to each empty line, a batch of replies per read. */
-static _Noreturn void floor_server(void)
+/* The floor: answer each empty line, a batch of replies per read. */
+static _Noreturn void floor_reply(const char *reply, size_t len)
 {
     static char in[1 << 17], out[1 << 17];
-    static const char dunno[14] = "action=DUNNO\n\n"; /* no NUL: it is sent as it is */
     int nl = 0; /* the last byte seen was a newline */
     for (;;) {
         ssize_t got = read(0, in, sizeof in);
@@ -102,9 +103,9 @@ static _Noreturn void floor_server(void)
         for (ssize_t i = 0; i < got; i++) {
             if (in[i] == '\n') {
                 if (nl) {
-                    memcpy(out + o, dunno, sizeof dunno);
-                    o += sizeof dunno;
-                    if (o + sizeof dunno > sizeof out) {
+                    memcpy(out + o, reply, len);
+                    o += len;
+                    if (o + len > sizeof out) {
                         writeall(1, out, o);
                         o = 0;
                     }
@@ -119,6 +120,11 @@ static _Noreturn void floor_server(void)
         if (o > 0)
             writeall(1, out, o);
     }
+}
+
+static _Noreturn void floor_server(void)
+{
+    floor_reply("action=DUNNO\n\n", 14);
 }
 
 static pid_t start(int is_floor, int *fd)
@@ -268,8 +274,9 @@ int main(int argc, char **argv)
 {
     unsigned long k = 1000, n = 1000000, m = 20000;
     int rounds = 5, opt;
-    while ((opt = getopt(argc, argv, "+k:n:m:r:e:")) != -1) {
+    while ((opt = getopt(argc, argv, "+k:n:m:r:e:S")) != -1) {
         switch (opt) {
+        case 'S': floor_reply("action=OK\n\n", 11);
         case 'k': k = strtoul(optarg, NULL, 10); break;
         case 'n': n = strtoul(optarg, NULL, 10); break;
         case 'm': m = strtoul(optarg, NULL, 10); break;

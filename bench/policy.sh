@@ -37,6 +37,10 @@ for t in policy-storm genspool; do
 done
 
 status=0
+cpu=$(awk -F': *' '$1 ~ /^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+echo "relaylease benchmarks, relay-policy on one connection$([ "$n" = 5000 ] && echo ' (smoke: the figures mean nothing)')"
+echo "machine: $(uname -srm) | cpu: ${cpu:-unknown} | nproc: $(nproc)"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC') | commit: $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown) | load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for k in $sizes; do
     # Made just before it is used: genspool's fresh records are 0 to 10 minutes old.
     "$scratch/genspool" -e "$scratch/store$k" "$k" >/dev/null || exit 111
@@ -52,4 +56,5 @@ for k in $sizes; do
     done
     rm -rf "$scratch/store$k"
 done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

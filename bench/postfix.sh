@@ -7,10 +7,13 @@
 #   B  the policy check as run-examples/postfix ships it (client not in mynetworks):
 #      relay-policy under spawn finds a fresh allowance, action=OK, relay accepted;
 #   A' reject_unauth_destination alone, client not in mynetworks: 554;
-#   B' the policy check with a store that has no allowance for the client: DUNNO, then 554.
+#   B' the policy check with a store that has no allowance for the client: DUNNO, then 554;
+#   C  the policy check answered by a server that only says OK (policy-storm -S, through the
+#      same env(1) and spawn): what any policy check costs Postfix, so that B/C is
+#      relay-policy's own share of B/A.
 # bench/smtp-storm.c runs N whole sessions (connect, greeting, EHLO, MAIL, one relay RCPT,
 # QUIT, the server's close) one after the other, as a client does; the variants take turns
-# (A B A' B', repeated ROUNDS times) so that a slow moment of the shared machine hits all of
+# (A B C A' B', repeated ROUNDS times) so that a slow moment of the shared machine hits all of
 # them. Printed: each variant's median session time (median of the rounds' medians), and
 # B/A and B'/A' as the median of the rounds' ratios; target B/A <= 1.1.
 # Beside it, what a map rebuilt by postmap costs: `postmap hash:` of 100,000 addresses (the
@@ -68,6 +71,8 @@ mkdir -p "$scratch" "$tools" "$out" || die "unable to create $scratch, $tools an
 : >"$results" || die "unable to write $results"
 # shellcheck disable=SC2086 # cflags is a list of flags
 $cc $cflags -o "$tools/smtp-storm" "$here/smtp-storm.c" || die "unable to build smtp-storm"
+# shellcheck disable=SC2086 # cflags is a list of flags
+$cc $cflags -o "$tools/policy-storm" "$here/policy-storm.c" || die "unable to build policy-storm"
 
 # ---- the instance ----------------------------------------------------------------------------
 
@@ -92,6 +97,8 @@ mkdir -p "$scratch/shipped" || die "unable to create $scratch/shipped"
 cp "$examples/main.cf" "$scratch/shipped/main.cf" || die "unable to copy main.cf"
 empty_r=$(postconf -c "$scratch/shipped" -h smtpd_relay_restrictions 2>/dev/null |
     sed 's|private/relaypolicy,|private/relaypolicy-empty,|')
+floor_r=$(postconf -c "$scratch/shipped" -h smtpd_relay_restrictions 2>/dev/null |
+    sed 's|private/relaypolicy,|private/relaypolicy-floor,|')
 # Clients in mynetworks are spared anvil's accounting by default: A's client would skip
 # work that B's does, whatever the policy. Everybody counts here, as a roaming client does
 # (BENCH_ANVIL=default keeps Postfix's default, for comparison).
@@ -103,13 +110,16 @@ fi
 PF_MAIN="$(cat "$examples/main.cf")
 $anvil
 mynet_relay_restrictions = permit_mynetworks, reject_unauth_destination
-empty_relay_restrictions = $empty_r"
+empty_relay_restrictions = $empty_r
+floor_relay_restrictions = $floor_r"
 PF_SERVICES="$(service relaypolicy "$store")
-$(service relaypolicy-empty "$empty")"
+$(service relaypolicy-empty "$empty")
+$(service relaypolicy-floor "$store" | sed "s|$bin/relay-policy|$tools/policy-storm -S|")"
 postfix_listener A - -o mynetworks=127.0.0.0/8 -o "smtpd_relay_restrictions=\$mynet_relay_restrictions"
 postfix_listener B -
 postfix_listener A2 - -o "smtpd_relay_restrictions=\$mynet_relay_restrictions"
 postfix_listener B2 - -o "smtpd_relay_restrictions=\$empty_relay_restrictions"
+postfix_listener C - -o "smtpd_relay_restrictions=\$floor_relay_restrictions"
 postfix_start || die "Postfix did not start: $(tail -n 3 "$PF_DIR/log/start" "$PF_LOG" 2>/dev/null)"
 
 # ---- the run ---------------------------------------------------------------------------------
@@ -121,7 +131,7 @@ say "machine: $(uname -srm) | cpu: ${cpu:-unknown} | nproc: $(nproc)"
 say "date: $(date -u '+%Y-%m-%d %H:%M UTC') | commit: $commit | load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "postfix: $(postconf -c "$PF_DIR/etc" -h mail_version); private instance, in_flow_delay = 0, $anvil_note, 127.0.0.1"
 [ -z "$policy_env" ] || say "relay-policy with $policy_env"
-say "method: $sessions whole sessions per variant and round (connect .. RCPT .. QUIT, EOF), one at a time; $rounds rounds, variants interleaved A B A' B'"
+say "method: $sessions whole sessions per variant and round (connect .. RCPT .. QUIT, EOF), one at a time; $rounds rounds, variants interleaved A B C A' B'"
 
 relay=friend@example.net
 storm() { # LISTENER CODE: one round's median session time (ns)
@@ -133,17 +143,20 @@ storm() { # LISTENER CODE: one round's median session time (ns)
 r=0
 while [ "$r" -lt "$rounds" ]; do
     r=$((r + 1))
-    a=$(storm A 250) b=$(storm B 250) a2=$(storm A2 554) b2=$(storm B2 554)
-    echo "$a $b $a2 $b2" | awk '{ print $0, $2 / $1, $4 / $3 }' >>"$scratch/rounds"
-    note "round $r: A $(us "$a") us, B $(us "$b") us, A' $(us "$a2") us, B' $(us "$b2") us"
+    a=$(storm A 250) b=$(storm B 250) c=$(storm C 250) a2=$(storm A2 554) b2=$(storm B2 554)
+    echo "$a $b $a2 $b2 $c" | awk '{ print $0, $2 / $1, $4 / $3, $2 / $5 }' >>"$scratch/rounds"
+    note "round $r: A $(us "$a") us, B $(us "$b") us, C $(us "$c") us, A' $(us "$a2") us, B' $(us "$b2") us"
 done
 m_a=$(median 1 "$scratch/rounds") m_b=$(median 2 "$scratch/rounds")
 m_a2=$(median 3 "$scratch/rounds") m_b2=$(median 4 "$scratch/rounds")
-ratio=$(fmt '%.3f' "$(median 5 "$scratch/rounds")")
-ratio2=$(fmt '%.3f' "$(median 6 "$scratch/rounds")")
+ratio=$(fmt '%.3f' "$(median 6 "$scratch/rounds")")
+ratio2=$(fmt '%.3f' "$(median 7 "$scratch/rounds")")
+m_c=$(median 5 "$scratch/rounds") ratio3=$(fmt '%.3f' "$(median 8 "$scratch/rounds")")
 say "session, relay accepted: A permit_mynetworks $(us "$m_a") us, B relay-policy OK $(us "$m_b") us"
+say "session, relay accepted: C the same policy check answered by a server that only says OK (policy-storm -S) $(us "$m_c") us"
 say "session, relay refused:  A' reject_unauth_destination $(us "$m_a2") us, B' relay-policy DUNNO $(us "$m_b2") us"
 figure "Postfix session, relay-policy / mynetworks" "$ratio" 1.1 "(B/A, median of $rounds rounds)"
+say "$(printf '%-46s %8s' "Postfix session, relay-policy / do-nothing policy" "$ratio3")   (B/C: relay-policy's own share; the rest of B/A is Postfix's policy client)"
 say "$(printf '%-46s %8s' "Postfix session refused, DUNNO / no policy" "$ratio2")   (B'/A', for information)"
 
 # ---- postmap, for comparison -----------------------------------------------------------------
