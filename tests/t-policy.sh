@@ -87,19 +87,25 @@ is "$(errs)" "relay-policy: refused 224.0.0.1: an address that may never relay" 
 is "$(req 192.0.2.7 | pol RELAY_LOG=0)" "OK rc=0" "RELAY_LOG=0: the same answer"
 is "$(nerr)" 0 "and no line"
 
+# agree DESC ADDRESS...: relay-policy answers each address as relay-check decides it.
+agree() {
+    agree_desc=$1 agree=0
+    shift
+    for a in "$@"; do
+        p=$(req "$a" | pol RELAY_LOG=0)
+        # shellcheck disable=SC2016 # expanded by the inner sh
+        if TCPREMOTEIP=$a "$RELAY_BIN/relay-check" sh -c '[ -n "${RELAYCLIENT+x}" ]' 2>/dev/null; then
+            c="OK rc=0"
+        else
+            c="DUNNO rc=0"
+        fi
+        [ "$p" = "$c" ] || { agree=1; diag "$a: relay-policy $p, relay-check $c"; }
+    done
+    is "$agree" 0 "$agree_desc"
+}
 # The same answers as relay-check, address by address.
-agree=0
-for a in 192.0.2.7 192.0.2.8 192.0.2.9 2001:db8:1:2::5 2001:db8:1:3::5 ::ffff:192.0.2.7; do
-    p=$(req "$a" | pol RELAY_LOG=0)
-    # shellcheck disable=SC2016 # expanded by the inner sh
-    if TCPREMOTEIP=$a "$RELAY_BIN/relay-check" sh -c '[ -n "${RELAYCLIENT+x}" ]' 2>/dev/null; then
-        c="OK rc=0"
-    else
-        c="DUNNO rc=0"
-    fi
-    [ "$p" = "$c" ] || { agree=1; diag "$a: relay-policy $p, relay-check $c"; }
-done
-is "$agree" 0 "relay-policy and relay-check agree on every address tried"
+agree "relay-policy and relay-check agree on every address tried" \
+    192.0.2.7 192.0.2.8 192.0.2.9 2001:db8:1:2::5 2001:db8:1:3::5 ::ffff:192.0.2.7
 
 # Many requests on one connection, in order; a pipelined batch of 3000.
 i=0
@@ -253,19 +259,9 @@ fi
 # ---- review: more attacks, each answered OK only for a fresh allowance ----------------------
 
 # Embedded and mapped IPv4 forms, in any spelling: the IPv4 key, as relay-check makes it.
-agree=0
-for a in ::192.0.2.7 0:0:0:0:0:ffff:c000:207 ::FFFF:192.0.2.7 64:ff9b::c000:207 \
-    ::ffff:0:c000:207 ::ffff:192.0.2.8 2001:DB8:1:2::1; do
-    p=$(req "$a" | pol RELAY_LOG=0)
-    # shellcheck disable=SC2016 # expanded by the inner sh
-    if TCPREMOTEIP=$a "$RELAY_BIN/relay-check" sh -c '[ -n "${RELAYCLIENT+x}" ]' 2>/dev/null; then
-        c="OK rc=0"
-    else
-        c="DUNNO rc=0"
-    fi
-    [ "$p" = "$c" ] || { agree=1; diag "$a: relay-policy $p, relay-check $c"; }
-done
-is "$agree" 0 "embedded and mapped forms: relay-policy and relay-check agree"
+agree "embedded and mapped forms: relay-policy and relay-check agree" \
+    ::192.0.2.7 0:0:0:0:0:ffff:c000:207 ::FFFF:192.0.2.7 64:ff9b::c000:207 \
+    ::ffff:0:c000:207 ::ffff:192.0.2.8 2001:DB8:1:2::1
 
 # A granted request, then others in the same read and transaction: nothing carries over.
 { req 192.0.2.7; req 192.0.2.8; req unknown; req 192.0.2.7 sasl_username=bob; req 192.0.2.7; } >"$SCRATCH/in"
