@@ -78,3 +78,20 @@ fault_summary() {
     ij_sites=$(awk '{ printf "%s%s x%s", s, $1, $3; s = ", " }' "$out/sites")
     diag "$ij_prog, $ij_desc: call sites: $ij_sites"
 }
+
+# check_exec PROG: for relay-allow and relay-check, which exec: the next program ran (it
+# wrote $marker) and its 0 is the exit status, or the exec itself failed: 111 and PROG's
+# "unable to run" line. Prints what is wrong, nothing if all is well.
+check_exec() {
+    case $call in
+    execve*)
+        [ "$rc" -eq 111 ] || echo "; a failed exec exits $rc, not 111"
+        [ ! -f "$marker" ] || echo "; the next program ran although its exec failed"
+        grep -q "^$1: fatal: unable to run " "$err" || echo "; no 'unable to run' line"
+        ;;
+    *)
+        [ "$rc" -eq 0 ] || echo "; exit $rc, not the next program's 0"
+        [ -f "$marker" ] || echo "; the next program did not run"
+        ;;
+    esac
+}

@@ -119,12 +119,14 @@ inject() {
                 ij_n=$((ij_n + 1))
                 err=$out/err
                 why=$($ij_check)
+                ij_lines=$(fault_lines "$err" "$ij_prog")
+                [ "$ij_lines" -le 1 ] || why="$why; $ij_lines lines for one fault"
                 if [ "$(other_lines "$err" "$ij_prog")" -ne 0 ]; then
                     why="$why; stderr has lines not from $ij_prog"
                 fi
                 if [ -z "$why" ]; then
                     ij_ok=$((ij_ok + 1))
-                    [ "$(fault_lines "$err" "$ij_prog")" -ne 0 ] || absorbed=$((absorbed + 1))
+                    [ "$ij_lines" -ne 0 ] || absorbed=$((absorbed + 1))
                 else
                     ij_bad=$((ij_bad + 1))
                     not_ok "$ij_prog, $ij_desc: $name #$i $errno"
@@ -162,23 +164,6 @@ setup_sweep() {
 }
 
 # ---- relay-allow ---------------------------------------------------------------------------------
-# Common to both programs that exec: the next program ran, or the exec failed with 111.
-check_exec() { # PROG
-    case $call in
-    execve*)
-        [ "$rc" -eq 111 ] || echo "; a failed exec exits $rc, not 111"
-        [ ! -f "$marker" ] || echo "; the next program ran although its exec failed"
-        grep -q "^$1: fatal: unable to run " "$err" || echo "; no 'unable to run' line"
-        ;;
-    *)
-        [ "$rc" -eq 0 ] || echo "; exit $rc, not the next program's 0"
-        [ -f "$marker" ] || echo "; the next program did not run"
-        ;;
-    esac
-    n=$(fault_lines "$err" "$1")
-    [ "$n" -le 1 ] || echo "; $n lines for one fault"
-}
-
 check_allow_new() {
     check_exec relay-allow
     [ "$(temps_left)" -eq 0 ] || echo "; a temp file is left"
@@ -250,7 +235,6 @@ check_expire_common() {
     *) echo "; exit $rc for a fault of class $class" ;;
     esac
     n=$(fault_lines "$err" relay-expire)
-    [ "$n" -le 1 ] || echo "; $n lines for one fault"
     if [ "$rc" -eq 111 ]; then
         [ "$n" -eq 1 ] && grep -q '^relay-expire: fatal: ' "$err" ||
             echo "; exit 111 without one fatal line"
@@ -302,7 +286,6 @@ setup_cdb() {
 }
 check_cdb() {
     n=$(fault_lines "$err" relay-cdb)
-    [ "$n" -le 1 ] || echo "; $n lines for one fault"
     case $rc in
     0)
         cdb_dump "$cdbdir/rules.cdb" >"$out/got" 2>/dev/null
@@ -393,7 +376,6 @@ policy_replies() {
 }
 check_policy() {
     n=$(fault_lines "$err" relay-policy)
-    [ "$n" -le 1 ] || echo "; $n lines for one fault"
     got=$(policy_replies)
     if [ "$got" = junk ]; then
         echo "; stdout holds more than whole replies: $(head -c 200 "$out/stdout" | tr '\n' '|')"

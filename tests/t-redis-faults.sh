@@ -145,21 +145,6 @@ inject() {
     fault_summary
 }
 
-# Common to both programs: the next program ran, or the exec failed with 111.
-check_exec() { # PROG
-    case $call in
-    execve*)
-        [ "$rc" -eq 111 ] || echo "; a failed exec exits $rc, not 111"
-        [ ! -f "$marker" ] || echo "; the next program ran although its exec failed"
-        grep -q "^$1: fatal: unable to run " "$err" || echo "; no 'unable to run' line"
-        ;;
-    *)
-        [ "$rc" -eq 0 ] || echo "; exit $rc, not the next program's 0"
-        [ -f "$marker" ] || echo "; the next program did not run"
-        ;;
-    esac
-}
-
 # ---- the records, written by the admin on the primary ----------------------------------------
 put() { # KEY TIME USER
     redis_admin p SET "relaylease:$1" "relaylease2 $2 $1 $3
