@@ -85,28 +85,44 @@ static void legacy_user(const char *p, size_t n, char *out, size_t outsize)
         snprintf(out, outsize, "%s", user);
 }
 
-/* Parse body under key; check what every answer must satisfy. Returns store_parse's result. */
-static int parse_checked(const char *key, const char *body, size_t n, struct record *r)
+typedef int parse_fn(const char *buf, size_t n, struct record *r, const char **why);
+
+/* Run parse (store_parse or store_parse_redis) over an exact-size copy of body under key, so
+ * that a read past the end is caught by ASan, and check what every answer of either must
+ * satisfy. On acceptance *copy is the copy, for the caller's checks and to free; on refusal
+ * (or no memory: -1) it is freed. Returns parse's result. */
+static int parse_copy(parse_fn *parse, const char *key, const char *body, size_t n,
+                      struct record *r, char **copy)
 {
     const char *why = NULL;
     set_key(r, key);
-    /* An exact-size copy, so that a read past the end is caught by ASan. */
-    char *copy = malloc(n ? n : 1);
-    if (copy == NULL)
+    *copy = malloc(n ? n : 1);
+    if (*copy == NULL)
         return -1;
-    memcpy(copy, body, n);
-    int res = store_parse(copy, n, r, &why);
-    PROP(res == 0 || res == -1, "store_parse returns 0 or -1");
-    PROP(strcmp(r->key, key) == 0, "store_parse leaves the key alone");
+    memcpy(*copy, body, n);
+    int res = parse(*copy, n, r, &why);
+    PROP(res == 0 || res == -1, "the parser returns 0 or -1");
+    PROP(strcmp(r->key, key) == 0, "the parser leaves the key alone");
     if (res != 0) {
         PROP(why != NULL && why[0] != '\0' && strlen(why) < 200, "a refusal says why");
-        free(copy);
+        free(*copy);
+        *copy = NULL;
         return res;
     }
     size_t ulen = strnlen(r->user, sizeof r->user);
     PROP(ulen < sizeof r->user, "the user is NUL-terminated");
     PROP(ulen == 0 || store_user_ok(r->user), "the user is empty or acceptable");
     PROP(ulen == 0 || spec_user_ok(r->user, ulen), "the user follows the spec's rule");
+    return 0;
+}
+
+/* Parse body under key; check what every answer must satisfy. Returns store_parse's result. */
+static int parse_checked(const char *key, const char *body, size_t n, struct record *r)
+{
+    char *copy;
+    int res = parse_copy(store_parse, key, body, n, r, &copy);
+    if (res != 0)
+        return res;
     if (n >= sizeof MAGIC - 1 && memcmp(copy, MAGIC, sizeof MAGIC - 1) == 0) {
         PROP(r->legacy == 0, "our record is not legacy");
         char want[1100];
@@ -164,20 +180,10 @@ static void round_trip_legacy(const char *key, const char *u, const char *d)
 /* Parse body under key with store_parse_redis; check what every answer must satisfy. */
 static int parse_redis_checked(const char *key, const char *body, size_t n, struct record *r)
 {
-    const char *why = NULL;
-    set_key(r, key);
-    char *copy = malloc(n ? n : 1);
-    if (copy == NULL)
-        return -1;
-    memcpy(copy, body, n);
-    int res = store_parse_redis(copy, n, r, &why);
-    PROP(res == 0 || res == -1, "store_parse_redis returns 0 or -1");
-    PROP(strcmp(r->key, key) == 0, "store_parse_redis leaves the key alone");
-    if (res != 0) {
-        PROP(why != NULL && why[0] != '\0' && strlen(why) < 200, "a Redis refusal says why");
-        free(copy);
+    char *copy;
+    int res = parse_copy(store_parse_redis, key, body, n, r, &copy);
+    if (res != 0)
         return res;
-    }
     PROP(n >= 1 && n <= REDIS_RECORD_MAX, "an accepted Redis value is 1..1024 bytes");
     PROP(n >= 1 && copy[n - 1] == '\n' && memchr(copy, '\n', n - 1) == NULL,
          "an accepted Redis value is one line");
@@ -186,10 +192,6 @@ static int parse_redis_checked(const char *key, const char *body, size_t n, stru
          "an accepted Redis value has the magic");
     PROP(r->time >= 1 && (long long)r->time <= TIME_MAX, "an accepted Redis time is 1..10^12-1");
     PROP(r->legacy == 0, "a Redis record is not legacy");
-    size_t ulen = strnlen(r->user, sizeof r->user);
-    PROP(ulen < sizeof r->user, "the Redis user is NUL-terminated");
-    PROP(ulen == 0 || store_user_ok(r->user), "the Redis user is empty or acceptable");
-    PROP(ulen == 0 || spec_user_ok(r->user, ulen), "the Redis user follows the spec's rule");
     /* The key it names is the key asked for: the value is exactly the writer's for it. */
     char want[2200];
     int m = snprintf(want, sizeof want, MAGIC2 "%lld %s %s\n", (long long)r->time, key, r->user);
