@@ -13,18 +13,18 @@ case $RELAY_BIN in
     done_testing
     ;;
 esac
-if BENCH_OUT=$SCRATCH/bench sh "$lib_top/bench/run" --quick >"$SCRATCH/bench.log" 2>&1; then
-    ok "benchmarks run in smoke mode"
-else
-    not_ok "benchmarks run in smoke mode (exit $?)"
-    diag <"$SCRATCH/bench.log"
-fi
-if BENCH_TMP=$SCRATCH sh "$lib_top/bench/cdb.sh" --quick >"$SCRATCH/cdb.log" 2>&1; then
-    ok "cdb mode's benchmarks run in smoke mode"
-else
-    not_ok "cdb mode's benchmarks run in smoke mode (exit $?)"
-    diag <"$SCRATCH/cdb.log"
-fi
+# smoke DESC NAME VAR=value SCRIPT: run bench/SCRIPT --quick with the one setting, its output
+# in $SCRATCH/NAME.log, shown if it fails.
+smoke() {
+    if env "$3" sh "$lib_top/bench/$4" --quick >"$SCRATCH/$2.log" 2>&1; then
+        ok "$1"
+    else
+        not_ok "$1 (exit $?)"
+        diag <"$SCRATCH/$2.log"
+    fi
+}
+smoke "benchmarks run in smoke mode" bench BENCH_OUT="$SCRATCH/bench" run
+smoke "cdb mode's benchmarks run in smoke mode" cdb BENCH_TMP="$SCRATCH" cdb.sh
 # The Redis store's benchmarks start real servers (bench/redis.sh, through redis-lib.sh).
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-sentinel >/dev/null 2>&1 ||
     ! command -v redis-cli >/dev/null 2>&1; then
@@ -33,26 +33,15 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-sentinel >/de
     else
         skip "the Redis store's benchmarks run in smoke mode" "redis-server, redis-sentinel or redis-cli is not installed"
     fi
-elif BENCH_OUT=$SCRATCH/bench sh "$lib_top/bench/redis.sh" --quick >"$SCRATCH/redis.log" 2>&1; then
-    ok "the Redis store's benchmarks run in smoke mode"
 else
-    not_ok "the Redis store's benchmarks run in smoke mode (exit $?)"
-    diag <"$SCRATCH/redis.log"
+    smoke "the Redis store's benchmarks run in smoke mode" redis BENCH_OUT="$SCRATCH/bench" redis.sh
 fi
 # relay-policy on one connection (bench/policy.sh), and through the real Postfix
 # (bench/postfix.sh: root and Debian's postfix, as t-postfix.sh needs).
-if BENCH_TMP=$SCRATCH sh "$lib_top/bench/policy.sh" --quick >"$SCRATCH/policy.log" 2>&1; then
-    ok "relay-policy's benchmark runs in smoke mode"
-else
-    not_ok "relay-policy's benchmark runs in smoke mode (exit $?)"
-    diag <"$SCRATCH/policy.log"
-fi
+smoke "relay-policy's benchmark runs in smoke mode" policy BENCH_TMP="$SCRATCH" policy.sh
 if [ "$(id -u)" != 0 ] || ! command -v postconf >/dev/null 2>&1; then
     skip "the Postfix benchmark runs in smoke mode" "needs root and Debian's postfix"
-elif BENCH_OUT=$SCRATCH/bench sh "$lib_top/bench/postfix.sh" --quick >"$SCRATCH/postfix.log" 2>&1; then
-    ok "the Postfix benchmark runs in smoke mode"
 else
-    not_ok "the Postfix benchmark runs in smoke mode (exit $?)"
-    diag <"$SCRATCH/postfix.log"
+    smoke "the Postfix benchmark runs in smoke mode" postfix BENCH_OUT="$SCRATCH/bench" postfix.sh
 fi
 done_testing
