@@ -283,6 +283,15 @@ void settings_load(struct settings *s, log_fn *warn)
         s->keys.v6bits = 128;
     }
 
+    /* An invalid cap is read as the default, not as 0: a typo must not lift the cap. */
+    v = getenv("RELAY_USER_MAX");
+    s->user_max = SETTINGS_DEFAULT_USER_MAX;
+    if (v != NULL && settings_number(v, 0, SETTINGS_MAX_USER_MAX, &n) == 0)
+        s->user_max = n;
+    else if (v != NULL)
+        warn("RELAY_USER_MAX must be a number from 0 to %ld, not \"%s\": using %ld",
+             SETTINGS_MAX_USER_MAX, v, SETTINGS_DEFAULT_USER_MAX);
+
     s->remoteinfo = common_switch("RELAY_REMOTEINFO", 0, warn);
     s->log = common_switch("RELAY_LOG", 1, warn);
     own_switch(&s->session_refresh, "RELAY_SESSION_REFRESH");

@@ -14,6 +14,8 @@
 #define SETTINGS_DEFAULT_V6BITS 64U
 #define SETTINGS_RELAYCLIENT_MAX 255
 #define SETTINGS_DEFAULT_CDB_PROG "relay-cdb"
+#define SETTINGS_DEFAULT_USER_MAX 10L
+#define SETTINGS_MAX_USER_MAX 100000L
 
 /* A switch that only one program acts on, and so only that program warns about, in words of
  * its own: its value, and the text it had when that was invalid (it then has its default). */
@@ -70,6 +72,8 @@ struct settings {
     struct addr_policy keys;  /* RELAY_IPV6_PREFIX, RELAY_NAT64_PREFIX */
     int remoteinfo;           /* RELAY_REMOTEINFO: put the user in TCPREMOTEINFO */
     int log;                  /* RELAY_LOG: one line per decision */
+    long user_max;            /* RELAY_USER_MAX: the most live allowances one user may
+                               * hold; 0: no cap */
     struct settings_switch session_refresh;  /* RELAY_SESSION_REFRESH (relay-session) */
     struct settings_switch cdb_v4mapped;     /* RELAY_CDB_V4MAPPED (relay-cdb) */
     struct settings_cdb cdb;                 /* RELAY_CDB, RELAY_CDB_RULES, RELAY_CDB_PROG */

@@ -74,12 +74,39 @@ int store_id(struct store *s, unsigned long long *dev, unsigned long long *ino)
 
 int store_record(struct store *s, const char *key, const char *user)
 {
-    return s->be->record(s, key, user, STORE_NOW);
+    return store_record_at(s, key, user, STORE_NOW);
 }
 
 int store_record_at(struct store *s, const char *key, const char *user, time_t t)
 {
-    return s->be->record(s, key, user, t);
+    long held;
+    return s->be->record(s, key, user, t, 0, &held) < 0 ? -1 : 0;
+}
+
+enum store_login store_login(struct store *s, const char *key, const char *user, long max,
+                             long *held)
+{
+    *held = 0;
+    switch (s->be->record(s, key, user, STORE_NOW, max, held)) {
+    case 0:
+        return STORE_LOGIN_RECORDED;
+    case 1:
+        return STORE_LOGIN_OVER_CAP;
+    default:
+        return STORE_LOGIN_FAILED;
+    }
+}
+
+long store_revoke_user(struct store *s, const char *user,
+                       void (*fn)(const struct record *r, void *arg), void *arg)
+{
+    return s->be->revoke_user(s, user, fn, arg);
+}
+
+long store_revoke_key(struct store *s, const char *key,
+                      void (*fn)(const struct record *r, void *arg), void *arg)
+{
+    return s->be->revoke_key(s, key, fn, arg);
 }
 
 /* Not through the backends' tables: relay-check calls nothing else here, and so links the

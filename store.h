@@ -89,6 +89,23 @@ int store_user_ok(const char *user);
  * could not be taken the record is made without it, and that is reported (s->warn). */
 int store_record(struct store *s, const char *key, const char *user);
 
+/* What a login's store_login did. */
+enum store_login {
+    STORE_LOGIN_RECORDED,   /* key's allowance made, or renewed */
+    STORE_LOGIN_OVER_CAP,   /* nothing written: user already holds *held live allowances
+                             * for other keys, max or more */
+    STORE_LOGIN_FAILED      /* errno (and s->why) say why */
+};
+
+/* Record a login's allowance for key, made now, unless user (not empty) already holds max or
+ * more live allowances for other keys (max 0: no cap; an empty user is never counted). The
+ * count and the write are one step: two logins of one user at once cannot both pass a cap
+ * that only one fits under. If the user's lock cannot be had the record is made without the
+ * cap, and that is reported (s->warn): a login is never held up by the cap's own trouble.
+ * *held is set with STORE_LOGIN_OVER_CAP. */
+enum store_login store_login(struct store *s, const char *key, const char *user, long max,
+                             long *held);
+
 /* The same, made at t (an import keeps the time the old system saw). */
 #define STORE_NOW ((time_t)0)
 int store_record_at(struct store *s, const char *key, const char *user, time_t t);
@@ -132,6 +149,16 @@ struct sweep_stats {
  * ENOTSUP: the store expires its records itself (Redis). */
 int store_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
                 void (*removed)(const char *name, long age, void *arg), void *arg);
+
+/* Take allowances back now, whatever their age: every record that names user
+ * (store_revoke_user), or the record under key (store_revoke_key). fn, if any, sees each
+ * removed record. A login racing a revocation is removed whole or survives whole. Returns
+ * how many were removed, or -1 with errno set (and s->why); what was removed before the
+ * failure stays removed, and fn has seen it. */
+long store_revoke_user(struct store *s, const char *user,
+                       void (*fn)(const struct record *r, void *arg), void *arg);
+long store_revoke_key(struct store *s, const char *key,
+                      void (*fn)(const struct record *r, void *arg), void *arg);
 
 /* Call fn for each valid fresh record (store_fresh), in no particular order; each invalid
  * or unreadable one is reported (s->warn) and left out. In a store that its group or others may write no record

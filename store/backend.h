@@ -10,11 +10,17 @@ struct store_backend {
     int (*open)(struct store *s, const struct settings *cfg);
     void (*close)(struct store *s);
     int (*id)(struct store *s, unsigned long long *dev, unsigned long long *ino);
-    int (*record)(struct store *s, const char *key, const char *user, time_t t);
+    /* max 0: no cap. Returns 0 recorded, 1 over the cap (*held set), -1 with errno. */
+    int (*record)(struct store *s, const char *key, const char *user, time_t t, long max,
+                  long *held);
     int (*sweep)(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
                  void (*removed)(const char *name, long age, void *arg), void *arg);
     int (*list)(struct store *s, long expiry, void (*fn)(const struct record *r, void *arg),
                 void *arg);
+    long (*revoke_user)(struct store *s, const char *user,
+                        void (*fn)(const struct record *r, void *arg), void *arg);
+    long (*revoke_key)(struct store *s, const char *key,
+                       void (*fn)(const struct record *r, void *arg), void *arg);
 };
 
 extern const struct store_backend store_dir_backend, store_redis_backend;

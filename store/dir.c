@@ -113,8 +113,11 @@ static int lock_shared(struct store *s)
     return lock_take(s->lockfd, LOCK_SH, LOCK_WAIT_MS);
 }
 
-static int dir_record(struct store *s, const char *key, const char *user, time_t t)
+static int dir_record(struct store *s, const char *key, const char *user, time_t t, long max,
+                      long *held)
 {
+    (void)max; /* the cap: not yet */
+    (void)held;
     struct addr a;
     unsigned bits;
     if (addr_key_parse(&a, &bits, key) != 0 || (user[0] != '\0' && !store_user_ok(user))) {
@@ -516,6 +519,24 @@ static int dir_open(struct store *s, const struct settings *cfg)
     return store_dir_open(s, cfg->dir, s->warn);
 }
 
+/* Revocation: not yet. */
+static long dir_revoke_user(struct store *s, const char *user,
+                            void (*fn)(const struct record *r, void *arg), void *arg)
+{
+    (void)s, (void)user, (void)fn, (void)arg;
+    errno = ENOTSUP;
+    return -1;
+}
+
+static long dir_revoke_key(struct store *s, const char *key,
+                           void (*fn)(const struct record *r, void *arg), void *arg)
+{
+    (void)s, (void)key, (void)fn, (void)arg;
+    errno = ENOTSUP;
+    return -1;
+}
+
 const struct store_backend store_dir_backend = {
     dir_open, dir_close, dir_id, dir_record, dir_sweep, dir_list,
+    dir_revoke_user, dir_revoke_key,
 };

@@ -325,8 +325,11 @@ static int set_once(struct store *s, const struct timespec *deadline, const char
     return ok ? 0 : -1;
 }
 
-static int redis_record(struct store *s, const char *key, const char *user, time_t t)
+static int redis_record(struct store *s, const char *key, const char *user, time_t t, long max,
+                        long *held)
 {
+    (void)max; /* the cap: not yet */
+    (void)held;
     struct addr a;
     unsigned bits;
     s->why = NULL;
@@ -600,6 +603,24 @@ static int redis_list(struct store *s, long expiry, void (*fn)(const struct reco
     return rc;
 }
 
+/* Revocation: not yet. */
+static long redis_revoke_user(struct store *s, const char *user,
+                              void (*fn)(const struct record *r, void *arg), void *arg)
+{
+    (void)s, (void)user, (void)fn, (void)arg;
+    errno = ENOTSUP;
+    return -1;
+}
+
+static long redis_revoke_key(struct store *s, const char *key,
+                             void (*fn)(const struct record *r, void *arg), void *arg)
+{
+    (void)s, (void)key, (void)fn, (void)arg;
+    errno = ENOTSUP;
+    return -1;
+}
+
 const struct store_backend store_redis_backend = {
     redis_open, redis_close_store, redis_id, redis_record, redis_sweep, redis_list,
+    redis_revoke_user, redis_revoke_key,
 };
