@@ -6,11 +6,15 @@
 # relay-cdb needs tinycdb and is linked with $(CC) against -lcdb.
 
 PREFIX = /usr/local
+BINDIR = $(PREFIX)/bin
 DESTDIR =
 MANDIR = $(PREFIX)/share/man
 CC = cc
-CFLAGS = -O2
-LDFLAGS =
+# CFLAGS, CPPFLAGS and LDFLAGS may come from the environment (dpkg-buildflags, debian/rules)
+# or the command line; WARN and STATICLDFLAGS are the project's own and stay whatever they say.
+CFLAGS ?= -O2
+CPPFLAGS ?=
+LDFLAGS ?=
 STATICCC = musl-gcc
 # Each function in a section of its own, and those no one calls left out: relay-check links
 # the store's lookups, not its writers, sweep and listing.
@@ -68,45 +72,45 @@ DRIVERS = tests/redis-probe tests/policy-pair
 all: $(PROGS)
 
 relay-allow: $(SRC)/relay-allow.c $(CORE) $(HDRS) $(TRIGGER)
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-allow.c $(CORE) \
+	$(STATICCC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-allow.c $(CORE) \
 		$(SRC)/cdb/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
 
 relay-check: $(SRC)/relay-check.c $(CHECKCORE) $(HDRS)
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-check.c $(CHECKCORE) $(LDFLAGS) \
+	$(STATICCC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-check.c $(CHECKCORE) $(LDFLAGS) \
 		$(STATICLDFLAGS)
 
 # Exim runs relay-query for each RCPT: it starts as fast as relay-check, and reads as little.
 relay-query: $(SRC)/relay-query.c $(CHECKCORE) $(HDRS)
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-query.c $(CHECKCORE) $(LDFLAGS) \
+	$(STATICCC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-query.c $(CHECKCORE) $(LDFLAGS) \
 		$(STATICLDFLAGS)
 
 # Postfix's policy server: one process per smtpd, which it serves for many requests.
 relay-policy: $(SRC)/relay-policy.c $(SRC)/policy.c $(SRC)/policy.h $(CHECKCORE) $(HDRS)
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-policy.c $(SRC)/policy.c \
+	$(STATICCC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-policy.c $(SRC)/policy.c \
 		$(CHECKCORE) $(LDFLAGS) $(STATICLDFLAGS)
 
 # relay-expire runs once a minute, so its start-up does not matter, but it reads whole
 # directories: glibc's readdir fetches 32 KiB of names per getdents call, musl's 2 KiB.
 relay-expire: $(SRC)/relay-expire.c $(CORE) $(HDRS) $(TRIGGER)
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-expire.c $(CORE) \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-expire.c $(CORE) \
 		$(SRC)/cdb/trigger.c $(LDFLAGS)
 
 relay-session: $(SRC)/relay-session.c $(CORE) $(HDRS) $(TRIGGER)
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-session.c $(CORE) \
+	$(STATICCC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-session.c $(CORE) \
 		$(SRC)/cdb/trigger.c $(LDFLAGS) $(STATICLDFLAGS)
 
 # tinycdb cannot link into the static musl programs: relay-cdb alone uses $(CC) and -lcdb.
 relay-cdb: $(SRC)/relay-cdb.c $(RULES) $(SNAPSHOT) $(CDBBUILD) $(TRIGGER) $(CORE) $(HDRS)
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-cdb.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-cdb.c \
 		$(SRC)/cdb/rules.c $(SRC)/cdb/snapshot.c $(CDBBUILDC) \
 		$(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS) $(CDBLIBS)
 
 relay-import-opensmtp: $(SRC)/relay-import-opensmtp.c $(CORE) $(HDRS) $(TRIGGER)
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-import-opensmtp.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-import-opensmtp.c \
 		$(CORE) $(SRC)/cdb/trigger.c $(LDFLAGS)
 
 relay-import-dir: $(SRC)/relay-import-dir.c $(CORE) $(HDRS) $(TRIGGER)
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-import-dir.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/relay-import-dir.c \
 		$(CORE) $(SRC)/cdb/trigger.c $(LDFLAGS)
 
 # Test programs: unit tests and the stand-ins for servers Debian does not ship.
@@ -114,140 +118,140 @@ testprogs: $(UNITS) $(STANDINS) $(DRIVERS)
 
 tests/unit-addr: $(SRC)/tests/unit-addr.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-addr.c $(CORE) $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-addr.c $(CORE) $(LDFLAGS)
 
 tests/unit-store: $(SRC)/tests/unit-store.c $(UNITFILES) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-store.c $(CORE) $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-store.c $(CORE) $(LDFLAGS)
 
 # t-hostile.sh's inputs, and the parser vectors of other shell tests, through the parsers.
 tests/unit-hostile: $(SRC)/tests/unit-hostile.c $(UNITFILES) $(CORE) $(HDRS) $(RULES)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-hostile.c $(CORE) \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-hostile.c $(CORE) \
 		$(SRC)/cdb/rules.c $(LDFLAGS)
 
 tests/unit-policy: $(SRC)/tests/unit-policy.c $(SRC)/tests/unit.h $(SRC)/policy.c $(SRC)/policy.h \
 		$(SRC)/addr.c $(SRC)/addr.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-policy.c $(SRC)/policy.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-policy.c $(SRC)/policy.c \
 		$(SRC)/addr.c $(LDFLAGS)
 
 tests/unit-lock: $(SRC)/tests/unit-lock.c $(SRC)/tests/unit.h $(SRC)/lock.c $(SRC)/lock.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-lock.c $(SRC)/lock.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-lock.c $(SRC)/lock.c $(LDFLAGS)
 
 tests/unit-io: $(SRC)/tests/unit-io.c $(SRC)/tests/unit.h $(SRC)/io.c $(SRC)/io.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-io.c $(SRC)/io.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-io.c $(SRC)/io.c $(LDFLAGS)
 
 tests/unit-fds: $(SRC)/tests/unit-fds.c $(SRC)/tests/unit.h $(SRC)/fds.c $(SRC)/fds.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-fds.c $(SRC)/fds.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-fds.c $(SRC)/fds.c $(LDFLAGS)
 
 tests/unit-client: $(SRC)/tests/unit-client.c $(SRC)/tests/unit.h $(SRC)/addr.c $(SRC)/addr.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-client.c $(SRC)/addr.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-client.c $(SRC)/addr.c $(LDFLAGS)
 
 tests/unit-owner: $(SRC)/tests/unit-owner.c $(UNITFILES) $(SRC)/owner.c $(SRC)/owner.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-owner.c $(SRC)/owner.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-owner.c $(SRC)/owner.c $(LDFLAGS)
 
 tests/unit-settings: $(SRC)/tests/unit-settings.c $(UNITFILES) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-settings.c $(CORE) $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-settings.c $(CORE) $(LDFLAGS)
 
 tests/unit-rules: $(SRC)/tests/unit-rules.c $(SRC)/tests/unit.h $(RULES) $(SRC)/addr.c $(SRC)/addr.h \
 		$(SRC)/buf.c $(SRC)/buf.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-rules.c $(SRC)/cdb/rules.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-rules.c $(SRC)/cdb/rules.c \
 		$(SRC)/addr.c $(SRC)/buf.c $(LDFLAGS)
 
 tests/unit-snapshot: $(SRC)/tests/unit-snapshot.c $(SRC)/tests/unit.h $(SNAPSHOT) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-snapshot.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-snapshot.c \
 		$(SRC)/cdb/snapshot.c $(CORE) $(LDFLAGS)
 
 tests/unit-buf: $(SRC)/tests/unit-buf.c $(SRC)/tests/unit.h $(SRC)/buf.c $(SRC)/buf.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-buf.c $(SRC)/buf.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-buf.c $(SRC)/buf.c $(LDFLAGS)
 
 tests/unit-replace: $(SRC)/tests/unit-replace.c $(UNITFILES) $(SRC)/replace.c \
 		$(SRC)/replace.h $(SRC)/io.c $(SRC)/io.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-replace.c $(SRC)/replace.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-replace.c $(SRC)/replace.c \
 		$(SRC)/io.c $(LDFLAGS)
 
 tests/unit-map: $(SRC)/tests/unit-map.c $(SRC)/tests/unit.h $(SRC)/cdb/map.c $(SRC)/cdb/map.h \
 		$(SRC)/buf.c $(SRC)/buf.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-map.c $(SRC)/cdb/map.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-map.c $(SRC)/cdb/map.c \
 		$(SRC)/buf.c $(LDFLAGS)
 
 tests/unit-merge: $(SRC)/tests/unit-merge.c $(SRC)/tests/unit.h $(CDBBUILD) $(RULES) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-merge.c $(SRC)/cdb/merge.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-merge.c $(SRC)/cdb/merge.c \
 		$(SRC)/cdb/map.c $(SRC)/cdb/rules.c $(CORE) $(LDFLAGS)
 
 tests/unit-sources: $(SRC)/tests/unit-sources.c $(UNITFILES) $(CDBBUILD) $(SNAPSHOT) \
 		$(TRIGGER) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-sources.c $(SRC)/cdb/sources.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-sources.c $(SRC)/cdb/sources.c \
 		$(SRC)/cdb/map.c $(SRC)/cdb/snapshot.c $(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS)
 
 tests/unit-writer: $(SRC)/tests/unit-writer.c $(UNITFILES) $(CDBBUILD) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-writer.c $(SRC)/cdb/writer.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-writer.c $(SRC)/cdb/writer.c \
 		$(SRC)/replace.c $(LDFLAGS) $(CDBLIBS)
 
 tests/unit-resp: $(SRC)/tests/unit-resp.c $(SRC)/tests/unit.h $(SRC)/redis/resp.c $(SRC)/redis/resp.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-resp.c $(SRC)/redis/resp.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-resp.c $(SRC)/redis/resp.c $(LDFLAGS)
 
 tests/unit-redis: $(SRC)/tests/unit-redis.c $(UNITFILES) $(REDIS) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-redis.c $(CORE) $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-redis.c $(CORE) $(LDFLAGS)
 
 # Static musl, as the programs that will use the client are.
 tests/redis-probe: $(SRC)/tests/redis-probe.c $(REDIS) $(CORE) $(HDRS)
 	@mkdir -p tests
-	$(STATICCC) $(WARN) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/redis-probe.c $(CORE) \
+	$(STATICCC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/redis-probe.c $(CORE) \
 		$(LDFLAGS) $(STATICLDFLAGS)
 
 # relay-policy's peer on a socketpair, as spawn(8) is.
 tests/policy-pair: $(SRC)/tests/policy-pair.c
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/policy-pair.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC)/tests/policy-pair.c $(LDFLAGS)
 
 # The fuzzers' corpora and crash inputs, replayed through the same property checks.
 tests/unit-fuzz-regress: $(SRC)/tests/unit-fuzz-regress.c $(SRC)/tests/unit.h $(SRC)/fuzz/fuzz.h \
 		$(FUZZSRC) $(CORE) $(HDRS) $(RULES) $(SRC)/policy.c $(SRC)/policy.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CFLAGS) -DFUZZ_REGRESS -I$(SRC) -o $@ $(SRC)/tests/unit-fuzz-regress.c \
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -DFUZZ_REGRESS -I$(SRC) -o $@ $(SRC)/tests/unit-fuzz-regress.c \
 		$(FUZZSRC) $(CORE) $(SRC)/cdb/rules.c $(SRC)/policy.c $(LDFLAGS)
 
 tests/standins/smtpd: $(SRC)/tests/standins/smtpd.c
 	@mkdir -p tests/standins
-	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/smtpd.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC)/tests/standins/smtpd.c $(LDFLAGS)
 
 tests/standins/popup: $(SRC)/tests/standins/popup.c
 	@mkdir -p tests/standins
-	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/popup.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC)/tests/standins/popup.c $(LDFLAGS)
 
 tests/standins/checkpassword: $(SRC)/tests/standins/checkpassword.c
 	@mkdir -p tests/standins
-	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/checkpassword.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC)/tests/standins/checkpassword.c $(LDFLAGS)
 
 tests/standins/pop3d: $(SRC)/tests/standins/pop3d.c
 	@mkdir -p tests/standins
-	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/pop3d.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC)/tests/standins/pop3d.c $(LDFLAGS)
 
 tests/standins/chat: $(SRC)/tests/standins/chat.c
 	@mkdir -p tests/standins
-	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/chat.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC)/tests/standins/chat.c $(LDFLAGS)
 
 tests/standins/fakeredis: $(SRC)/tests/standins/fakeredis.c
 	@mkdir -p tests/standins
-	$(CC) $(WARN) $(CFLAGS) -o $@ $(SRC)/tests/standins/fakeredis.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRC)/tests/standins/fakeredis.c $(LDFLAGS)
 
 # Everything again with AddressSanitizer and UndefinedBehaviorSanitizer, into san/.
 san:
@@ -283,10 +287,10 @@ bench: all
 	sh $(SRC)/bench/run
 
 install: all
-	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8
-	for p in $(PROGS); do cp $$p $(DESTDIR)$(PREFIX)/bin/$$p.new && \
-		chmod 755 $(DESTDIR)$(PREFIX)/bin/$$p.new && \
-		mv -f $(DESTDIR)$(PREFIX)/bin/$$p.new $(DESTDIR)$(PREFIX)/bin/$$p || exit 111; done
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	for p in $(PROGS); do cp $$p $(DESTDIR)$(BINDIR)/$$p.new && \
+		chmod 755 $(DESTDIR)$(BINDIR)/$$p.new && \
+		mv -f $(DESTDIR)$(BINDIR)/$$p.new $(DESTDIR)$(BINDIR)/$$p || exit 111; done
 	for m in $(MAN8); do cp $(SRC)/man/$$m $(DESTDIR)$(MANDIR)/man8/$$m && \
 		chmod 644 $(DESTDIR)$(MANDIR)/man8/$$m || exit 111; done
 

@@ -77,7 +77,10 @@ int owner_enter(struct owner_saved *s, const char *dir)
     }
     if (seteuid(uid) != 0) {
         int e = errno;
-        (void)setegid(s->egid);
+        /* Still root's uid, so the gid and groups go back. Should that fail, the ids are
+         * mixed now, and that is the error the caller must hear of, not the seteuid's. */
+        if (setegid(s->egid) != 0)
+            e = errno;
         (void)setgroups((size_t)s->ngroups, s->groups);
         errno = e;
         return -1;

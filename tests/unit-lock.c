@@ -40,9 +40,11 @@ static pid_t holder(const char *path, int how, int *release)
         int fd = lockfd(path);
         if (flock(fd, how) != 0)
             _exit(1);
-        (void)write(held[1], "h", 1);
+        if (write(held[1], "h", 1) != 1)
+            _exit(1);
         char c;
-        (void)read(go[0], &c, 1); /* until the parent closes its end */
+        if (read(go[0], &c, 1) < 0) /* until the parent closes its end: 0, end of file */
+            _exit(1);
         _exit(0);
     }
     close(held[1]);
