@@ -8,16 +8,33 @@
 # popup, checkpassword, pop3d and smtpd are the test stand-ins for qmail-popup, a
 # checkpassword program, qmail-pop3d and qmail-smtpd (tests/standins/). Everything lives in a
 # scratch directory and every server is stopped at the end.
+# RELAY_BIN=DIR runs the programs in DIR instead (RELAY_BIN=/usr/sbin: the Debian package's);
+# then only the stand-ins are built.
 # Exit codes: 0 the story went as told; 1 it did not; 100, 111 as tests/deps.sh and make.
 
 top=$(cd "$(dirname "$0")/.." && pwd) || exit 111
 sh "$top/tests/deps.sh" || exit $?
 
-echo "== Building relaylease and the stand-ins"
-(cd "$top" && make -s all tests/standins/chat tests/standins/smtpd tests/standins/popup \
-    tests/standins/checkpassword tests/standins/pop3d) || exit 111
+standins="tests/standins/chat tests/standins/smtpd tests/standins/popup \
+    tests/standins/checkpassword tests/standins/pop3d"
+if [ -n "${RELAY_BIN:-}" ]; then
+    for p in relay-allow relay-check relay-expire; do
+        [ -x "$RELAY_BIN/$p" ] || {
+            echo "demo: fatal: no program $RELAY_BIN/$p (RELAY_BIN)" >&2
+            exit 100
+        }
+    done
+    echo "== Building the stand-ins; relaylease's programs are those in $RELAY_BIN"
+    # shellcheck disable=SC2086 # one word per target
+    (cd "$top" && make -s $standins) || exit 111
+else
+    echo "== Building relaylease and the stand-ins"
+    # shellcheck disable=SC2086 # one word per target
+    (cd "$top" && make -s all $standins) || exit 111
+    RELAY_BIN=$top
+fi
 
-RELAY_BIN=$top STANDINS=$top/tests/standins
+STANDINS=$top/tests/standins
 # shellcheck source-path=SCRIPTDIR source=../tests/lib.sh
 . "$top/tests/lib.sh"
 
