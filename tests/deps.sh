@@ -18,8 +18,9 @@ packages="make gcc libc6-dev musl-tools libcdb-dev tinycdb ucspi-tcp-ipv6"
 tests="strace dovecot-pop3d dovecot-imapd valgrind cppcheck clang-tidy shellcheck groff-base man-db
     iproute2 redis-server redis-sentinel redis-tools postfix mailfront cvm libidn12"
 # make check-all also fuzzes each harness: clang with libFuzzer; hiredis is the RESP parser's
-# oracle there (and only there).
-long="clang libclang-rt-dev libhiredis-dev"
+# oracle there (and only there). t-deb.sh builds the Debian package (debhelper), checks it
+# (lintian) and installs it: it depends on daemontools, whose envdir runs relay-expire.timer.
+long="clang libclang-rt-dev libhiredis-dev debhelper lintian daemontools"
 list=
 while [ $# -gt 0 ]; do
     case $1 in
