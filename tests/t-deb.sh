@@ -138,13 +138,21 @@ snapshot "$SCRATCH/before"
 check "the machine's state is noted" grep -q '^== dpkg -l' "$SCRATCH/before"
 
 # Should anything below stop the test, the package goes all the same.
-installed='' deb_rc=0
+installed='' made_cdb='' deb_rc=0
 # shellcheck disable=SC2317 # called from the trap
 deb_undo() {
-    [ -n "$installed" ] || return 0
-    installed=
-    dpkg --purge relaylease >"$SCRATCH/undo.log" 2>&1 ||
-        echo "# t-deb.sh: dpkg --purge relaylease failed: $SCRATCH/undo.log" >&2
+    if [ -n "$installed" ]; then
+        installed=
+        dpkg --purge relaylease >"$SCRATCH/undo.log" 2>&1 ||
+            echo "# t-deb.sh: dpkg --purge relaylease failed: $SCRATCH/undo.log" >&2
+    fi
+    if [ -n "$made_cdb" ]; then
+        made_cdb=
+        rm -rf "$cdbdir"
+        deluser --system --quiet relaylease >/dev/null 2>&1
+        ! getent group relaylease >/dev/null || delgroup --system --quiet relaylease >/dev/null 2>&1
+    fi
+    return 0
 }
 trap 'deb_rc=$?; deb_undo; (exit $deb_rc); lib_cleanup' EXIT
 
@@ -269,6 +277,43 @@ if cmp -s "$SCRATCH/before" "$SCRATCH/after"; then
 else
     not_ok "the machine is as it was before the install"
     diff "$SCRATCH/before" "$SCRATCH/after" | diag
+fi
+
+# ---- again: an upgrade keeps the store; a purge keeps an account that still owns files ------------
+
+cdbdir=/var/lib/relaylease-cdb
+if [ -e "$cdbdir" ] || [ -L "$cdbdir" ]; then
+    skip "a reinstall keeps the store; a purge keeps an account that owns files" "$cdbdir exists here"
+    done_testing
+fi
+installed=1
+dpkg -i "$deb" >"$SCRATCH/install2.log" 2>&1
+is "$?" 0 "dpkg -i installs it again"
+env TCPREMOTEIP=192.0.2.9 USER=carol /usr/sbin/relay-allow true 2>/dev/null
+inode=$(stat -c %i /var/lib/relaylease/192.0.2.9 2>&1)
+dpkg -i "$deb" >"$SCRATCH/install3.log" 2>&1
+is "$?" 0 "and over itself, as an upgrade does"
+is "$(stat -c %i /var/lib/relaylease/192.0.2.9 2>&1)" "$inode" \
+    "the store and its record are left as they were (setup-store did not run again)"
+# The cdb directory the README has the admin make for cdb mode, the account's.
+made_cdb=1
+mkdir "$cdbdir" && chown relaylease:relaylease "$cdbdir" || exit 111
+dpkg --purge relaylease >"$SCRATCH/purge2.log" 2>&1
+rc=$?
+installed=
+is "$rc" 0 "dpkg --purge with a directory of the account's left elsewhere"
+like "$(cat "$SCRATCH/purge2.log")" "*the account relaylease is kept: it still owns $cdbdir*" \
+    "says the account is kept, and why"
+like "$(getent passwd relaylease)" "relaylease:*" "and keeps it, so that the directory keeps its owner"
+check "the store is gone all the same" test ! -e /var/lib/relaylease
+# Back as it was, by hand, as the admin would.
+deb_undo
+snapshot "$SCRATCH/after2"
+if cmp -s "$SCRATCH/before" "$SCRATCH/after2"; then
+    ok "after the account is removed by hand, the machine is as it was"
+else
+    not_ok "after the account is removed by hand, the machine is as it was"
+    diff "$SCRATCH/before" "$SCRATCH/after2" | diag
 fi
 
 done_testing
