@@ -206,7 +206,7 @@ like "$(grep '^ExecStart=' "$unitdir/relay-expire.service" 2>&1)" \
 check "no unit names /usr/local" sh -c '! grep -n /usr/local "$1"/relay-*' sh "$unitdir"
 is "$(readlink /etc/systemd/system/timers.target.wants/relay-expire.timer 2>&1)" \
     "$unitdir/relay-expire.timer" "relay-expire.timer is enabled (timers.target wants it)"
-check "deb-systemd-helper noted it as enabled (so purge disables it)" \
+check "deb-systemd-helper knows the timer (a purge removes its state)" \
     test -f /var/lib/systemd/deb-systemd-helper-enabled/relay-expire.timer.dsh-also
 check "relay-cdb-redis.timer is not enabled" test ! -e /etc/systemd/system/timers.target.wants/relay-cdb-redis.timer
 if [ -d /run/systemd/system ]; then
