@@ -534,18 +534,25 @@ static int dir_record(struct store *s, const char *key, const char *user, time_t
     struct bucket b;
     struct bucket_count c;
     const char *why;
+    /* Without the cap the record is made as ever. The cap's trouble is said only if the
+     * record is made: otherwise the caller's one line about the failed record says it all
+     * (a store that cannot be written cannot hold .users either). */
+    int r;
     if (bucket_lock(s, user, &b, &why) != 0) {
-        if (s->warn != NULL)
+        r = record_file(s, key, user, t);
+        if (r == 0 && s->warn != NULL)
             s->warn("unable to lock %s/" USERS_DIR "/%s (%s): recording without the cap", s->dir,
                     b.name, why);
-        return record_file(s, key, user, t);
+        return r;
     }
     if (bucket_count(s, &b, user, key, &c) != 0) {
-        if (s->warn != NULL)
-            s->warn("unable to read %s/" USERS_DIR "/%s (%s): recording without the cap",
-                    s->dir, b.name, strerror(errno));
+        const char *e = strerror(errno);
         bucket_close(&b);
-        return record_file(s, key, user, t);
+        r = record_file(s, key, user, t);
+        if (r == 0 && s->warn != NULL)
+            s->warn("unable to read %s/" USERS_DIR "/%s (%s): recording without the cap",
+                    s->dir, b.name, e);
+        return r;
     }
     /* A renewal, or a key taken over from another user, or a user under the cap. The
      * record at key being this user's already is a renewal whatever the index says (a
@@ -575,11 +582,12 @@ static int dir_record(struct store *s, const char *key, const char *user, time_t
         /* The bucket's mtime is the last login of anyone in it: the sweep's clock. */
         indexed = futimens(b.fd, NULL) == 0;
     }
-    if (!indexed && s->warn != NULL)
-        s->warn("unable to write %s/" USERS_DIR "/%s (%s): recording without the cap", s->dir,
-                b.name, strerror(errno));
-    int r = record_file(s, key, user, t);
+    const char *iwhy = indexed ? NULL : strerror(errno);
+    r = record_file(s, key, user, t);
     int e = errno;
+    if (r == 0 && !indexed && s->warn != NULL)
+        s->warn("unable to write %s/" USERS_DIR "/%s (%s): recording without the cap", s->dir,
+                b.name, iwhy);
     /* Dead lines are most of it: keep the file, and every count, short. */
     if (r == 0 && indexed && c.dead * 2 > c.lines + (c.listed ? 0 : 1))
         (void)bucket_rewrite(s, &b, keep_live, NULL);
