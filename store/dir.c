@@ -271,7 +271,7 @@ static int bucket_lock(struct store *s, const char *user, struct bucket *b, cons
         close(fd);
         b->fd = -1;
     }
-    *why = "replaced again and again";
+    *why = strerror(EAGAIN); /* replaced at each try */
     bucket_close(b);
     return -1;
 }
@@ -557,10 +557,9 @@ static int dir_record(struct store *s, const char *key, const char *user, time_t
     /* A renewal, or a key taken over from another user, or a user under the cap. The
      * record at key being this user's already is a renewal whatever the index says (a
      * record made before the index was). */
-    int mine = 0;
     if (max > 0 && c.held >= max) {
         struct stat dst;
-        mine = fstat(s->dirfd, &dst) == 0 && live_for(s, &dst, key, user, time(NULL));
+        int mine = fstat(s->dirfd, &dst) == 0 && live_for(s, &dst, key, user, time(NULL));
         if (!mine) {
             *held = c.held;
             bucket_close(&b);
