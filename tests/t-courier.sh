@@ -41,9 +41,10 @@ relay_query() {
     if granted "$1" RELAY_DIR="$store"; then echo granted; else echo refused; fi
 }
 
-# records: how many allowances the store holds (its dot files, such as a lock, are none).
+# records: how many allowances the store holds (its dot files, such as a lock, are none, nor
+# is anything in the per-user cap's index, .users).
 records() {
-    find "$store" -type f ! -name ".*" | wc -l | tr -d ' '
+    find "$store" -path "$store/.users" -prune -o -type f ! -name ".*" -print | wc -l | tr -d ' '
 }
 
 # install_wrapper NAME SERVER [RELAY-ALLOW]: the example NAME (relay-imapd or relay-pop3d)

@@ -199,9 +199,10 @@ hostile_allow() {
     cmp -s "$out/env.plain" "$out/env.allow" ||
         ha_why="$ha_why; the next program's environment changed"
     cmp -s "$out/before" "$out/after" || ha_why="$ha_why; something outside the store changed"
-    # The store's lock file (.lock) is made by the first writer; it may appear.
+    # The store's lock file (.lock) is made by the first writer; it may appear, and so may
+    # the per-user cap's index (.users) of a login with a user name.
     ha_names=$(comm -3 "$out/sbefore" "$out/safter" | sed 's/^\t//; s/ .*//' |
-        grep -v '^\.lock$' | sort -u | tr '\n' ' ')
+        grep -v '^\.lock$' | grep -v '^\.users\(/\|$\)' | sort -u | tr '\n' ' ')
     if [ -z "$ha_key" ]; then
         [ -z "$ha_names" ] || ha_why="$ha_why; the store changed: $ha_names"
     else

@@ -85,7 +85,7 @@ start_run() {
 }
 
 records() {
-    find "$1" -type f ! -name ".*" | wc -l | tr -d ' '
+    find "$1" -path "$1/.users" -prune -o -type f ! -name ".*" -print | wc -l | tr -d ' '
 }
 
 for f in pop3d.run imapd.run smtpd.run; do

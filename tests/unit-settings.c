@@ -630,6 +630,46 @@ static void test_redis(void)
     }
 }
 
+/* RELAY_USER_MAX: 0 (no cap) to 100000, default 10; anything else warns and is 10, never 0:
+ * an invalid value must not lift the cap. */
+static void test_user_max(void)
+{
+    static const struct {
+        const char *v;
+        long want;
+        int warns;
+    } cases[] = {
+        {NULL, 10, 0},     {"10", 10, 0},    {"0", 0, 0},      {"1", 1, 0},
+        {"100000", 100000, 0}, {"100001", 10, 1}, {"", 10, 1},  {"-1", 10, 1},
+        {"010", 10, 1},    {" 5", 10, 1},    {"5 ", 10, 1},    {"+5", 10, 1},
+        {"5x", 10, 1},     {"0x5", 10, 1},   {"99999999999999999999", 10, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct settings s;
+        char err[4096];
+        const char *v = cases[i].v;
+        set_case(&env_cases[0]);
+        if (v != NULL)
+            setenv("RELAY_USER_MAX", v, 1);
+        else
+            unsetenv("RELAY_USER_MAX");
+        memset(&s, 0x5a, sizeof s);
+        load_captured(&s, err, sizeof err);
+        CHECK_LONG(s.user_max, cases[i].want, "RELAY_USER_MAX \"%s\": %ld", v ? v : "(unset)",
+                   cases[i].want);
+        if (cases[i].warns) {
+            char want[256];
+            snprintf(want, sizeof want,
+                     "unit-settings: warning: RELAY_USER_MAX must be a number from 0 to 100000, "
+                     "not \"%s\": using 10\n", v);
+            CHECK_STR(err, want, "RELAY_USER_MAX \"%s\": one warning", v);
+        } else {
+            CHECK_STR(err, "", "RELAY_USER_MAX \"%s\": no warning", v ? v : "(unset)");
+        }
+    }
+    unsetenv("RELAY_USER_MAX");
+}
+
 int main(void)
 {
     log_init("unit-settings");
@@ -637,6 +677,7 @@ int main(void)
     test_load();
     test_nat64();
     test_switches();
+    test_user_max();
     test_cdb();
     test_redis();
     return unit_done();
