@@ -42,6 +42,47 @@
 #define LIST_REQ (LIST_GETS * (sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX + 24) + PASS_MAX + 256)
 /* AUTH and one command: a SET of a record is the longest. */
 #define SHORT_REQ (2 * RECORD_MAX + PASS_MAX + 256)
+/* AUTH and a login's EVAL: the script, the record, two keys (one holds the user) and the
+ * arguments (the user again). */
+#define EVAL_REQ (4096 + PASS_MAX + 256)
+/* The key of a user's index: a sorted set of the user's keys, scored by login time. No
+ * address key starts with "user:", and the listing's SCAN asks for strings only. */
+#define USER_PREFIX STORE_REDIS_PREFIX "user:"
+
+/* ---- the scripts ----------------------------------------------------------------------- */
+
+/* A login, under a cap: counting the user's live allowances and writing the record and its
+ * index entry are one step, since Redis runs a script alone. KEYS[1] the record, KEYS[2] the
+ * user's index; ARGV: the record, its TTL, the login time, the oldest live login time, the
+ * cap (0: none), KEY, the user. Index members whose record is gone, stale or another user's
+ * (a NAT address taken over) are dropped as they are met. Returns 0 for a renewal of the
+ * user's own live allowance, count + 1 for a new one, -count when count (the user's other
+ * live allowances) is the cap or more: nothing is then written. Each GET of another key is a
+ * pcall: a key that is not a string is not an allowance. Sent whole every time (no EVALSHA):
+ * no NOSCRIPT after a restart or a failover, one round trip, and the script is the binary's. */
+static const char RECORD_SCRIPT[] =
+    "local rec,idx,ttl,cut,max,key,user=KEYS[1],KEYS[2],tonumber(ARGV[2]),"
+    "tonumber(ARGV[4]),tonumber(ARGV[5]),ARGV[6],ARGV[7]\n"
+    "local function live(v,k)\n"
+    " if type(v)~='string' then return false end\n"
+    " local t,rk,u=string.match(v,'^relaylease2 (%d+) (%S+) (%S*)\\n$')\n"
+    " return u==user and rk==k and tonumber(t)>=cut\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE',idx,'-inf','('..ARGV[4])\n"
+    "local mine=live(redis.pcall('GET',rec),key)\n"
+    "local n=0\n"
+    "if max>0 and not mine then\n"
+    " for _,m in ipairs(redis.call('ZRANGE',idx,0,-1)) do\n"
+    "  if m~=key and live(redis.pcall('GET','" STORE_REDIS_PREFIX "'..m),m) then n=n+1\n"
+    "  else redis.call('ZREM',idx,m) end\n"
+    " end\n"
+    " if n>=max then return -n end\n"
+    "end\n"
+    "redis.call('SET',rec,ARGV[1],'EX',ttl)\n"
+    "redis.call('ZADD',idx,ARGV[3],key)\n"
+    "if redis.call('TTL',idx)<ttl then redis.call('EXPIRE',idx,ttl) end\n"
+    "if mine then return 0 end\n"
+    "return n+1\n";
 
 /* ---- the record ------------------------------------------------------------------------- */
 
@@ -285,21 +326,23 @@ static int redis_sweep(struct store *s, long expiry, int dry_run, struct sweep_s
     return -1;
 }
 
-static int set_once(struct store *s, const struct timespec *deadline, const char *rkey,
-                    size_t rklen, const char *value, size_t vlen, const char *ttl,
-                    int *readonly)
+/* One write to the primary: SET (argc 5) or a login's EVAL, whose reply *v gives. A reply
+ * other than the one expected is an error; READONLY (*readonly) comes from a replica that a
+ * sentinel still named as the primary, before it heard of the failover: the caller asks again. */
+static int write_once(struct store *s, const struct timespec *deadline, int argc,
+                      const char *const *argv, const size_t *lens, long long *v, int *readonly)
 {
     const struct settings_redis *r = &s->cfg->redis;
     struct exchange x;
-    char req[SHORT_REQ];
+    char req[EVAL_REQ];
     x.req = req;
     x.cap = sizeof req;
     char buf[SHORT_BUF];
     struct resp_item it[1];
     size_t n;
     const char *why = "";
-    const char *argv[] = {"SET", rkey, value, "EX", ttl};
-    size_t lens[] = {3, rklen, vlen, 2, strlen(ttl)};
+    const char *cmd = argv[0];
+    int eval = strcmp(cmd, "EVAL") == 0;
 
     *readonly = 0;
     x.deadline = *deadline;
@@ -307,17 +350,25 @@ static int set_once(struct store *s, const struct timespec *deadline, const char
         s->why = why[0] != '\0' ? why : NULL;
         return -1;
     }
-    int ok = add(&x, 5, argv, lens) == 0 && send_all(&x, r, &why) == 0 &&
+    int ok = add(&x, argc, argv, lens) == 0 && send_all(&x, r, &why) == 0 &&
              auth_ok(&x, r, &why) == 0 && reply(&x, r, it, 1, &n, &why) == 0;
-    if (ok && !(it[0].type == RESP_STATUS && it[0].len == 2 && memcmp(it[0].p, "OK", 2) == 0)) {
+    if (ok && (eval ? it[0].type != RESP_INTEGER
+                    : !(it[0].type == RESP_STATUS && it[0].len == 2 &&
+                        memcmp(it[0].p, "OK", 2) == 0))) {
         ok = 0;
         errno = EPROTO;
-        /* A replica that a sentinel still named as the primary, before it heard of the
-         * failover: ask again. */
         *readonly = it[0].type == RESP_ERROR && it[0].len >= 8 &&
                     memcmp(it[0].p, "READONLY", 8) == 0;
-        why = it[0].type == RESP_ERROR ? server_said("SET", &it[0]) : "an unexpected reply to SET";
+        why = it[0].type == RESP_ERROR ? server_said(cmd, &it[0])
+              : eval                   ? "an unexpected reply to EVAL"
+                                       : "an unexpected reply to SET";
+    } else if (ok && redis_leftover(&x.c)) {
+        ok = 0;
+        errno = EPROTO;
+        why = "more replies than were asked for";
     }
+    if (ok && eval)
+        *v = it[0].n;
     int e = errno;
     redis_close(&x.c);
     errno = e;
@@ -325,15 +376,23 @@ static int set_once(struct store *s, const struct timespec *deadline, const char
     return ok ? 0 : -1;
 }
 
+/* The record script's reply, as it may be: 0 or count + 1 (at most max; with no cap, 0 or 1),
+ * or -count with count at least max. */
+static int counted_ok(long long v, long max)
+{
+    if (max == 0)
+        return v == 0 || v == 1;
+    return (v >= 0 && v <= max) || (v < 0 && v >= -(long long)LONG_MAX && -v >= max);
+}
+
 static int redis_record(struct store *s, const char *key, const char *user, time_t t, long max,
                         long *held)
 {
-    (void)max; /* the cap: not yet */
-    (void)held;
     struct addr a;
     unsigned bits;
     s->why = NULL;
-    if (addr_key_parse(&a, &bits, key) != 0 || (user[0] != '\0' && !store_user_ok(user))) {
+    if (addr_key_parse(&a, &bits, key) != 0 || (user[0] != '\0' && !store_user_ok(user)) ||
+        max < 0) {
         errno = EINVAL;
         return -1;
     }
@@ -341,23 +400,54 @@ static int redis_record(struct store *s, const char *key, const char *user, time
     if (t == STORE_NOW)
         t = now;
     char rkey[sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX];
+    char ukey[sizeof USER_PREFIX + STORE_USER_MAX];
     char value[RECORD_MAX];
-    char ttl[32];
+    char ttl[32], when[32], cutoff[32], cap[32];
     int klen = snprintf(rkey, sizeof rkey, STORE_REDIS_PREFIX "%s", key);
+    int ulen = snprintf(ukey, sizeof ukey, USER_PREFIX "%s", user);
     int vlen = snprintf(value, sizeof value, MAGIC "%lld %s %s\n", (long long)t, key, user);
     long age = store_age(t, now);
     long left = s->cfg->expiry + TTL_MARGIN - (age > 0 ? age : 0);
     /* A login time from an import may be old: what would expire at once lives a second. */
     (void)snprintf(ttl, sizeof ttl, "%ld", left > 0 ? left : 1L);
+    (void)snprintf(when, sizeof when, "%lld", (long long)t);
+    /* The oldest login still live, by this host's clock, as a reader would judge it. */
+    (void)snprintf(cutoff, sizeof cutoff, "%lld", (long long)now - s->cfg->expiry);
+    (void)snprintf(cap, sizeof cap, "%ld", max);
+
+    /* An empty user is never counted nor indexed: a plain SET, as before the cap. */
+    const char *set[] = {"SET", rkey, value, "EX", ttl};
+    size_t setl[] = {3, (size_t)klen, (size_t)vlen, 2, strlen(ttl)};
+    const char *eval[] = {"EVAL", RECORD_SCRIPT, "2", rkey, ukey, value, ttl, when, cutoff, cap,
+                          key, user};
+    size_t evall[] = {4, sizeof RECORD_SCRIPT - 1, 1, (size_t)klen, (size_t)ulen, (size_t)vlen,
+                      strlen(ttl), strlen(when), strlen(cutoff), strlen(cap), strlen(key),
+                      strlen(user)};
+    int plain = user[0] == '\0';
+    int argc = plain ? 5 : 12;
+    const char *const *argv = plain ? set : eval;
+    const size_t *lens = plain ? setl : evall;
 
     /* One deadline for both tries: the login waits RELAY_REDIS_TIMEOUT at most. */
     int readonly;
+    long long v = 0;
     struct timespec deadline;
     redis_deadline(&deadline, s->cfg->redis.timeout_ms);
-    int rc = set_once(s, &deadline, rkey, (size_t)klen, value, (size_t)vlen, ttl, &readonly);
+    int rc = write_once(s, &deadline, argc, argv, lens, &v, &readonly);
     if (rc != 0 && readonly && s->cfg->redis.nsentinels > 0)
-        rc = set_once(s, &deadline, rkey, (size_t)klen, value, (size_t)vlen, ttl, &readonly);
-    return rc;
+        rc = write_once(s, &deadline, argc, argv, lens, &v, &readonly);
+    if (rc != 0 || plain)
+        return rc;
+    if (!counted_ok(v, max)) {
+        errno = EPROTO;
+        s->why = "an unexpected reply to EVAL";
+        return -1;
+    }
+    if (v < 0) {
+        *held = (long)-v;
+        return 1;
+    }
+    return 0;
 }
 
 /* The caller has checked that key fits. */
@@ -471,7 +561,7 @@ static int list_gets(struct store *s, struct exchange *x, char (*keys)[ADDR_KEY_
         set_key(&r, keys[i], strlen(keys[i]));
         switch (judge(&it[0], &r, &bad)) {
         case STORE_FOUND:
-            if (store_fresh(r.time, now, expiry))
+            if (expiry < 0 || store_fresh(r.time, now, expiry))
                 fn(&r, arg);
             break;
         case STORE_MISSING: /* expired between the SCAN and the GET */
@@ -556,49 +646,86 @@ static int list_batch(struct store *s, struct exchange *x, char *cursor, long ex
     return 0;
 }
 
+/* A connection for a long exchange (a listing, a revocation): buf is malloc'd, LIST_BUF for
+ * the replies and LIST_REQ for the requests, and AUTH is done. Returns 0, or -1 (buf freed,
+ * *why set or ""). */
+static int open_long(struct store *s, struct exchange *x, int writer, char **buf,
+                     const char **why)
+{
+    const struct settings_redis *rs = &s->cfg->redis;
+    *why = "";
+    *buf = malloc(LIST_BUF + LIST_REQ);
+    if (*buf == NULL)
+        return -1;
+    x->req = *buf + LIST_BUF;
+    x->cap = LIST_REQ;
+    redis_deadline(&x->deadline, rs->timeout_ms);
+    if (begin(x, rs, writer, *buf, LIST_BUF, why) != 0) {
+        free(*buf);
+        return -1;
+    }
+    if (x->authed && (send_all(x, rs, why) != 0 || auth_ok(x, rs, why) != 0)) {
+        int e = errno;
+        redis_close(&x->c);
+        free(*buf);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+static void close_long(struct exchange *x, char *buf)
+{
+    int e = errno;
+    redis_close(&x->c);
+    free(buf);
+    errno = e;
+}
+
+/* Every string key under relaylease:, SCAN batch by batch: fn for each valid record (fresh
+ * ones only, unless expiry is negative), then after(aarg), if not NULL, once per batch. */
+static int scan_all(struct store *s, struct exchange *x, long expiry,
+                    void (*fn)(const struct record *r, void *arg), void *arg,
+                    int (*after)(struct store *s, struct exchange *x, void *aarg,
+                                 const char **why),
+                    void *aarg, const char **why)
+{
+    char cursor[24] = "0";
+    time_t now = time(NULL);
+    for (long batches = 0;; batches++) {
+        if (batches == LIST_BATCHES_MAX) {
+            errno = EPROTO;
+            *why = "SCAN did not come to an end";
+            return -1;
+        }
+        if (list_batch(s, x, cursor, expiry, now, fn, arg, why) != 0)
+            return -1;
+        if (after != NULL && after(s, x, aarg, why) != 0)
+            return -1;
+        if (strcmp(cursor, "0") == 0)
+            break;
+    }
+    if (redis_leftover(&x->c)) {
+        errno = EPROTO;
+        *why = "more replies than were asked for";
+        return -1;
+    }
+    return 0;
+}
+
 static int redis_list(struct store *s, long expiry, void (*fn)(const struct record *r, void *arg),
                       void *arg)
 {
-    const struct settings_redis *rs = &s->cfg->redis;
     struct exchange x;
     const char *why = "";
-    char *buf = malloc(LIST_BUF + LIST_REQ);
+    char *buf;
     s->why = NULL;
-    if (buf == NULL)
-        return -1;
-    x.req = buf + LIST_BUF;
-    x.cap = LIST_REQ;
-    redis_deadline(&x.deadline, rs->timeout_ms);
-    if (begin(&x, rs, 0, buf, LIST_BUF, &why) != 0) {
+    if (open_long(s, &x, 0, &buf, &why) != 0) {
         s->why = why[0] != '\0' ? why : NULL;
-        free(buf);
         return -1;
     }
-    char cursor[24] = "0";
-    time_t now = time(NULL);
-    int rc = 0;
-    if (x.authed && (send_all(&x, rs, &why) != 0 || auth_ok(&x, rs, &why) != 0))
-        rc = -1;
-    for (long batches = 0; rc == 0; batches++) {
-        if (batches == LIST_BATCHES_MAX) {
-            errno = EPROTO;
-            why = "SCAN did not come to an end";
-            rc = -1;
-        } else if (list_batch(s, &x, cursor, expiry, now, fn, arg, &why) != 0) {
-            rc = -1;
-        } else if (strcmp(cursor, "0") == 0) {
-            if (redis_leftover(&x.c)) {
-                errno = EPROTO;
-                why = "more replies than were asked for";
-                rc = -1;
-            }
-            break;
-        }
-    }
-    int e = errno;
-    redis_close(&x.c);
-    free(buf);
-    errno = e;
+    int rc = scan_all(s, &x, expiry, fn, arg, NULL, NULL, &why);
+    close_long(&x, buf);
     s->why = rc != 0 && why[0] != '\0' ? why : NULL;
     return rc;
 }
