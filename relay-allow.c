@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,6 +41,20 @@ static const char *login_user(void)
         return "";
     }
     return user;
+}
+
+/* The client for a warning: its address as the server gave it, and the key it is stored
+ * under when that says something else ("2001:db8:1:2::5 (key 2001:db8:1:2::/64)"). */
+static const char *client_shown(const char *text, const char *key)
+{
+    static char out[128];
+    char shown[ADDR_KEY_MAX];
+    addr_key_show(shown, sizeof shown, key);
+    if (strcmp(text, shown) == 0)
+        (void)snprintf(out, sizeof out, "%.64s", text);
+    else
+        (void)snprintf(out, sizeof out, "%.64s (key %s)", text, shown);
+    return out;
 }
 
 static void allow(const struct settings *cfg)
@@ -80,15 +95,21 @@ static void allow(const struct settings *cfg)
         log_warn("unable to open store %s: %s: nothing recorded", store_where(cfg),
                  strerror(errno));
     } else {
-        if (store_record(&store, key, user) != 0)
+        long held;
+        enum store_login done = store_login(&store, key, user, cfg->user_max, &held);
+        if (done == STORE_LOGIN_FAILED)
             log_warn("unable to record %s in %s: %s", key, store_where(cfg), store_error(&store));
+        else if (done == STORE_LOGIN_OVER_CAP)
+            log_warn("user %s over RELAY_USER_MAX: %ld live allowances, %s not recorded", user,
+                     held, client_shown(text, key));
         else if (cfg->log)
             log_info("recorded %s user=%s", key, user[0] != '\0' ? user : "-");
         store_close(&store);
 
         /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; the login never
-         * waits. */
-        trigger_rebuild(cfg, TRIGGER_DETACH, key, log_warn);
+         * waits. Over the cap nothing changed. */
+        if (done != STORE_LOGIN_OVER_CAP)
+            trigger_rebuild(cfg, TRIGGER_DETACH, key, log_warn);
     }
     /* The session must not go on as the store's account. */
     if (owner_leave(&saved) != 0)

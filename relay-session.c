@@ -51,6 +51,8 @@ struct session {
     int logged_in;                  /* the child said the login succeeded */
     char user[STORE_USER_MAX + 1];
     int failing;                    /* the last record failed: already warned about */
+    int over_cap;                   /* the user held RELAY_USER_MAX allowances: warned */
+    char shown[128];                /* the client for a warning (client_key) */
     struct timespec due;            /* the next refresh (CLOCK_MONOTONIC) */
 };
 
@@ -94,6 +96,13 @@ static int client_key(struct session *s)
     case ADDR_CLIENT_OK:
         break;
     }
+    /* Its address as tcpserver gave it, and the key when that says something else. */
+    char key[ADDR_KEY_MAX];
+    addr_key_show(key, sizeof key, s->key);
+    if (strcmp(text, key) == 0)
+        (void)snprintf(s->shown, sizeof s->shown, "%.64s", text);
+    else
+        (void)snprintf(s->shown, sizeof s->shown, "%.64s (key %s)", text, key);
     return 0;
 }
 
@@ -175,14 +184,17 @@ static void record(struct session *s)
         s->failing = 1;
         return;
     }
+    long held = 0;
+    enum store_login done = STORE_LOGIN_FAILED;
     int r = store_open(&store, s->cfg, log_warn);
     if (r == 0) {
-        r = store_record(&store, s->key, s->user);
+        done = store_login(&store, s->key, s->user, s->cfg->user_max, &held);
+        r = done == STORE_LOGIN_FAILED ? -1 : 0;
         store_close(&store);
     }
     int e = errno;
     /* cdb mode (relay-cdb(8)): have tcpserver's rules cdb rebuilt; nobody waits for it. */
-    if (r == 0)
+    if (done == STORE_LOGIN_RECORDED)
         trigger_rebuild(s->cfg, TRIGGER_DETACH, s->key, log_warn);
     /* Root again, or this process would go on as the store's account: it must not. */
     if (owner_leave(&saved) != 0)
@@ -195,9 +207,15 @@ static void record(struct session *s)
         s->failing = 1;
         return;
     }
-    if (s->failing)
+    if (s->failing && done == STORE_LOGIN_RECORDED)
         log_info("recorded %s again", s->key);
     s->failing = 0;
+    /* Over the cap is not a failure: the store works, and the session goes on without its
+     * allowance. Said once: a refresh finds the same every RELAY_EXPIRY/3. */
+    if (done == STORE_LOGIN_OVER_CAP && !s->over_cap)
+        log_warn("user %s over RELAY_USER_MAX: %ld live allowances, %s not recorded", s->user,
+                 held, s->shown);
+    s->over_cap = done == STORE_LOGIN_OVER_CAP;
 }
 
 static void now(struct timespec *t)
@@ -216,7 +234,7 @@ static void logged_in(struct session *s)
     else
         memcpy(s->user, s->line, s->len + 1);
     record(s);
-    if (s->cfg->log && !s->failing)
+    if (s->cfg->log && !s->failing && !s->over_cap)
         log_info("recorded %s user=%s%s", s->key, s->user[0] != '\0' ? s->user : "-",
                  s->refresh && !s->hung_up ? " (refreshed while the session lasts)" : "");
     now(&s->due);
