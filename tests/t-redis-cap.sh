@@ -24,13 +24,19 @@ need_built relay-allow relay-expire
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "the per-user cap on Redis"
 
-redis_start p && redis_start r p && redis_ready r || {
-    not_ok "a primary and its replica (link up) start"
+# The sentinels are for relay-expire, which writes to the primary they name and reads the
+# replica; the primary is stopped on purpose below, so they must not fail over meanwhile.
+REDIS_DOWN_AFTER=600000
+redis_cluster r || {
+    not_ok "a primary, its replica (link up) and three sentinels start"
     done_testing
 }
 export RELAY_DIR="$SCRATCH/no-such-store"
 pop="RELAY_LOG=0 RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
-admin_env="RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-admin RELAY_REDIS_PASSFILE=$REDIS_DIR/admin.pass"
+# relay-expire as the admin: on the primary alone, or as an SMTP host in cdb mode would run it
+# (writes to the primary through the sentinels, reads from its replica).
+admin_p="RELAY_LOG=0 RELAY_REDIS_TIMEOUT=5000 RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-admin RELAY_REDIS_PASSFILE=$REDIS_DIR/admin.pass"
+admin_r="RELAY_LOG=0 RELAY_REDIS_TIMEOUT=5000 RELAY_REDIS=unix:$(redis_sock r) RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass RELAY_REDIS_USER=relaylease-admin RELAY_REDIS_PASSFILE=$REDIS_DIR/admin.pass"
 err=$SCRATCH/err
 ran=$SCRATCH/ran
 
@@ -168,6 +174,7 @@ like "$(cat "$err")" "relay-allow: warning: unable to record 192.0.2.90 in redis
     "an index of the wrong type: one line saying why"
 is "$(wc -l <"$err" | tr -d ' ')" 1 "an index of the wrong type: one line only"
 is "$(value 192.0.2.90)" "" "an index of the wrong type: nothing recorded"
+redis_admin p DEL relaylease:user:mallory relaylease:192.0.2.84 >/dev/null
 
 diag "the POP account's ACL of old (SET only): the login goes on, and says why"
 redis_admin p ACL SETUSER relaylease-pop -eval >/dev/null
@@ -216,5 +223,141 @@ else
     is "$(cat "$SCRATCH/race1.err" "$SCRATCH/race2.err" | grep -v -c 'over RELAY_USER_MAX')" 0 \
         "and nothing else said"
 fi
+
+# ---- revocation (relay-expire -r / -a) -----------------------------------------------------
+
+# expire ENV ARGS...: relay-expire with ENV's settings; its output in $out, stderr in $err,
+# its exit status in $rc.
+out=$SCRATCH/out
+expire() {
+    ex_env=$1
+    shift
+    # shellcheck disable=SC2086 # one word each
+    env $ex_env "$RELAY_BIN/relay-expire" "$@" >"$out" 2>"$err"
+    rc=$?
+}
+# gone_whole KEY USER: neither the record nor the index entry is there.
+gone_whole() {
+    [ -z "$(value "$1")" ] && [ -z "$(redis_admin p ZSCORE "relaylease:user:$2" "$1")" ]
+}
+
+if ! "$RELAY_BIN/relay-expire" -x 2>&1 | grep -q -- '-r USER'; then
+    skip "revocation on Redis" "this relay-expire has no -r or -a"
+    done_testing
+fi
+
+diag "relay-expire -r: more allowances than a batch, one never indexed"
+max=0
+i=0
+while [ "$i" -lt 150 ]; do
+    login henry "10.1.$((i / 100)).$((i % 100 + 1))" || break
+    i=$((i + 1))
+done
+is "$(redis_admin p ZCARD relaylease:user:henry)" 150 "henry holds 150 indexed allowances"
+now=$(date +%s)
+redis_admin p SET relaylease:10.1.9.9 "relaylease2 $now 10.1.9.9 henry
+" EX 600 >/dev/null
+expire "$admin_r" -r henry
+is "$rc" 0 "relay-expire -r henry: exit 0"
+is "$(grep -c '^removed 10\.1\.[0-9.]* henry [0-9]*$' "$out")" 151 \
+    "relay-expire -r henry: one line for each of the 151 (150 indexed, 1 not)"
+is "$(cat "$err")" "" "relay-expire -r henry: nothing on stderr"
+is "$(redis_admin p KEYS 'relaylease:10.1.*')" "" "no record of henry's is left"
+is "$(redis_admin p EXISTS relaylease:user:henry)" 0 "henry's index is gone"
+is "$(redis_admin r KEYS 'relaylease:10.1.*')" "" \
+    "when relay-expire returns, the replica holds none of them either"
+expire "$admin_r" -r henry
+is "$rc" 1 "relay-expire -r henry again: exit 1, nothing left"
+
+diag "relay-expire -a: the record and its index entry"
+max=5
+login ivan 192.0.2.120
+login ivan 192.0.2.121
+expire "$admin_r" -a 192.0.2.120
+is "$rc" 0 "relay-expire -a 192.0.2.120: exit 0"
+like "$(cat "$out")" "removed 192.0.2.120 ivan *" "relay-expire -a: the line"
+check "relay-expire -a: record and index entry gone" gone_whole 192.0.2.120 ivan
+is "$(members ivan)" "192.0.2.121 " "relay-expire -a: ivan's other allowance is left"
+
+diag "relay-expire -a: an invalid value under a relaylease key is removed, reported, not counted"
+redis_admin p SET relaylease:192.0.2.122 "relaylease2 0123 192.0.2.122 ivan
+" >/dev/null
+expire "$admin_p" -a 192.0.2.122
+is "$rc" 1 "an invalid value: exit 1 (no allowance was removed)"
+like "$(cat "$err")" "*removed an invalid record*relaylease:192.0.2.122*" "an invalid value: reported"
+is "$(value 192.0.2.122)" "" "an invalid value: gone"
+
+diag "a revocation waits for the replica"
+login judy 192.0.2.130
+check "the replica holds judy's record" eventually 60 on_replica 192.0.2.130 judy
+redis_admin r CLIENT PAUSE 1500 WRITE >/dev/null
+expire "$admin_r" -a 192.0.2.130
+is "$rc" 0 "with the replica's replication paused a moment: exit 0"
+is "$(redis_admin r GET relaylease:192.0.2.130)" "" "when relay-expire returns, the replica no longer holds it"
+login judy 192.0.2.131
+check "the replica holds judy's record" eventually 60 on_replica 192.0.2.131 judy
+redis_admin r CLIENT PAUSE 60000 WRITE >/dev/null
+expire "$admin_r" -a 192.0.2.131
+redis_admin r CLIENT UNPAUSE >/dev/null
+is "$rc" 111 "with the replica paused for longer than relay-expire waits: exit 111"
+like "$(cat "$out")" "removed 192.0.2.131 judy *" "the removal is still reported"
+like "$(cat "$err")" "*192.0.2.131*" "and a line says the replica did not confirm it"
+is "$(value 192.0.2.131)" "" "it is gone from the primary"
+
+diag "a login during a revocation is removed whole or survives whole"
+max=0
+for variant in stopped batches; do
+    i=0
+    while [ "$i" -lt 100 ]; do
+        login kate "10.2.$((i / 100)).$((i % 100 + 1))" || break
+        i=$((i + 1))
+    done
+    if [ "$variant" = stopped ]; then
+        # Both sent to the stopped primary: Redis runs one script, then the other.
+        redis_pause p
+        # shellcheck disable=SC2086
+        env $admin_p "$RELAY_BIN/relay-expire" -r kate >"$out" 2>"$err" &
+        ex_pid=$!
+        # shellcheck disable=SC2046,SC2086
+        env $pop RELAY_USER_MAX=0 $(client_env 10.2.9.1) USER=kate RELAY_REDIS_TIMEOUT=5000 \
+            "$RELAY_BIN/relay-allow" true 2>"$SCRATCH/login.err" &
+        lg_pid=$!
+        sleep 0.5 # not a measure: either order is checked below
+        redis_resume p
+        wait "$lg_pid"
+        wait "$ex_pid"
+    else
+        # relay-expire held after sending its first batch (its second sendto, AUTH being the
+        # first): the login runs between two batches.
+        if ! command -v strace >/dev/null 2>&1; then
+            skip "a login between two batches" "strace is not installed"
+            continue
+        fi
+        # shellcheck disable=SC2086
+        ASAN_OPTIONS=detect_leaks=0 env $admin_p strace -qq -o /dev/null -e trace=sendto \
+            -e inject=sendto:delay_exit=3000000:when=2 "$RELAY_BIN/relay-expire" -r kate \
+            >"$out" 2>"$err" &
+        ex_pid=$!
+        # shellcheck disable=SC2317 # called through eventually
+        first_batch_ran() {
+            [ "$(redis_admin p ZCARD relaylease:user:kate)" -lt 100 ]
+        }
+        check "the first batch ran" eventually 60 first_batch_ran
+        login kate 10.2.9.1
+        wait "$ex_pid"
+    fi
+    [ ! -s "$err" ] || diag <"$err"
+    if grep -q '^removed 10\.2\.9\.1 kate' "$out"; then
+        diag "$variant: the login came before the revocation's end"
+        check "$variant: the login's allowance was removed whole" gone_whole 10.2.9.1 kate
+    else
+        diag "$variant: the login came after the revocation's end"
+        like "$(value 10.2.9.1)" "relaylease2 * 10.2.9.1 kate" "$variant: the login survived whole: its record"
+        is "$(members kate)" "10.2.9.1 " "$variant: the login survived whole: its index entry, alone"
+    fi
+    is "$(redis_admin p KEYS 'relaylease:10.2.[0-8].*')" "" \
+        "$variant: every allowance from before the revocation is gone"
+    redis_admin p DEL relaylease:10.2.9.1 relaylease:user:kate >/dev/null
+done
 
 done_testing
