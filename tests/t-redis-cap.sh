@@ -47,7 +47,7 @@ login() {
     lg_user=$1 lg_addr=$2
     shift 2
     rm -f "$ran"
-    # shellcheck disable=SC2046,SC2086 # one word each
+    # shellcheck disable=SC2046,SC2086,SC2016 # one word each; $1 is the inner sh's
     env $pop RELAY_USER_MAX="$max" $(client_env "$lg_addr") USER="$lg_user" "$@" \
         "$RELAY_BIN/relay-allow" sh -c ': >"$1"' sh "$ran" 2>"$err"
     [ -e "$ran" ]
@@ -237,6 +237,7 @@ expire() {
     rc=$?
 }
 # gone_whole KEY USER: neither the record nor the index entry is there.
+# shellcheck disable=SC2317 # called through check
 gone_whole() {
     [ -z "$(value "$1")" ] && [ -z "$(redis_admin p ZSCORE "relaylease:user:$2" "$1")" ]
 }
