@@ -1,5 +1,6 @@
 #!/bin/sh
 # run: quick
+# shellcheck disable=SC2016 # RESP replies and an inner sh's $1: the $ are literal
 # t-redis-cap.sh: RELAY_USER_MAX on Redis (issue 12), through relay-allow with the shipped ACL
 # (the POP account runs the record script), a primary and its replica:
 #   - the cap's rules: a renewal is not counted; an address another user took over frees a
@@ -47,7 +48,7 @@ login() {
     lg_user=$1 lg_addr=$2
     shift 2
     rm -f "$ran"
-    # shellcheck disable=SC2046,SC2086,SC2016 # one word each; $1 is the inner sh's
+    # shellcheck disable=SC2046,SC2086 # one word each
     env $pop RELAY_USER_MAX="$max" $(client_env "$lg_addr") USER="$lg_user" "$@" \
         "$RELAY_BIN/relay-allow" sh -c ': >"$1"' sh "$ran" 2>"$err"
     [ -e "$ran" ]
@@ -223,6 +224,52 @@ else
     is "$(cat "$SCRATCH/race1.err" "$SCRATCH/race2.err" | grep -v -c 'over RELAY_USER_MAX')" 0 \
         "and nothing else said"
 fi
+
+# ---- the script's reply, checked strictly ---------------------------------------------------
+
+diag "replies a real server would not give to the record script"
+fake_bin=$STANDINS/fakeredis
+n=0
+# reply_case MAX REPLY WANT DESC: relay-allow for bob from 192.0.2.200 with RELAY_USER_MAX=MAX,
+# against fakeredis answering REPLY (fakeredis escapes) to its one request; its stderr must
+# match WANT.
+reply_case() {
+    n=$((n + 1))
+    printf 'wait\nsend %s\n' "$2" >"$SCRATCH/fake$n.script"
+    start_bg "$fake_bin" -r "$SCRATCH/fake$n.ready" -l "$SCRATCH/fake$n.log" \
+        "unix:$SCRATCH/fake$n.sock" "$SCRATCH/fake$n.script" 2>>"$SCRATCH/fake.err"
+    appears "$SCRATCH/fake$n.ready" || not_ok "fakeredis $n listens"
+    rm -f "$ran"
+    env RELAY_LOG=0 RELAY_REDIS="unix:$SCRATCH/fake$n.sock" RELAY_USER_MAX="$1" \
+        TCPREMOTEIP=192.0.2.200 USER=bob "$RELAY_BIN/relay-allow" sh -c ': >"$1"' sh "$ran" \
+        2>"$err"
+    if [ -e "$ran" ]; then
+        like "$(cat "$err")" "$3" "$4"
+    else
+        not_ok "$4: the login goes on"
+    fi
+    stop_pid "$LAST_PID"
+}
+bad="relay-allow: warning: unable to record 192.0.2.200 in redis unix:*: an unexpected reply to EVAL"
+reply_case 2 ':0\r\n' "" "0 (a renewal): nothing said"
+reply_case 2 ':2\r\n' "" "2 under a cap of 2 (the second allowance): nothing said"
+reply_case 2 ':-2\r\n' "*user bob over RELAY_USER_MAX: 2 live allowances, 192.0.2.200 not recorded" \
+    "-2 under a cap of 2: over the cap"
+reply_case 2 ':-7\r\n' "*user bob over RELAY_USER_MAX: 7 live allowances, 192.0.2.200 not recorded" \
+    "-7 under a cap of 2 (the cap was lowered): over the cap, 7"
+reply_case 2 ':3\r\n' "$bad" "3 under a cap of 2: refused"
+reply_case 2 ':-1\r\n' "$bad" "-1 under a cap of 2: refused (not over the cap)"
+reply_case 0 ':2\r\n' "$bad" "2 with no cap: refused"
+reply_case 0 ':-1\r\n' "$bad" "-1 with no cap: refused"
+reply_case 2 ':-9223372036854775808\r\n' "$bad" "the most negative integer: refused"
+reply_case 2 '+OK\r\n' "$bad" "+OK: refused"
+reply_case 2 '$1\r\n1\r\n' "$bad" "a bulk string: refused"
+reply_case 2 '*1\r\n$1\r\n1\r\n' "relay-allow: warning: unable to record 192.0.2.200 in redis unix:*: an array*" "an array: refused"
+reply_case 2 '$-1\r\n' "$bad" "nil: refused"
+reply_case 2 ':1\r\n:1\r\n' "*: more replies than were asked for" "two replies: refused"
+reply_case 2 '-ERR Error running script\r\n' "*: EVAL: ERR Error running script" \
+    "an error: refused, the server's words given"
+like "$(cat "$SCRATCH/fake1.log")" "EVAL *" "the request is an EVAL"
 
 # ---- revocation (relay-expire -r / -a) -----------------------------------------------------
 
