@@ -13,6 +13,8 @@
 #   - hostile index contents (members that are not keys, a member whose key is not a string)
 #     count for nothing, and an index key of the wrong type makes the login's record fail
 #     with one line, the login going on;
+#   - the script's reply is checked strictly (fakeredis): only 0, count + 1 up to the cap,
+#     or -count at or past it; anything else is one line and nothing more;
 #   - both in flight: two logins of one user under a cap of 1, their EVALs sent while the
 #     primary is stopped (SIGSTOP), then run one after the other: exactly one is recorded,
 #     one index entry, one over-cap line;
