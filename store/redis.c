@@ -86,6 +86,12 @@ static const char RECORD_SCRIPT[] =
     "if mine then return 0 end\n"
     "return n+1\n";
 
+/* The script, a record, its key, the user's index key, KEY, the user and four numbers, with
+ * room for the framing; AUTH has its own PASS_MAX + 256. */
+_Static_assert(sizeof RECORD_SCRIPT + RECORD_MAX + 2 * STORE_USER_MAX + 4 * ADDR_KEY_MAX + 512 <=
+                   4096,
+               "EVAL_REQ holds a login's EVAL");
+
 /* Revocation of one key: KEYS[1] the record, ARGV[1] KEY, and ARGV[2] if given the user it
  * must name (else it is left). Deletes it and its entry in its user's index; returns {} or
  * {value} (a value longer than a record comes back empty: the caller reports it invalid). */
