@@ -53,16 +53,38 @@ rec="relaylease2 1700000000 192.0.2.7 bob
 
 is "$(redis_as pop p SET relaylease:192.0.2.7 "$rec" EX 960)" OK "pop: SET relaylease:KEY VALUE EX 960"
 is "$(redis_admin p TTL relaylease:192.0.2.7)" 960 "pop: the key has its TTL"
-refuses pop p "pop: no GET" GET relaylease:192.0.2.7
+# The record script (store/redis.c) reads records and keeps the user's index: the POP account
+# may GET, EVAL and touch sorted sets and TTLs under relaylease:*, and nothing more.
+is "$(redis_as pop p GET relaylease:192.0.2.7)" "$(printf '%s' "$rec")" "pop: may GET relaylease:KEY (the record script reads)"
+is "$(redis_as pop p EXPIRE relaylease:192.0.2.7 960)" 1 "pop: may EXPIRE relaylease:KEY"
+is "$(redis_as pop p TTL relaylease:192.0.2.7)" 960 "pop: may TTL relaylease:KEY"
+is "$(redis_as pop p EVAL "return redis.call('GET', KEYS[1])" 1 relaylease:192.0.2.7)" \
+    "$(printf '%s' "$rec")" "pop: may EVAL a script that reads relaylease:KEY"
+is "$(redis_as pop p ZADD relaylease:user:bob 1700000000 192.0.2.7)" 1 "pop: may ZADD relaylease:user:USER"
+is "$(redis_as pop p ZRANGE relaylease:user:bob 0 -1)" 192.0.2.7 "pop: may ZRANGE relaylease:user:USER"
+is "$(redis_as pop p ZREMRANGEBYSCORE relaylease:user:bob -inf '(0')" 0 "pop: may ZREMRANGEBYSCORE"
+is "$(redis_as pop p ZREM relaylease:user:bob 192.0.2.7)" 1 "pop: may ZREM"
 refuses pop p "pop: no DEL" DEL relaylease:192.0.2.7
+like "$(redis_as pop p EVAL "return redis.call('DEL', KEYS[1])" 1 relaylease:192.0.2.7)" \
+    "*can't run this command*" "pop: no DEL from a script"
+like "$(redis_as pop p EVAL "return redis.call('FLUSHALL')" 0)" "*can't run this command*" \
+    "pop: no FLUSHALL from a script"
+like "$(redis_as pop p EVAL "return redis.call('GET', 'foo')" 0)" "*can't access*keys*" \
+    "pop: no key outside relaylease:* from a script"
+like "$(redis_as pop p EVAL "return redis.call('SET', KEYS[1], 'x')" 1 foo)" "*NOPERM*" \
+    "pop: no key outside relaylease:* from a script, even one named in KEYS"
+refuses pop p "pop: no FUNCTION LOAD" FUNCTION LOAD "#!lua name=x
+redis.register_function('f', function() return 1 end)"
+refuses pop p "pop: no SCRIPT LOAD (EVAL sends the script every time)" SCRIPT LOAD "return 1"
+refuses pop p "pop: no ZCARD" ZCARD relaylease:user:bob
 refuses pop p "pop: no SET of a key outside relaylease:*" SET foo x
-refuses pop p "pop: no SET ... GET (it reads)" SET relaylease:192.0.2.7 x GET
+is "$(redis_as pop p SET relaylease:192.0.2.7 "$rec" KEEPTTL GET)" "$(printf '%s' "$rec")" \
+    "pop: SET ... GET (it may read now)"
 refuses pop p "pop: no FLUSHALL" FLUSHALL
 refuses pop p "pop: no CONFIG" CONFIG GET '*'
 refuses pop p "pop: no KEYS" KEYS '*'
 refuses pop p "pop: no SCAN" SCAN 0
-refuses pop p "pop: no EXPIRE" EXPIRE relaylease:192.0.2.7 1
-refuses pop p "pop: no EVAL" EVAL "return 1" 0
+refuses pop p "pop: no PERSIST" PERSIST relaylease:192.0.2.7
 refuses pop p "pop: no ACL" ACL LIST
 is "$(redis_admin p GET foo)" bar "pop: foo is untouched"
 
@@ -164,8 +186,8 @@ while [ "$run" -lt "$runs" ]; do
         ok "after the primary's death, the three sentinels name the replica"
         is "$(redis_as pop r SET relaylease:192.0.2.8 "$rec" EX 960)" OK \
             "on the promoted replica, the POP account's SET works"
-        refuses pop r "on the promoted replica, the POP account still cannot GET" \
-            GET relaylease:192.0.2.8
+        refuses pop r "on the promoted replica, the POP account still cannot DEL" \
+            DEL relaylease:192.0.2.8
         refuses smtp r "on the promoted replica, the SMTP account still cannot SET" \
             SET relaylease:192.0.2.8 x
         is "$(redis_as smtp r GET relaylease:192.0.2.8)" "$(printf '%s' "$rec")" \

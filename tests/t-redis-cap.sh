@@ -1,0 +1,220 @@
+#!/bin/sh
+# run: quick
+# t-redis-cap.sh: RELAY_USER_MAX on Redis (issue 12), through relay-allow with the shipped ACL
+# (the POP account runs the record script), a primary and its replica:
+#   - the cap's rules: a renewal is not counted; an address another user took over frees a
+#     slot; an IPv6 /64 counts once; an empty user is never counted (nor indexed); 0 is no
+#     cap; a stale allowance, or an index entry whose record is gone, is not counted; over
+#     the cap nothing is written and one line says so (user, count, address); the login goes
+#     on every time;
+#   - the index relaylease:user:USER holds the user's keys, with a TTL at least the record's,
+#     and the replica holds both the record and its index entry after each login;
+#   - hostile index contents (members that are not keys, a member whose key is not a string)
+#     count for nothing, and an index key of the wrong type makes the login's record fail
+#     with one line, the login going on;
+#   - both in flight: two logins of one user under a cap of 1, their EVALs sent while the
+#     primary is stopped (SIGSTOP), then run one after the other: exactly one is recorded,
+#     one index entry, one over-cap line;
+#   - store-level revocation through relay-expire -r / -a when it has them (helper C's CLI):
+#     more members than a batch, an unindexed record, and a login between two batches.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_built relay-allow relay-expire
+# shellcheck source-path=SCRIPTDIR source=redis-lib.sh
+. "$(dirname "$0")/redis-lib.sh"
+redis_need "the per-user cap on Redis"
+
+redis_start p && redis_start r p && redis_ready r || {
+    not_ok "a primary and its replica (link up) start"
+    done_testing
+}
+export RELAY_DIR="$SCRATCH/no-such-store"
+pop="RELAY_LOG=0 RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
+admin_env="RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-admin RELAY_REDIS_PASSFILE=$REDIS_DIR/admin.pass"
+err=$SCRATCH/err
+ran=$SCRATCH/ran
+
+# login USER ADDRESS [VAR=value...]: relay-allow for USER's login from ADDRESS (the cap
+# RELAY_USER_MAX=$max unless a VAR says otherwise), with its stderr in $err. True if the
+# login went on (the next program ran).
+login() {
+    lg_user=$1 lg_addr=$2
+    shift 2
+    rm -f "$ran"
+    # shellcheck disable=SC2046,SC2086 # one word each
+    env $pop RELAY_USER_MAX="$max" $(client_env "$lg_addr") USER="$lg_user" "$@" \
+        "$RELAY_BIN/relay-allow" sh -c ': >"$1"' sh "$ran" 2>"$err"
+    [ -e "$ran" ]
+}
+# value KEY / idx USER: what the primary holds.
+value() {
+    redis_admin p GET "relaylease:$1"
+}
+members() {
+    redis_admin p ZRANGE "relaylease:user:$1" 0 -1 | sort | tr '\n' ' '
+}
+# on_replica KEY USER: the replica holds the primary's record for KEY and KEY in USER's index.
+# shellcheck disable=SC2317 # called through eventually
+on_replica() {
+    [ "$(redis_admin r GET "relaylease:$1")" = "$(value "$1")" ] &&
+        [ -n "$(redis_admin r ZSCORE "relaylease:user:$2" "$1")" ]
+}
+# recorded USER ADDRESS KEY DESC: the login went on, said nothing, and KEY names USER on
+# the primary, in USER's index, and on the replica (both).
+recorded() {
+    rc_user=$1 rc_addr=$2 rc_key=$3 rc_desc=$4
+    if ! login "$rc_user" "$rc_addr"; then
+        not_ok "$rc_desc: the login goes on"
+        diag <"$err"
+        return
+    fi
+    is "$(cat "$err")" "" "$rc_desc: nothing said"
+    like "$(value "$rc_key")" "relaylease2 * $rc_key $rc_user" "$rc_desc: the record names $rc_user"
+    like " $(members "$rc_user")" "* $rc_key *" "$rc_desc: $rc_key is in $rc_user's index"
+    check "$rc_desc: the replica holds the record and the index entry" \
+        eventually 60 on_replica "$rc_key" "$rc_user"
+}
+# over USER ADDRESS COUNT DESC: the login went on, nothing was written for ADDRESS, and the
+# one line names the user, the count and the address.
+over() {
+    ov_user=$1 ov_addr=$2 ov_n=$3 ov_desc=$4
+    ov_before=$(value "$ov_addr")
+    if ! login "$ov_user" "$ov_addr"; then
+        not_ok "$ov_desc: the login goes on"
+        diag <"$err"
+        return
+    fi
+    like "$(cat "$err")" \
+        "relay-allow: warning: user $ov_user over RELAY_USER_MAX: $ov_n live allowances, $ov_addr* not recorded" \
+        "$ov_desc: one line (user, count, address)"
+    is "$(wc -l <"$err" | tr -d ' ')" 1 "$ov_desc: one line only"
+    is "$(value "$ov_addr")" "$ov_before" "$ov_desc: nothing written for $ov_addr"
+}
+
+# ---- the cap's rules ---------------------------------------------------------------------
+
+max=2
+diag "cap 2"
+recorded bob 192.0.2.1 192.0.2.1 "bob's first allowance"
+is "$(redis_admin p TYPE relaylease:user:bob)" zset "bob's index is a sorted set"
+ttl_rec=$(redis_admin p TTL relaylease:192.0.2.1)
+ttl_idx=$(redis_admin p TTL relaylease:user:bob)
+check "the index's TTL ($ttl_idx) is at least the record's ($ttl_rec)" test "$ttl_idx" -ge "$ttl_rec"
+recorded bob 192.0.2.2 192.0.2.2 "bob's second allowance"
+over bob 192.0.2.3 2 "bob's third, over the cap"
+recorded bob 192.0.2.1 192.0.2.1 "a renewal of bob's first, at the cap"
+is "$(members bob)" "192.0.2.1 192.0.2.2 " "bob's index: his two keys"
+
+diag "another user takes over one of bob's addresses (NAT)"
+recorded alice 192.0.2.2 192.0.2.2 "alice from bob's second address"
+recorded bob 192.0.2.3 192.0.2.3 "bob's third, now that alice holds his second"
+is "$(members bob)" "192.0.2.1 192.0.2.3 " "bob's index dropped the address alice took over"
+
+diag "an IPv6 /64 counts once"
+recorded carol 2001:db8:1:2::5 2001:db8:1:2::_64 "carol from 2001:db8:1:2::5"
+recorded carol 2001:db8:1:2::6 2001:db8:1:2::_64 "carol from 2001:db8:1:2::6 (the same /64)"
+recorded carol 2001:db8:9::1 2001:db8:9::_64 "carol from another /64"
+over carol 192.0.2.50 2 "carol from an IPv4 address, over the cap"
+over carol 2001:db8:7::1 2 "carol from a third /64, over the cap"
+like "$(cat "$err")" "*2001:db8:7::1 (key 2001:db8:7::*) not recorded" \
+    "the line gives the key when it differs from the address"
+
+diag "an empty user is never counted"
+max=1
+for i in 60 61 62; do
+    login "" "192.0.2.$i"
+    is "$(cat "$err")" "" "no user, 192.0.2.$i: nothing said"
+    like "$(value "192.0.2.$i")" "relaylease2 * 192.0.2.$i " "no user, 192.0.2.$i: recorded"
+done
+is "$(redis_admin p KEYS 'relaylease:user:*' | grep -c -v 'user:[a-z]')" 0 "no index for an empty user"
+
+diag "0 is no cap"
+max=0
+for i in 70 71 72; do
+    recorded dave "192.0.2.$i" "192.0.2.$i" "no cap, dave's allowance $i"
+done
+is "$(members dave)" "192.0.2.70 192.0.2.71 192.0.2.72 " "no cap: dave's logins are still indexed"
+
+diag "what is not live is not counted"
+max=1
+now=$(date +%s)
+old=$((now - 1000))
+redis_admin p SET relaylease:192.0.2.80 "relaylease2 $old 192.0.2.80 erin
+" EX 100 >/dev/null
+redis_admin p ZADD relaylease:user:erin "$now" 192.0.2.80 >/dev/null
+redis_admin p ZADD relaylease:user:erin "$now" 192.0.2.81 >/dev/null
+redis_admin p ZADD relaylease:user:erin "$now" user:bob >/dev/null
+redis_admin p ZADD relaylease:user:erin "$now" user:erin >/dev/null
+redis_admin p ZADD relaylease:user:erin "$old" 192.0.2.83 >/dev/null
+redis_admin p SET relaylease:192.0.2.83 "relaylease2 $now 192.0.2.83 erin
+" EX 100 >/dev/null
+redis_admin p SET relaylease:192.0.2.84 "relaylease2 $now 192.0.2.99 erin
+" EX 100 >/dev/null
+redis_admin p ZADD relaylease:user:erin "$now" 192.0.2.84 >/dev/null
+# (192.0.2.83 is live and erin's, but its index entry is older than the expiry: dropped
+# unread, so not counted; the undercount is on the side of the login.)
+recorded erin 192.0.2.82 192.0.2.82 \
+    "a stale record, a gone one, a record naming another key and members that are no keys do not count"
+is "$(members erin)" "192.0.2.82 " "erin's index: only what counted"
+
+diag "a hostile index"
+redis_admin p SET relaylease:user:mallory x >/dev/null
+if login mallory 192.0.2.90; then
+    ok "an index of the wrong type: the login goes on"
+else
+    not_ok "an index of the wrong type: the login goes on"
+fi
+like "$(cat "$err")" "relay-allow: warning: unable to record 192.0.2.90 in redis *: EVAL: *WRONGTYPE*" \
+    "an index of the wrong type: one line saying why"
+is "$(wc -l <"$err" | tr -d ' ')" 1 "an index of the wrong type: one line only"
+is "$(value 192.0.2.90)" "" "an index of the wrong type: nothing recorded"
+
+diag "the POP account's ACL of old (SET only): the login goes on, and says why"
+redis_admin p ACL SETUSER relaylease-pop -eval >/dev/null
+max=5
+login frank 192.0.2.95
+like "$(cat "$err")" "relay-allow: warning: unable to record 192.0.2.95 in redis *: EVAL: NOPERM*" \
+    "no EVAL for the POP account: one line saying why"
+redis_admin p ACL SETUSER relaylease-pop +eval >/dev/null
+
+# ---- both in flight ----------------------------------------------------------------------
+
+diag "two logins of one user under a cap of 1, both sent before the primary runs either"
+if ! command -v strace >/dev/null 2>&1; then
+    skip "two logins in flight" "strace is not installed"
+else
+    max=1
+    redis_pause p
+    for i in 1 2; do
+        rm -f "$SCRATCH/race$i.trace"
+        # shellcheck disable=SC2046,SC2086
+        ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o "$SCRATCH/race$i.trace" -s 512 \
+            -e trace=sendto,write,writev env $pop RELAY_USER_MAX=1 RELAY_REDIS_TIMEOUT=5000 \
+            $(client_env "198.51.100.$i") USER=grace "$RELAY_BIN/relay-allow" true \
+            2>"$SCRATCH/race$i.err" &
+        eval "race_pid$i=\$!"
+    done
+    # shellcheck disable=SC2317 # called through eventually
+    sent() {
+        grep -q 'EVAL' "$SCRATCH/race1.trace" 2>/dev/null &&
+            grep -q 'EVAL' "$SCRATCH/race2.trace" 2>/dev/null
+    }
+    check "both logins sent their EVAL to the stopped primary" eventually 60 sent
+    redis_resume p
+    # shellcheck disable=SC2154 # set by the eval above
+    wait "$race_pid1"
+    # shellcheck disable=SC2154
+    wait "$race_pid2"
+    n=0
+    for i in 1 2; do
+        [ -z "$(value "198.51.100.$i")" ] || n=$((n + 1))
+    done
+    is "$n" 1 "exactly one of the two is recorded"
+    is "$(redis_admin p ZCARD relaylease:user:grace)" 1 "exactly one index entry"
+    is "$(cat "$SCRATCH/race1.err" "$SCRATCH/race2.err" | grep -c 'user grace over RELAY_USER_MAX: 1 live allowances')" \
+        1 "exactly one over-cap line"
+    is "$(cat "$SCRATCH/race1.err" "$SCRATCH/race2.err" | grep -v -c 'over RELAY_USER_MAX')" 0 \
+        "and nothing else said"
+fi
+
+done_testing
