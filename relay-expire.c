@@ -5,7 +5,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,13 +70,10 @@ static void usage(void)
     log_fatal(100, "usage: relay-expire [-n | -l | -r USER | -a ADDRESS]");
 }
 
-/* What a revocation removed: printed as it goes, and kept for the replica's confirmation. */
+/* A revocation's lines: each written as the store removes the record. */
 struct revoked {
     time_t now;
     int out_failed;     /* a line could not be written: the run ends in 111 */
-    size_t n, size;
-    struct record *recs;/* NULL when there is no replica to confirm (the directory store) */
-    int oom;            /* a record could not be kept: its confirmation is skipped, said */
 };
 
 static void print_revoked(const struct record *r, void *arg)
@@ -94,20 +90,6 @@ static void print_revoked(const struct record *r, void *arg)
     if (printf("removed %s %s %ld\n", shown, r->user[0] != '\0' ? r->user : "-", age) < 0 ||
         fflush(stdout) != 0)
         v->out_failed = 1;
-    if (v->recs == NULL && v->size == 0)
-        return;
-    if (v->n == v->size) {
-        size_t size = v->size * 2;
-        struct record *more = size / 2 == v->size && size <= SIZE_MAX / sizeof *more
-                                  ? realloc(v->recs, size * sizeof *more) : NULL;
-        if (more == NULL) {
-            v->oom = 1;
-            return;
-        }
-        v->recs = more;
-        v->size = size;
-    }
-    v->recs[v->n++] = *r;
 }
 
 /* The key -a names: an address as tcpserver gives it, keyed by the current policy as
@@ -139,50 +121,6 @@ static int revoke_target(char *key, const char *arg, const struct addr_policy *p
     return 0;
 }
 
-/* Redis: relay-check and the cdb rebuild on this host read the replica (RELAY_REDIS), which
- * applies the removal a moment after the primary. Wait, a bounded time, until it no longer
- * holds any removed record; a record there under the same key with another login time or
- * user is a login after the revocation, which stays. Returns 0, or -1 having said why. */
-#define CONFIRM_WAIT_MS 5000
-static int confirm_replica(const struct settings *cfg, const struct revoked *v)
-{
-    struct timespec start, now, pause = {0, 10 * 1000 * 1000};
-    if (clock_gettime(CLOCK_MONOTONIC, &start) != 0) {
-        log_warn("unable to read the clock: %s", strerror(errno));
-        return -1;
-    }
-    for (size_t i = 0; i < v->n;) {
-        struct record r;
-        const char *why;
-        char name[STORE_NAME_MAX];
-        const struct record *gone = &v->recs[i];
-        enum store_result res = store_lookup(cfg, gone->key, &r, &why);
-        if (res == STORE_ERROR) {
-            log_warn("unable to read %s to confirm its removal: %s",
-                     store_name(cfg, gone->key, name, sizeof name),
-                     why[0] != '\0' ? why : strerror(errno));
-            return -1;
-        }
-        if (res != STORE_FOUND || r.time != gone->time || strcmp(r.user, gone->user) != 0) {
-            i++;
-            continue;
-        }
-        if (clock_gettime(CLOCK_MONOTONIC, &now) != 0) {
-            log_warn("unable to read the clock: %s", strerror(errno));
-            return -1;
-        }
-        if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
-            CONFIRM_WAIT_MS) {
-            log_warn("%s still holds the removed record after %d s: this host may grant it "
-                     "until the replica catches up",
-                     store_name(cfg, gone->key, name, sizeof name), CONFIRM_WAIT_MS / 1000);
-            return -1;
-        }
-        (void)nanosleep(&pause, NULL);
-    }
-    return 0;
-}
-
 /* -r USER or -a (key). Prints each removed allowance, then rebuilds the cdb as a sweep does:
  * also when nothing was removed, so that a run after a failed rebuild (which left the cdb
  * granting what the store no longer holds) mends it. 0 removed something, 1 nothing, 111 an
@@ -191,20 +129,16 @@ static int revoke(const struct settings *cfg, struct store *store, const char *u
                   const char *key, const char *shown)
 {
     const char *where = store_where(cfg);
-    struct revoked v = {time(NULL), 0, 0, 0, NULL, 0};
+    struct revoked v = {time(NULL), 0};
     int status = 0;
-    if (store_home(cfg) == NULL) {
-        v.size = 16;
-        v.recs = malloc(v.size * sizeof *v.recs);
-        if (v.recs == NULL)
-            log_fatal(111, "out of memory");
-    }
     long n = user != NULL ? store_revoke_user(store, user, print_revoked, &v)
                           : store_revoke_key(store, key, print_revoked, &v);
+    /* On Redis the store also waits for this host's replica to drop what was removed (the
+     * cdb rebuild below and relay-check read it): a replica that lags is an error too. */
     if (n < 0) {
-        log_warn("unable to remove %s %s from %s: %s: stopped, nothing more removed",
-                     user != NULL ? "the allowances of user" : "the allowance for",
-                     user != NULL ? user : shown, where, store_error(store));
+        log_warn("unable to revoke %s %s in %s: %s (the lines printed were removed)",
+                 user != NULL ? "the allowances of user" : "the allowance for",
+                 user != NULL ? user : shown, where, store_error(store));
         status = 111;
     } else if (n == 0) {
         if (user != NULL)
@@ -218,13 +152,6 @@ static int revoke(const struct settings *cfg, struct store *store, const char *u
         status = 111;
     }
     store_close(store);
-    if (v.oom) {
-        log_warn("out of memory: not waiting for the replica to drop what was removed");
-        status = 111;
-    } else if (v.recs != NULL && v.n > 0 && confirm_replica(cfg, &v) != 0) {
-        status = 111;
-    }
-    free(v.recs);
     /* cdb mode (relay-cdb(8)): a full rescan, waited for, so that what was removed no longer
      * passes tcpserver when this returns. A login's incremental build checks each key it
      * adds against the store, so none brings a removed record back. */
@@ -239,7 +166,7 @@ int main(int argc, char **argv)
     struct store store;
     int dry_run = 0, list = 0, revokes = 0, opt;
     const char *user = NULL, *target = NULL;
-    char key[ADDR_KEY_MAX], shown[ADDR_KEY_MAX];
+    char key[ADDR_KEY_MAX] = "", shown[ADDR_KEY_MAX] = "";
 
     log_init("relay-expire");
     opterr = 0; /* one line of our own for a bad option, not getopt's as well */

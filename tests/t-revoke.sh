@@ -392,8 +392,8 @@ rallow 192.0.2.51 bob
 rallow 2001:db8:5:1::1 bob
 rallow 192.0.2.52 alice
 # A record of bob's that no login indexed: set by the admin, as an older writer or an import.
-redis_admin p SET relaylease:192.0.2.53 "relaylease2 $(date +%s) 192.0.2.53 bob" EX 3600 \
-    >/dev/null
+redis_admin p SET relaylease:192.0.2.53 "relaylease2 $(date +%s) 192.0.2.53 bob
+" EX 3600 >/dev/null
 check "the logins are on the replica" \
     eventually 30 replicated 192.0.2.51 2001:db8:5:1::_64 192.0.2.52 192.0.2.53
 is "$(cat "$SCRATCH/allow.err")" "" "the logins said nothing"
@@ -446,7 +446,8 @@ rexpire -a 192.0.2.55
 redis_admin r1 CLIENT UNPAUSE >/dev/null
 is "$rc" 111 "a replica that stays behind: 111"
 is "$(ageless "$SCRATCH/out")" "removed 192.0.2.55 carol N" "the removal was printed"
-like "$(cat "$SCRATCH/err")" "relay-expire: warning: *relaylease:192.0.2.55 still holds the removed record*" \
-    "with a warning naming the key"
+# (The store's reason: the replica still holds it, or its last answer did not come in time.)
+like "$(cat "$SCRATCH/err")" "relay-expire: warning: unable to revoke the allowance for 192.0.2.55 in redis *" \
+    "with a warning saying so"
 
 done_testing
