@@ -44,6 +44,7 @@
 int store_dir_open(struct store *s, const char *dir, log_fn *warn)
 {
     s->be = &store_dir_backend;
+    s->cfg = NULL; /* the defaults (expiry), unless store_open gives settings */
     s->why = NULL;
     s->dir = dir;
     s->lockfd = -1;
@@ -113,18 +114,482 @@ static int lock_shared(struct store *s)
     return lock_take(s->lockfd, LOCK_SH, LOCK_WAIT_MS);
 }
 
+static enum store_result check_record(int fd, struct record *r, const struct stat *dir,
+                                      const char **why);
+static void set_key(struct record *r, const char *key);
+
+/* ---- The per-user cap: one index file per user bucket under .users ------------------------
+ *
+ * A user name may hold '/' and '.' and be 255 bytes long, so it cannot name a file: the index
+ * of user U is .users/H, H the 16 hex digits of FNV-1a-64 of U. Two users whose names collide
+ * share a file and its lock; the lines carry the full name, so neither counts the other's.
+ * Each line is "KEY USER\n". The index is only a hint: a line counts only while the record at
+ * KEY is valid, names USER and is fresh, so a line whose record was taken over, swept or never
+ * written (a crash between the two writes) counts for nothing. The bucket's lock, held from
+ * the count to the rename of the record, is what makes the count and the write one step.
+ * Lock order: a bucket, then .lock; nothing takes a bucket while holding .lock. */
+#define USERS_DIR ".users"
+#define BUCKET_NAME_LEN 16
+/* A bucket holds the live lines of its users and at most as many dead ones (compaction):
+ * hundreds of lines at the most. A bigger one is not ours to trust: the cap is then off. */
+#define BUCKET_MAX 65536
+/* Read a bucket in pieces: relay-allow's memory is a login's. */
+#define BUCKET_BUF 2048
+/* The sweep or a compaction replaced the bucket between our open and our lock: again. */
+#define BUCKET_TRIES 3
+/* A line: a key, a space, a user name, a newline. */
+#define LINE_MAX_LEN (ADDR_KEY_MAX + 1 + STORE_USER_MAX + 1)
+
+struct bucket {
+    int udir;                          /* .users */
+    int fd;                            /* the bucket file, locked LOCK_EX; -1: none */
+    char name[BUCKET_NAME_LEN + 1];
+};
+
+static void bucket_name(const char *user, char out[BUCKET_NAME_LEN + 1])
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)user; *p != '\0'; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    for (int i = BUCKET_NAME_LEN - 1; i >= 0; i--, h >>= 4)
+        out[i] = "0123456789abcdef"[h & 15];
+    out[BUCKET_NAME_LEN] = '\0';
+}
+
+static int is_bucket_name(const char *name)
+{
+    return strlen(name) == BUCKET_NAME_LEN &&
+           strspn(name, "0123456789abcdef") == BUCKET_NAME_LEN;
+}
+
+static void bucket_close(struct bucket *b)
+{
+    if (b->fd >= 0)
+        close(b->fd); /* and with it the lock */
+    if (b->udir >= 0)
+        close(b->udir);
+    b->fd = -1;
+    b->udir = -1;
+}
+
+/* .users, made if missing (create). Only the store's owner may have written what is in it:
+ * a directory of its own, with no group or other bits. */
+static int users_open(struct store *s, int create, const char **why)
+{
+    struct stat dst, st;
+    if (fstat(s->dirfd, &dst) != 0) {
+        *why = strerror(errno);
+        return -1;
+    }
+    if (create && mkdirat(s->dirfd, USERS_DIR, 0700) != 0 && errno != EEXIST) {
+        *why = strerror(errno);
+        return -1;
+    }
+    int fd = openat(s->dirfd, USERS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        *why = errno == ENOTDIR || errno == ELOOP ? "not a directory" : strerror(errno);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        *why = strerror(errno);
+        close(fd);
+        return -1;
+    }
+    if (st.st_uid != dst.st_uid)
+        *why = "not owned by the store's owner";
+    else if ((st.st_mode & 077) != 0)
+        *why = "open to its group or others";
+    else
+        return fd;
+    close(fd);
+    return -1;
+}
+
+/* The bucket of user, open and locked (LOCK_EX, waiting as a writer waits for .lock). Returns
+ * 0, or -1 with *why (b closed). */
+static int bucket_lock(struct store *s, const char *user, struct bucket *b, const char **why)
+{
+    struct stat dst;
+    b->fd = -1;
+    bucket_name(user, b->name);
+    b->udir = users_open(s, 1, why);
+    if (b->udir < 0)
+        return -1;
+    if (fstat(s->dirfd, &dst) != 0) {
+        *why = strerror(errno);
+        bucket_close(b);
+        return -1;
+    }
+    for (int tries = 0; tries < BUCKET_TRIES; tries++) {
+        int fd = openat(b->udir, b->name,
+                        O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+        struct stat a, n;
+        if (fd < 0) {
+            *why = errno == ELOOP ? "a symbolic link" : strerror(errno);
+            bucket_close(b);
+            return -1;
+        }
+        b->fd = fd;
+        if (fstat(fd, &a) != 0) {
+            *why = strerror(errno);
+            bucket_close(b);
+            return -1;
+        }
+        if (!S_ISREG(a.st_mode))
+            *why = "not a regular file";
+        else if (a.st_uid != dst.st_uid)
+            *why = "not owned by the store's owner";
+        else if ((a.st_mode & 077) != 0)
+            *why = "open to its group or others";
+        else if (a.st_nlink != 1)
+            *why = "a file with more than one link";
+        else if (a.st_size > BUCKET_MAX)
+            *why = "too big";
+        else
+            *why = NULL;
+        if (*why != NULL) {
+            bucket_close(b);
+            return -1;
+        }
+        if (lock_take(fd, LOCK_EX, LOCK_WAIT_MS) != 0) {
+            *why = strerror(errno);
+            bucket_close(b);
+            return -1;
+        }
+        /* Still the file under the name: the sweep removes, and a compaction replaces, a
+         * bucket while holding its lock, which we may have been waiting for. */
+        if (fstatat(b->udir, b->name, &n, AT_SYMLINK_NOFOLLOW) == 0 && n.st_dev == a.st_dev &&
+            n.st_ino == a.st_ino) {
+            if (fstat(fd, &a) == 0 && a.st_size <= BUCKET_MAX)
+                return 0;
+            *why = "too big";
+            bucket_close(b);
+            return -1;
+        }
+        close(fd);
+        b->fd = -1;
+    }
+    *why = "replaced again and again";
+    bucket_close(b);
+    return -1;
+}
+
+/* Reading a bucket a line at a time, BUCKET_BUF bytes at a time. */
+struct lines {
+    int fd;
+    off_t off;          /* of the file, where the next read starts */
+    size_t have, pos;   /* buf[pos..have) is read and not yet returned */
+    int skipping;       /* inside a line too long to be one of ours */
+    int partial;        /* the file ends without a newline (a writer died mid-line) */
+    char buf[BUCKET_BUF];
+};
+
+static void lines_start(struct lines *l, int fd)
+{
+    l->fd = fd;
+    l->off = 0;
+    l->have = l->pos = 0;
+    l->skipping = l->partial = 0;
+}
+
+/* The next line, without its newline, or "" for one that is too long; NULL at the end, or
+ * on a read error (*err set). */
+static char *lines_next(struct lines *l, int *err)
+{
+    *err = 0;
+    for (;;) {
+        char *start = l->buf + l->pos;
+        char *nl = memchr(start, '\n', l->have - l->pos);
+        if (nl != NULL) {
+            *nl = '\0';
+            l->pos = (size_t)(nl - l->buf) + 1;
+            if (l->skipping) {
+                l->skipping = 0;
+                return l->buf + l->pos - 1; /* the empty string: a dead line */
+            }
+            return start;
+        }
+        /* No newline in what is left: keep it, read more. */
+        size_t left = l->have - l->pos;
+        if (left >= LINE_MAX_LEN) {
+            l->skipping = 1;
+            left = 0;
+        }
+        memmove(l->buf, start, left);
+        l->have = left;
+        l->pos = 0;
+        ssize_t got = pread(l->fd, l->buf + l->have, sizeof l->buf - 1 - l->have, l->off);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            *err = errno;
+            return NULL;
+        }
+        if (got == 0) {
+            l->partial = l->have > 0 || l->skipping;
+            return NULL;
+        }
+        l->off += got;
+        l->have += (size_t)got;
+    }
+}
+
+/* Split a line "KEY USER" in place. Returns 0, or -1 if it is not one of ours. */
+static int line_split(char *line, char **key, char **user)
+{
+    char *sp = strchr(line, ' ');
+    struct addr a;
+    unsigned bits;
+    if (sp == NULL || (size_t)(sp - line) >= ADDR_KEY_MAX)
+        return -1;
+    *sp = '\0';
+    *key = line;
+    *user = sp + 1;
+    if (addr_key_parse(&a, &bits, *key) != 0 || !store_user_ok(*user))
+        return -1;
+    return 0;
+}
+
+static long store_expiry(const struct store *s)
+{
+    return s->cfg != NULL ? s->cfg->expiry : SETTINGS_DEFAULT_EXPIRY;
+}
+
+/* Is the record at key valid, user's and fresh at now? */
+static int live_for(struct store *s, const struct stat *dst, const char *key, const char *user,
+                    time_t now)
+{
+    struct record r;
+    const char *why;
+    int fd = openat(s->dirfd, key, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    set_key(&r, key);
+    int ok = check_record(fd, &r, dst, &why) == STORE_FOUND && strcmp(r.user, user) == 0 &&
+             store_fresh(r.time, now, store_expiry(s));
+    close(fd);
+    return ok;
+}
+
+/* What a bucket says about user and key. */
+struct bucket_count {
+    long held;      /* distinct live keys of user's other than key */
+    long lines;     /* lines in the file */
+    long dead;      /* lines that count for nothing */
+    int listed;     /* the line "key user" is there */
+    int partial;    /* the last line has no newline */
+};
+
+/* Keys already counted, to count each once however often it is listed (it is not, but the
+ * file is only a hint): the first few suffice, a cap's worth of lines is short. */
+#define COUNTED_MAX 32
+
+static int bucket_count(struct store *s, const struct bucket *b, const char *user,
+                        const char *key, struct bucket_count *c)
+{
+    struct lines l;
+    struct stat dst;
+    char counted[COUNTED_MAX][ADDR_KEY_MAX];
+    int ncounted = 0, err;
+    time_t now = time(NULL);
+    memset(c, 0, sizeof *c);
+    if (fstat(s->dirfd, &dst) != 0)
+        return -1;
+    lines_start(&l, b->fd);
+    char *line;
+    while ((line = lines_next(&l, &err)) != NULL) {
+        char *k, *u;
+        c->lines++;
+        if (line_split(line, &k, &u) != 0) {
+            c->dead++;
+            continue;
+        }
+        int same = strcmp(u, user) == 0, here = strcmp(k, key) == 0;
+        if (same && here) {
+            c->listed = 1; /* renewed or not, it is about to be live */
+            continue;
+        }
+        if (!live_for(s, &dst, k, u, now)) {
+            c->dead++;
+            continue;
+        }
+        if (!same || here)
+            continue;
+        int seen = 0;
+        for (int i = 0; i < ncounted && !seen; i++)
+            seen = strcmp(counted[i], k) == 0;
+        if (seen)
+            continue;
+        if (ncounted < COUNTED_MAX)
+            memcpy(counted[ncounted++], k, strlen(k) + 1);
+        c->held++;
+    }
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    c->partial = l.partial;
+    if (l.partial)
+        c->lines++, c->dead++;
+    return 0;
+}
+
+/* Rewrite the bucket with only the lines keep() wants (a temp file in .users, renamed over
+ * it), while its lock is held; the new file is locked before it gets the name, so that no
+ * one can take it meanwhile. An empty result removes the bucket. Returns 0, or -1 (the old
+ * file stays: it is only a hint). *kept counts the lines kept. */
+/* Is the line "key user" in the file fd already? (A rewrite writes each line once.) */
+static int has_line(int fd, const char *key, const char *user)
+{
+    struct lines l;
+    char *line;
+    int err;
+    lines_start(&l, fd);
+    while ((line = lines_next(&l, &err)) != NULL) {
+        char *k, *u;
+        if (line_split(line, &k, &u) == 0 && strcmp(k, key) == 0 && strcmp(u, user) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int bucket_rewrite(struct store *s, struct bucket *b,
+                          int (*keep)(struct store *s, const struct stat *dst, const char *key,
+                                      const char *user, time_t now, const void *arg),
+                          const void *arg)
+{
+    char tmp[sizeof TEMP_PREFIX + 24 + BUCKET_NAME_LEN];
+    struct stat dst;
+    struct lines l;
+    int err, kept = 0;
+    time_t now = time(NULL);
+    if (fstat(s->dirfd, &dst) != 0)
+        return -1;
+    (void)snprintf(tmp, sizeof tmp, TEMP_PREFIX "%ld.%s", (long)getpid(), b->name);
+    /* Read back as it is written (has_line): not replace_open's write-only descriptor. */
+    int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+    int fd = openat(b->udir, tmp, flags, 0600);
+    if (fd < 0 && errno == EEXIST && unlinkat(b->udir, tmp, 0) == 0)
+        fd = openat(b->udir, tmp, flags, 0600);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        goto fail;
+    lines_start(&l, b->fd);
+    char *line;
+    while ((line = lines_next(&l, &err)) != NULL) {
+        char *k, *u;
+        if (line_split(line, &k, &u) != 0 || !keep(s, &dst, k, u, now, arg) ||
+            has_line(fd, k, u))
+            continue;
+        char out[LINE_MAX_LEN + 1];
+        int n = snprintf(out, sizeof out, "%s %s\n", k, u);
+        if (io_write(fd, out, (size_t)n) != 0)
+            goto fail;
+        kept++;
+    }
+    if (err != 0)
+        goto fail;
+    if (kept == 0) {
+        replace_abandon(fd, b->udir, tmp);
+        return unlinkat(b->udir, b->name, 0) == 0 || errno == ENOENT ? 0 : -1;
+    }
+    if (fchmod(fd, 0600) != 0 || renameat(b->udir, tmp, b->udir, b->name) != 0)
+        goto fail;
+    /* The new file, locked: ours from now on (the old one's lock goes with its close). */
+    close(b->fd);
+    b->fd = fd;
+    return 0;
+fail:
+    replace_abandon(fd, b->udir, tmp);
+    return -1;
+}
+
+static int keep_live(struct store *s, const struct stat *dst, const char *key, const char *user,
+                     time_t now, const void *arg)
+{
+    (void)arg;
+    return live_for(s, dst, key, user, now);
+}
+
+/* The record, as it has always been written: a temp file renamed over the key under .lock
+ * (shared). */
+static int record_file(struct store *s, const char *key, const char *user, time_t t);
+
 static int dir_record(struct store *s, const char *key, const char *user, time_t t, long max,
                       long *held)
 {
-    (void)max; /* the cap: not yet */
-    (void)held;
     struct addr a;
     unsigned bits;
     if (addr_key_parse(&a, &bits, key) != 0 || (user[0] != '\0' && !store_user_ok(user))) {
         errno = EINVAL;
         return -1;
     }
+    /* No name: nobody to count it against, and nothing to index. */
+    if (user[0] == '\0')
+        return record_file(s, key, user, t);
 
+    struct bucket b;
+    struct bucket_count c;
+    const char *why;
+    if (bucket_lock(s, user, &b, &why) != 0) {
+        if (s->warn != NULL)
+            s->warn("unable to lock %s/" USERS_DIR "/%s (%s): recording without the cap", s->dir,
+                    b.name, why);
+        return record_file(s, key, user, t);
+    }
+    if (bucket_count(s, &b, user, key, &c) != 0) {
+        if (s->warn != NULL)
+            s->warn("unable to read %s/" USERS_DIR "/%s (%s): recording without the cap",
+                    s->dir, b.name, strerror(errno));
+        bucket_close(&b);
+        return record_file(s, key, user, t);
+    }
+    /* A renewal, or a key taken over from another user, or a user under the cap. The
+     * record at key being this user's already is a renewal whatever the index says (a
+     * record made before the index was). */
+    int mine = 0;
+    if (max > 0 && c.held >= max) {
+        struct stat dst;
+        mine = fstat(s->dirfd, &dst) == 0 && live_for(s, &dst, key, user, time(NULL));
+        if (!mine) {
+            *held = c.held;
+            bucket_close(&b);
+            return 1;
+        }
+    }
+    /* The line first, the record second: a record never exists without its line, so a
+     * count can miss nothing that this code wrote. A crash between leaves a line with no
+     * record, which counts for nothing. */
+    int indexed;
+    if (!c.listed) {
+        char out[LINE_MAX_LEN + 2];
+        int n = snprintf(out, sizeof out, "%s%s %s\n", c.partial ? "\n" : "", key, user);
+        off_t end = lseek(b.fd, 0, SEEK_END);
+        indexed = end >= 0 && pwrite(b.fd, out, (size_t)n, end) == n;
+        if (!indexed && end >= 0)
+            (void)ftruncate(b.fd, end); /* no half line left behind */
+    } else {
+        /* The bucket's mtime is the last login of anyone in it: the sweep's clock. */
+        indexed = futimens(b.fd, NULL) == 0;
+    }
+    if (!indexed && s->warn != NULL)
+        s->warn("unable to write %s/" USERS_DIR "/%s (%s): recording without the cap", s->dir,
+                b.name, strerror(errno));
+    int r = record_file(s, key, user, t);
+    int e = errno;
+    /* Dead lines are most of it: keep the file, and every count, short. */
+    if (r == 0 && indexed && c.dead * 2 > c.lines + (c.listed ? 0 : 1))
+        (void)bucket_rewrite(s, &b, keep_live, NULL);
+    bucket_close(&b);
+    errno = e;
+    return r;
+}
+
+static int record_file(struct store *s, const char *key, const char *user, time_t t)
+{
     char line[RECORD_MAX];
     int len = snprintf(line, sizeof line, MAGIC "%s %s\n", key, user);
     char tmp[sizeof TEMP_PREFIX + 24 + ADDR_KEY_MAX];
@@ -355,6 +820,8 @@ static DIR *open_names(struct store *s)
     return d;
 }
 
+static void sweep_users(struct store *s, long expiry, int dry_run);
+
 /* Names are read without the lock and judged under it, a chunk at a time, so that a login
  * waits at most for one chunk of stats and unlinks, never for a whole sweep. */
 static int dir_sweep(struct store *s, long expiry, int dry_run, struct sweep_stats *st,
@@ -380,7 +847,7 @@ static int dir_sweep(struct store *s, long expiry, int dry_run, struct sweep_sta
                 break;
             }
             if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-                strcmp(de->d_name, LOCK_NAME) == 0)
+                strcmp(de->d_name, LOCK_NAME) == 0 || strcmp(de->d_name, USERS_DIR) == 0)
                 continue;
             size_t len = strlen(de->d_name);
             memcpy(names[count++], de->d_name, len + 1); /* d_name is at most NAME_MAX */
@@ -455,6 +922,7 @@ static int dir_sweep(struct store *s, long expiry, int dry_run, struct sweep_sta
         errno = saved;
         return -1;
     }
+    sweep_users(s, expiry, dry_run);
     return 0;
 }
 
@@ -514,26 +982,363 @@ static int dir_list(struct store *s, long expiry,
     return e != 0 ? -1 : 0;
 }
 
-static int dir_open(struct store *s, const struct settings *cfg)
+/* ---- The sweep of .users ------------------------------------------------------------------
+ * A bucket not written since expiry (and the slack) ago lists only logins made before then:
+ * none of them is live, so the whole file goes, under its lock (a login that has it open
+ * finds it gone and makes a new one). One busy with a login is fresh: passed over. */
+static void sweep_users(struct store *s, long expiry, int dry_run)
 {
-    return store_dir_open(s, cfg->dir, s->warn);
+    const char *why;
+    struct stat us;
+    if (fstatat(s->dirfd, USERS_DIR, &us, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+        return; /* no login with a user name since the store was made */
+    int udir = users_open(s, 0, &why);
+    if (udir < 0) {
+        if (s->warn != NULL)
+            s->warn("%s/" USERS_DIR " is unusable (%s): left alone", s->dir, why);
+        return;
+    }
+    int fd = dup(udir);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        if (s->warn != NULL)
+            s->warn("unable to read %s/" USERS_DIR ": %s", s->dir, strerror(errno));
+        close(udir);
+        return;
+    }
+    /* Names under .users are read and acted on one at a time: each removal is judged under
+     * its own lock, and a login that adds a name meanwhile is none of this pass's. */
+    rewinddir(d);
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        struct stat sb;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (fstatat(udir, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT && s->warn != NULL)
+                s->warn("unable to stat %s/" USERS_DIR "/%s: %s", s->dir, name, strerror(errno));
+            continue;
+        }
+        long age = store_age(sb.st_mtime, time(NULL));
+        if (is_temp(name) && S_ISREG(sb.st_mode)) {
+            if (!dry_run && (age > TEMP_MAX_AGE || age <= -(TEMP_MAX_AGE)) &&
+                unlinkat(udir, name, 0) != 0 && errno != ENOENT && s->warn != NULL)
+                s->warn("unable to remove %s/" USERS_DIR "/%s: %s", s->dir, name,
+                        strerror(errno));
+            continue;
+        }
+        if (!is_bucket_name(name) || !S_ISREG(sb.st_mode)) {
+            if (s->warn != NULL)
+                s->warn("%s/" USERS_DIR "/%s is not a user index: left alone", s->dir, name);
+            continue;
+        }
+        long keep = expiry + STORE_FUTURE_SLACK;
+        if (dry_run || (age <= keep && age > -keep))
+            continue;
+        int bfd = openat(udir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (bfd < 0)
+            continue;
+        struct stat a, n;
+        if (flock(bfd, LOCK_EX | LOCK_NB) == 0 && fstat(bfd, &a) == 0 &&
+            fstatat(udir, name, &n, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == n.st_ino &&
+            a.st_dev == n.st_dev) {
+            age = store_age(a.st_mtime, time(NULL));
+            if ((age > keep || age <= -keep) && unlinkat(udir, name, 0) != 0 &&
+                errno != ENOENT && s->warn != NULL)
+                s->warn("unable to remove %s/" USERS_DIR "/%s: %s", s->dir, name,
+                        strerror(errno));
+        }
+        close(bfd);
+        errno = 0;
+    }
+    if (errno != 0 && s->warn != NULL)
+        s->warn("unable to read %s/" USERS_DIR ": %s", s->dir, strerror(errno));
+    closedir(d);
+    close(udir);
 }
 
-/* Revocation: not yet. */
-static long dir_revoke_user(struct store *s, const char *user,
-                            void (*fn)(const struct record *r, void *arg), void *arg)
+/* ---- Revocation ----------------------------------------------------------------------------
+ * A record is removed under .lock held exclusively, after checking that the name still
+ * leads to the very file judged: a login renames its record under .lock shared, so it is
+ * either before the removal (and removed with it, whole) or after it (and survives, whole). */
+
+/* Take .lock exclusively, as the sweep does. */
+static int lock_exclusive(struct store *s)
 {
-    (void)s, (void)user, (void)fn, (void)arg;
-    errno = ENOTSUP;
-    return -1;
+    if (open_lock(s) != 0)
+        return -1;
+    return lock_take(s->lockfd, LOCK_EX, STORE_SWEEP_LOCK_WAIT * 1000L);
+}
+
+/* Open and validate the record at key: STORE_FOUND with r, its device and inode; an invalid
+ * one is reported (s->warn) and left alone. */
+static enum store_result judge(struct store *s, const struct stat *dst, const char *key,
+                               struct record *r, struct stat *st)
+{
+    const char *why = "";
+    set_key(r, key);
+    int fd = openat(s->dirfd, key, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return STORE_MISSING;
+        if (errno == ELOOP) {
+            if (s->warn != NULL)
+                s->warn("invalid record %s/%s: a symbolic link: left alone", s->dir, key);
+            return STORE_INVALID;
+        }
+        return STORE_ERROR;
+    }
+    enum store_result res = check_record(fd, r, dst, &why);
+    if (res == STORE_FOUND && fstat(fd, st) != 0)
+        res = STORE_ERROR;
+    int e = errno;
+    close(fd);
+    if (res == STORE_INVALID && s->warn != NULL)
+        s->warn("invalid record %s/%s: %s: left alone", s->dir, key, why);
+    errno = e;
+    return res;
+}
+
+/* Under .lock (exclusive): remove the record at key if it is still the file st names. */
+static int remove_same(struct store *s, const char *key, const struct stat *st)
+{
+    struct stat now;
+    if (fstatat(s->dirfd, key, &now, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 1 : -1;
+    if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
+        return 1; /* replaced meanwhile */
+    return unlinkat(s->dirfd, key, 0) == 0 ? 0 : -1;
+}
+
+struct line_match {
+    const char *key;   /* NULL: any key */
+    const char *user;
+};
+
+static int keep_unmatched(struct store *s, const struct stat *dst, const char *key,
+                          const char *user, time_t now, const void *arg)
+{
+    const struct line_match *m = arg;
+    if (strcmp(user, m->user) == 0 && (m->key == NULL || strcmp(key, m->key) == 0))
+        return 0;
+    return live_for(s, dst, key, user, now);
 }
 
 static long dir_revoke_key(struct store *s, const char *key,
                            void (*fn)(const struct record *r, void *arg), void *arg)
 {
-    (void)s, (void)key, (void)fn, (void)arg;
-    errno = ENOTSUP;
-    return -1;
+    struct addr a;
+    unsigned bits;
+    struct stat dst;
+    if (addr_key_parse(&a, &bits, key) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (fstat(s->dirfd, &dst) != 0)
+        return -1;
+    for (int tries = 0; tries < BUCKET_TRIES; tries++) {
+        struct record r;
+        struct stat st;
+        struct bucket b = {.udir = -1, .fd = -1};
+        const char *why;
+        switch (judge(s, &dst, key, &r, &st)) {
+        case STORE_FOUND:
+            break;
+        case STORE_MISSING:
+        case STORE_INVALID:
+            return 0;
+        case STORE_ERROR:
+            return -1;
+        }
+        /* The user's lock keeps their logins and their index out of the way; without it
+         * (the index unusable) the removal is as whole, only the line stays behind. */
+        if (r.user[0] != '\0' && bucket_lock(s, r.user, &b, &why) != 0 && s->warn != NULL)
+            s->warn("unable to lock %s/" USERS_DIR "/%s (%s): its line stays", s->dir, b.name,
+                    why);
+        if (lock_exclusive(s) != 0) {
+            int e = errno;
+            bucket_close(&b);
+            errno = e;
+            return -1;
+        }
+        int gone = remove_same(s, key, &st);
+        int e = errno;
+        flock(s->lockfd, LOCK_UN);
+        if (gone == 0 && b.fd >= 0) {
+            struct line_match m = {key, r.user};
+            (void)bucket_rewrite(s, &b, keep_unmatched, &m);
+        }
+        bucket_close(&b);
+        if (gone < 0) {
+            errno = e;
+            return -1;
+        }
+        if (gone == 0) {
+            if (fn != NULL)
+                fn(&r, arg);
+            return 1;
+        }
+        /* A login replaced it between our look and our lock: judge the new one. */
+    }
+    return 0;
+}
+
+/* A list of keys, grown as needed. */
+struct keys {
+    char (*k)[ADDR_KEY_MAX];
+    size_t n, cap;
+};
+
+static int keys_add(struct keys *ks, const char *key)
+{
+    for (size_t i = 0; i < ks->n; i++)
+        if (strcmp(ks->k[i], key) == 0)
+            return 0;
+    if (ks->n == ks->cap) {
+        size_t cap = ks->cap == 0 ? 64 : ks->cap * 2;
+        void *p = realloc(ks->k, cap * sizeof *ks->k);
+        if (p == NULL)
+            return -1;
+        ks->k = p;
+        ks->cap = cap;
+    }
+    memcpy(ks->k[ks->n++], key, strlen(key) + 1);
+    return 0;
+}
+
+/* Every key whose valid record names user, read without any lock: records that no index
+ * lists (old binaries, a login that went on without the cap, imports) are found here. */
+static int scan_user(struct store *s, const struct stat *dst, const char *user, struct keys *ks)
+{
+    DIR *d = open_names(s);
+    if (d == NULL)
+        return -1;
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        struct addr a;
+        unsigned bits;
+        struct record r;
+        const char *why;
+        if (addr_key_parse(&a, &bits, de->d_name) != 0) {
+            errno = 0;
+            continue;
+        }
+        set_key(&r, de->d_name);
+        int fd = openat(s->dirfd, de->d_name,
+                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0) {
+            int found = check_record(fd, &r, dst, &why) == STORE_FOUND;
+            close(fd);
+            if (found && strcmp(r.user, user) == 0 && keys_add(ks, de->d_name) != 0)
+                break;
+        }
+        errno = 0;
+    }
+    int e = errno;
+    closedir(d);
+    errno = e;
+    return e != 0 ? -1 : 0;
+}
+
+static long dir_revoke_user(struct store *s, const char *user,
+                            void (*fn)(const struct record *r, void *arg), void *arg)
+{
+    struct stat dst;
+    struct keys ks = {NULL, 0, 0};
+    struct bucket b = {.udir = -1, .fd = -1};
+    const char *why;
+    long removed = 0;
+    int failed = 0, saved = 0;
+    if (!store_user_ok(user)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (fstat(s->dirfd, &dst) != 0 || scan_user(s, &dst, user, &ks) != 0) {
+        free(ks.k);
+        return -1;
+    }
+    /* From here the user's logins wait: each one that finished before this point has its
+     * line in the index (the line comes first) or was found by the scan, and is removed;
+     * each one after it survives whole. */
+    if (bucket_lock(s, user, &b, &why) != 0) {
+        if (s->warn != NULL)
+            s->warn("unable to lock %s/" USERS_DIR "/%s (%s): removing what the scan found",
+                    s->dir, b.name, why);
+    } else {
+        struct lines l;
+        int err;
+        char *line;
+        lines_start(&l, b.fd);
+        while ((line = lines_next(&l, &err)) != NULL) {
+            char *k, *u;
+            if (line_split(line, &k, &u) == 0 && strcmp(u, user) == 0 && keys_add(&ks, k) != 0) {
+                err = errno;
+                break;
+            }
+        }
+        if (err != 0) {
+            failed = 1;
+            saved = err;
+        }
+    }
+    struct record *gone = failed ? NULL : malloc(SWEEP_CHUNK * sizeof *gone);
+    if (gone == NULL && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    /* In chunks under .lock, as the sweep works: logins of other users wait for one chunk. */
+    for (size_t i = 0; !failed && i < ks.n; i += SWEEP_CHUNK) {
+        size_t end = ks.n - i > SWEEP_CHUNK ? i + SWEEP_CHUNK : ks.n, ngone = 0;
+        if (lock_exclusive(s) != 0) {
+            failed = 1;
+            saved = errno;
+            break;
+        }
+        for (size_t j = i; j < end; j++) {
+            struct stat st;
+            struct record *r = &gone[ngone];
+            if (judge(s, &dst, ks.k[j], r, &st) != STORE_FOUND || strcmp(r->user, user) != 0)
+                continue;
+            int rm = remove_same(s, ks.k[j], &st);
+            if (rm == 0)
+                ngone++;
+            else if (rm < 0 && errno != ENOENT) {
+                failed = 1;
+                saved = errno;
+                break;
+            }
+        }
+        flock(s->lockfd, LOCK_UN);
+        /* Told outside the lock: fn may write to a pipe that is slow to drain. */
+        for (size_t j = 0; j < ngone; j++)
+            if (fn != NULL)
+                fn(&gone[j], arg);
+        removed += (long)ngone;
+    }
+    if (!failed && b.fd >= 0) {
+        struct line_match m = {NULL, user};
+        (void)bucket_rewrite(s, &b, keep_unmatched, &m);
+    }
+    bucket_close(&b);
+    free(gone);
+    free(ks.k);
+    if (failed) {
+        errno = saved;
+        return -1;
+    }
+    return removed;
+}
+
+static int dir_open(struct store *s, const struct settings *cfg)
+{
+    int r = store_dir_open(s, cfg->dir, s->warn);
+    s->cfg = cfg;
+    return r;
 }
 
 const struct store_backend store_dir_backend = {

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1304,6 +1305,361 @@ static void test_redis_record(void)
     CHECK(store_parse_redis(nul, sizeof nul - 1, &r, &why) == -1, "redis record with a NUL: invalid");
 }
 
+/* ---- the per-user cap and revocation (issue 12) ------------------------------------------ */
+
+/* What the store reported through s->warn: the last line, and how many. */
+static char warned[1024];
+static int nwarned;
+
+static void note_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note_warn(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(warned, sizeof warned, fmt, ap);
+    va_end(ap);
+    nwarned++;
+}
+
+/* The bucket of user under dir: dir/.users/ and FNV-1a-64 of the name in 16 hex digits. */
+static void bucket_of(char *buf, size_t size, const char *dir, const char *user)
+{
+    uint64_t h = 14695981039346656037ULL;
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)user; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    snprintf(buf, size, "%s/.users/%016llx", dir, (unsigned long long)h);
+}
+
+static long file_text(const char *path, char *buf, size_t size)
+{
+    char d[4096];
+    const char *slash = strrchr(path, '/');
+
+    snprintf(d, sizeof d, "%.*s", (int)(slash - path), path);
+    return slurp(d, slash + 1, buf, size);
+}
+
+static enum store_login login(struct store *s, const char *key, const char *user, long max,
+                              long *held)
+{
+    *held = -1;
+    return store_login(s, key, user, max, held);
+}
+
+static void test_cap(void)
+{
+    char dir[4096], b[4200], buf[8192];
+    struct store s;
+    struct stat st;
+    long held;
+    time_t now = time(NULL);
+
+    new_dir(dir, sizeof dir, "cap");
+    if (!CHECK(store_dir_open(&s, dir, note_warn) == 0, "store_open for the cap"))
+        return;
+    nwarned = 0;
+    CHECK(login(&s, "192.0.2.1", "bob", 2, &held) == STORE_LOGIN_RECORDED, "bob .1: recorded");
+    bucket_of(b, sizeof b, dir, "bob");
+    file_text(b, buf, sizeof buf);
+    CHECK_STR(buf, "192.0.2.1 bob\n", "the index line, in bob's bucket");
+    CHECK(lstat(b, &st) == 0 && (st.st_mode & 07777) == 0600, "the bucket is 0600");
+    path_of(buf, sizeof buf, dir, ".users");
+    CHECK(lstat(buf, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700,
+          ".users is a directory, 0700");
+    CHECK(login(&s, "192.0.2.1", "bob", 2, &held) == STORE_LOGIN_RECORDED, "renewal: recorded");
+    file_text(b, buf, sizeof buf);
+    CHECK_STR(buf, "192.0.2.1 bob\n", "a renewal adds no line");
+    CHECK(login(&s, "192.0.2.2", "bob", 2, &held) == STORE_LOGIN_RECORDED, "bob .2: recorded");
+    CHECK(login(&s, "192.0.2.3", "bob", 2, &held) == STORE_LOGIN_OVER_CAP, "bob .3: over the cap");
+    CHECK_LONG(held, 2, "with 2 held");
+    CHECK(!exists(dir, "192.0.2.3"), "nothing written over the cap");
+    file_text(b, buf, sizeof buf);
+    CHECK_STR(buf, "192.0.2.1 bob\n192.0.2.2 bob\n", "nor indexed");
+    CHECK(login(&s, "192.0.2.1", "bob", 2, &held) == STORE_LOGIN_RECORDED,
+          "a renewal at the cap is never refused");
+    CHECK(login(&s, "192.0.2.1", "bob", 1, &held) == STORE_LOGIN_RECORDED,
+          "nor over it (the cap lowered)");
+    CHECK(login(&s, "192.0.2.1", "alice", 2, &held) == STORE_LOGIN_RECORDED,
+          "alice takes .1 over (same NAT)");
+    CHECK(login(&s, "192.0.2.3", "bob", 2, &held) == STORE_LOGIN_RECORDED,
+          "which frees a slot of bob's");
+    CHECK(login(&s, "2001:db8:1:2::_64", "bob", 2, &held) == STORE_LOGIN_OVER_CAP,
+          "bob is at the cap again");
+    CHECK(login(&s, "2001:db8:1:2::_64", "carol", 1, &held) == STORE_LOGIN_RECORDED &&
+              login(&s, "2001:db8:1:2::_64", "carol", 1, &held) == STORE_LOGIN_RECORDED,
+          "a /64 is one key: counted once");
+    CHECK(login(&s, "192.0.2.4", "", 1, &held) == STORE_LOGIN_RECORDED &&
+              login(&s, "192.0.2.5", "", 1, &held) == STORE_LOGIN_RECORDED,
+          "an empty user is never counted");
+    bucket_of(b, sizeof b, dir, "");
+    CHECK(!is_regular(top, b + strlen(top) + 1), "nor indexed");
+    CHECK(login(&s, "192.0.2.6", "bob", 0, &held) == STORE_LOGIN_RECORDED &&
+              login(&s, "192.0.2.7", "bob", 0, &held) == STORE_LOGIN_RECORDED,
+          "max 0: no cap");
+    CHECK(store_record(&s, "192.0.2.8", "bob") == 0, "store_record: no cap");
+    CHECK(login(&s, "192.0.2.9", "bob", 5, &held) == STORE_LOGIN_OVER_CAP && held == 5,
+          "each of bob's live keys is counted: 5 (.2 .3 .6 .7 .8 and not .1, alice's)");
+    /* A stale record counts for nothing. */
+    set_time(dir, "192.0.2.8", now - 5000);
+    CHECK(login(&s, "192.0.2.9", "bob", 5, &held) == STORE_LOGIN_RECORDED,
+          "a stale record frees its slot");
+    /* A record with no line (made before the upgrade) is not counted, and renewed. */
+    put_str(dir, "192.0.2.20", "relaylease1 192.0.2.20 dave\n");
+    CHECK(login(&s, "192.0.2.21", "dave", 1, &held) == STORE_LOGIN_RECORDED,
+          "a record made before the index is not counted");
+    CHECK(login(&s, "192.0.2.20", "dave", 1, &held) == STORE_LOGIN_RECORDED,
+          "and its renewal is not refused");
+    CHECK_LONG(nwarned, 0, "no warning so far (%s)", warned);
+
+    /* A bad record under a listed key: counts for nothing. */
+    bucket_of(b, sizeof b, dir, "erin");
+    CHECK(login(&s, "192.0.2.30", "erin", 1, &held) == STORE_LOGIN_RECORDED, "erin .30");
+    path_of(buf, sizeof buf, dir, "192.0.2.30");
+    chmod(buf, 0666);
+    CHECK(login(&s, "192.0.2.31", "erin", 1, &held) == STORE_LOGIN_RECORDED,
+          "an invalid record does not count");
+    store_close(&s);
+}
+
+/* Lines that count for nothing, a line cut short, a bucket not to be trusted. */
+static void test_cap_index(void)
+{
+    char dir[4096], b[4200], buf[70000];
+    struct store s;
+    long held;
+    int i, fd;
+
+    new_dir(dir, sizeof dir, "capidx");
+    if (!CHECK(store_dir_open(&s, dir, note_warn) == 0, "store_open for the index"))
+        return;
+    nwarned = 0;
+    CHECK(login(&s, "192.0.2.1", "bob", 3, &held) == STORE_LOGIN_RECORDED, "bob .1");
+    bucket_of(b, sizeof b, dir, "bob");
+    /* Lines of no use: no record, another user's record, garbage, a long line, a line of a
+     * user that shares the bucket (a record of hers that is live). */
+    fd = open(b, O_WRONLY | O_APPEND);
+    if (fd >= 0) {
+        static char longline[5000];
+        memset(longline, 'x', sizeof longline - 2);
+        longline[sizeof longline - 2] = '\n';
+        dprintf(fd, "192.0.2.2 bob\n192.0.2.3 bob\nnot a line\n192.0.2.1 bob\n"
+                    "1.2.3.4.5 bob\n192.0.2.4 bad(user)\n192.0.2.5 eve\n");
+        if (write(fd, longline, strlen(longline)) < 0)
+            fail_setup("write", b);
+        dprintf(fd, "192.0.2.1 bob\n192.0.2.1 bob\n192.0.2.6 bo");
+        close(fd);
+    }
+    put_str(dir, "192.0.2.5", "relaylease1 192.0.2.5 eve\n");
+    CHECK(login(&s, "192.0.2.7", "bob", 2, &held) == STORE_LOGIN_RECORDED,
+          "only live lines of bob's count: .1 once");
+    file_text(b, buf, sizeof buf);
+    CHECK_STR(buf, "192.0.2.1 bob\n192.0.2.5 eve\n192.0.2.7 bob\n",
+              "dead lines were most of it: compacted (the cut line too)");
+    CHECK(login(&s, "192.0.2.8", "bob", 2, &held) == STORE_LOGIN_OVER_CAP && held == 2,
+          "bob holds .1 and .7");
+    /* A last line with no newline: the next line starts on a line of its own. */
+    fd = open(b, O_WRONLY | O_APPEND);
+    if (fd >= 0) {
+        dprintf(fd, "192.0.2.9 b");
+        close(fd);
+    }
+    CHECK(login(&s, "192.0.2.10", "carl", 3, &held) == STORE_LOGIN_RECORDED, "carl");
+    CHECK(login(&s, "192.0.2.8", "bob", 3, &held) == STORE_LOGIN_RECORDED, "bob .8 under 3");
+    file_text(b, buf, sizeof buf);
+    CHECK_STR(buf, "192.0.2.1 bob\n192.0.2.5 eve\n192.0.2.7 bob\n192.0.2.9 b\n192.0.2.8 bob\n",
+              "after a cut line, the new one on its own");
+    CHECK(login(&s, "192.0.2.11", "bob", 3, &held) == STORE_LOGIN_OVER_CAP && held == 3,
+          "and counted");
+    CHECK_LONG(nwarned, 0, "no warning so far (%s)", warned);
+
+    /* Fail-open: the bucket too big, a link, a directory; .users not the store's. */
+    fd = open(b, O_WRONLY | O_APPEND);
+    if (fd >= 0) {
+        memset(buf, '\n', 66000);
+        if (write(fd, buf, 66000) != 66000)
+            fail_setup("write", b);
+        close(fd);
+    }
+    CHECK(login(&s, "192.0.2.11", "bob", 3, &held) == STORE_LOGIN_RECORDED,
+          "a bucket over 64 KiB: recorded without the cap");
+    CHECK_LONG(nwarned, 1, "with one warning");
+    CHECK(strncmp(warned, "unable to lock ", 15) == 0 &&
+              strstr(warned, "/.users/") != NULL &&
+              strstr(warned, " (too big): recording without the cap") != NULL,
+          "the warning: %s", warned);
+    unlink(b);
+    if (symlink("/etc/passwd", b) != 0)
+        fail_setup("symlink", b);
+    nwarned = 0;
+    CHECK(login(&s, "192.0.2.12", "bob", 1, &held) == STORE_LOGIN_RECORDED &&
+              nwarned == 1 && strstr(warned, "(a symbolic link)") != NULL,
+          "a bucket that is a symbolic link: recorded without the cap, warned (%s)", warned);
+    unlink(b);
+    path_of(buf, sizeof buf, dir, ".users");
+    chmod(buf, 0755);
+    nwarned = 0;
+    CHECK(login(&s, "192.0.2.13", "bob", 1, &held) == STORE_LOGIN_RECORDED && nwarned == 1 &&
+              strstr(warned, "(open to its group or others)") != NULL,
+          ".users open to others: recorded without the cap, warned (%s)", warned);
+    chmod(buf, 0700);
+    nwarned = 0;
+    CHECK(login(&s, "192.0.2.13", "", 1, &held) == STORE_LOGIN_RECORDED && nwarned == 0,
+          "an empty user never touches .users");
+    for (i = 0; i < 3; i++)
+        CHECK(login(&s, "192.0.2.13", "bob", 1, &held) == STORE_LOGIN_RECORDED,
+              "bob again, the bucket made anew (%d)", i);
+    CHECK(is_regular(top, b + strlen(top) + 1), "the bucket is back");
+    store_close(&s);
+}
+
+static void test_cap_sweep(void)
+{
+    char dir[4096], b[4200], p[4200];
+    struct store s;
+    struct sweep_stats st;
+    long held;
+    time_t now = time(NULL);
+
+    new_dir(dir, sizeof dir, "capsweep");
+    if (!CHECK(store_dir_open(&s, dir, note_warn) == 0, "store_open for the sweep of .users"))
+        return;
+    nwarned = 0;
+    CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0 && nwarned == 0,
+          "a store with no .users: swept, nothing said");
+    login(&s, "192.0.2.1", "bob", 2, &held);
+    login(&s, "192.0.2.2", "alice", 2, &held);
+    bucket_of(b, sizeof b, dir, "bob");
+    set_time(top, b + strlen(top) + 1, now - 1000);
+    path_of(p, sizeof p, dir, ".users");
+    put_str(p, ".tmp.1.0000000000000000", "x");
+    set_time(p, ".tmp.1.0000000000000000", now - 100);
+    put_str(p, ".tmp.2.0000000000000000", "x");
+    put_str(p, "stranger", "x");
+    alarm(30);
+    CHECK(store_sweep(&s, 900, 1, &st, NULL, NULL) == 0, "a dry run");
+    CHECK(is_regular(top, b + strlen(top) + 1) && is_regular(p, ".tmp.1.0000000000000000"),
+          "a dry run removes nothing from .users");
+    nwarned = 0;
+    CHECK(store_sweep(&s, 900, 0, &st, NULL, NULL) == 0, "a sweep");
+    alarm(0);
+    CHECK_LONG(st.kept, 2, "the sweep's count is of records");
+    CHECK_LONG(st.skipped, 0, "and .users is not one of them");
+    CHECK(!is_regular(top, b + strlen(top) + 1), "a bucket older than the expiry goes");
+    bucket_of(b, sizeof b, dir, "alice");
+    CHECK(is_regular(top, b + strlen(top) + 1), "a fresh one stays");
+    CHECK(!exists(p, ".tmp.1.0000000000000000") && exists(p, ".tmp.2.0000000000000000"),
+          "an old temp file goes, a young one stays");
+    CHECK(exists(p, "stranger") && nwarned == 1 &&
+              strstr(warned, "stranger is not a user index: left alone") != NULL,
+          "a stranger is left alone, and reported (%s)", warned);
+    CHECK(login(&s, "192.0.2.1", "bob", 1, &held) == STORE_LOGIN_RECORDED,
+          "bob logs in again");
+    bucket_of(b, sizeof b, dir, "bob");
+    CHECK(is_regular(top, b + strlen(top) + 1), "and has a bucket again");
+    store_close(&s);
+}
+
+struct revoked {
+    char keys[8][ADDR_KEY_MAX];
+    char users[8][STORE_USER_MAX + 1];
+    int n;
+};
+
+static void note_revoked(const struct record *r, void *arg)
+{
+    struct revoked *v = arg;
+
+    if (v->n < 8) {
+        snprintf(v->keys[v->n], sizeof v->keys[0], "%s", r->key);
+        snprintf(v->users[v->n], sizeof v->users[0], "%s", r->user);
+    }
+    v->n++;
+}
+
+static void test_revoke(void)
+{
+    char dir[4096], b[4200], buf[4096], key[32];
+    struct store s;
+    struct revoked v;
+    long held;
+    int i;
+    time_t now = time(NULL);
+
+    new_dir(dir, sizeof dir, "revoke");
+    if (!CHECK(store_dir_open(&s, dir, note_warn) == 0, "store_open for revocation"))
+        return;
+    nwarned = 0;
+    alarm(30);
+    login(&s, "192.0.2.1", "bob", 0, &held);
+    login(&s, "192.0.2.2", "bob", 0, &held);
+    login(&s, "192.0.2.3", "alice", 0, &held);
+    bucket_of(b, sizeof b, dir, "bob");
+
+    memset(&v, 0, sizeof v);
+    CHECK_LONG(store_revoke_key(&s, "192.0.2.1", note_revoked, &v), 1, "-a .1: one removed");
+    CHECK(v.n == 1 && strcmp(v.keys[0], "192.0.2.1") == 0 && strcmp(v.users[0], "bob") == 0,
+          "fn saw it, with its user");
+    CHECK(!exists(dir, "192.0.2.1"), "the record is gone");
+    file_text(b, buf, sizeof buf);
+    CHECK_STR(buf, "192.0.2.2 bob\n", "and its line");
+    CHECK_LONG(store_revoke_key(&s, "192.0.2.1", note_revoked, &v), 0, "-a .1 again: none");
+    set_time(dir, "192.0.2.3", now - 5000);
+    CHECK_LONG(store_revoke_key(&s, "192.0.2.3", NULL, NULL), 1, "a stale record is removed too");
+    put_str(dir, "192.0.2.4", "relaylease1 192.0.2.4 \n");
+    CHECK_LONG(store_revoke_key(&s, "192.0.2.4", NULL, NULL), 1, "one with no user too");
+    put_mode(dir, "192.0.2.5", "relaylease1 192.0.2.5 bob\n", 26, 0666);
+    nwarned = 0;
+    CHECK_LONG(store_revoke_key(&s, "192.0.2.5", NULL, NULL), 0, "an invalid record: none");
+    CHECK(exists(dir, "192.0.2.5") && nwarned == 1 && strstr(warned, "left alone") != NULL,
+          "left alone, with a warning (%s)", warned);
+    make_link(dir, "192.0.2.6", "/etc/passwd");
+    nwarned = 0;
+    CHECK_LONG(store_revoke_key(&s, "192.0.2.6", NULL, NULL), 0, "a symbolic link: none");
+    CHECK(exists(dir, "192.0.2.6") && nwarned == 1, "left alone, with a warning (%s)", warned);
+    errno = 0;
+    CHECK(store_revoke_key(&s, "not-a-key", NULL, NULL) == -1 && errno == EINVAL,
+          "-a of no key: EINVAL");
+
+    /* -r: indexed ones, one no index lists, a line whose key another user took over. */
+    login(&s, "192.0.2.7", "bob", 0, &held);
+    login(&s, "2001:db8:1:2::_64", "bob", 0, &held);
+    put_str(dir, "192.0.2.8", "relaylease1 192.0.2.8 bob\n");
+    login(&s, "192.0.2.9", "bob", 0, &held);
+    login(&s, "192.0.2.9", "alice", 0, &held);
+    memset(&v, 0, sizeof v);
+    CHECK_LONG(store_revoke_user(&s, "bob", note_revoked, &v), 4, "-r bob: four removed");
+    CHECK_LONG(v.n, 4, "fn saw four");
+    CHECK(!exists(dir, "192.0.2.2") && !exists(dir, "192.0.2.7") && !exists(dir, "192.0.2.8") &&
+              !exists(dir, "2001:db8:1:2::_64"),
+          "bob's records are gone, the unindexed one too");
+    CHECK(exists(dir, "192.0.2.9") && exists(dir, "192.0.2.5"),
+          "alice's is not, nor the invalid one");
+    CHECK(!is_regular(top, b + strlen(top) + 1), "bob's bucket, empty, is gone");
+    CHECK_LONG(store_revoke_user(&s, "bob", NULL, NULL), 0, "-r bob again: none");
+    CHECK_LONG(store_revoke_user(&s, "nobody", NULL, NULL), 0, "-r of a stranger: none");
+    errno = 0;
+    CHECK(store_revoke_user(&s, "bad user", NULL, NULL) == -1 && errno == EINVAL,
+          "-r of a name that is no user's: EINVAL");
+    CHECK(login(&s, "192.0.2.10", "bob", 1, &held) == STORE_LOGIN_RECORDED,
+          "bob logs in again, under a cap of 1");
+
+    /* More than a chunk. */
+    for (i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "10.1.%d.%d", i / 256, i % 256);
+        login(&s, key, "many", 0, &held);
+    }
+    CHECK_LONG(store_revoke_user(&s, "many", NULL, NULL), 300, "-r of 300 records: 300");
+    CHECK(!exists(dir, "10.1.0.0") && !exists(dir, "10.1.1.43"), "all gone");
+    CHECK(exists(dir, "192.0.2.10"), "bob's stays");
+    alarm(0);
+    store_close(&s);
+}
+
 int main(void)
 {
     int status;
@@ -1327,6 +1683,10 @@ int main(void)
     test_temp();
     test_problems();
     test_redis_record();
+    test_cap();
+    test_cap_index();
+    test_cap_sweep();
+    test_revoke();
 
     status = unit_done();
     scratch_remove();
