@@ -193,10 +193,12 @@ held_start() {
 held_now() {
     grep -q "unlink.*\"$2\"" "$SCRATCH/$1.strace" 2>/dev/null
 }
+# shellcheck disable=SC2317 # called through check
 held_in() {
     eventually 30 held_now "$1" "$2"
 }
 # indexed KEY USER: the user's index holds the line for KEY.
+# shellcheck disable=SC2317 # called through check
 indexed() {
     grep -rqxF "$1 $2" "$store/.users" 2>/dev/null
 }
@@ -281,10 +283,12 @@ if command -v tcprulescheck >/dev/null 2>&1; then
     CDB=$SCRATCH/rules.cdb
     # cdb_grants ADDRESS: tcpserver -x with the rules cdb would set RELAYCLIENT for ADDRESS;
     # cdb_refuses ADDRESS: it would not.
+    # shellcheck disable=SC2317 # called through check
     cdb_grants() {
         # shellcheck disable=SC2046 # split on purpose
         env $(client_env "$1") tcprulescheck "$CDB" 2>&1 </dev/null | grep -q RELAYCLIENT
     }
+    # shellcheck disable=SC2317 # called through check
     cdb_refuses() {
         ! cdb_grants "$1"
     }
@@ -361,6 +365,7 @@ rexpire() { # ARGS: relay-expire with the admin's settings, as expire
     env $admin "$RELAY_BIN/relay-expire" "$@" >"$SCRATCH/out" 2>"$SCRATCH/err"
     rc=$?
 }
+# shellcheck disable=SC2317 # called through check
 on_replica() { # KEY: the replica holds relaylease:KEY
     [ "$(redis_admin r1 EXISTS "relaylease:$1")" = 1 ]
 }
@@ -370,6 +375,7 @@ replicated() { # KEY...: the replica holds each
         on_replica "$rp_k" || return 1
     done
 }
+# shellcheck disable=SC2317 # called through check
 on_primary() {
     [ "$(redis_admin p EXISTS "relaylease:$1")" = 1 ]
 }
@@ -407,7 +413,9 @@ check "bob's keys are gone from the primary" \
 check "when relay-expire returns, the local replica no longer holds them" \
     off_replica 192.0.2.51 192.0.2.53 2001:db8:5:1::_64
 check "alice's stays" on_primary 192.0.2.52
+# shellcheck disable=SC2086 # the settings, one word each
 check "this host no longer grants bob" refused 192.0.2.51 $admin
+# shellcheck disable=SC2086
 check "and still grants alice" granted 192.0.2.52 $admin
 rexpire -r bob
 is "$(cat "$SCRATCH/out") $rc" "nothing removed: no allowance of user bob 1" "Redis: again: exit 1"
