@@ -1,5 +1,7 @@
 /* relay-expire: the cron job. It removes allowances older than the expiry and the temp files
- * of writers that died, and can list the live allowances or show what a sweep would do. */
+ * of writers that died, and can list the live allowances or show what a sweep would do. By
+ * hand it also revokes: every allowance of one user (-r, after a password change), or the
+ * one for an address (-a). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "addr.h"
 #include "log.h"
 #include "owner.h"
 #include "settings.h"
@@ -64,28 +67,142 @@ static void check_store_dir(const char *dir)
 
 static void usage(void)
 {
-    log_fatal(100, "usage: relay-expire [-n | -l]");
+    log_fatal(100, "usage: relay-expire [-n | -l | -r USER | -a ADDRESS]");
+}
+
+/* A revocation's lines: each written as the store removes the record. */
+struct revoked {
+    time_t now;
+    int out_failed;     /* a line could not be written: the run ends in 111 */
+};
+
+static void print_revoked(const struct record *r, void *arg)
+{
+    struct revoked *v = arg;
+    char shown[ADDR_KEY_MAX];
+    long age = store_age(r->time, v->now);
+    /* As in the listing, a login time within the slack counts as made now; one further ahead
+     * (a stale record) shows how far. */
+    if (age < 0 && age >= -STORE_FUTURE_SLACK)
+        age = 0;
+    addr_key_show(shown, sizeof shown, r->key);
+    /* Each line leaves at once: a failure further on must not take back what was said. */
+    if (printf("removed %s %s %ld\n", shown, r->user[0] != '\0' ? r->user : "-", age) < 0 ||
+        fflush(stdout) != 0)
+        v->out_failed = 1;
+}
+
+/* The key -a names: an address as tcpserver gives it, keyed by the current policy as
+ * relay-check keys it, or a key as the listing shows it ("2001:db8:1:2::/64") or as it is
+ * stored ("..._64"), which also reaches a key made under an older policy. Returns 0 with key
+ * (ADDR_KEY_MAX bytes) filled, 1 for an address that may never relay, -1 for text that is
+ * neither. */
+static int revoke_target(char *key, const char *arg, const struct addr_policy *p)
+{
+    struct addr a;
+    unsigned bits;
+    if (strchr(arg, '/') == NULL && strchr(arg, '_') == NULL) {
+        if (addr_parse(&a, arg) != 0)
+            return -1;
+        return addr_key(key, &a, p) == 0 ? 0 : 1;
+    }
+    size_t n = strlen(arg);
+    if (n >= ADDR_KEY_MAX)
+        return -1;
+    memcpy(key, arg, n + 1);
+    char *slash = strchr(key, '/');
+    if (slash != NULL)
+        *slash = '_';
+    /* Only canonical keys parse, so "/" and "_" cannot both be there, nor anything else. */
+    if (addr_key_parse(&a, &bits, key) != 0) {
+        key[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* -r USER or -a (key). Prints each removed allowance, then rebuilds the cdb as a sweep does:
+ * also when nothing was removed, so that a run after a failed rebuild (which left the cdb
+ * granting what the store no longer holds) mends it. 0 removed something, 1 nothing, 111 an
+ * error (what was removed before it stays removed, and was printed). */
+static int revoke(const struct settings *cfg, struct store *store, const char *user,
+                  const char *key, const char *shown)
+{
+    const char *where = store_where(cfg);
+    struct revoked v = {time(NULL), 0};
+    int status = 0;
+    long n = user != NULL ? store_revoke_user(store, user, print_revoked, &v)
+                          : store_revoke_key(store, key, print_revoked, &v);
+    /* On Redis the store also waits for this host's replica to drop what was removed (the
+     * cdb rebuild below and relay-check read it): a replica that lags is an error too. */
+    if (n < 0) {
+        log_warn("unable to revoke %s %s in %s: %s (the lines printed were removed)",
+                 user != NULL ? "the allowances of user" : "the allowance for",
+                 user != NULL ? user : shown, where, store_error(store));
+        status = 111;
+    } else if (n == 0) {
+        if (user != NULL)
+            printf("nothing removed: no allowance of user %s\n", user);
+        else
+            printf("nothing removed: no allowance for %s\n", shown);
+        status = 1;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout) || v.out_failed) {
+        log_warn("unable to write output: %s", strerror(errno));
+        status = 111;
+    }
+    store_close(store);
+    /* cdb mode (relay-cdb(8)): a full rescan, waited for, so that what was removed no longer
+     * passes tcpserver when this returns. A login's incremental build checks each key it
+     * adds against the store, so none brings a removed record back. */
+    if (trigger_rebuild(cfg, TRIGGER_WAIT, NULL, log_warn) != 0)
+        status = 111;
+    return status;
 }
 
 int main(int argc, char **argv)
 {
     struct settings cfg;
     struct store store;
-    int dry_run = 0, list = 0, opt;
+    int dry_run = 0, list = 0, revokes = 0, opt;
+    const char *user = NULL, *target = NULL;
+    char key[ADDR_KEY_MAX] = "", shown[ADDR_KEY_MAX] = "";
 
     log_init("relay-expire");
     opterr = 0; /* one line of our own for a bad option, not getopt's as well */
-    while ((opt = getopt(argc, argv, "nl")) != -1) {
-        if (opt == 'n')
+    while ((opt = getopt(argc, argv, "nlr:a:")) != -1) {
+        if (opt == 'n') {
             dry_run = 1;
-        else if (opt == 'l')
+        } else if (opt == 'l') {
             list = 1;
-        else
+        } else if (opt == 'r') {
+            user = optarg;
+            revokes++;
+        } else if (opt == 'a') {
+            target = optarg;
+            revokes++;
+        } else {
             usage();
+        }
     }
-    if (optind != argc || (dry_run && list))
+    /* One thing to do: -n -n is still -n, but a second -r or -a is a second thing. */
+    if (optind != argc || dry_run + list + revokes > 1)
         usage();
+    if (user != NULL && !store_user_ok(user))
+        log_fatal(100, "not a user name: \"%s\"", user);
     settings_load(&cfg, log_warn);
+    if (target != NULL) {
+        int t = revoke_target(key, target, &cfg.keys);
+        if (t < 0)
+            log_fatal(100, "not an address or a key: \"%s\"", target);
+        if (t > 0) {
+            printf("nothing removed: %s is an address that may never relay\n", target);
+            if (fflush(stdout) != 0 || ferror(stdout))
+                log_fatal(111, "unable to write output: %s", strerror(errno));
+            return 1;
+        }
+        addr_key_show(shown, sizeof shown, key);
+    }
     const char *home = store_home(&cfg), *where = store_where(&cfg);
     if (home != NULL)
         check_store_dir(home);
@@ -101,6 +218,8 @@ int main(int argc, char **argv)
     if (store_open(&store, &cfg, log_warn) != 0)
         log_fatal(111, "unable to open store %s: %s", where, strerror(errno));
 
+    if (user != NULL || target != NULL)
+        return revoke(&cfg, &store, user, target != NULL ? key : NULL, shown);
     if (list) {
         struct listing l = {cfg.expiry, &cfg.keys, time(NULL), 0};
         printf("address user age left\n");

@@ -75,8 +75,12 @@ check "a removed one does not" sh -c "! TCPREMOTEIP=10.0.0.2 RELAY_LOG=0 '$RELAY
 RELAY_DIR=$SCRATCH/none "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/err"
 is "$?" 111 "a missing store is a temporary error (111)"
 like "$(cat "$SCRATCH/err")" "relay-expire: fatal: unable to open store *" "with one fatal line"
-"$RELAY_BIN/relay-expire" -x >/dev/null 2>&1
+"$RELAY_BIN/relay-expire" -x >/dev/null 2>"$SCRATCH/err"
 is "$?" 100 "a bad option is a usage error (100)"
+is "$(cat "$SCRATCH/err")" "relay-expire: fatal: usage: relay-expire [-n | -l | -r USER | -a ADDRESS]" \
+    "with the usage line (revocation: t-revoke.sh)"
+"$RELAY_BIN/relay-expire" -n -l >/dev/null 2>&1
+is "$?" 100 "-n and -l together are a usage error (100)"
 
 # --- the race relay-ctrl loses ---------------------------------------------------------------
 # The sweep is held inside its unlink of a stale record (strace delays the syscall); a login
