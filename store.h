@@ -98,7 +98,8 @@ enum store_login {
 };
 
 /* Record a login's allowance for key, made now, unless user (not empty) already holds max or
- * more live allowances for other keys (max 0: no cap; an empty user is never counted). The
+ * more live allowances for other keys (max 0: no cap, and the record is made as
+ * store_record makes it; an empty user is never counted). The
  * count and the write are one step: two logins of one user at once cannot both pass a cap
  * that only one fits under. If the user's lock cannot be had the record is made without the
  * cap, and that is reported (s->warn): a login is never held up by the cap's own trouble.

@@ -527,8 +527,10 @@ static int dir_record(struct store *s, const char *key, const char *user, time_t
         errno = EINVAL;
         return -1;
     }
-    /* No name: nobody to count it against, and nothing to index. */
-    if (user[0] == '\0')
+    /* No name: nobody to count it against. No cap (0, and imports): nothing to count, so
+     * nothing to index either, and a user with thousands of addresses costs no more than
+     * before the cap. Revocation does not need the index: it scans. */
+    if (user[0] == '\0' || max == 0)
         return record_file(s, key, user, t);
 
     struct bucket b;

@@ -416,12 +416,10 @@ static int write_once(struct store *s, const struct timespec *deadline, int argc
     return ok ? 0 : -1;
 }
 
-/* The record script's reply, as it may be: 0 or count + 1 (at most max; with no cap, 0 or 1),
- * or -count with count at least max. */
+/* The record script's reply, as it may be (max > 0): 0 or count + 1 (at most max), or -count
+ * with count at least max. */
 static int counted_ok(long long v, long max)
 {
-    if (max == 0)
-        return v == 0 || v == 1;
     return (v >= 0 && v <= max) || (v < 0 && v >= -(long long)LONG_MAX && -v >= max);
 }
 
@@ -455,7 +453,9 @@ static int redis_record(struct store *s, const char *key, const char *user, time
     (void)snprintf(cutoff, sizeof cutoff, "%lld", (long long)now - s->cfg->expiry);
     (void)snprintf(cap, sizeof cap, "%ld", max);
 
-    /* An empty user is never counted nor indexed: a plain SET, as before the cap. */
+    /* An empty user is never counted, and with no cap (0, and imports) there is nothing to
+     * count: a plain SET, as before the cap, which the POP account's old ACL allows too.
+     * Revocation does not need the index: it scans for what the index does not name. */
     const char *set[] = {"SET", rkey, value, "EX", ttl};
     size_t setl[] = {3, (size_t)klen, (size_t)vlen, 2, strlen(ttl)};
     const char *eval[] = {"EVAL", RECORD_SCRIPT, "2", rkey, ukey, value, ttl, when, cutoff, cap,
@@ -463,7 +463,7 @@ static int redis_record(struct store *s, const char *key, const char *user, time
     size_t evall[] = {4, sizeof RECORD_SCRIPT - 1, 1, (size_t)klen, (size_t)ulen, (size_t)vlen,
                       strlen(ttl), strlen(when), strlen(cutoff), strlen(cap), strlen(key),
                       strlen(user)};
-    int plain = user[0] == '\0';
+    int plain = user[0] == '\0' || max == 0;
     int argc = plain ? 5 : 12;
     const char *const *argv = plain ? set : eval;
     const size_t *lens = plain ? setl : evall;

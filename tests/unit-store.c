@@ -1402,6 +1402,14 @@ static void test_cap(void)
               login(&s, "192.0.2.7", "bob", 0, &held) == STORE_LOGIN_RECORDED,
           "max 0: no cap");
     CHECK(store_record(&s, "192.0.2.8", "bob") == 0, "store_record: no cap");
+    bucket_of(b, sizeof b, dir, "bob");
+    file_text(b, buf, sizeof buf);
+    CHECK_STR(buf, "192.0.2.1 bob\n192.0.2.2 bob\n192.0.2.3 bob\n",
+              "with no cap nothing is indexed (as before the cap)");
+    CHECK(login(&s, "192.0.2.6", "bob", 5, &held) == STORE_LOGIN_RECORDED &&
+              login(&s, "192.0.2.7", "bob", 5, &held) == STORE_LOGIN_RECORDED &&
+              login(&s, "192.0.2.8", "bob", 5, &held) == STORE_LOGIN_RECORDED,
+          "those records are counted once renewed under a cap");
     CHECK(login(&s, "192.0.2.9", "bob", 5, &held) == STORE_LOGIN_OVER_CAP && held == 5,
           "each of bob's live keys is counted: 5 (.2 .3 .6 .7 .8 and not .1, alice's)");
     /* A stale record counts for nothing. */
@@ -1595,9 +1603,9 @@ static void test_revoke(void)
         return;
     nwarned = 0;
     alarm(30);
-    login(&s, "192.0.2.1", "bob", 0, &held);
-    login(&s, "192.0.2.2", "bob", 0, &held);
-    login(&s, "192.0.2.3", "alice", 0, &held);
+    login(&s, "192.0.2.1", "bob", 10, &held);
+    login(&s, "192.0.2.2", "bob", 10, &held);
+    login(&s, "192.0.2.3", "alice", 10, &held);
     bucket_of(b, sizeof b, dir, "bob");
 
     memset(&v, 0, sizeof v);
