@@ -15,7 +15,9 @@
 #define SETTINGS_RELAYCLIENT_MAX 255
 #define SETTINGS_DEFAULT_CDB_PROG "relay-cdb"
 #define SETTINGS_DEFAULT_USER_MAX 10L
-#define SETTINGS_MAX_USER_MAX 100000L
+/* A user's index holds the live lines and at most as many dead ones: a cap this high keeps it
+ * within the store's bound on it (store/dir.c) even for 255-byte names. */
+#define SETTINGS_MAX_USER_MAX 1000L
 
 /* A switch that only one program acts on, and so only that program warns about, in words of
  * its own: its value, and the text it had when that was invalid (it then has its default). */

@@ -130,15 +130,20 @@ static void set_key(struct record *r, const char *key);
  * Lock order: a bucket, then .lock; nothing takes a bucket while holding .lock. */
 #define USERS_DIR ".users"
 #define BUCKET_NAME_LEN 16
-/* A bucket holds the live lines of its users and at most as many dead ones (compaction):
- * hundreds of lines at the most. A bigger one is not ours to trust: the cap is then off. */
-#define BUCKET_MAX 65536
+/* A bucket holds the live lines of its users and at most as many dead ones (compaction): at
+ * the highest cap (SETTINGS_MAX_USER_MAX), 2,000 lines of at most 303 bytes. A bigger one is
+ * not ours to trust: the cap is then off. */
+#define BUCKET_MAX (1L << 20)
 /* Read a bucket in pieces: relay-allow's memory is a login's. */
 #define BUCKET_BUF 2048
-/* The sweep or a compaction replaced the bucket between our open and our lock: again. */
-#define BUCKET_TRIES 3
+/* The sweep, a compaction or a revocation replaced the bucket between our open and our lock:
+ * again. Each try means another process finished its work on the bucket, so a few suffice
+ * even when many logins of one user arrive at once. */
+#define BUCKET_TRIES 16
 /* A line: a key, a space, a user name, a newline. */
 #define LINE_MAX_LEN (ADDR_KEY_MAX + 1 + STORE_USER_MAX + 1)
+_Static_assert(2 * SETTINGS_MAX_USER_MAX * LINE_MAX_LEN <= BUCKET_MAX,
+               "a bucket at the highest cap fits");
 
 struct bucket {
     int udir;                          /* .users */
@@ -236,6 +241,12 @@ static int bucket_lock(struct store *s, const char *user, struct bucket *b, cons
             *why = strerror(errno);
             bucket_close(b);
             return -1;
+        }
+        if (a.st_nlink == 0) {
+            /* Removed or replaced since our open (a compaction, the sweep): again. */
+            close(fd);
+            b->fd = -1;
+            continue;
         }
         if (!S_ISREG(a.st_mode))
             *why = "not a regular file";
