@@ -366,11 +366,27 @@ static int redis_sweep(struct store *s, long expiry, int dry_run, struct sweep_s
     return -1;
 }
 
+/* Refusals a writer acts on. READONLY comes from a replica that a sentinel still named as
+ * the primary, before it heard of the failover: the caller asks again. NOPERM for EVAL comes
+ * from the POP account's ACL of before the cap, which allows SET alone. */
+enum refusal { REFUSED_OTHER, REFUSED_READONLY, REFUSED_NOEVAL };
+
+/* Does p (n bytes) hold w? Redis's wording of a refusal changes between versions; the
+ * command it names, quoted, does not. */
+static int holds(const char *p, size_t n, const char *w)
+{
+    size_t m = strlen(w);
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(p + i, w, m) == 0)
+            return 1;
+    return 0;
+}
+
 /* One write to the primary: SET (argc 5) or a login's EVAL, whose reply *v gives. A reply
- * other than the one expected is an error; READONLY (*readonly) comes from a replica that a
- * sentinel still named as the primary, before it heard of the failover: the caller asks again. */
+ * other than the one expected is an error; *refused says which, for the caller. */
 static int write_once(struct store *s, const struct timespec *deadline, int argc,
-                      const char *const *argv, const size_t *lens, long long *v, int *readonly)
+                      const char *const *argv, const size_t *lens, long long *v,
+                      enum refusal *refused)
 {
     const struct settings_redis *r = &s->cfg->redis;
     struct exchange x;
@@ -384,7 +400,7 @@ static int write_once(struct store *s, const struct timespec *deadline, int argc
     const char *cmd = argv[0];
     int eval = strcmp(cmd, "EVAL") == 0;
 
-    *readonly = 0;
+    *refused = REFUSED_OTHER;
     x.deadline = *deadline;
     if (begin(&x, r, 1, buf, sizeof buf, &why) != 0) {
         s->why = why[0] != '\0' ? why : NULL;
@@ -397,8 +413,11 @@ static int write_once(struct store *s, const struct timespec *deadline, int argc
                         memcmp(it[0].p, "OK", 2) == 0))) {
         ok = 0;
         errno = EPROTO;
-        *readonly = it[0].type == RESP_ERROR && it[0].len >= 8 &&
-                    memcmp(it[0].p, "READONLY", 8) == 0;
+        if (it[0].type == RESP_ERROR && it[0].len >= 8 && memcmp(it[0].p, "READONLY", 8) == 0)
+            *refused = REFUSED_READONLY;
+        else if (eval && it[0].type == RESP_ERROR && it[0].len >= 6 &&
+                 memcmp(it[0].p, "NOPERM", 6) == 0 && holds(it[0].p, it[0].len, "'eval'"))
+            *refused = REFUSED_NOEVAL;
         why = it[0].type == RESP_ERROR ? server_said(cmd, &it[0])
               : eval                   ? "an unexpected reply to EVAL"
                                        : "an unexpected reply to SET";
@@ -469,13 +488,25 @@ static int redis_record(struct store *s, const char *key, const char *user, time
     const size_t *lens = plain ? setl : evall;
 
     /* One deadline for both tries: the login waits RELAY_REDIS_TIMEOUT at most. */
-    int readonly;
+    enum refusal refused;
     long long v = 0;
     struct timespec deadline;
     redis_deadline(&deadline, s->cfg->redis.timeout_ms);
-    int rc = write_once(s, &deadline, argc, argv, lens, &v, &readonly);
-    if (rc != 0 && readonly && s->cfg->redis.nsentinels > 0)
-        rc = write_once(s, &deadline, argc, argv, lens, &v, &readonly);
+    int rc = write_once(s, &deadline, argc, argv, lens, &v, &refused);
+    if (rc != 0 && refused == REFUSED_READONLY && s->cfg->redis.nsentinels > 0)
+        rc = write_once(s, &deadline, argc, argv, lens, &v, &refused);
+    /* The data nodes still have the ACL of before the cap (new binaries first): the login is
+     * recorded without the cap, as the directory store records when it cannot count, rather
+     * than not at all. */
+    if (rc != 0 && !plain && refused == REFUSED_NOEVAL) {
+        char said[128];
+        (void)snprintf(said, sizeof said, "%s", s->why != NULL ? s->why : "NOPERM");
+        rc = write_once(s, &deadline, 5, set, setl, &v, &refused);
+        if (rc == 0 && s->warn != NULL)
+            s->warn("unable to count in %s (%s): recording without the cap", store_where(s->cfg),
+                    said);
+        return rc;
+    }
     if (rc != 0 || plain)
         return rc;
     if (!counted_ok(v, max)) {

@@ -181,13 +181,22 @@ is "$(wc -l <"$err" | tr -d ' ')" 1 "an index of the wrong type: one line only"
 is "$(value 192.0.2.90)" "" "an index of the wrong type: nothing recorded"
 redis_admin p DEL relaylease:user:mallory relaylease:192.0.2.84 >/dev/null
 
-diag "the POP account's ACL of old (SET only): the login goes on, and says why"
+diag "the POP account's ACL of old (no EVAL): recorded without the cap, and one line says why"
 redis_admin p ACL SETUSER relaylease-pop -eval >/dev/null
 max=5
 login frank 192.0.2.95
-like "$(cat "$err")" "relay-allow: warning: unable to record 192.0.2.95 in redis *: EVAL: NOPERM*" \
+like "$(cat "$err")" "relay-allow: warning: unable to count in redis *(EVAL: NOPERM*'eval'*): recording without the cap" \
     "no EVAL for the POP account: one line saying why"
-redis_admin p ACL SETUSER relaylease-pop +eval >/dev/null
+is "$(wc -l <"$err" | tr -d ' ')" 1 "no EVAL for the POP account: one line only"
+like "$(value 192.0.2.95)" "relaylease2 * 192.0.2.95 frank" "no EVAL for the POP account: recorded all the same"
+is "$(redis_admin p EXISTS relaylease:user:frank)" 0 "no EVAL for the POP account: not indexed"
+redis_admin p ACL SETUSER relaylease-pop -set >/dev/null
+login frank 192.0.2.96
+like "$(cat "$err")" "relay-allow: warning: unable to record 192.0.2.96 in redis *: SET: NOPERM*" \
+    "neither EVAL nor SET: the SET's refusal is the one line"
+is "$(wc -l <"$err" | tr -d ' ')" 1 "neither EVAL nor SET: one line only"
+redis_admin p ACL SETUSER relaylease-pop +eval +set >/dev/null
+redis_admin p DEL relaylease:192.0.2.95 >/dev/null
 
 # ---- both in flight ----------------------------------------------------------------------
 
