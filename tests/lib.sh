@@ -493,3 +493,25 @@ lo_documentation_v6() {
         ip -6 addr add 2001:db8:1:2::2/64 dev lo nodad &&
         ip -6 addr add 2001:db8:1:3::1/64 dev lo nodad
 }
+
+# strace_hold TRACE CALLS first|all PROGRAM ARGS...: PROGRAM in the background under strace,
+# the first (or every) call of CALLS (strace's names: "unlinkat,unlink") held 3 s at its
+# entry, the trace in TRACE; $held is its PID. strace writes a call's line at its entry and
+# ends it with the result at its exit: a racing process that returns while the held line
+# already ends in "= 0" waited for it, which proves the wait without reading a clock (copy the
+# line as the racer returns, before waiting for $held). LeakSanitizer cannot run under
+# ptrace; the sanitizer build still checks everything else.
+strace_hold() {
+    sh_trace=$1 sh_calls=$2 sh_when=
+    [ "$3" = first ] && sh_when=:when=1
+    shift 3
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        strace -f -qq -o "$sh_trace" -e trace="$sh_calls" \
+        -e inject="$sh_calls:delay_enter=3000000$sh_when" "$@" &
+    held=$!
+}
+# strace_held TRACE PATTERN: eventually (30 s: a guard, not a measure) the held call's line,
+# PATTERN for grep, is in TRACE.
+strace_held() {
+    eventually 30 grep -q "$2" "$1"
+}

@@ -181,21 +181,13 @@ fi
 held_start() {
     hs_out=$1
     shift
-    # LeakSanitizer cannot run under ptrace; the sanitizer build still checks everything else.
-    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-        strace -f -qq -o "$SCRATCH/$hs_out.strace" -e trace=unlinkat,unlink \
-            -e inject=unlinkat,unlink:delay_enter=3000000:when=1 \
-            "$RELAY_BIN/relay-expire" "$@" >"$SCRATCH/$hs_out.out" 2>"$SCRATCH/$hs_out.err" &
-    held=$!
+    strace_hold "$SCRATCH/$hs_out.strace" unlinkat,unlink first "$RELAY_BIN/relay-expire" "$@" \
+        >"$SCRATCH/$hs_out.out" 2>"$SCRATCH/$hs_out.err"
 }
-# held_in OUT KEY: relay-expire is in its unlink of KEY (a guard of 30 s, not a measure).
-# shellcheck disable=SC2317 # called through eventually
-held_now() {
-    grep -q "unlink.*\"$2\"" "$SCRATCH/$1.strace" 2>/dev/null
-}
+# held_in OUT KEY: relay-expire is in its unlink of KEY.
 # shellcheck disable=SC2317 # called through check
 held_in() {
-    eventually 30 held_now "$1" "$2"
+    strace_held "$SCRATCH/$1.strace" "unlink.*\"$2\""
 }
 # indexed KEY USER: the user's index holds the line for KEY.
 # shellcheck disable=SC2317 # called through check
