@@ -128,21 +128,24 @@ over carol 2001:db8:7::1 2 "carol from a third /64, over the cap"
 like "$(cat "$err")" "*2001:db8:7::1 (key 2001:db8:7::*) not recorded" \
     "the line gives the key when it differs from the address"
 
+# plain USER ADDRESS WHAT: a login recorded by a plain SET: nothing said, the record there.
+plain() {
+    login "$1" "$2"
+    is "$(cat "$err")" "" "$3, $2: nothing said"
+    like "$(value "$2")" "relaylease2 * $2 $1" "$3, $2: recorded"
+}
+
 diag "an empty user is never counted"
 max=1
 for i in 60 61 62; do
-    login "" "192.0.2.$i"
-    is "$(cat "$err")" "" "no user, 192.0.2.$i: nothing said"
-    like "$(value "192.0.2.$i")" "relaylease2 * 192.0.2.$i " "no user, 192.0.2.$i: recorded"
+    plain "" "192.0.2.$i" "no user"
 done
 is "$(redis_admin p KEYS 'relaylease:user:*' | grep -c -v 'user:[a-z]')" 0 "no index for an empty user"
 
 diag "0 is no cap: a plain SET, as before the cap"
 max=0
 for i in 70 71 72; do
-    login dave "192.0.2.$i"
-    is "$(cat "$err")" "" "no cap, 192.0.2.$i: nothing said"
-    like "$(value "192.0.2.$i")" "relaylease2 * 192.0.2.$i dave" "no cap, 192.0.2.$i: recorded"
+    plain dave "192.0.2.$i" "no cap"
 done
 is "$(redis_admin p EXISTS relaylease:user:dave)" 0 "no cap: no index"
 
