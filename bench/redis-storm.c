@@ -1,7 +1,11 @@
 /* redis-storm: the login-to-grant benchmark of bench/redis.sh (issue 10).
  *
- * redis-storm [-r rate] [-s seconds] [-p polls] [-o first] [-g give-up] [-l log]
+ * redis-storm [-r rate] [-s seconds] [-p polls] [-o first] [-g give-up] [-l log] [-u]
  *             [-a VAR=value]... [-c VAR=value]... relay-allow next relay-check granted
+ *
+ * -u gives each login a user of its own (USER=u<n>@example.org, n its address's number),
+ * as many users logging in once each; without it the -a options name the user, and a user
+ * who logs in from thousands of addresses is over any per-user cap (RELAY_USER_MAX).
  *
  * Logins on host A: rate times a second for seconds seconds, on a fixed schedule, it forks
  * and execs `relay-allow next` with the environment given by the -a options and its own
@@ -58,6 +62,13 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void usage(void)
+{
+    die(100, "usage: redis-storm [-r rate] [-s seconds] [-p polls] [-o first] [-g give-up] "
+             "[-l log] [-u] [-a VAR=value]... [-c VAR=value]... relay-allow next relay-check "
+             "granted");
+}
+
 static long number(const char *s, const char *what, long min, long max)
 {
     char *end;
@@ -68,11 +79,14 @@ static long number(const char *s, const char *what, long min, long max)
     return v;
 }
 
-/* An environment: the given VAR=value strings, then the TCPREMOTEIP slot, then NULL. */
+/* An environment: the given VAR=value strings, then the TCPREMOTEIP slot, the USER slot
+ * with -u, then NULL. */
 struct env {
-    char *v[66];
+    char *v[67];
     size_t n;
     char slot[40];
+    char user[48];
+    int per_user;
 };
 
 static void env_add(struct env *e, char *s)
@@ -87,7 +101,8 @@ static void env_add(struct env *e, char *s)
 static void env_close(struct env *e)
 {
     e->v[e->n] = e->slot;
-    e->v[e->n + 1] = NULL;
+    e->v[e->n + 1] = e->per_user ? e->user : NULL;
+    e->v[e->n + 2] = NULL;
 }
 
 static void env_addr(struct env *e, unsigned long k)
@@ -95,6 +110,7 @@ static void env_addr(struct env *e, unsigned long k)
     unsigned long a = (198UL << 24 | 18UL << 16) + (k % 131072UL);
     snprintf(e->slot, sizeof e->slot, "TCPREMOTEIP=%lu.%lu.%lu.%lu", a >> 24, (a >> 16) & 255,
              (a >> 8) & 255, a & 255);
+    snprintf(e->user, sizeof e->user, "USER=u%lu@example.org", k % 131072UL);
 }
 
 struct login {
@@ -161,7 +177,7 @@ int main(int argc, char **argv)
     const char *logpath = "/dev/null";
     static struct env allow_env, check_env;
     int opt;
-    while ((opt = getopt(argc, argv, "+r:s:p:o:g:l:a:c:")) != -1) {
+    while ((opt = getopt(argc, argv, "+r:s:p:o:g:l:ua:c:")) != -1) {
         switch (opt) {
         case 'r':
             rate = number(optarg, "-r", 1, 100000);
@@ -181,6 +197,9 @@ int main(int argc, char **argv)
         case 'l':
             logpath = optarg;
             break;
+        case 'u':
+            allow_env.per_user = 1;
+            break;
         case 'a':
             env_add(&allow_env, optarg);
             break;
@@ -188,13 +207,11 @@ int main(int argc, char **argv)
             env_add(&check_env, optarg);
             break;
         default:
-            die(100, "usage: redis-storm [-r rate] [-s seconds] [-p polls] [-o first] [-g give-up] "
-                     "[-l log] [-a VAR=value]... [-c VAR=value]... relay-allow next relay-check granted");
+            usage();
         }
     }
     if (argc - optind != 4)
-        die(100, "usage: redis-storm [-r rate] [-s seconds] [-p polls] [-o first] [-g give-up] "
-                 "[-l log] [-a VAR=value]... [-c VAR=value]... relay-allow next relay-check granted");
+        usage();
     for (int i = optind; i < argc; i++)
         if (argv[i][0] != '/')
             die(100, "programs must be given as absolute paths, not \"%s\"", argv[i]);
