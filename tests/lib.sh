@@ -508,6 +508,7 @@ strace_hold() {
     ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
         strace -f -qq -o "$sh_trace" -e trace="$sh_calls" \
         -e inject="$sh_calls:delay_enter=3000000$sh_when" "$@" &
+    # shellcheck disable=SC2034 # the caller's
     held=$!
 }
 # strace_held TRACE PATTERN: eventually (30 s: a guard, not a measure) the held call's line,
