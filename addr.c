@@ -525,3 +525,13 @@ void addr_key_show(char *out, size_t n, const char *key)
     if (us != NULL)
         *us = '/';
 }
+
+void addr_client_show(char *out, size_t n, const char *text, const char *key)
+{
+    char shown[ADDR_KEY_MAX];
+    addr_key_show(shown, sizeof shown, key);
+    if (strcmp(text, shown) == 0)
+        (void)snprintf(out, n, "%.64s", text);
+    else
+        (void)snprintf(out, n, "%.64s (key %s)", text, shown);
+}

@@ -69,6 +69,12 @@ int addr_key(char *buf, const struct addr *a, const struct addr_policy *p);
  * "2001:db8::/64". Copies key (or any name) into out (n bytes, cut short if need be) so. */
 void addr_key_show(char *out, size_t n, const char *key);
 
+/* A client for a message: its address as the server gave it (text, cut at 64 bytes), and the
+ * key it is stored under when that reads otherwise: "2001:db8:1:2::5 (key 2001:db8:1:2::/64)".
+ * out holds n bytes, ADDR_SHOWN_MAX to hold every such line whole. */
+#define ADDR_SHOWN_MAX 128
+void addr_client_show(char *out, size_t n, const char *text, const char *key);
+
 /* Is key one that addr_key makes under p for some address, so that relay-check could ever
  * look it up? A record under any other key (written with another prefix length, or before
  * a range was keyed apart) grants nothing. 1 or 0. */

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,20 +40,6 @@ static const char *login_user(void)
         return "";
     }
     return user;
-}
-
-/* The client for a warning: its address as the server gave it, and the key it is stored
- * under when that says something else ("2001:db8:1:2::5 (key 2001:db8:1:2::/64)"). */
-static const char *client_shown(const char *text, const char *key)
-{
-    static char out[128];
-    char shown[ADDR_KEY_MAX];
-    addr_key_show(shown, sizeof shown, key);
-    if (strcmp(text, shown) == 0)
-        (void)snprintf(out, sizeof out, "%.64s", text);
-    else
-        (void)snprintf(out, sizeof out, "%.64s (key %s)", text, shown);
-    return out;
 }
 
 static void allow(const struct settings *cfg)
@@ -99,9 +84,12 @@ static void allow(const struct settings *cfg)
         enum store_login done = store_login(&store, key, user, cfg->user_max, &held);
         if (done == STORE_LOGIN_FAILED)
             log_warn("unable to record %s in %s: %s", key, store_where(cfg), store_error(&store));
-        else if (done == STORE_LOGIN_OVER_CAP)
+        else if (done == STORE_LOGIN_OVER_CAP) {
+            char shown[ADDR_SHOWN_MAX];
+            addr_client_show(shown, sizeof shown, text, key);
             log_warn("user %s over RELAY_USER_MAX: %ld live allowances, %s not recorded", user,
-                     held, client_shown(text, key));
+                     held, shown);
+        }
         else if (cfg->log)
             log_info("recorded %s user=%s", key, user[0] != '\0' ? user : "-");
         store_close(&store);

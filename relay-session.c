@@ -52,7 +52,7 @@ struct session {
     char user[STORE_USER_MAX + 1];
     int failing;                    /* the last record failed: already warned about */
     int over_cap;                   /* the user held RELAY_USER_MAX allowances: warned */
-    char shown[128];                /* the client for a warning (client_key) */
+    char shown[ADDR_SHOWN_MAX];     /* the client for a warning (client_key) */
     struct timespec due;            /* the next refresh (CLOCK_MONOTONIC) */
 };
 
@@ -96,13 +96,7 @@ static int client_key(struct session *s)
     case ADDR_CLIENT_OK:
         break;
     }
-    /* Its address as tcpserver gave it, and the key when that says something else. */
-    char key[ADDR_KEY_MAX];
-    addr_key_show(key, sizeof key, s->key);
-    if (strcmp(text, key) == 0)
-        (void)snprintf(s->shown, sizeof s->shown, "%.64s", text);
-    else
-        (void)snprintf(s->shown, sizeof s->shown, "%.64s (key %s)", text, key);
+    addr_client_show(s->shown, sizeof s->shown, text, s->key);
     return 0;
 }
 

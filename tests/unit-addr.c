@@ -1032,6 +1032,24 @@ static void test_policy_odd(void)
           "a NAT64 prefix is taken");
 }
 
+/* A client in a message: the address as given, and the key only when it reads otherwise. */
+static void test_client_show(void)
+{
+    char out[ADDR_SHOWN_MAX], small[16], long_text[200];
+    addr_client_show(out, sizeof out, "192.0.2.7", "192.0.2.7");
+    CHECK_STR(out, "192.0.2.7", "an IPv4 client is its key");
+    addr_client_show(out, sizeof out, "2001:db8:1:2::5", "2001:db8:1:2::_64");
+    CHECK_STR(out, "2001:db8:1:2::5 (key 2001:db8:1:2::/64)", "an IPv6 client and its /64");
+    addr_client_show(out, sizeof out, "::ffff:192.0.2.7", "192.0.2.7");
+    CHECK_STR(out, "::ffff:192.0.2.7 (key 192.0.2.7)", "a mapped client and its IPv4 key");
+    memset(long_text, 'a', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    addr_client_show(out, sizeof out, long_text, "192.0.2.7");
+    CHECK(strlen(out) == 64 + strlen(" (key 192.0.2.7)"), "the address is cut at 64 bytes");
+    addr_client_show(small, sizeof small, "2001:db8:1:2::5", "2001:db8:1:2::_64");
+    CHECK_STR(small, "2001:db8:1:2::5", "a short buffer is cut, and ends");
+}
+
 int main(void)
 {
     test_parse_valid();
@@ -1048,5 +1066,6 @@ int main(void)
     test_policy_odd();
     test_v4_forms();
     test_from_env();
+    test_client_show();
     return unit_done();
 }
