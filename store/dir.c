@@ -583,18 +583,26 @@ static int dir_record(struct store *s, const char *key, const char *user, time_t
      * count can miss nothing that this code wrote. A crash between leaves a line with no
      * record, which counts for nothing. */
     int indexed;
+    const char *iwhy = NULL;
     if (!c.listed) {
         char out[LINE_MAX_LEN + 2];
         int n = snprintf(out, sizeof out, "%s%s %s\n", c.partial ? "\n" : "", key, user);
         off_t end = lseek(b.fd, 0, SEEK_END);
-        indexed = end >= 0 && pwrite(b.fd, out, (size_t)n, end) == n;
-        if (!indexed && end >= 0)
-            (void)ftruncate(b.fd, end); /* no half line left behind */
+        ssize_t w = end >= 0 ? pwrite(b.fd, out, (size_t)n, end) : -1;
+        indexed = w == n;
+        if (!indexed) {
+            iwhy = w >= 0 ? "a short write" : strerror(errno);
+            /* No half line left behind. Should that fail too, the next writer ends the half
+             * line first, and every count reads it as dead. */
+            if (end >= 0 && ftruncate(b.fd, end) != 0)
+                iwhy = "a half line left in it";
+        }
     } else {
         /* The bucket's mtime is the last login of anyone in it: the sweep's clock. */
         indexed = futimens(b.fd, NULL) == 0;
+        if (!indexed)
+            iwhy = strerror(errno);
     }
-    const char *iwhy = indexed ? NULL : strerror(errno);
     r = record_file(s, key, user, t);
     int e = errno;
     if (r == 0 && !indexed && s->warn != NULL)
