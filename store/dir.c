@@ -1215,7 +1215,9 @@ static long dir_revoke_key(struct store *s, const char *key,
     return 0;
 }
 
-/* A list of keys, grown as needed. */
+/* A list of keys, grown as needed. A key may be listed twice (found by the scan and named by
+ * the index): it is judged twice, and the second time finds it gone, which costs one open
+ * where looking for it in the list would cost a pass over the list per key. */
 struct keys {
     char (*k)[ADDR_KEY_MAX];
     size_t n, cap;
@@ -1223,9 +1225,6 @@ struct keys {
 
 static int keys_add(struct keys *ks, const char *key)
 {
-    for (size_t i = 0; i < ks->n; i++)
-        if (strcmp(ks->k[i], key) == 0)
-            return 0;
     if (ks->n == ks->cap) {
         size_t cap = ks->cap == 0 ? 64 : ks->cap * 2;
         void *p = realloc(ks->k, cap * sizeof *ks->k);
