@@ -28,7 +28,7 @@ PROGS = relay-allow relay-check relay-query relay-policy relay-expire relay-sess
 MAN8 = relay-allow.8 relay-check.8 relay-query.8 relay-policy.8 relay-expire.8 relay-session.8 relay-cdb.8 relay-import-opensmtp.8 relay-import-dir.8 relay-redis.8
 STOREDIR = /var/lib/relaylease
 STOREUSER = relaylease
-HDRS = $(SRC)/addr.h $(SRC)/buf.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h \
+HDRS = $(SRC)/addr.h $(SRC)/buf.h $(SRC)/clock.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/log.h \
 	$(SRC)/owner.h $(SRC)/replace.h $(SRC)/settings.h $(SRC)/store.h $(SRC)/grant.h $(STOREH) \
 	$(REDISH)
 # The store: its interface, and the two backends behind it (the directory; Redis, with the
@@ -36,11 +36,11 @@ HDRS = $(SRC)/addr.h $(SRC)/buf.h $(SRC)/fds.h $(SRC)/io.h $(SRC)/lock.h $(SRC)/
 STORE = $(SRC)/store.c $(SRC)/store/dir.c $(SRC)/store/redis.c $(REDISC)
 STOREH = $(SRC)/store/backend.h $(SRC)/store/dir.h $(SRC)/store/redis.h
 REDISH = $(SRC)/redis/client.h $(SRC)/redis/resp.h
-CORE = $(SRC)/addr.c $(SRC)/buf.c $(SRC)/fds.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c \
+CORE = $(SRC)/addr.c $(SRC)/buf.c $(SRC)/clock.c $(SRC)/fds.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c \
 	$(SRC)/owner.c $(SRC)/replace.c $(SRC)/settings.c $(STORE)
 # relay-check only reads: it never changes ids, and its start-up is what every SMTP connection
 # pays, so it is linked without owner.c (and the passwd lookups that would come with it).
-CHECKCORE = $(SRC)/addr.c $(SRC)/grant.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c \
+CHECKCORE = $(SRC)/addr.c $(SRC)/clock.c $(SRC)/grant.c $(SRC)/io.c $(SRC)/lock.c $(SRC)/log.c \
 	$(SRC)/replace.c $(SRC)/settings.c $(STORE)
 # cdb mode: the coalescing trigger is plain C (the static login programs link it); the
 # tcprules parser goes only into relay-cdb.
@@ -61,7 +61,7 @@ UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules te
 	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-fds \
 	tests/unit-client tests/unit-hostile tests/unit-buf tests/unit-replace tests/unit-map \
 	tests/unit-merge tests/unit-sources tests/unit-writer tests/unit-resp tests/unit-redis \
-	tests/unit-policy
+	tests/unit-policy tests/unit-clock
 # The unit tests that work in a scratch directory include unit-files.h as well.
 UNITFILES = $(SRC)/tests/unit.h $(SRC)/tests/unit-files.h
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
@@ -136,9 +136,15 @@ tests/unit-policy: $(SRC)/tests/unit-policy.c $(SRC)/tests/unit.h $(SRC)/policy.
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-policy.c $(SRC)/policy.c \
 		$(SRC)/addr.c $(LDFLAGS)
 
-tests/unit-lock: $(SRC)/tests/unit-lock.c $(SRC)/tests/unit.h $(SRC)/lock.c $(SRC)/lock.h
+tests/unit-lock: $(SRC)/tests/unit-lock.c $(SRC)/tests/unit.h $(SRC)/lock.c $(SRC)/lock.h \
+		$(SRC)/clock.c $(SRC)/clock.h
 	@mkdir -p tests
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-lock.c $(SRC)/lock.c $(LDFLAGS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-lock.c $(SRC)/lock.c \
+		$(SRC)/clock.c $(LDFLAGS)
+
+tests/unit-clock: $(SRC)/tests/unit-clock.c $(SRC)/tests/unit.h $(SRC)/clock.c $(SRC)/clock.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-clock.c $(SRC)/clock.c $(LDFLAGS)
 
 tests/unit-io: $(SRC)/tests/unit-io.c $(SRC)/tests/unit.h $(SRC)/io.c $(SRC)/io.h
 	@mkdir -p tests

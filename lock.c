@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/time.h>
-#include <time.h>
+#include "clock.h"
 #include "lock.h"
 
 #define LOCK_TICK_MS 50
@@ -21,21 +21,13 @@ static void tick(int sig)
     (void)sig; /* only there to end the flock with EINTR */
 }
 
-static long long mono_ms(void)
-{
-    struct timespec t;
-    if (clock_gettime(CLOCK_MONOTONIC, &t) != 0)
-        return 0;
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 int lock_take(int fd, int how, long ms)
 {
     if (flock(fd, how | LOCK_NB) == 0)
         return 0;
     if (errno != EWOULDBLOCK && errno != EINTR)
         return -1;
-    long long end = mono_ms() + ms;
+    long long end = clock_deadline(ms);
 
     struct sigaction sa, old_sa;
     memset(&sa, 0, sizeof sa);
@@ -61,7 +53,7 @@ int lock_take(int fd, int how, long ms)
         e = errno;
         if (r == 0 || e != EINTR)
             break;
-        if (mono_ms() >= end) {
+        if (clock_left(end) == 0) {
             e = ETIMEDOUT;
             break;
         }

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "addr.h"
+#include "clock.h"
 #include "fds.h"
 #include "log.h"
 #include "owner.h"
@@ -53,7 +54,7 @@ struct session {
     int failing;                    /* the last record failed: already warned about */
     int over_cap;                   /* the user held RELAY_USER_MAX allowances: warned */
     char shown[ADDR_SHOWN_MAX];     /* the client for a warning (client_key) */
-    struct timespec due;            /* the next refresh (CLOCK_MONOTONIC) */
+    long long due;                  /* the next refresh (clock_deadline) */
 };
 
 static pid_t child;
@@ -212,11 +213,6 @@ static void record(struct session *s)
     s->over_cap = done == STORE_LOGIN_OVER_CAP;
 }
 
-static void now(struct timespec *t)
-{
-    clock_gettime(CLOCK_MONOTONIC, t);
-}
-
 /* The child has said the login succeeded: record it, and plan the first refresh. */
 static void logged_in(struct session *s)
 {
@@ -231,8 +227,7 @@ static void logged_in(struct session *s)
     if (s->cfg->log && !s->failing && !s->over_cap)
         log_info("recorded %s user=%s%s", s->key, s->user[0] != '\0' ? s->user : "-",
                  s->refresh && !s->hung_up ? " (refreshed while the session lasts)" : "");
-    now(&s->due);
-    s->due.tv_sec += s->interval;
+    s->due = clock_deadline(s->interval * 1000);
 }
 
 /* Read what the child has written. One line ending in a newline is a successful login; the
@@ -293,22 +288,16 @@ static int watch(struct session *s, const sigset_t *mask)
             return 111 << 8;
         }
 
-        struct timespec t, left, *timeout = NULL;
+        struct timespec left, *timeout = NULL;
         if (s->logged_in && s->refresh && !s->hung_up) {
-            now(&t);
-            if (t.tv_sec > s->due.tv_sec ||
-                (t.tv_sec == s->due.tv_sec && t.tv_nsec >= s->due.tv_nsec)) {
+            int ms = clock_left(s->due);
+            if (ms == 0) {
                 record(s);
-                now(&s->due);
-                s->due.tv_sec += s->interval;
+                s->due = clock_deadline(s->interval * 1000);
                 continue;
             }
-            left.tv_sec = s->due.tv_sec - t.tv_sec;
-            left.tv_nsec = s->due.tv_nsec - t.tv_nsec;
-            if (left.tv_nsec < 0) {
-                left.tv_sec--;
-                left.tv_nsec += 1000000000L;
-            }
+            left.tv_sec = ms / 1000;
+            left.tv_nsec = (ms % 1000) * 1000000L;
             timeout = &left;
         }
         /* Only the peer's end is asked for on the connection: what the client sends is the

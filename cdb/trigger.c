@@ -61,6 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cdb/trigger.h"
+#include "clock.h"
 #include "fds.h"
 #include "lock.h"
 #include "owner.h"
@@ -286,32 +287,24 @@ static int get_ended(int fd)
 
 #define BUILD_SAID (-3) /* the build failed, and one line has said so */
 
-static long ms_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 /* Reap our child pid, waiting at most ms milliseconds. 1 if it was reaped (its status in
  * *status), 0 if it still runs, -1 with errno. The caller has SIGCHLD blocked since before
  * the fork, so the child's end wakes sigtimedwait however soon it comes; the wait is
  * bounded by the deadline, not by the signal (one may be pending from an earlier child). */
 static int reap_bounded(pid_t pid, int *status, long ms)
 {
-    struct timespec t0;
+    long long end = clock_deadline(ms);
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         pid_t w = waitpid(pid, status, WNOHANG);
         if (w == pid)
             return 1;
         if (w < 0 && errno != EINTR)
             return -1;
-        long left = ms - ms_since(&t0);
-        if (left <= 0)
+        int left = clock_left(end);
+        if (left == 0)
             return 0;
         struct timespec t = {left / 1000, (left % 1000) * 1000000L};
         (void)sigtimedwait(&chld, NULL, &t); /* EAGAIN at the deadline, EINTR: look again */
@@ -571,8 +564,7 @@ enum { AWAIT_LOCKED = 1, AWAIT_BUILT = 2 };
 static int await_build(int fd)
 {
     int since = get_ended(fd);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long end = clock_deadline(BUILD_WAIT_MS);
     for (;;) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return AWAIT_LOCKED;
@@ -583,7 +575,7 @@ static int await_build(int fd)
             since = ended; /* counted from the first build that writes it */
         else if (ended >= 0 && (ended - since + ENDED_MOD) % ENDED_MOD >= 2)
             return AWAIT_BUILT;
-        if (ms_since(&t0) >= BUILD_WAIT_MS) {
+        if (clock_left(end) == 0) {
             errno = ETIMEDOUT;
             return -1;
         }

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "addr.h"
+#include "clock.h"
 #include "io.h"
 #include "redis/client.h"
 #include "settings.h"
@@ -31,42 +32,11 @@ static void set_why(const char **why, const char *s)
         *why = s;
 }
 
-void redis_deadline(struct timespec *d, long ms)
-{
-    if (clock_gettime(CLOCK_MONOTONIC, d) != 0) {
-        /* Linux never fails CLOCK_MONOTONIC; should it, a deadline in the past fails safe. */
-        d->tv_sec = 0;
-        d->tv_nsec = 0;
-        return;
-    }
-    if (ms < 0)
-        ms = 0;
-    d->tv_sec += ms / 1000;
-    d->tv_nsec += (ms % 1000) * 1000000L;
-    if (d->tv_nsec >= 1000000000L) {
-        d->tv_sec++;
-        d->tv_nsec -= 1000000000L;
-    }
-}
-
-/* Milliseconds left to d, rounded up so that poll never wakes just before it; 0 if past. */
-static int remaining_ms(const struct timespec *d)
-{
-    struct timespec now;
-    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
-        return 0;
-    long long ns = ((long long)d->tv_sec - now.tv_sec) * 1000000000LL + (d->tv_nsec - now.tv_nsec);
-    if (ns <= 0)
-        return 0;
-    long long ms = (ns + 999999) / 1000000;
-    return ms > INT_MAX ? INT_MAX : (int)ms;
-}
-
 /* Wait until fd is ready for events, or the deadline: 0, or -1 with errno (ETIMEDOUT). */
-static int wait_fd(int fd, short events, const struct timespec *deadline)
+static int wait_fd(int fd, short events, long long deadline)
 {
     for (;;) {
-        int ms = remaining_ms(deadline);
+        int ms = clock_left(deadline);
         if (ms == 0) {
             errno = ETIMEDOUT;
             return -1;
@@ -194,16 +164,16 @@ static void fail_close(struct redis_conn *c)
 }
 
 int redis_connect(struct redis_conn *c, const struct redis_addr *a,
-                  const struct timespec *deadline, char *buf, size_t cap)
+                  long long deadline, char *buf, size_t cap)
 {
     c->fd = -1;
-    c->deadline = *deadline;
+    c->deadline = deadline;
     c->buf = buf;
     c->cap = cap;
     c->len = 0;
     c->off = 0;
     for (;;) {
-        int ms = remaining_ms(&c->deadline);
+        int ms = clock_left(c->deadline);
         if (ms == 0) {
             errno = ETIMEDOUT;
             fail_close(c);
@@ -213,7 +183,7 @@ int redis_connect(struct redis_conn *c, const struct redis_addr *a,
         case STARTED:
             return 0;
         case STARTING:
-            if (wait_fd(c->fd, POLLOUT, &c->deadline) != 0 || connect_result(c->fd) != 0) {
+            if (wait_fd(c->fd, POLLOUT, c->deadline) != 0 || connect_result(c->fd) != 0) {
                 fail_close(c);
                 return -1;
             }
@@ -234,7 +204,7 @@ int redis_connect(struct redis_conn *c, const struct redis_addr *a,
 int redis_send(struct redis_conn *c, const char *req, size_t n)
 {
     while (n > 0) {
-        if (remaining_ms(&c->deadline) == 0) {
+        if (clock_left(c->deadline) == 0) {
             errno = ETIMEDOUT;
             return -1;
         }
@@ -247,7 +217,7 @@ int redis_send(struct redis_conn *c, const char *req, size_t n)
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && errno == EAGAIN) {
-            if (wait_fd(c->fd, POLLOUT, &c->deadline) != 0)
+            if (wait_fd(c->fd, POLLOUT, c->deadline) != 0)
                 return -1;
         } else {
             if (w == 0)
@@ -298,7 +268,7 @@ int redis_reply(struct redis_conn *c, struct resp_item *items, size_t max, size_
             errno = EMSGSIZE;
             return -1;
         }
-        if (wait_fd(c->fd, POLLIN, &c->deadline) != 0) {
+        if (wait_fd(c->fd, POLLIN, c->deadline) != 0) {
             set_why(why, errno == ETIMEDOUT ? "no whole reply before the deadline" : "poll");
             return -1;
         }
@@ -590,7 +560,7 @@ failed:
 }
 
 int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const char *master,
-                           const char *pass, size_t passlen, const struct timespec *deadline,
+                           const char *pass, size_t passlen, long long deadline,
                            struct redis_addr *primary, const char **why)
 {
     struct sentinel s[REDIS_SENTINELS_MAX];
@@ -621,7 +591,7 @@ int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const c
     }
     for (size_t i = 0; i < n; i++) {
         s[i].c.fd = -1;
-        s[i].c.deadline = *deadline;
+        s[i].c.deadline = deadline;
         s[i].c.buf = s[i].buf;
         s[i].c.cap = sizeof s[i].buf;
         s[i].c.len = s[i].c.off = 0;
@@ -652,7 +622,7 @@ int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const c
         }
         if (won || (!active && !again))
             break;
-        int ms = remaining_ms(deadline);
+        int ms = clock_left(deadline);
         if (ms == 0) {
             timed_out = 1;
             break;

@@ -8,7 +8,6 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
-#include <time.h>
 #include "redis/resp.h"
 
 /* Where a server listens: "unix:/absolute/path", "a.b.c.d:PORT" or "[v6]:PORT". */
@@ -22,14 +21,11 @@ struct redis_addr {
  * a Unix path that fits sun_path). Returns 0, or -1 (a untouched). */
 int redis_addr_parse(const char *s, struct redis_addr *a);
 
-/* An absolute deadline ms milliseconds from now, on CLOCK_MONOTONIC. */
-void redis_deadline(struct timespec *d, long ms);
-
-/* One connection. buf (cap bytes) is the caller's, and holds the replies read: a reply that
+/* One connection, with its deadline (clock_deadline). buf (cap bytes) is the caller's, and holds the replies read: a reply that
  * does not fit is an error (EMSGSIZE), so the caller sizes it for what it asks. */
 struct redis_conn {
     int fd;
-    struct timespec deadline;
+    long long deadline;
     char *buf;
     size_t cap, len, off; /* bytes read, bytes of them already parsed */
 };
@@ -39,7 +35,7 @@ struct redis_conn {
  * Unix socket whose listen queue is full (the kernel says EAGAIN at once) is tried again
  * every few milliseconds until the deadline, as a TCP connect waits for its SYN's answer. */
 int redis_connect(struct redis_conn *c, const struct redis_addr *a,
-                  const struct timespec *deadline, char *buf, size_t cap);
+                  long long deadline, char *buf, size_t cap);
 
 /* Send all n bytes of req before the deadline. Returns 0, or -1 with errno (ETIMEDOUT,
  * EPIPE or ECONNRESET for a server that went away: never SIGPIPE). */
@@ -87,7 +83,7 @@ int redis_auth_request(char *out, size_t cap, size_t *len, const char *user, con
  * believed: a sentinel anyone can reach could otherwise be told by anyone to name another
  * primary. Nothing else is sent to a sentinel. An IPv6 primary is written "[v6]:port". */
 int redis_sentinel_primary(const struct redis_addr *sentinels, size_t n, const char *master,
-                           const char *pass, size_t passlen, const struct timespec *deadline,
+                           const char *pass, size_t passlen, long long deadline,
                            struct redis_addr *primary, const char **why);
 
 #endif

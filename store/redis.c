@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "clock.h"
 #include "redis/client.h"
 #include "redis/resp.h"
 #include "settings.h"
@@ -199,7 +200,7 @@ static const char *timed_out(long ms)
 
 struct exchange {
     struct redis_conn c;
-    struct timespec deadline;
+    long long deadline;
     char *req; /* the caller's: an exchange of one command needs little, a listing much */
     size_t cap;
     size_t len;
@@ -221,7 +222,7 @@ static long password(const char *file, char *pass, size_t cap, const char **why)
 
 /* Where this exchange goes: a writer to the primary (through Sentinel if there are
  * sentinels), a reader to RELAY_REDIS (through Sentinel if only sentinels are set). */
-static int target(const struct settings_redis *r, int writer, const struct timespec *deadline,
+static int target(const struct settings_redis *r, int writer, long long deadline,
                   struct redis_addr *to, const char **why)
 {
     if ((writer || !r->have_where) && r->nsentinels > 0) {
@@ -265,12 +266,12 @@ static int begin(struct exchange *x, const struct settings_redis *r, int writer,
             return -1;
         x->authed = 1;
     }
-    if (target(r, writer, &x->deadline, &to, why) != 0) {
+    if (target(r, writer, x->deadline, &to, why) != 0) {
         explicit_bzero(x->req, x->cap);
         return -1;
     }
     *why = ""; /* the Sentinel lookup may have left it NULL */
-    if (redis_connect(&x->c, &to, &x->deadline, buf, cap) != 0) {
+    if (redis_connect(&x->c, &to, x->deadline, buf, cap) != 0) {
         explicit_bzero(x->req, x->cap);
         if (errno == ETIMEDOUT)
             *why = timed_out(r->timeout_ms);
@@ -384,7 +385,7 @@ static int holds(const char *p, size_t n, const char *w)
 
 /* One write to the primary: SET (argc 5) or a login's EVAL, whose reply *v gives. A reply
  * other than the one expected is an error; *refused says which, for the caller. */
-static int write_once(struct store *s, const struct timespec *deadline, int argc,
+static int write_once(struct store *s, long long deadline, int argc,
                       const char *const *argv, const size_t *lens, long long *v,
                       enum refusal *refused)
 {
@@ -401,7 +402,7 @@ static int write_once(struct store *s, const struct timespec *deadline, int argc
     int eval = strcmp(cmd, "EVAL") == 0;
 
     *refused = REFUSED_OTHER;
-    x.deadline = *deadline;
+    x.deadline = deadline;
     if (begin(&x, r, 1, buf, sizeof buf, &why) != 0) {
         s->why = why[0] != '\0' ? why : NULL;
         return -1;
@@ -490,18 +491,17 @@ static int redis_record(struct store *s, const char *key, const char *user, time
     /* One deadline for both tries: the login waits RELAY_REDIS_TIMEOUT at most. */
     enum refusal refused;
     long long v = 0;
-    struct timespec deadline;
-    redis_deadline(&deadline, s->cfg->redis.timeout_ms);
-    int rc = write_once(s, &deadline, argc, argv, lens, &v, &refused);
+    long long deadline = clock_deadline(s->cfg->redis.timeout_ms);
+    int rc = write_once(s, deadline, argc, argv, lens, &v, &refused);
     if (rc != 0 && refused == REFUSED_READONLY && s->cfg->redis.nsentinels > 0)
-        rc = write_once(s, &deadline, argc, argv, lens, &v, &refused);
+        rc = write_once(s, deadline, argc, argv, lens, &v, &refused);
     /* The data nodes still have the ACL of before the cap (new binaries first): the login is
      * recorded without the cap, as the directory store records when it cannot count, rather
      * than not at all. */
     if (rc != 0 && !plain && refused == REFUSED_NOEVAL) {
         char said[128];
         (void)snprintf(said, sizeof said, "%s", s->why != NULL ? s->why : "NOPERM");
-        rc = write_once(s, &deadline, 5, set, setl, &v, &refused);
+        rc = write_once(s, deadline, 5, set, setl, &v, &refused);
         if (rc == 0 && s->warn != NULL)
             s->warn("unable to count in %s (%s): recording without the cap", store_where(s->cfg),
                     said);
@@ -572,7 +572,7 @@ enum store_result store_redis_lookup(const struct settings *cfg, const char *key
 
     x.req = req;
     x.cap = sizeof req;
-    redis_deadline(&x.deadline, rs->timeout_ms);
+    x.deadline = clock_deadline(rs->timeout_ms);
     if (begin(&x, rs, 0, buf, sizeof buf, why) != 0)
         return STORE_ERROR;
     struct resp_item it[1];
@@ -664,7 +664,7 @@ static int list_batch(struct store *s, struct exchange *x, char *cursor, long ex
     static const char match[] = STORE_REDIS_PREFIX "*";
     const char *scan[] = {"SCAN", cursor, "MATCH", match, "COUNT", LIST_COUNT, "TYPE", "string"};
 
-    redis_deadline(&x->c.deadline, rs->timeout_ms);
+    x->c.deadline = clock_deadline(rs->timeout_ms);
     x->len = 0;
     if (add(x, 8, scan, NULL) != 0 || send_all(x, rs, why) != 0 ||
         reply(x, rs, items, LIST_ITEMS, &n, why) != 0)
@@ -730,7 +730,7 @@ static int open_long(struct store *s, struct exchange *x, int writer, char **buf
         return -1;
     x->req = *buf + LIST_BUF;
     x->cap = LIST_REQ;
-    redis_deadline(&x->deadline, rs->timeout_ms);
+    x->deadline = clock_deadline(rs->timeout_ms);
     if (begin(x, rs, writer, *buf, LIST_BUF, why) != 0) {
         free(*buf);
         return -1;
@@ -871,7 +871,7 @@ static int run_script(struct store *s, struct exchange *x, int argc, const char 
                       struct resp_item *items, size_t max, size_t *n, const char **why)
 {
     const struct settings_redis *rs = &s->cfg->redis;
-    redis_deadline(&x->c.deadline, rs->timeout_ms);
+    x->c.deadline = clock_deadline(rs->timeout_ms);
     x->len = 0;
     if (add(x, argc, argv, NULL) != 0 || send_all(x, rs, why) != 0 ||
         reply(x, rs, items, max, n, why) != 0)
@@ -917,8 +917,7 @@ static int reader_caught_up(struct store *s, struct revoking *rv, const char **w
     const struct settings_redis *rs = &s->cfg->redis;
     if (rv->ngone == 0)
         return 0;
-    struct timespec end, now;
-    redis_deadline(&end, REPLICA_WAIT_MS);
+    long long end = clock_deadline(REPLICA_WAIT_MS);
     struct exchange x;
     char *buf;
     if (open_long(s, &x, 0, &buf, why) != 0) {
@@ -937,9 +936,8 @@ static int reader_caught_up(struct store *s, struct revoking *rv, const char **w
             size_t m = rv->ngone - i < LIST_GETS ? rv->ngone - i : LIST_GETS;
             long ms = rs->timeout_ms;
             x.len = 0;
-            redis_deadline(&x.c.deadline, ms);
-            if (x.c.deadline.tv_sec > end.tv_sec ||
-                (x.c.deadline.tv_sec == end.tv_sec && x.c.deadline.tv_nsec > end.tv_nsec))
+            x.c.deadline = clock_deadline(ms);
+            if (x.c.deadline > end)
                 x.c.deadline = end;
             for (size_t j = i; j < i + m; j++) {
                 char rkey[sizeof STORE_REDIS_PREFIX + ADDR_KEY_MAX];
@@ -978,10 +976,8 @@ static int reader_caught_up(struct store *s, struct revoking *rv, const char **w
             rc = 0;
             break;
         }
-        if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
-            goto out;
-        long left = (long)(end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
-        if (left <= 0) {
+        int left = clock_left(end);
+        if (left == 0) {
             static char text[128];
             (void)snprintf(text, sizeof text,
                            "the readers' server still holds %zu removed allowances after %d ms",

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "clock.h"
 #include "redis/client.h"
 
 #define ITEMS 64
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
 {
     long ms = 5000, bufsize = 4096, zbytes = -1;
     const char *user = NULL, *passfile = NULL, *master = NULL, *why = NULL;
-    struct timespec deadline;
+    long long deadline;
     int opt;
 
     while ((opt = getopt(argc, argv, "t:b:u:p:z:s:")) != -1) {
@@ -146,8 +147,8 @@ int main(int argc, char **argv)
                 errno = EINVAL;
                 fail("bad sentinel address");
             }
-        redis_deadline(&deadline, ms);
-        if (redis_sentinel_primary(s, (size_t)argc, master, NULL, 0, &deadline, &primary, &why) != 0)
+        deadline = clock_deadline(ms);
+        if (redis_sentinel_primary(s, (size_t)argc, master, NULL, 0, deadline, &primary, &why) != 0)
             fail(why);
         printf("primary %s\n", primary.text);
         return 0;
@@ -187,8 +188,8 @@ int main(int argc, char **argv)
     struct redis_conn c;
     struct resp_item it[ITEMS];
     size_t n;
-    redis_deadline(&deadline, ms);
-    if (redis_connect(&c, &a, &deadline, buf, (size_t)bufsize) != 0)
+    deadline = clock_deadline(ms);
+    if (redis_connect(&c, &a, deadline, buf, (size_t)bufsize) != 0)
         fail("connect");
     if (redis_send(&c, req, len) != 0)
         fail("send");

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "clock.h"
 #include "redis/client.h"
 #include "unit.h"
 #include "unit-files.h"
@@ -207,7 +208,7 @@ static void pair(struct redis_conn *c, int *peer, char *buf, size_t cap, long ms
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
         fail_setup("make", "a socketpair");
     c->fd = sv[0];
-    redis_deadline(&c->deadline, ms);
+    c->deadline = clock_deadline(ms);
     c->buf = buf;
     c->cap = cap;
     c->len = c->off = 0;
@@ -313,7 +314,7 @@ static void connect_cases(void)
 {
     struct redis_addr a;
     struct redis_conn c;
-    struct timespec d;
+    long long d;
     char buf[64], text[4200];
     int fill[64];
     size_t nfill = 0;
@@ -324,8 +325,8 @@ static void connect_cases(void)
         unit_skip("the scratch path is too long for a Unix socket", "connect cases");
         return;
     }
-    redis_deadline(&d, 10000);
-    CHECK(redis_connect(&c, &a, &d, buf, sizeof buf) == -1 && errno == ENOENT && c.fd == -1,
+    d = clock_deadline(10000);
+    CHECK(redis_connect(&c, &a, d, buf, sizeof buf) == -1 && errno == ENOENT && c.fd == -1,
           "no socket there: ENOENT at once");
 
     (void)snprintf(text, sizeof text, "unix:%s/sock", top);
@@ -334,8 +335,8 @@ static void connect_cases(void)
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l < 0 || bind(l, (struct sockaddr *)&a.sa, a.len) != 0 || listen(l, 0) != 0)
         fail_setup("listen on", text);
-    redis_deadline(&d, 10000);
-    CHECK(redis_connect(&c, &a, &d, buf, sizeof buf) == 0 && c.fd >= 0,
+    d = clock_deadline(10000);
+    CHECK(redis_connect(&c, &a, d, buf, sizeof buf) == 0 && c.fd >= 0,
           "a listening Unix socket: connected");
     int fl = fcntl(c.fd, F_GETFD);
     int st = fcntl(c.fd, F_GETFL);
@@ -354,8 +355,8 @@ static void connect_cases(void)
         }
         fill[nfill++] = f;
     }
-    redis_deadline(&d, 100);
-    CHECK(redis_connect(&c, &a, &d, buf, sizeof buf) == -1 && errno == ETIMEDOUT && c.fd == -1,
+    d = clock_deadline(100);
+    CHECK(redis_connect(&c, &a, d, buf, sizeof buf) == -1 && errno == ETIMEDOUT && c.fd == -1,
           "a full listen queue: ETIMEDOUT at the deadline");
     while (nfill > 0)
         close(fill[--nfill]);
@@ -366,12 +367,12 @@ static void connect_cases(void)
 static void sentinel_cases(void)
 {
     struct redis_addr s, p;
-    struct timespec d;
+    long long d;
     const char *why = NULL;
-    redis_deadline(&d, 100);
-    CHECK(redis_sentinel_primary(&s, 0, "m", NULL, 0, &d, &p, &why) == -1 && errno == EINVAL && why,
+    d = clock_deadline(100);
+    CHECK(redis_sentinel_primary(&s, 0, "m", NULL, 0, d, &p, &why) == -1 && errno == EINVAL && why,
           "no sentinels: EINVAL");
-    CHECK(redis_sentinel_primary(&s, REDIS_SENTINELS_MAX + 1, "m", NULL, 0, &d, &p, &why) == -1 &&
+    CHECK(redis_sentinel_primary(&s, REDIS_SENTINELS_MAX + 1, "m", NULL, 0, d, &p, &why) == -1 &&
               errno == EINVAL,
           "too many sentinels: EINVAL");
     char name[2000];
@@ -379,7 +380,7 @@ static void sentinel_cases(void)
     name[sizeof name - 1] = '\0';
     if (redis_addr_parse("127.0.0.1:1", &s) != 0)
         fail_setup("parse", "127.0.0.1:1");
-    CHECK(redis_sentinel_primary(&s, 1, name, NULL, 0, &d, &p, &why) == -1 && errno == EMSGSIZE,
+    CHECK(redis_sentinel_primary(&s, 1, name, NULL, 0, d, &p, &why) == -1 && errno == EMSGSIZE,
           "a master name too long for the question: EMSGSIZE");
 }
 
