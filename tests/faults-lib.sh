@@ -1,10 +1,23 @@
 # tests/faults-lib.sh: strace's fault injection, shared by t-faults.sh (the directory store)
 # and t-redis-faults.sh (the Redis path). Source it after lib.sh, with $errors set to the
-# errors to inject, and $out, $marker and the tallies $injected, $missed, $absorbed and
-# $hung; do not run it.
+# errors to inject; do not run it. It sets $out (a directory for the runs' files), $marker
+# (the file the caller's next program writes) and the tallies $injected, $missed, $absorbed
+# and $hung, and gives:
+#   faults_need DESC      skip the file if strace cannot inject faults here
+#   inject ...            make each call of one program's case fail in turn (below)
+#   check_exec, check_check_fresh, check_check_deny: CHECKs for relay-allow and relay-check
+#   line_start, fault_lines, other_lines: a program's lines on stderr
+#   faults_report         the file's last checks and figures
 # shellcheck shell=sh
-# shellcheck disable=SC2154,SC2034 # errors...: the caller's; not_injected, ij_*: set by the caller
+# shellcheck disable=SC2154,SC2034 # errors: the caller's; not_injected, ij_*: set by the caller
 
+out=$SCRATCH/out
+marker=$SCRATCH/marker
+mkdir -p "$out" || exit 111
+# LeakSanitizer cannot run under a tracer; the torture tests cover leaks.
+ASAN_OPTIONS=detect_leaks=0
+export ASAN_OPTIONS
+injected=0 missed=0 absorbed=0 hung=0
 # What inject does differently for a case, set by the caller (each empty: not used):
 #   ij_vars    VAR=value words: the program's settings, given through env(1)
 #   ij_stdin   the program's standard input (else /dev/null)
@@ -15,6 +28,15 @@
 #   ij_fds     set: the next program writes the descriptors it was given to $marker.fd;
 #              the normal run must run it, and no run may pass a descriptor on
 ij_vars='' ij_stdin='' ij_runner='' ij_syslog='' ij_guard='' ij_fds=''
+
+# faults_need DESC: skip the file (as DESC) if this strace cannot inject faults.
+faults_need() {
+    if ! command -v strace >/dev/null 2>&1 ||
+        ! strace -qq -o /dev/null -e inject=getppid:error=EIO true 2>/dev/null; then
+        skip "$1" "strace with inject= does not work here"
+        done_testing
+    fi
+}
 
 full=0
 [ "${TEST_LONG:-0}" = 1 ] && : "${FAULTS_FULL:=1}"
@@ -223,3 +245,28 @@ check_exec() {
     esac
 }
 
+# check_check_fresh, check_check_deny: relay-check's CHECKs with a fresh record (it runs the
+# next program, and a grant lost to the fault is said in one warning) and with a stale,
+# missing or foreign one (it never grants because of a fault).
+check_check_fresh() {
+    check_exec relay-check
+    case $call in execve*) return ;; esac
+    if ! grep -q granted "$marker" 2>/dev/null; then
+        [ "$(grep -c "$(line_start relay-check)warning: " "$err")" -eq 1 ] ||
+            echo "; the grant was lost, and not reported in one warning line"
+    fi
+}
+check_check_deny() {
+    check_exec relay-check
+    ! grep -q granted "$marker" 2>/dev/null || echo "; granted because of a fault"
+}
+
+# faults_report: the file's last lines: the tallies, a check that faults were injected and,
+# with the hang guard ($ij_guard), one that no run hung.
+faults_report() {
+    diag "faults injected: $injected ($missed runs where the fault missed the program's range)," \
+        "$([ "$full" = 1 ] && echo "every error at every call (FAULTS_FULL)" || echo "one error at each call, in turn (FAULTS_FULL=1: all)")"
+    diag "handled without a stderr line beyond the normal run's, the outcome unchanged: $absorbed"
+    check "faults were injected" test "$injected" -gt 0
+    [ -z "$ij_guard" ] || is "$hung" 0 "no run hung"
+}
