@@ -8,6 +8,7 @@
 # sets most of them for bench/NAME.sh.
 #
 #   bench_start NAME ARGS...  the start of bench/NAME.sh: its --quick, its output files
+#   bench_header WHAT         the first lines of the output: the run, the machine, the commit
 #   die, say, note            a fatal line (exit 111); a line of output; a comment line
 #   build_static NAME         bench/NAME.c built small and static into $tools
 #   median COL FILE, fmt, us, ms, thousands
@@ -43,6 +44,17 @@ bench_start() {
     tools=${BENCH_OUT:-$here/out}/bin
     results=$out/$results
     misses=0
+}
+
+# bench_header WHAT: the output's first lines: what runs (relaylease's benchmarks, of WHAT if
+# it is not empty), in which mode, on what machine, when, from which commit. Sets cpu.
+bench_header() {
+    cpu=$(awk -F': *' '$1 ~ /^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+    [ -n "$cpu" ] || cpu=unknown
+    commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null) || commit=unknown
+    say "relaylease benchmarks, ${1:+$1, }$mode mode$([ "$quick" = 1 ] && echo ' (smoke: the figures mean nothing)')"
+    say "machine: $(uname -srm) | cpu: $cpu | nproc: $(nproc)"
+    say "date: $(date -u '+%Y-%m-%d %H:%M UTC') | commit: $commit | load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 die() {

@@ -109,11 +109,7 @@ postfix_start || die "Postfix did not start: $(tail -n 3 "$PF_DIR/log/start" "$P
 
 # ---- the run ---------------------------------------------------------------------------------
 
-cpu=$(awk -F': *' '$1 ~ /^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null) || commit=unknown
-say "relaylease benchmarks, relay-policy through Postfix, $mode mode$([ "$quick" = 1 ] && echo ' (smoke: the figures mean nothing)')"
-say "machine: $(uname -srm) | cpu: ${cpu:-unknown} | nproc: $(nproc)"
-say "date: $(date -u '+%Y-%m-%d %H:%M UTC') | commit: $commit | load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header "relay-policy through Postfix"
 say "postfix: $(postconf -c "$PF_DIR/etc" -h mail_version); private instance, in_flow_delay = 0, $anvil_note, 127.0.0.1"
 [ -z "$policy_env" ] || say "relay-policy with $policy_env"
 say "method: $sessions whole sessions per variant and round (connect .. RCPT .. QUIT, EOF), one at a time; $rounds rounds, variants interleaved A B C A' B'"

@@ -161,12 +161,7 @@ loop_check_base() {
 
 # ---- the run ------------------------------------------------------------------------------
 
-cpu=$(awk -F': *' '$1 ~ /^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-[ -n "$cpu" ] || cpu=unknown
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null) || commit=unknown
-say "relaylease benchmarks, the Redis store, $mode mode$([ "$quick" = 1 ] && echo ' (smoke: the figures mean nothing)')"
-say "machine: $(uname -srm) | cpu: $cpu | nproc: $(nproc)"
-say "date: $(date -u '+%Y-%m-%d %H:%M UTC') | commit: $commit | load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header "the Redis store"
 say "redis: $(redis-server --version | sed 's/ sha=.*//; s/^Redis server //'); a primary, its replica, 3 sentinels on this machine"
 say "method: relay-check loops as bench/run's: median of $reps repetitions, $runs fork+exec runs per loop after $warm untimed"
 [ -z "$static_note" ] || note "$static_note"
