@@ -4,8 +4,11 @@
 # The caller sets: here (bench/), tools (where the helpers are built), results (the file
 # every line of output is copied to), scratch (a private directory), reps, runs and warm (the
 # repetitions, and the timed and untimed runs of each loop), quick (1 in smoke mode),
-# misses (counted by figure), truebin; bench_name (for messages; default bench).
+# misses (counted by figure), truebin; bench_name (for messages; default bench). bench_start
+# sets most of them for bench/NAME.sh.
 #
+#   bench_start NAME ARGS...  the start of bench/NAME.sh: its --quick, its output files
+#   bench_header WHAT         the first lines of the output: the run, the machine, the commit
 #   die, say, note            a fatal line (exit 111); a line of output; a comment line
 #   build_static NAME         bench/NAME.c built small and static into $tools
 #   median COL FILE, fmt, us, ms, thousands
@@ -15,8 +18,44 @@
 #   loop_check, peak_rss      relay-check's loop on the directory store; its peak RSS
 # The loops are shell functions called by name through pair().
 # shellcheck disable=SC2317
-# shellcheck disable=SC2034 # static_note, m_*: read by the caller
+# shellcheck disable=SC2034 # static_note, m_*, bench_start's: read by the caller
 # shellcheck disable=SC2154 # the caller's variables, listed above
+
+# bench_start NAME ARGS...: the start of bench/NAME.sh, given its arguments: none (the full
+# run) or --quick (the smoke mode: quick=1), anything else a usage error (exit 100). Sets
+# LC_ALL (exported), top (the source tree), quick, mode (full or quick), out (BENCH_OUT,
+# default bench/out, or its quick/), tools (where the helpers are built), results
+# ($out/NAME.txt), bench_name and misses.
+bench_start() {
+    LC_ALL=C
+    export LC_ALL
+    top=$(dirname "$here")
+    bench_name=bench/$1.sh
+    results=$1.txt
+    shift
+    quick=0 mode=full
+    case $#:${1-} in
+    0:) ;;
+    1:--quick) quick=1 mode=quick ;;
+    *) echo "usage: $bench_name [--quick]" >&2 && exit 100 ;;
+    esac
+    out=${BENCH_OUT:-$here/out}
+    [ "$quick" = 0 ] || out=$out/quick
+    tools=${BENCH_OUT:-$here/out}/bin
+    results=$out/$results
+    misses=0
+}
+
+# bench_header WHAT: the output's first lines: what runs (relaylease's benchmarks, of WHAT if
+# it is not empty), in which mode, on what machine, when, from which commit. Sets cpu.
+bench_header() {
+    cpu=$(awk -F': *' '$1 ~ /^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+    [ -n "$cpu" ] || cpu=unknown
+    commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null) || commit=unknown
+    say "relaylease benchmarks, ${1:+$1, }$mode mode$([ "$quick" = 1 ] && echo ' (smoke: the figures mean nothing)')"
+    say "machine: $(uname -srm) | cpu: $cpu | nproc: $(nproc)"
+    say "date: $(date -u '+%Y-%m-%d %H:%M UTC') | commit: $commit | load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
 
 die() {
     echo "${bench_name:-bench}: fatal: $*" >&2

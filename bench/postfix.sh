@@ -28,29 +28,16 @@
 # missed, 100 usage, 111 the benchmark broke or could not be set up.
 
 set -u
-LC_ALL=C
-export LC_ALL
 here=$(cd "$(dirname "$0")" && pwd) || exit 111
-top=$(dirname "$here")
-
-quick=0
-case $#:${1-} in
-0:) ;;
-1:--quick) quick=1 ;;
-*) echo "usage: bench/postfix.sh [--quick]" >&2 && exit 100 ;;
-esac
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+bench_start postfix "$@"
 if [ "$quick" = 1 ]; then
-    sessions=${BENCH_SESSIONS:-50} rounds=${BENCH_ROUNDS:-2} map_n=1000 mode=quick
-    out=${BENCH_OUT:-$here/out}/quick
+    sessions=${BENCH_SESSIONS:-50} rounds=${BENCH_ROUNDS:-2} map_n=1000
 else
-    sessions=${BENCH_SESSIONS:-2000} rounds=${BENCH_ROUNDS:-5} map_n=100000 mode=full
-    out=${BENCH_OUT:-$here/out}
+    sessions=${BENCH_SESSIONS:-2000} rounds=${BENCH_ROUNDS:-5} map_n=100000
 fi
 policy_env=${BENCH_POLICY_ENV:-}
-tools=${BENCH_OUT:-$here/out}/bin
-results=$out/postfix.txt
-bench_name=bench/postfix.sh
-misses=0
 
 # shellcheck source-path=SCRIPTDIR source=../tests/lib.sh
 . "$top/tests/lib.sh"
@@ -58,8 +45,6 @@ bin=$RELAY_BIN
 # shellcheck source-path=SCRIPTDIR source=../tests/postfix-lib.sh
 . "$top/tests/postfix-lib.sh"
 trap 'exit 141' PIPE
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$here/lib.sh"
 why=$(postfix_missing)
 [ -z "$why" ] || die "$why"
 for p in relay-policy relay-allow; do
@@ -124,11 +109,7 @@ postfix_start || die "Postfix did not start: $(tail -n 3 "$PF_DIR/log/start" "$P
 
 # ---- the run ---------------------------------------------------------------------------------
 
-cpu=$(awk -F': *' '$1 ~ /^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null) || commit=unknown
-say "relaylease benchmarks, relay-policy through Postfix, $mode mode$([ "$quick" = 1 ] && echo ' (smoke: the figures mean nothing)')"
-say "machine: $(uname -srm) | cpu: ${cpu:-unknown} | nproc: $(nproc)"
-say "date: $(date -u '+%Y-%m-%d %H:%M UTC') | commit: $commit | load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header "relay-policy through Postfix"
 say "postfix: $(postconf -c "$PF_DIR/etc" -h mail_version); private instance, in_flow_delay = 0, $anvil_note, 127.0.0.1"
 [ -z "$policy_env" ] || say "relay-policy with $policy_env"
 say "method: $sessions whole sessions per variant and round (connect .. RCPT .. QUIT, EOF), one at a time; $rounds rounds, variants interleaved A B C A' B'"

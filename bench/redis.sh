@@ -34,35 +34,22 @@
 # The loops and conditions are shell functions called by name (pair, eventually).
 # shellcheck disable=SC2317
 set -u
-LC_ALL=C
-export LC_ALL
 here=$(cd "$(dirname "$0")" && pwd) || exit 111
-top=$(dirname "$here")
-
-quick=0
-case $#:${1-} in
-0:) ;;
-1:--quick) quick=1 ;;
-*) echo "usage: bench/redis.sh [--quick]" >&2 && exit 100 ;;
-esac
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+bench_start redis "$@"
 
 if [ "$quick" = 1 ]; then
-    reps=${BENCH_REPS:-3} runs=${BENCH_RUNS:-60} warm=5 mode=quick
+    reps=${BENCH_REPS:-3} runs=${BENCH_RUNS:-60} warm=5
     rate=${BENCH_RATE:-50} seconds=${BENCH_SECONDS:-2} give_up=60
     sizes="1000 2000" storm_sizes="1000 2000"
-    out=${BENCH_OUT:-$here/out}/quick
 else
-    reps=${BENCH_REPS:-9} runs=${BENCH_RUNS:-600} warm=30 mode=full
+    reps=${BENCH_REPS:-9} runs=${BENCH_RUNS:-600} warm=30
     rate=${BENCH_RATE:-500} seconds=${BENCH_SECONDS:-30} give_up=10
     sizes="1000 100000 1000000" storm_sizes="1000 1000000"
-    out=${BENCH_OUT:-$here/out}
 fi
-tools=${BENCH_OUT:-$here/out}/bin
-results=$out/redis.txt
-bench_name=bench/redis.sh
 client=192.0.2.1 # TEST-NET-1: the address whose allowance the relay-check loops find
 truebin=/bin/true
-misses=0
 
 for p in redis-server redis-sentinel redis-cli; do
     command -v "$p" >/dev/null 2>&1 || {
@@ -87,8 +74,6 @@ done
 . "$top/tests/redis-lib.sh"
 # Output into a pipe that closes (| head) must stop the servers too: the exit trap does.
 trap 'exit 141' PIPE
-# shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$here/lib.sh"
 scratch=$SCRATCH/bench
 mkdir -p "$scratch" "$tools" "$out" || die "unable to create $scratch, $tools and $out"
 : >"$results" || die "unable to write $results"
@@ -176,12 +161,7 @@ loop_check_base() {
 
 # ---- the run ------------------------------------------------------------------------------
 
-cpu=$(awk -F': *' '$1 ~ /^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-[ -n "$cpu" ] || cpu=unknown
-commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null) || commit=unknown
-say "relaylease benchmarks, the Redis store, $mode mode$([ "$quick" = 1 ] && echo ' (smoke: the figures mean nothing)')"
-say "machine: $(uname -srm) | cpu: $cpu | nproc: $(nproc)"
-say "date: $(date -u '+%Y-%m-%d %H:%M UTC') | commit: $commit | load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_header "the Redis store"
 say "redis: $(redis-server --version | sed 's/ sha=.*//; s/^Redis server //'); a primary, its replica, 3 sentinels on this machine"
 say "method: relay-check loops as bench/run's: median of $reps repetitions, $runs fork+exec runs per loop after $warm untimed"
 [ -z "$static_note" ] || note "$static_note"

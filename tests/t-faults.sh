@@ -31,114 +31,20 @@
 . "$(dirname "$0")/lib.sh"
 
 need_built relay-allow relay-check relay-expire relay-cdb relay-policy
-if ! command -v strace >/dev/null 2>&1 ||
-    ! strace -qq -o /dev/null -e inject=getppid:error=EIO true 2>/dev/null; then
-    skip "fault injection" "strace with inject= does not work here"
-    done_testing
-fi
-
-store=$SCRATCH/store
-out=$SCRATCH/out
-marker=$SCRATCH/marker
-mkdir -p "$store" "$out" || exit 111
-# LeakSanitizer cannot run under a tracer; the hostile and torture tests cover leaks.
-ASAN_OPTIONS=detect_leaks=0
-export ASAN_OPTIONS
-RELAY_DIR=$store
-export RELAY_DIR
 errors="ENOSPC EIO EACCES EMFILE"
 # shellcheck source-path=SCRIPTDIR source=faults-lib.sh
 . "$(dirname "$0")/faults-lib.sh"
-injected=0 missed=0 absorbed=0
-ij_runner='' ij_syslog=''
+faults_need "fault injection"
+
+store=$SCRATCH/store
+mkdir -p "$store" || exit 111
+RELAY_DIR=$store
+export RELAY_DIR
 
 # The next program, given to relay-allow and relay-check as "$@": it writes whether
 # RELAYCLIENT was set to the marker file.
 # shellcheck disable=SC2016 # expanded by that shell
 set -- /bin/sh -c 'echo "ran ${RELAYCLIENT+granted}" >"$0"' "$marker"
-
-# line_start PROG: how PROG's lines start: "PROG: " on stderr; with $ij_syslog set, as
-# syslog datagrams ("<22>Dec  2 10:00:00 PROG[123]: ") that policy-pair -l copied there.
-line_start() {
-    if [ -n "${ij_syslog:-}" ]; then
-        printf '%s\n' "^<[0-9]*>.* $1\\[[0-9]*\\]: "
-    else
-        printf '%s\n' "^$1: "
-    fi
-}
-
-# fault_lines FILE PROG: how many lines report a fault (warnings and fatal errors).
-fault_lines() {
-    fl_start=$(line_start "$2")
-    grep -c -e "${fl_start}warning: " -e "${fl_start}fatal: " "$1"
-}
-
-# other_lines FILE PROG: lines that are neither PROG's own nor expected (sanitizer reports...).
-other_lines() {
-    grep -v -c "$(line_start "$2")" "$1"
-}
-
-# inject DESC PROG SETUP CHECK MARKER ENDRE ARGS...: trace a normal run of PROG ARGS (after SETUP,
-# its standard input the file $ij_stdin, or /dev/null; strace started through the command
-# $ij_runner if set) to find its calls; then for each call site and each error, run SETUP, run PROG under strace
-# with that one call failing, and run CHECK, which sees: $rc, $call (the injected line),
-# $err (stderr file), $errno, and prints nothing if all is well, else what is wrong.
-inject() {
-    ij_desc=$1 ij_prog=$2 ij_setup=$3 ij_check=$4 ij_mark=$5 ij_end=$6
-    shift 6
-    $ij_setup
-    $ij_runner strace -f -qq -o "$out/trace" "$RELAY_BIN/$ij_prog" "$@" <"${ij_stdin:-/dev/null}" \
-        >"$out/stdout" 2>"$out/err"
-    sites "$out/trace" "$ij_mark" "$ij_end" >"$out/sites"
-    if [ ! -s "$out/sites" ]; then
-        not_ok "$ij_prog, $ij_desc: the normal run's calls are found in its trace"
-        return
-    fi
-    ij_ok=0 ij_bad=0 ij_n=0
-    while read -r name before count; do
-        case $not_injected in *" $name "*) continue ;; esac
-        i=1
-        while [ "$i" -le "$count" ]; do
-            errors_now >"$out/errnos"
-            read -r ij_errnos <"$out/errnos"
-            for errno in $ij_errnos; do
-                $ij_setup
-                rm -f "$marker"
-                $ij_runner strace -f -qq -o "$out/itrace" \
-                    -e trace="$name,open,openat,read,fcntl,execve,exit_group" \
-                    -e inject="$name:error=$errno:when=$((before + i))" \
-                    "$RELAY_BIN/$ij_prog" "$@" <"${ij_stdin:-/dev/null}" >"$out/stdout" 2>"$out/err"
-                rc=$?
-                call=$(landed "$out/itrace" "$ij_mark" "$ij_end")
-                if [ -z "$call" ]; then
-                    [ -z "${FAULTS_DEBUG:-}" ] || diag "missed: $ij_prog $name #$i $errno"
-                    missed=$((missed + 1))
-                    continue
-                fi
-                injected=$((injected + 1))
-                ij_n=$((ij_n + 1))
-                err=$out/err
-                why=$($ij_check)
-                ij_lines=$(fault_lines "$err" "$ij_prog")
-                [ "$ij_lines" -le 1 ] || why="$why; $ij_lines lines for one fault"
-                if [ "$(other_lines "$err" "$ij_prog")" -ne 0 ]; then
-                    why="$why; stderr has lines not from $ij_prog"
-                fi
-                if [ -z "$why" ]; then
-                    ij_ok=$((ij_ok + 1))
-                    [ "$ij_lines" -ne 0 ] || absorbed=$((absorbed + 1))
-                else
-                    ij_bad=$((ij_bad + 1))
-                    not_ok "$ij_prog, $ij_desc: $name #$i $errno"
-                    diag "injected: $call" "exit $rc: ${why#; }"
-                    diag <"$err"
-                fi
-            done
-            i=$((i + 1))
-        done
-    done <"$out/sites"
-    fault_summary
-}
 
 # ---- store states -----------------------------------------------------------------------------
 clean_store() {
@@ -191,19 +97,7 @@ inject "a refresh" relay-allow setup_fresh check_allow_refresh "\"$store" '^exec
 unset USER
 
 # ---- relay-check ---------------------------------------------------------------------------------
-check_check_fresh() {
-    check_exec relay-check
-    case $call in execve*) return ;; esac
-    if ! grep -q granted "$marker" 2>/dev/null; then
-        [ "$(fault_lines "$err" relay-check)" -eq 1 ] ||
-            echo "; the grant was lost, and not reported in one line"
-    fi
-}
-check_check_deny() {
-    check_exec relay-check
-    ! grep -q granted "$marker" 2>/dev/null || echo "; granted because of a fault"
-}
-
+# check_check_fresh and check_check_deny: faults-lib.sh's.
 diag "relay-check: a fresh record, a stale one, none"
 RELAY_LOG=1
 inject "a fresh record" relay-check setup_fresh check_check_fresh "\"$store" '^execve\(' "$@"
@@ -454,8 +348,5 @@ else
 fi
 not_injected=$saved_not_injected
 
-diag "faults injected: $injected ($missed runs where the fault missed the program's range)," \
-    "$([ "$full" = 1 ] && echo "every error at every call (FAULTS_FULL)" || echo "one error at each call, in turn (FAULTS_FULL=1: all)")"
-diag "handled without a stderr line, the outcome unchanged: $absorbed"
-check "faults were injected" test "$injected" -gt 0
+faults_report
 done_testing

@@ -25,33 +25,27 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_built relay-allow relay-check
-if ! command -v strace >/dev/null 2>&1 ||
-    ! strace -qq -o /dev/null -e inject=getppid:error=EIO true 2>/dev/null; then
-    skip "fault injection on the Redis path" "strace with inject= does not work here"
-    done_testing
-    exit 0
-fi
+errors="EIO EACCES EMFILE ECONNREFUSED ECONNRESET EINTR EAGAIN"
+# shellcheck source-path=SCRIPTDIR source=faults-lib.sh
+. "$(dirname "$0")/faults-lib.sh"
+faults_need "fault injection on the Redis path"
 # shellcheck source-path=SCRIPTDIR source=redis-lib.sh
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "fault injection on the Redis path"
 
 redis_cluster r || exit 1
 
-out=$SCRATCH/out
-marker=$SCRATCH/marker
-mkdir -p "$out" || exit 111
-# LeakSanitizer cannot run under a tracer; t-redis-torture.sh covers leaks.
-ASAN_OPTIONS=detect_leaks=0
 # The directory store must never be used; a generous deadline, so that strace's slowness
 # alone does not time a normal run out (a timeout would only refuse, which is allowed).
 RELAY_DIR=$SCRATCH/no-such-store RELAY_LOG=0 RELAY_REDIS_TIMEOUT=5000
-export ASAN_OPTIONS RELAY_DIR RELAY_LOG RELAY_REDIS_TIMEOUT
+export RELAY_DIR RELAY_LOG RELAY_REDIS_TIMEOUT
 unset RELAY_REDIS RELAY_REDIS_SENTINELS RELAY_REDIS_MASTER RELAY_REDIS_USER \
     RELAY_REDIS_PASSFILE RELAY_CDB TCPREMOTEIP USER
-errors="EIO EACCES EMFILE ECONNREFUSED ECONNRESET EINTR EAGAIN"
-# shellcheck source-path=SCRIPTDIR source=faults-lib.sh
-. "$(dirname "$0")/faults-lib.sh"
-injected=0 missed=0 absorbed=0 hung=0
+# Each case's settings are inject's $ij_vars; each run's range ends at the exec of the next
+# program, which writes the descriptors it was given; a run with a fault is killed if it is
+# still going after 60 s.
+to_exec='^execve\('
+ij_fds=1 ij_guard=60
 
 # The next program: writes whether RELAYCLIENT was set to the marker, and which descriptors
 # from 3 to 19 it was given to the marker.fd (a redirection that fails is a closed one).
@@ -59,91 +53,6 @@ injected=0 missed=0 absorbed=0 hung=0
 set -- /bin/sh -c 'echo "ran ${RELAYCLIENT+granted}" >"$0"
 fds=; for fd in 3 4 5 6 7 8 9; do if { true >&$fd; } 2>/dev/null; then fds="$fds $fd"; fi; done
 echo "$fds" >"$0.fd"' "$marker"
-
-# trace_run OUT ARGS...: strace ARGS (PROG and its arguments) into OUT, with a guard
-# against a hang: a run still going after 60 s is killed (exit 124 or 137).
-trace_run() {
-    tr_out=$1
-    shift
-    timeout -k 5 60 strace -f -qq -o "$tr_out" "$@"
-}
-
-# inject DESC PROG SETUP CHECK MARKER VARS ARGS...: trace a normal run of PROG ARGS with the
-# VARs (VAR=value words in one argument; after SETUP) to find its calls from the first line holding MARKER to the exec; then
-# for each call and error, SETUP, run PROG with that one call failing, and CHECK, which sees
-# $rc, $call (the injected line), $err (the stderr file) and $errno, and prints nothing if
-# all is well, else what is wrong.
-inject() {
-    ij_desc=$1 ij_prog=$2 ij_setup=$3 ij_check=$4 ij_mark=$5 ij_vars=$6
-    shift 6
-    $ij_setup
-    rm -f "$marker" "$marker.fd"
-    # shellcheck disable=SC2086 # the VARs, one per word
-    env $ij_vars strace -f -qq -o "$out/trace" "$RELAY_BIN/$ij_prog" "$@" </dev/null \
-        >"$out/stdout" 2>"$out/err"
-    sites "$out/trace" "$ij_mark" '^execve\(' >"$out/sites"
-    if [ ! -s "$out/sites" ] || [ ! -f "$marker" ]; then
-        not_ok "$ij_prog, $ij_desc: the normal run ran the next program, its calls found"
-        diag <"$out/err"
-        return
-    fi
-    is "$(cat "$marker.fd")" "" "$ij_prog, $ij_desc: a normal run passes no descriptor on"
-    # What the normal run says (an invalid record's warning): a fault may add one line.
-    ij_base=$(wc -l <"$out/err" | tr -d ' ')
-    ij_ok=0 ij_bad=0 ij_n=0
-    while read -r name before count; do
-        case $not_injected in *" $name "*) continue ;; esac
-        i=1
-        while [ "$i" -le "$count" ]; do
-            errors_now >"$out/errnos"
-            read -r ij_errnos <"$out/errnos"
-            for errno in $ij_errnos; do
-                $ij_setup
-                rm -f "$marker" "$marker.fd"
-                # shellcheck disable=SC2086 # the VARs, one per word
-                env $ij_vars timeout -k 5 60 strace -f -qq -o "$out/itrace" \
-                    -e trace="$name,open,openat,read,execve,exit_group" \
-                    -e inject="$name:error=$errno:when=$((before + i))" \
-                    "$RELAY_BIN/$ij_prog" "$@" </dev/null >"$out/stdout" 2>"$out/err"
-                rc=$?
-                call=$(landed "$out/itrace" "$ij_mark" '^execve\(')
-                if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-                    hung=$((hung + 1))
-                    not_ok "$ij_prog, $ij_desc: $name #$i $errno: the run ended by itself"
-                    continue
-                fi
-                if [ -z "$call" ]; then
-                    [ -z "${FAULTS_DEBUG:-}" ] || diag "missed: $ij_prog $name #$i $errno"
-                    missed=$((missed + 1))
-                    continue
-                fi
-                injected=$((injected + 1))
-                ij_n=$((ij_n + 1))
-                err=$out/err
-                why=$($ij_check)
-                ij_lines=$(wc -l <"$err" | tr -d ' ')
-                [ "$ij_lines" -le $((ij_base + 1)) ] ||
-                    why="$why; $ij_lines lines on stderr, $ij_base without the fault"
-                [ "$(grep -v -c "^$ij_prog: " "$err")" -eq 0 ] ||
-                    why="$why; stderr has lines not from $ij_prog"
-                if [ -f "$marker.fd" ] && [ -n "$(cat "$marker.fd")" ]; then
-                    why="$why; descriptors passed to the next program:$(cat "$marker.fd")"
-                fi
-                if [ -z "$why" ]; then
-                    ij_ok=$((ij_ok + 1))
-                    [ "$ij_lines" -gt "$ij_base" ] || absorbed=$((absorbed + 1))
-                else
-                    ij_bad=$((ij_bad + 1))
-                    not_ok "$ij_prog, $ij_desc: $name #$i $errno"
-                    diag "injected: $call" "exit $rc: ${why#; }"
-                    diag <"$err"
-                fi
-            done
-            i=$((i + 1))
-        done
-    done <"$out/sites"
-    fault_summary
-}
 
 # ---- the records, written by the admin on the primary ----------------------------------------
 put() { # KEY TIME USER
@@ -172,39 +81,33 @@ if ! eventually 60 on_replica 10.0.0.1 fresh || ! eventually 60 on_replica 10.0.
 fi
 
 # ---- relay-check ---------------------------------------------------------------------------------
+# check_check_fresh and check_check_deny: faults-lib.sh's.
 setup_none() { :; }
-check_check_fresh() {
-    check_exec relay-check
-    case $call in execve*) return ;; esac
-    if ! grep -q granted "$marker" 2>/dev/null; then
-        [ "$(grep -c '^relay-check: warning: ' "$err")" -eq 1 ] ||
-            echo "; the grant was lost, and not reported in one warning line"
-    fi
-}
-check_check_deny() {
-    check_exec relay-check
-    ! grep -q granted "$marker" 2>/dev/null || echo "; granted because of a fault"
-}
 
 smtp_unix="RELAY_REDIS=unix:$(redis_sock r) RELAY_REDIS_USER=relaylease-smtp RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
 smtp_tcp="RELAY_REDIS=127.0.0.1:$(redis_port r) RELAY_REDIS_USER=relaylease-smtp RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
 mark_smtp="\"$REDIS_DIR/smtp.pass\""
 diag "relay-check on the replica: a fresh record, a stale one, another key's, none (Unix socket and TCP)"
 {
+    ij_vars="$smtp_unix TCPREMOTEIP=10.0.0.1"
     inject "a fresh record (unix)" relay-check setup_none check_check_fresh "$mark_smtp" \
-        "$smtp_unix TCPREMOTEIP=10.0.0.1" "$@"
+        "$to_exec" "$@"
+    ij_vars="$smtp_tcp TCPREMOTEIP=10.0.0.1"
     inject "a fresh record (tcp)" relay-check setup_none check_check_fresh "$mark_smtp" \
-        "$smtp_tcp TCPREMOTEIP=10.0.0.1" "$@"
+        "$to_exec" "$@"
+    ij_vars="$smtp_unix TCPREMOTEIP=10.0.0.2"
     inject "a stale record (unix)" relay-check setup_none check_check_deny "$mark_smtp" \
-        "$smtp_unix TCPREMOTEIP=10.0.0.2" "$@"
+        "$to_exec" "$@"
+    ij_vars="$smtp_tcp PROTO=TCP6 TCPREMOTEIP=2001:db8:1:2::7 TCP6REMOTEIP=2001:db8:1:2::7"
     inject "a stale IPv6 /64 (tcp)" relay-check setup_none check_check_deny "$mark_smtp" \
-        "$smtp_tcp PROTO=TCP6 TCPREMOTEIP=2001:db8:1:2::7 TCP6REMOTEIP=2001:db8:1:2::7" "$@"
+        "$to_exec" "$@"
+    ij_vars="$smtp_unix TCPREMOTEIP=10.0.0.4"
     inject "a record naming another key (unix)" relay-check setup_none check_check_deny \
-        "$mark_smtp" "$smtp_unix TCPREMOTEIP=10.0.0.4" "$@"
-    inject "no record (unix)" relay-check setup_none check_check_deny "$mark_smtp" \
-        "$smtp_unix TCPREMOTEIP=10.0.0.3" "$@"
-    inject "no record (tcp)" relay-check setup_none check_check_deny "$mark_smtp" \
-        "$smtp_tcp TCPREMOTEIP=10.0.0.3" "$@"
+        "$mark_smtp" "$to_exec" "$@"
+    ij_vars="$smtp_unix TCPREMOTEIP=10.0.0.3"
+    inject "no record (unix)" relay-check setup_none check_check_deny "$mark_smtp" "$to_exec" "$@"
+    ij_vars="$smtp_tcp TCPREMOTEIP=10.0.0.3"
+    inject "no record (tcp)" relay-check setup_none check_check_deny "$mark_smtp" "$to_exec" "$@"
 }
 
 # ---- relay-allow ---------------------------------------------------------------------------------
@@ -239,17 +142,13 @@ pop_sentinels="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_
 mark_pop="\"$REDIS_DIR/pop.pass\""
 diag "relay-allow to the primary: a new login, a refresh (Unix socket, TCP, Sentinel)"
 {
-    inject "a new login (unix)" relay-allow setup_new check_allow "$mark_pop" \
-        "$pop_unix TCPREMOTEIP=10.0.0.9 USER=bob" "$@"
-    inject "a refresh (tcp)" relay-allow setup_refresh check_allow "$mark_pop" \
-        "$pop_tcp TCPREMOTEIP=10.0.0.9 USER=bob" "$@"
-    inject "a new login (sentinels)" relay-allow setup_new check_allow "$mark_pop" \
-        "$pop_sentinels TCPREMOTEIP=10.0.0.9 USER=bob" "$@"
+    ij_vars="$pop_unix TCPREMOTEIP=10.0.0.9 USER=bob"
+    inject "a new login (unix)" relay-allow setup_new check_allow "$mark_pop" "$to_exec" "$@"
+    ij_vars="$pop_tcp TCPREMOTEIP=10.0.0.9 USER=bob"
+    inject "a refresh (tcp)" relay-allow setup_refresh check_allow "$mark_pop" "$to_exec" "$@"
+    ij_vars="$pop_sentinels TCPREMOTEIP=10.0.0.9 USER=bob"
+    inject "a new login (sentinels)" relay-allow setup_new check_allow "$mark_pop" "$to_exec" "$@"
 }
 
-diag "faults injected: $injected ($missed runs where the fault missed the program's range)," \
-    "$([ "$full" = 1 ] && echo "every error at every call (FAULTS_FULL)" || echo "one error at each call, in turn (FAULTS_FULL=1: all)")"
-diag "handled without a stderr line: $absorbed"
-check "faults were injected" test "$injected" -gt 0
-is "$hung" 0 "no run hung"
+faults_report
 done_testing
