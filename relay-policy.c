@@ -29,36 +29,41 @@
 #define REPLY_OK "action=OK\n\n"
 #define REPLY_DUNNO "action=DUNNO\n\n"
 
-static char in[IN_MAX];
-static size_t in_start, in_end;
-static char out[OUT_MAX];
-static size_t out_len;
-
 /* The last decision logged, so that the 50 requests of a 50-recipient message (one SMTP
  * transaction: one instance) log one line, not 50. */
 #define INSTANCE_MAX 255
-static struct {
+struct said {
     char instance[INSTANCE_MAX];
     size_t instance_len;    /* 0: none, and nothing is left unsaid */
     int what;
     char key[POLICY_CLIENT_MAX + ADDR_KEY_MAX]; /* a key, or an address as it was sent */
-} last;
+};
+
+/* One connection's state: the requests read and not yet answered, the replies not yet
+ * written, the last decision logged. */
+struct conn {
+    char in[IN_MAX];
+    size_t in_start, in_end;
+    char out[OUT_MAX];
+    size_t out_len;
+    struct said last;
+};
 
 /* Was this decision about the client logged already in this transaction? If not, it is
  * remembered as the last one logged, and the caller logs it. A request with no instance, or
  * one too long to keep, is always logged. */
-static int said(const struct policy_request *r, int what, const char *key)
+static int said(struct said *last, const struct policy_request *r, int what, const char *key)
 {
-    if (last.instance_len != 0 && last.instance_len == r->instance_len && last.what == what &&
-        memcmp(last.instance, r->instance, r->instance_len) == 0 && strcmp(last.key, key) == 0)
+    if (last->instance_len != 0 && last->instance_len == r->instance_len && last->what == what &&
+        memcmp(last->instance, r->instance, r->instance_len) == 0 && strcmp(last->key, key) == 0)
         return 1;
-    last.instance_len = 0;
-    if (r->instance_len == 0 || r->instance_len > sizeof last.instance)
+    last->instance_len = 0;
+    if (r->instance_len == 0 || r->instance_len > sizeof last->instance)
         return 0;
-    memcpy(last.instance, r->instance, r->instance_len);
-    last.instance_len = r->instance_len;
-    last.what = what;
-    (void)snprintf(last.key, sizeof last.key, "%s", key);
+    memcpy(last->instance, r->instance, r->instance_len);
+    last->instance_len = r->instance_len;
+    last->what = what;
+    (void)snprintf(last->key, sizeof last->key, "%s", key);
     return 0;
 }
 
@@ -66,25 +71,26 @@ static int said(const struct policy_request *r, int what, const char *key)
 enum { SAID_SASL = 100, SAID_NEVER, SAID_BAD };
 
 /* Is the client to relay? 1 or 0, with one line in the log (relay-check's words). */
-static int decide(const struct settings *cfg, const struct policy_request *r, time_t now)
+static int decide(const struct settings *cfg, struct said *last, const struct policy_request *r,
+                  time_t now)
 {
     /* SMTP AUTH users are permit_sasl_authenticated's to decide. */
     if (r->sasl) {
-        if (cfg->log && !said(r, SAID_SASL, r->client_text))
+        if (cfg->log && !said(last, r, SAID_SASL, r->client_text))
             log_info("dunno %s sasl_username set: left to SMTP AUTH", r->client_text);
         return 0;
     }
     /* Not a malformed request: the connection stays, and Postfix's other restrictions
      * decide. */
     if (!r->client_ok) {
-        if (!said(r, SAID_BAD, r->client_text))
+        if (!said(last, r, SAID_BAD, r->client_text))
             log_warn("client_address is not an address: \"%s\": granting nothing",
                      r->client_text);
         return 0;
     }
     char key[ADDR_KEY_MAX];
     if (addr_key(key, &r->client, &cfg->keys) != 0) {
-        if (cfg->log && !said(r, SAID_NEVER, r->client_text))
+        if (cfg->log && !said(last, r, SAID_NEVER, r->client_text))
             log_info("refused %s: an address that may never relay", r->client_text);
         return 0;
     }
@@ -99,7 +105,7 @@ static int decide(const struct settings *cfg, const struct policy_request *r, ti
     enum grant g = grant_judge(cfg, key, now, &rec, &age, &why);
     int err = errno;
     const char *user = rec.user[0] != '\0' ? rec.user : "-";
-    int quiet = said(r, (int)g, key);
+    int quiet = said(last, r, (int)g, key);
     switch (g) {
     case GRANT_YES:
         if (cfg->log && !quiet)
@@ -133,21 +139,21 @@ static int decide(const struct settings *cfg, const struct policy_request *r, ti
     return 0;
 }
 
-static void flush(void)
+static void flush(struct conn *c)
 {
-    if (out_len > 0 && io_write(1, out, out_len) != 0)
+    if (c->out_len > 0 && io_write(1, c->out, c->out_len) != 0)
         log_fatal(111, "unable to write the reply: %s", strerror(errno));
-    out_len = 0;
+    c->out_len = 0;
 }
 
-static void reply(int ok)
+static void reply(struct conn *c, int ok)
 {
     const char *s = ok ? REPLY_OK : REPLY_DUNNO;
     size_t n = ok ? sizeof REPLY_OK - 1 : sizeof REPLY_DUNNO - 1;
-    if (out_len + n > sizeof out)
-        flush();
-    memcpy(out + out_len, s, n);
-    out_len += n;
+    if (c->out_len + n > sizeof c->out)
+        flush(c);
+    memcpy(c->out + c->out_len, s, n);
+    c->out_len += n;
 }
 
 /* Under spawn(8), descriptors 0, 1 and 2 are one socket, Postfix's: a line on 2 would be read
@@ -168,17 +174,17 @@ static int stderr_is_peer(void)
 }
 
 /* Read more of the input after what is kept. 0 at the end of the input. */
-static size_t fill(void)
+static size_t fill(struct conn *c)
 {
-    if (in_start > 0) {
-        memmove(in, in + in_start, in_end - in_start);
-        in_end -= in_start;
-        in_start = 0;
+    if (c->in_start > 0) {
+        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+        c->in_end -= c->in_start;
+        c->in_start = 0;
     }
     for (;;) {
-        ssize_t got = read(0, in + in_end, sizeof in - in_end);
+        ssize_t got = read(0, c->in + c->in_end, sizeof c->in - c->in_end);
         if (got >= 0) {
-            in_end += (size_t)got;
+            c->in_end += (size_t)got;
             return (size_t)got;
         }
         if (errno != EINTR)
@@ -191,6 +197,7 @@ int main(int argc, char **argv)
     struct settings cfg;
     struct policy_request r;
     const char *why;
+    static struct conn c; /* 144 KiB: static storage, not the stack */
 
     (void)argv;
     log_init("relay-policy");
@@ -214,19 +221,20 @@ int main(int argc, char **argv)
 
     for (;;) {
         /* Every complete request in the buffer is answered before the replies are sent. */
-        size_t got = fill();
+        size_t got = fill(&c);
         enum policy_result res;
         /* The clock is read for each request: a slow store must not let a later request of
          * the batch be judged at an earlier time. */
-        while ((res = policy_parse(in + in_start, in_end - in_start, &r, &why)) == POLICY_OK) {
-            reply(decide(&cfg, &r, time(NULL)));
-            in_start += r.used;
+        while ((res = policy_parse(c.in + c.in_start, c.in_end - c.in_start, &r, &why)) ==
+               POLICY_OK) {
+            reply(&c, decide(&cfg, &c.last, &r, time(NULL)));
+            c.in_start += r.used;
         }
-        flush();
+        flush(&c);
         if (res == POLICY_BAD)
             log_fatal(100, "malformed request: %s: closing the connection", why);
         if (got == 0) {
-            if (in_end == in_start)
+            if (c.in_end == c.in_start)
                 return 0;
             log_fatal(100, "malformed request: the input ended inside it");
         }
