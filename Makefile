@@ -284,7 +284,7 @@ torture: all testprogs san
 	TEST_LONG=1 sh $(SRC)/tests/run -l . san -- t-torture.sh
 
 # Static analysis: cppcheck, clang-tidy (the checks in .clang-tidy) and shellcheck over the
-# whole tree. tests/t-lint.sh runs the same in make check (plain build only).
+# whole tree. tests/t-lint.sh runs the same in make check-all.
 lint:
 	sh $(SRC)/tests/lint
 
