@@ -207,7 +207,7 @@ tests/unit-sources: $(SRC)/tests/unit-sources.c $(UNITFILES) $(CDBBUILD) $(SNAPS
 tests/unit-writer: $(SRC)/tests/unit-writer.c $(UNITFILES) $(CDBBUILD) $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-writer.c $(SRC)/cdb/writer.c \
-		$(SRC)/replace.c $(LDFLAGS) $(CDBLIBS)
+		$(SRC)/replace.c $(SRC)/lock.c $(SRC)/clock.c $(LDFLAGS) $(CDBLIBS)
 
 tests/unit-resp: $(SRC)/tests/unit-resp.c $(SRC)/tests/unit.h $(SRC)/redis/resp.c $(SRC)/redis/resp.h
 	@mkdir -p tests

@@ -6,6 +6,15 @@
 #include <unistd.h>
 #include "io.h"
 
+ssize_t io_write_once(int fd, const void *buf, size_t n)
+{
+    ssize_t w;
+    do
+        w = write(fd, buf, n);
+    while (w < 0 && errno == EINTR);
+    return w;
+}
+
 int io_writev(int fd, struct iovec *iov, size_t n)
 {
     while (n > 0 && iov->iov_len == 0) {

@@ -12,6 +12,13 @@
  * which would otherwise loop for ever). */
 int io_write(int fd, const void *buf, size_t n);
 
+/* One write(2) of n bytes, tried again only when a signal cut it off: what write returned.
+ * For bytes that must land whole or not at all (a line appended to a file other processes
+ * append to, a line shorter than PIPE_BUF into a pipe): a second write to finish a short one
+ * could land after another writer's bytes, so a short write is the caller's error to report,
+ * never a part to finish. */
+ssize_t io_write_once(int fd, const void *buf, size_t n);
+
 /* Write all n buffers of iov, however many writev takes at a time. The array is used up:
  * its entries are advanced past what was written. 0, or -1 with errno set. */
 int io_writev(int fd, struct iovec *iov, size_t n);

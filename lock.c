@@ -7,6 +7,7 @@
  * for the wait, and what was there before is put back. */
 #define _GNU_SOURCE /* flock on glibc and musl alike */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
@@ -64,4 +65,12 @@ int lock_take(int fd, int how, long ms)
     (void)sigaction(SIGALRM, &old_sa, NULL);
     errno = e;
     return r;
+}
+
+int lock_still_named(int dirfd, const char *name, const struct stat *st)
+{
+    struct stat now;
+    if (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 0 : -1;
+    return now.st_dev == st->st_dev && now.st_ino == st->st_ino;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "addr.h"
+#include "io.h"
 #include "log.h"
 #include "owner.h"
 #include "settings.h"
@@ -144,12 +145,9 @@ static int tell_session(const struct settings *cfg)
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, &old);
-    /* One write, not io_write: at most 256 bytes, under PIPE_BUF, so the pipe takes the line
-     * whole or not at all, and a short write would be a broken pipe, not a part to finish. */
-    ssize_t w;
-    do
-        w = write((int)fd, line, len);
-    while (w < 0 && errno == EINTR);
+    /* At most 256 bytes, under PIPE_BUF: the pipe takes the line whole or not at all, and a
+     * short write would be a broken pipe, not a part to finish. */
+    ssize_t w = io_write_once((int)fd, line, len);
     if (w != (ssize_t)len)
         log_warn("unable to tell relay-session about the login: %s",
                  w < 0 ? strerror(errno) : "short write");

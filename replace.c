@@ -7,12 +7,26 @@
 #include <unistd.h>
 #include "replace.h"
 
-int replace_open(int dirfd, const char *tmp)
+static int open_tmp(int dirfd, const char *tmp, int access)
 {
     /* O_NONBLOCK: with O_EXCL the file is a new regular one, where it changes nothing; it is
      * here so that no open of a temp name can hang on a FIFO, whatever the flags become. */
-    return openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+    return openat(dirfd, tmp, access | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
                   0600);
+}
+
+int replace_open(int dirfd, const char *tmp)
+{
+    return open_tmp(dirfd, tmp, O_WRONLY);
+}
+
+int replace_open_own(int dirfd, const char *tmp, int read_back)
+{
+    int access = read_back ? O_RDWR : O_WRONLY;
+    int fd = open_tmp(dirfd, tmp, access);
+    if (fd < 0 && errno == EEXIST && unlinkat(dirfd, tmp, 0) == 0)
+        fd = open_tmp(dirfd, tmp, access);
+    return fd;
 }
 
 void replace_abandon(int fd, int dirfd, const char *tmp)

@@ -26,6 +26,12 @@
  * means and whether to remove it). */
 int replace_open(int dirfd, const char *tmp);
 
+/* replace_open for a temp name that is this process's alone (it carries the pid): a leftover
+ * there is from a writer of the same pid that died, or a name planted to catch this one, and
+ * is removed, never written through, before the create is tried once more. read_back: the
+ * descriptor reads too, for a caller that reads what it has written. */
+int replace_open_own(int dirfd, const char *tmp, int read_back);
+
 /* Finish the temp file: fsync it if sync, set its mode (always: a umask that took the
  * owner's bits must not leave a file its own writer cannot read back), close it. On error the
  * temp file is unlinked. */

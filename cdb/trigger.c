@@ -63,6 +63,7 @@
 #include "cdb/trigger.h"
 #include "clock.h"
 #include "fds.h"
+#include "io.h"
 #include "lock.h"
 #include "owner.h"
 #include "settings.h"
@@ -128,11 +129,6 @@ int trigger_dir_stat(const char *path, struct stat *st)
     return stat(dir, st);
 }
 
-static int same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
-
 /* A waiting caller (relay-expire, an import) waits this long for a build that runs: a build
  * of a big store takes a few seconds, and the store's account (or root) could hold the lock
  * forever. Past it, the caller goes on without its build, as after a failed one. */
@@ -171,14 +167,13 @@ static int open_journal(const char *path, int flags, int how, struct stat *held)
     int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    struct stat named;
     if (lock_journal(fd, how) != 0 || fstat(fd, held) != 0)
         return close_failed(fd);
     if (!S_ISREG(held->st_mode)) {
         errno = EINVAL;
         return close_failed(fd);
     }
-    if (lstat(path, &named) != 0 || !same_file(held, &named)) {
+    if (lock_still_named(AT_FDCWD, path, held) != 1) {
         close(fd);
         return JOURNAL_MOVED;
     }
@@ -207,12 +202,8 @@ static int journal_append(const struct cdbmode *m, const char *key)
         if (fd < 0)
             return -1;
         /* One write of at most a few dozen bytes to a file opened O_APPEND: it lands whole,
-         * after every other login's line. Not io_write: a second write to finish a short one
-         * could land after another login's line and split this one. */
-        ssize_t w;
-        do
-            w = write(fd, line, len);
-        while (w < 0 && errno == EINTR);
+         * after every other login's line. */
+        ssize_t w = io_write_once(fd, line, len);
         if (w != (ssize_t)len) {
             if (w >= 0)
                 errno = EIO;

@@ -7,14 +7,14 @@
 #include <time.h>
 #include <unistd.h>
 #include "cdb/writer.h"
+#include "lock.h"
 #include "replace.h"
 
 /* Does the name tmp still lead to the file open at fd? */
 static int same_file(int fd, const char *tmp)
 {
-    struct stat held, named;
-    return fstat(fd, &held) == 0 && lstat(tmp, &named) == 0 && held.st_dev == named.st_dev &&
-           held.st_ino == named.st_ino;
+    struct stat held;
+    return fstat(fd, &held) == 0 && lock_still_named(AT_FDCWD, tmp, &held) == 1;
 }
 
 /* The temp file name is there already. If a live build holds it (its lock, taken on the

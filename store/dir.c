@@ -230,7 +230,7 @@ static int bucket_lock(struct store *s, const char *user, struct bucket *b, cons
     for (int tries = 0; tries < BUCKET_TRIES; tries++) {
         int fd = openat(b->udir, b->name,
                         O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
-        struct stat a, n;
+        struct stat a;
         if (fd < 0) {
             *why = errno == ELOOP ? "a symbolic link" : strerror(errno);
             bucket_close(b);
@@ -271,8 +271,7 @@ static int bucket_lock(struct store *s, const char *user, struct bucket *b, cons
         }
         /* Still the file under the name: the sweep removes, and a compaction replaces, a
          * bucket while holding its lock, which we may have been waiting for. */
-        if (fstatat(b->udir, b->name, &n, AT_SYMLINK_NOFOLLOW) == 0 && n.st_dev == a.st_dev &&
-            n.st_ino == a.st_ino) {
+        if (lock_still_named(b->udir, b->name, &a) == 1) {
             if (fstat(fd, &a) == 0 && a.st_size <= BUCKET_MAX)
                 return 0;
             *why = "too big";
@@ -479,11 +478,9 @@ static int bucket_rewrite(struct store *s, struct bucket *b,
     if (fstat(s->dirfd, &dst) != 0)
         return -1;
     (void)snprintf(tmp, sizeof tmp, TEMP_PREFIX "%ld.%s", (long)getpid(), b->name);
-    /* Read back as it is written (has_line): not replace_open's write-only descriptor. */
-    int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-    int fd = openat(b->udir, tmp, flags, 0600);
-    if (fd < 0 && errno == EEXIST && unlinkat(b->udir, tmp, 0) == 0)
-        fd = openat(b->udir, tmp, flags, 0600);
+    /* Read back as it is written (has_line); and after the rename the descriptor stays open
+     * and locked, as the bucket's own, where replace_close would close it. */
+    int fd = replace_open_own(b->udir, tmp, 1);
     if (fd < 0)
         return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0)
@@ -623,12 +620,7 @@ static int record_file(struct store *s, const char *key, const char *user, time_
     char tmp[sizeof TEMP_PREFIX + 24 + ADDR_KEY_MAX];
     (void)snprintf(tmp, sizeof tmp, TEMP_PREFIX "%ld.%s", (long)getpid(), key); /* fits */
 
-    /* A leftover of our own pid can only be from a writer that died (or a name planted to
-     * catch us), so it is removed, never reopened (replace_open's O_EXCL), and the create
-     * tried again. */
-    int fd = replace_open(s->dirfd, tmp);
-    if (fd < 0 && errno == EEXIST && unlinkat(s->dirfd, tmp, 0) == 0)
-        fd = replace_open(s->dirfd, tmp);
+    int fd = replace_open_own(s->dirfd, tmp, 0); /* the temp name carries our pid */
     if (fd < 0)
         return -1;
 
@@ -1070,10 +1062,9 @@ static void sweep_users(struct store *s, long expiry, int dry_run)
         int bfd = openat(udir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (bfd < 0)
             continue;
-        struct stat a, n;
+        struct stat a;
         if (flock(bfd, LOCK_EX | LOCK_NB) == 0 && fstat(bfd, &a) == 0 &&
-            fstatat(udir, name, &n, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == n.st_ino &&
-            a.st_dev == n.st_dev) {
+            lock_still_named(udir, name, &a) == 1) {
             age = store_age(a.st_mtime, time(NULL));
             if ((age > keep || age <= -keep) && unlinkat(udir, name, 0) != 0 &&
                 errno != ENOENT && s->warn != NULL)
@@ -1134,11 +1125,9 @@ static enum store_result judge(struct store *s, const struct stat *dst, const ch
 /* Under .lock (exclusive): remove the record at key if it is still the file st names. */
 static int remove_same(struct store *s, const char *key, const struct stat *st)
 {
-    struct stat now;
-    if (fstatat(s->dirfd, key, &now, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? 1 : -1;
-    if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
-        return 1; /* replaced meanwhile */
+    int named = lock_still_named(s->dirfd, key, st);
+    if (named != 1)
+        return named == 0 ? 1 : -1; /* gone or replaced meanwhile: 1 */
     return unlinkat(s->dirfd, key, 0) == 0 ? 0 : -1;
 }
 

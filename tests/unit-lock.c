@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -126,6 +128,29 @@ int main(void)
     waitpid(pid, &status, 0);
 
     CHECK(lock_take(-1, LOCK_EX, 100) == -1 && errno == EBADF, "a bad descriptor: EBADF");
-    unlink(path);
+
+    /* lock_still_named: the name, not followed, leads to this very file or it does not. */
+    struct stat held;
+    char other[4200], link[4200];
+    (void)snprintf(other, sizeof other, "%s.other", path);
+    (void)snprintf(link, sizeof link, "%s.link", path);
+    CHECK(fstat(fd, &held) == 0 && lock_still_named(AT_FDCWD, path, &held) == 1,
+          "lock_still_named: the name leads to the file open");
+    int ofd = lockfd(other);
+    CHECK(rename(other, path) == 0 && lock_still_named(AT_FDCWD, path, &held) == 0,
+          "another file renamed over the name: 0");
+    CHECK(unlink(path) == 0 && lock_still_named(AT_FDCWD, path, &held) == 0, "the name gone: 0");
+    struct stat os;
+    close(ofd);
+    ofd = lockfd(other);
+    CHECK(fstat(ofd, &os) == 0 && symlink(other, link) == 0 &&
+              lock_still_named(AT_FDCWD, other, &os) == 1 &&
+              lock_still_named(AT_FDCWD, link, &os) == 0,
+          "a symbolic link to the file is not followed: 0");
+    CHECK(lock_still_named(-1, "relative", &held) == -1 && errno == EBADF,
+          "a bad directory descriptor: -1, EBADF");
+    close(ofd);
+    unlink(link);
+    unlink(other);
     return unit_done();
 }

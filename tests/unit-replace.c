@@ -85,6 +85,30 @@ int main(void)
         CHECK(replace_open(dfd, "dangling") == -1 && !exists("nowhere"),
               "replace_open of a dangling link creates nothing at its target");
 
+    /* replace_open_own: a leftover is removed, never written through, and the create tried
+     * again; with read_back the descriptor reads what it wrote. */
+    fd = replace_open_own(dfd, "own.tmp", 0);
+    CHECK(fd >= 0 && io_write(fd, "old", 3) == 0 && close(fd) == 0, "setup: a leftover temp file");
+    fd = replace_open_own(dfd, "own.tmp", 0);
+    struct stat st;
+    CHECK(fd >= 0 && fstat(fd, &st) == 0 && st.st_size == 0 && mode_of("own.tmp") == 0600,
+          "replace_open_own over a leftover: a new, empty, private file");
+    char back[4] = "";
+    CHECK(fd >= 0 && io_write(fd, "x", 1) == 0 && pread(fd, back, 1, 0) == -1 && errno == EBADF,
+          "without read_back the descriptor only writes");
+    replace_abandon(fd, dfd, "own.tmp");
+    if (symlinkat("a", dfd, "own.tmp") == 0) {
+        fd = replace_open_own(dfd, "own.tmp", 1);
+        CHECK(fd >= 0 && holds("a", "two\n") && io_write(fd, "new", 3) == 0 &&
+                  pread(fd, back, 3, 0) == 3 && memcmp(back, "new", 3) == 0,
+              "a link planted at the temp name: the link removed, its target untouched, "
+              "and with read_back the descriptor reads what it wrote");
+        replace_abandon(fd, dfd, "own.tmp");
+    }
+    CHECK(mkdirat(dfd, "own.d", 0755) == 0 && mkdirat(dfd, "own.d/x", 0755) == 0 &&
+              replace_open_own(dfd, "own.d", 0) == -1 && exists("own.d/x"),
+          "a directory at the temp name is not removed, and not opened");
+
     /* Failures leave no temp file. */
     CHECK(mkdirat(dfd, "dir", 0755) == 0 && mkdirat(dfd, "dir/sub", 0755) == 0, "setup: a directory");
     CHECK(replace(".t", "dir", "x", 0, 0644) == -1 && !exists(".t") && exists("dir/sub"),
