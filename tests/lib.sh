@@ -516,3 +516,69 @@ strace_hold() {
 strace_held() {
     eventually 30 grep -q "$2" "$1"
 }
+
+# ---- the chains under the real tcpserver ------------------------------------------------------
+
+# start_pop_chain NAME [TCPSERVER-OPTION...] HOST [VAR=value...] [-- PROGRAM...]: the POP3
+# login chain under the real tcpserver on HOST (start_tcpserver: port 0, SERVER_PORT,
+# SERVER_PID, its stderr in $SCRATCH/NAME.log): popup, then PROGRAM... (by default
+# checkpassword relay-allow pop3d), with VARs (RELAY_DIR=... among them) and the accounts of
+# make_passwd in $SCRATCH/passwd in their environment.
+# start_smtp_chain NAME [TCPSERVER-OPTION...] HOST [VAR=value...] [-- PROGRAM...]: the SMTP
+# side: PROGRAM... (by default relay-check in front of smtpd, which writes its environment to
+# $SCRATCH/NAME.env, with $SCRATCH/rcpthosts) with VARs in its environment.
+# A TCPSERVER-OPTION is one word (-6, -x"$cdb", -u"$MAIL_UID"). In PROGRAM..., a bare word
+# names one of our programs (relay-*, in $RELAY_BIN) or a stand-in built in $STANDINS; any
+# other word (pop3d's -e FILE) is passed as it is. Returns start_tcpserver's status.
+start_pop_chain() {
+    lib_chain pop "$@"
+}
+start_smtp_chain() {
+    lib_chain smtp "$@"
+}
+lib_chain() {
+    lib_ch_kind=$1 lib_ch_name=$2
+    shift 2
+    lib_ch_at=opt
+    for lib_ch_w in "$@"; do
+        shift
+        case $lib_ch_at.$lib_ch_w in
+        opt.-*) ;;
+        opt.*)
+            set -- "$@" "$lib_ch_w" 0 env
+            [ "$lib_ch_kind" = smtp ] || set -- "$@" STANDIN_PASSWD="$SCRATCH/passwd"
+            lib_ch_at=var
+            continue
+            ;;
+        var.--)
+            [ "$lib_ch_kind" = smtp ] || set -- "$@" "$STANDINS/popup" localhost
+            lib_ch_at=prog
+            continue
+            ;;
+        var.*=*) ;;
+        var.*)
+            diag "start_${lib_ch_kind}_chain $lib_ch_name: '$lib_ch_w' is not VAR=value"
+            return 1
+            ;;
+        prog.*/*) ;;
+        prog.relay-*) lib_ch_w=$RELAY_BIN/$lib_ch_w ;;
+        prog.*) [ ! -f "$STANDINS/$lib_ch_w" ] || lib_ch_w=$STANDINS/$lib_ch_w ;;
+        esac
+        set -- "$@" "$lib_ch_w"
+    done
+    case $lib_ch_at.$lib_ch_kind in
+    opt.*)
+        diag "start_${lib_ch_kind}_chain $lib_ch_name: no host"
+        return 1
+        ;;
+    var.pop)
+        set -- "$@" "$STANDINS/popup" localhost "$STANDINS/checkpassword" \
+            "$RELAY_BIN/relay-allow" "$STANDINS/pop3d"
+        ;;
+    var.smtp)
+        set -- "$@" "$RELAY_BIN/relay-check" "$STANDINS/smtpd" -e "$SCRATCH/$lib_ch_name.env" \
+            "$SCRATCH/rcpthosts"
+        ;;
+    esac
+    start_tcpserver "$lib_ch_name" "$@"
+}
