@@ -16,16 +16,6 @@ echo example.com >"$SCRATCH/rcpthosts"
 relay_rcpt=friend@example.net
 refused="553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"
 
-start_smtp() { # NAME VAR=value...: relay-check in front of smtpd, with these settings
-    lib_s_name=$1
-    shift
-    start_tcpserver "$lib_s_name" 127.0.0.1 0 env "$@" \
-        "$RELAY_BIN/relay-check" "$STANDINS/smtpd" -e "$SCRATCH/$lib_s_name.env" \
-        "$SCRATCH/rcpthosts" || {
-        not_ok "tcpserver $lib_s_name started"
-        exit 1
-    }
-}
 xenv() { # the XENV reply of the last session, on one line
     reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' '
 }
@@ -35,16 +25,19 @@ spool_file() { # NAME PRINTF-FORMAT AGE: a spool file with this content, AGE sec
     touch -d "@$(($(date +%s) - $3))" "$spool/$1"
 }
 
-start_smtp ctrl RELAY_CTRL_DIR="$spool" RELAY_CTRL_EXPIRY=60 \
-    RELAY_CTRL_RELAYCLIENT=@ctrl.example RELAY_REMOTEINFO=1
-ctrl=$SERVER_PORT
-start_smtp ctrl-long RELAY_CTRL_DIR="$spool" RELAY_CTRL_EXPIRY=600
-ctrl_long=$SERVER_PORT
-start_smtp ours-first RELAY_DIR="$SCRATCH/empty-store" RELAY_CTRL_DIR="$spool" \
-    RELAY_CTRL_EXPIRY=600
-ours_first=$SERVER_PORT
-start_smtp expiry-first RELAY_CTRL_DIR="$spool" RELAY_EXPIRY=60 RELAY_CTRL_EXPIRY=600
-expiry_first=$SERVER_PORT
+start_smtp_chain ctrl 127.0.0.1 RELAY_CTRL_DIR="$spool" RELAY_CTRL_EXPIRY=60 \
+    RELAY_CTRL_RELAYCLIENT=@ctrl.example RELAY_REMOTEINFO=1 && ctrl=$SERVER_PORT
+start_smtp_chain ctrl-long 127.0.0.1 RELAY_CTRL_DIR="$spool" RELAY_CTRL_EXPIRY=600 &&
+    ctrl_long=$SERVER_PORT
+start_smtp_chain ours-first 127.0.0.1 RELAY_DIR="$SCRATCH/empty-store" RELAY_CTRL_DIR="$spool" \
+    RELAY_CTRL_EXPIRY=600 && ours_first=$SERVER_PORT
+start_smtp_chain expiry-first 127.0.0.1 RELAY_CTRL_DIR="$spool" RELAY_EXPIRY=60 \
+    RELAY_CTRL_EXPIRY=600 && expiry_first=$SERVER_PORT
+if [ -z "${ctrl:-}" ] || [ -z "${ctrl_long:-}" ] || [ -z "${ours_first:-}" ] ||
+    [ -z "${expiry_first:-}" ]; then
+    not_ok "every tcpserver started"
+    exit 1
+fi
 
 diag "a fresh relay-ctrl file"
 spool_file 127.0.0.1 'USER=bob\000DOMAIN=example.org\000' 0
