@@ -582,3 +582,17 @@ lib_chain() {
     esac
     start_tcpserver "$lib_ch_name" "$@"
 }
+
+# granted_says ADDRESS [VAR=value...]: granted, and what relay-check wrote to stderr in this
+# call alone, in SAYS and in $SCRATCH/granted.err. GRANTED is granted's status (0 granted,
+# 1 refused, 2 relay-check never ran the next program: its reason becomes a comment).
+granted_says() {
+    : >>"$SCRATCH/relay-check.log"
+    log_mark relay-check
+    lib_gs_why=$(granted "$@")
+    GRANTED=$?
+    log_new relay-check >"$SCRATCH/granted.err"
+    SAYS=$(cat "$SCRATCH/granted.err")
+    [ "$GRANTED" -ne 2 ] || diag "$lib_gs_why"
+    return "$GRANTED"
+}
