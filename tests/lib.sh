@@ -592,6 +592,7 @@ granted_says() {
     lib_gs_why=$(granted "$@")
     GRANTED=$?
     log_new relay-check >"$SCRATCH/granted.err"
+    # shellcheck disable=SC2034 # the caller's
     SAYS=$(cat "$SCRATCH/granted.err")
     [ "$GRANTED" -ne 2 ] || diag "$lib_gs_why"
     return "$GRANTED"
