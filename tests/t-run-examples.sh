@@ -681,12 +681,11 @@ redis_try() {
     rt_kind=$1 rt_d=$2 rt_label=$3
     shift 3
     if [ "$rt_kind" = sentinel ]; then
-        redis-sentinel "$@" >"$rt_d/log" 2>&1 &
+        start_bg redis-sentinel "$@" >"$rt_d/log" 2>&1
     else
-        redis-server "$@" >"$rt_d/log" 2>&1 &
+        start_bg redis-server "$@" >"$rt_d/log" 2>&1
     fi
-    rt_pid=$!
-    lib_pids="$lib_pids $rt_pid"
+    rt_pid=$LAST_PID
     rt_n=0 rt_up=0
     while kill -0 "$rt_pid" 2>/dev/null && [ "$rt_n" -lt 600 ]; do
         if [ "$rt_kind" = sentinel ]; then
@@ -714,10 +713,9 @@ check_redis_acl() { # FILE LABEL
     redis_skip "$2" && return
     ra_d=$(mktemp -d "$REDIS_DIR/c.XXXXXX") || return
     # As shipped: the placeholders are not hashes, and Redis refuses to start.
-    redis-server --port 0 --unixsocket "$ra_d/sock" --dir "$ra_d" --save '' \
-        --appendonly no --aclfile "$1" >"$ra_d/log" 2>&1 &
-    ra_pid=$!
-    lib_pids="$lib_pids $ra_pid"
+    start_bg redis-server --port 0 --unixsocket "$ra_d/sock" --dir "$ra_d" --save '' \
+        --appendonly no --aclfile "$1" >"$ra_d/log" 2>&1
+    ra_pid=$LAST_PID
     eventually 60 redis_gone "$ra_pid"
     stop_pid "$ra_pid"
     check "$2: as shipped (placeholders), Redis refuses to start with it" \
