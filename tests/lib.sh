@@ -597,3 +597,71 @@ granted_says() {
     [ "$GRANTED" -ne 2 ] || diag "$lib_gs_why"
     return "$GRANTED"
 }
+
+# ---- the programs a shipped file runs ---------------------------------------------------------
+
+# our_program NAME: NAME is one of our programs (the Makefile's PROGS).
+# install_bindir: where make install puts them (the Makefile's PREFIX, then /bin).
+our_program() {
+    case " $(sed -n 's/^PROGS *= *//p' "$lib_top/Makefile") " in
+    *" $1 "*) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+install_bindir() {
+    lib_ib=$(sed -n 's/^PREFIX *= *//p' "$lib_top/Makefile")
+    echo "${lib_ib:-/usr/local}/bin"
+}
+
+# program_runs WORD SEARCH: does the program WORD, as a shipped file names it in a command
+# run with PATH=SEARCH, run once installed? One of ours must be built in $RELAY_BIN and named
+# where make install puts it (by that path, or with that directory in SEARCH); any other
+# program must be installed here (executable at its path, or found in SEARCH). "(none)",
+# the word for a program missing after one that runs another (envdir DIR, env VAR=...),
+# never runs. 0: it runs, and FOUND is a path that runs it here (ours: the built one);
+# 1: it cannot run (ours misnamed or not built, or "(none)"); 2: it is not ours and not
+# installed here. WHY says why, for 1 and 2.
+# shellcheck disable=SC2034 # WHY and FOUND are the caller's
+program_runs() {
+    WHY='' FOUND=''
+    lib_pr_base=${1##*/}
+    case $1 in
+    '(none)')
+        WHY="no program follows a program that runs one"
+        return 1
+        ;;
+    */*) lib_pr_dir=${1%/*} ;;
+    *) lib_pr_dir= ;;
+    esac
+    if our_program "$lib_pr_base"; then
+        lib_pr_bindir=$(install_bindir)
+        if [ ! -x "$RELAY_BIN/$lib_pr_base" ]; then
+            WHY="$lib_pr_base is not built in $RELAY_BIN"
+            return 1
+        fi
+        if [ -n "$lib_pr_dir" ] && [ "$lib_pr_dir" != "$lib_pr_bindir" ]; then
+            WHY="$1: make install puts $lib_pr_base in $lib_pr_bindir"
+            return 1
+        fi
+        if [ -z "$lib_pr_dir" ]; then
+            case ":$2:" in
+            *":$lib_pr_bindir:"*) ;;
+            *)
+                WHY="$lib_pr_base is run with PATH=$2, without $lib_pr_bindir"
+                return 1
+                ;;
+            esac
+        fi
+        FOUND=$RELAY_BIN/$lib_pr_base
+        return 0
+    fi
+    if [ -n "$lib_pr_dir" ]; then
+        [ ! -x "$1" ] || FOUND=$1
+        WHY="$1 does not exist"
+    else
+        FOUND=$(PATH=$2 command -v "$1" 2>/dev/null)
+        WHY="$1 is not in PATH=$2"
+    fi
+    [ -n "$FOUND" ] || return 2
+    WHY=
+}

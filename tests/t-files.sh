@@ -8,9 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 
 top=$(cd "$(dirname "$0")/.." && pwd) || exit 111
-# Where `make install` puts the programs, and so where the files may expect them.
-prefix=$(sed -n 's/^PREFIX *= *//p' "$top/Makefile")
-bindir=${prefix:-/usr/local}/bin
 mkdir "$SCRATCH/bin" "$SCRATCH/man" "$SCRATCH/man/man8" "$SCRATCH/units" || exit 111
 
 # programs WORD...: the programs a command line runs, one per line: its first word, and after
@@ -36,54 +33,25 @@ programs() {
     done
 }
 
-# resolve WORD FILE SEARCH: is the program WORD, named in FILE, there to run? SEARCH is the
-# PATH that FILE's command is run with. Prints ok/not ok, and sets RESOLVED to a path that
-# runs it here (for systemd-analyze), or to nothing.
+# resolve WORD FILE SEARCH: is the program WORD, named in FILE, there to run (program_runs)?
+# SEARCH is the PATH that FILE's command is run with. Prints ok/not ok, and sets RESOLVED to a
+# path that runs it here (for systemd-analyze), or to nothing.
 resolve() {
-    RESOLVED=
-    r_base=${1##*/}
     r_name=${2##*/}
-    case $1 in
-    '(none)')
-        not_ok "$r_name: a program follows every envdir, setuidgid and env"
-        return
-        ;;
-    */*) r_dir=${1%/*} ;;
-    *) r_dir= ;;
-    esac
-    case $r_base in
-    relay-*)
-        if [ ! -x "$RELAY_BIN/$r_base" ]; then
-            not_ok "$r_name runs $r_base, which is built"
-            return
-        fi
-        RESOLVED=$RELAY_BIN/$r_base
-        if [ -n "$r_dir" ]; then
-            is "$r_dir" "$bindir" "$r_name runs $r_base from where make install puts it"
-        else
-            case ":$3:" in
-            *":$bindir:"*) ok "$r_name runs $r_base with $bindir in its PATH" ;;
-            *) not_ok "$r_name runs $r_base with $bindir in its PATH (PATH is $3)" ;;
-            esac
-        fi
-        return
-        ;;
-    esac
-    if [ -n "$r_dir" ] && [ -x "$1" ]; then
-        RESOLVED=$1
-    elif [ -z "$r_dir" ]; then
-        RESOLVED=$(PATH=$3 command -v "$1" 2>/dev/null)
-    fi
-    if [ -n "$RESOLVED" ]; then
-        ok "$r_name runs $1, which is installed"
-    elif [ "$r_base" = envdir ] && grep -q daemontools "$2"; then
+    program_runs "$1" "$3"
+    r_rc=$?
+    RESOLVED=$FOUND
+    if [ "$r_rc" -eq 2 ] && [ "${1##*/}" = envdir ] && grep -q daemontools "$2"; then
         # Not every test machine has daemontools; then the file must say where envdir
         # comes from. A stand-in lets systemd-analyze check the rest of the unit.
         printf '#!/bin/sh\nexit 0\n' >"$SCRATCH/bin/envdir" && chmod 755 "$SCRATCH/bin/envdir"
         RESOLVED=$SCRATCH/bin/envdir
         ok "$r_name runs envdir, not installed here, and says it comes from daemontools"
+    elif [ "$r_rc" -eq 0 ]; then
+        ok "$r_name runs $1, which is there to run"
     else
-        not_ok "$r_name runs $1, which is installed"
+        not_ok "$r_name runs $1, which is there to run"
+        diag "$WHY"
     fi
 }
 
