@@ -601,16 +601,16 @@ granted_says() {
 # ---- the programs a shipped file runs ---------------------------------------------------------
 
 # our_program NAME: NAME is one of our programs (the Makefile's PROGS).
-# install_bindir: where make install puts them (the Makefile's PREFIX, then /bin).
+# install_prefix: the Makefile's PREFIX; make install puts our programs in its bin.
 our_program() {
     case " $(sed -n 's/^PROGS *= *//p' "$lib_top/Makefile") " in
     *" $1 "*) return 0 ;;
     *) return 1 ;;
     esac
 }
-install_bindir() {
-    lib_ib=$(sed -n 's/^PREFIX *= *//p' "$lib_top/Makefile")
-    echo "${lib_ib:-/usr/local}/bin"
+install_prefix() {
+    lib_ip=$(sed -n 's/^PREFIX *= *//p' "$lib_top/Makefile")
+    echo "${lib_ip:-/usr/local}"
 }
 
 # program_runs WORD SEARCH: does the program WORD, as a shipped file names it in a command
@@ -634,7 +634,7 @@ program_runs() {
     *) lib_pr_dir= ;;
     esac
     if our_program "$lib_pr_base"; then
-        lib_pr_bindir=$(install_bindir)
+        lib_pr_bindir=$(install_prefix)/bin
         if [ ! -x "$RELAY_BIN/$lib_pr_base" ]; then
             WHY="$lib_pr_base is not built in $RELAY_BIN"
             return 1
