@@ -665,3 +665,25 @@ program_runs() {
     [ -n "$FOUND" ] || return 2
     WHY=
 }
+
+# ---- the test drivers -------------------------------------------------------------------------
+
+# driver_path NAME: the test driver tests/NAME (redis-probe, policy-pair: make testprogs) of
+# the build in $RELAY_BIN, else of the source tree, where need_built does not look.
+# need_driver NAME...: fail the whole test at once, with one line, when one is not built.
+driver_path() {
+    if [ -x "$RELAY_BIN/tests/$1" ] || [ ! -x "$lib_top/tests/$1" ]; then
+        echo "$RELAY_BIN/tests/$1"
+    else
+        echo "$lib_top/tests/$1"
+    fi
+}
+need_driver() {
+    for lib_dn in "$@"; do
+        lib_dp=$(driver_path "$lib_dn")
+        if [ ! -x "$lib_dp" ]; then
+            not_ok "program is built: $lib_dp"
+            exit 1
+        fi
+    done
+}
