@@ -273,6 +273,23 @@ segments() {
         }'
 }
 
+# quotes SOURCE TEXT DESC: ok if the rendered TEXT has every piece of SOURCE's log lines;
+# otherwise not ok, with the pieces it lacks.
+quotes() {
+    q_missing=
+    segments "$1" >"$SCRATCH/segments"
+    while IFS= read -r q_seg; do
+        grep -qF -- "$q_seg" "$2" || q_missing="$q_missing
+$q_seg"
+    done <"$SCRATCH/segments"
+    if [ -z "$q_missing" ]; then
+        ok "$3"
+    else
+        not_ok "$3"
+        printf '%s\n' "missing:$q_missing" | diag
+    fi
+}
+
 have_groff=0
 command -v groff >/dev/null 2>&1 && have_groff=1
 pages=
@@ -346,18 +363,7 @@ for f in "$top"/man/*.8; do
     is "$missing" "" "$page names every variable $prog reads"
     if [ "$have_groff" -eq 1 ]; then
         render "$f" >"$SCRATCH/page.txt"
-        missing=
-        segments "$src" >"$SCRATCH/segments"
-        while IFS= read -r seg; do
-            grep -qF -- "$seg" "$SCRATCH/page.txt" || missing="$missing
-$seg"
-        done <"$SCRATCH/segments"
-        if [ -z "$missing" ]; then
-            ok "$page quotes every log line of $prog.c"
-        else
-            not_ok "$page quotes every log line of $prog.c"
-            printf '%s\n' "missing:$missing" | diag
-        fi
+        quotes "$src" "$SCRATCH/page.txt" "$page quotes every log line of $prog.c"
     else
         skip "$page quotes every log line of $prog.c" "groff is not installed"
     fi
@@ -379,18 +385,7 @@ if [ "$have_groff" -eq 0 ]; then
 elif [ -n "$installed_pages" ]; then
     for f in $installed_pages; do render "$f"; done >"$SCRATCH/pages.txt"
     for src in store/dir.c store/redis.c settings.c log.c; do
-        missing=
-        segments "$top/$src" >"$SCRATCH/segments"
-        while IFS= read -r seg; do
-            grep -qF -- "$seg" "$SCRATCH/pages.txt" || missing="$missing
-$seg"
-        done <"$SCRATCH/segments"
-        if [ -z "$missing" ]; then
-            ok "the man pages quote every log line of $src"
-        else
-            not_ok "the man pages quote every log line of $src"
-            printf '%s\n' "missing:$missing" | diag
-        fi
+        quotes "$top/$src" "$SCRATCH/pages.txt" "the man pages quote every log line of $src"
     done
 fi
 
