@@ -516,3 +516,174 @@ strace_hold() {
 strace_held() {
     eventually 30 grep -q "$2" "$1"
 }
+
+# ---- the chains under the real tcpserver ------------------------------------------------------
+
+# start_pop_chain NAME [TCPSERVER-OPTION...] HOST [VAR=value...] [-- PROGRAM...]: the POP3
+# login chain under the real tcpserver on HOST (start_tcpserver: port 0, SERVER_PORT,
+# SERVER_PID, its stderr in $SCRATCH/NAME.log): popup, then PROGRAM... (by default
+# checkpassword relay-allow pop3d), with VARs (RELAY_DIR=... among them) and the accounts of
+# make_passwd in $SCRATCH/passwd in their environment.
+# start_smtp_chain NAME [TCPSERVER-OPTION...] HOST [VAR=value...] [-- PROGRAM...]: the SMTP
+# side: PROGRAM... (by default relay-check in front of smtpd, which writes its environment to
+# $SCRATCH/NAME.env, with $SCRATCH/rcpthosts) with VARs in its environment.
+# A TCPSERVER-OPTION is one word (-6, -x"$cdb", -u"$MAIL_UID"). In PROGRAM..., a bare word
+# names one of our programs (relay-*, in $RELAY_BIN) or a stand-in built in $STANDINS; any
+# other word (pop3d's -e FILE) is passed as it is. Returns start_tcpserver's status.
+start_pop_chain() {
+    lib_chain pop "$@"
+}
+start_smtp_chain() {
+    lib_chain smtp "$@"
+}
+lib_chain() {
+    lib_ch_kind=$1 lib_ch_name=$2
+    shift 2
+    lib_ch_at=opt
+    for lib_ch_w in "$@"; do
+        shift
+        case $lib_ch_at.$lib_ch_w in
+        opt.-*) ;;
+        opt.*)
+            set -- "$@" "$lib_ch_w" 0 env
+            [ "$lib_ch_kind" = smtp ] || set -- "$@" STANDIN_PASSWD="$SCRATCH/passwd"
+            lib_ch_at=var
+            continue
+            ;;
+        var.--)
+            [ "$lib_ch_kind" = smtp ] || set -- "$@" "$STANDINS/popup" localhost
+            lib_ch_at=prog
+            continue
+            ;;
+        var.*=*) ;;
+        var.*)
+            diag "start_${lib_ch_kind}_chain $lib_ch_name: '$lib_ch_w' is not VAR=value"
+            return 1
+            ;;
+        prog.*/*) ;;
+        prog.relay-*) lib_ch_w=$RELAY_BIN/$lib_ch_w ;;
+        prog.*) [ ! -f "$STANDINS/$lib_ch_w" ] || lib_ch_w=$STANDINS/$lib_ch_w ;;
+        esac
+        set -- "$@" "$lib_ch_w"
+    done
+    case $lib_ch_at.$lib_ch_kind in
+    opt.*)
+        diag "start_${lib_ch_kind}_chain $lib_ch_name: no host"
+        return 1
+        ;;
+    var.pop)
+        set -- "$@" "$STANDINS/popup" localhost "$STANDINS/checkpassword" \
+            "$RELAY_BIN/relay-allow" "$STANDINS/pop3d"
+        ;;
+    var.smtp)
+        set -- "$@" "$RELAY_BIN/relay-check" "$STANDINS/smtpd" -e "$SCRATCH/$lib_ch_name.env" \
+            "$SCRATCH/rcpthosts"
+        ;;
+    esac
+    start_tcpserver "$lib_ch_name" "$@"
+}
+
+# granted_says ADDRESS [VAR=value...]: granted, and what relay-check wrote to stderr in this
+# call alone, in SAYS and in $SCRATCH/granted.err. GRANTED is granted's status (0 granted,
+# 1 refused, 2 relay-check never ran the next program: its reason becomes a comment).
+granted_says() {
+    : >>"$SCRATCH/relay-check.log"
+    log_mark relay-check
+    lib_gs_why=$(granted "$@")
+    GRANTED=$?
+    log_new relay-check >"$SCRATCH/granted.err"
+    # shellcheck disable=SC2034 # the caller's
+    SAYS=$(cat "$SCRATCH/granted.err")
+    [ "$GRANTED" -ne 2 ] || diag "$lib_gs_why"
+    return "$GRANTED"
+}
+
+# ---- the programs a shipped file runs ---------------------------------------------------------
+
+# our_program NAME: NAME is one of our programs (the Makefile's PROGS).
+# install_prefix: the Makefile's PREFIX; make install puts our programs in its bin.
+our_program() {
+    case " $(sed -n 's/^PROGS *= *//p' "$lib_top/Makefile") " in
+    *" $1 "*) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+install_prefix() {
+    lib_ip=$(sed -n 's/^PREFIX *= *//p' "$lib_top/Makefile")
+    echo "${lib_ip:-/usr/local}"
+}
+
+# program_runs WORD SEARCH: does the program WORD, as a shipped file names it in a command
+# run with PATH=SEARCH, run once installed? One of ours must be built in $RELAY_BIN and named
+# where make install puts it (by that path, or with that directory in SEARCH); any other
+# program must be installed here (executable at its path, or found in SEARCH). "(none)",
+# the word for a program missing after one that runs another (envdir DIR, env VAR=...),
+# never runs. 0: it runs, and FOUND is a path that runs it here (ours: the built one);
+# 1: it cannot run (ours misnamed or not built, or "(none)"); 2: it is not ours and not
+# installed here. WHY says why, for 1 and 2.
+# shellcheck disable=SC2034 # WHY and FOUND are the caller's
+program_runs() {
+    WHY='' FOUND=''
+    lib_pr_base=${1##*/}
+    case $1 in
+    '(none)')
+        WHY="no program follows a program that runs one"
+        return 1
+        ;;
+    */*) lib_pr_dir=${1%/*} ;;
+    *) lib_pr_dir= ;;
+    esac
+    if our_program "$lib_pr_base"; then
+        lib_pr_bindir=$(install_prefix)/bin
+        if [ ! -x "$RELAY_BIN/$lib_pr_base" ]; then
+            WHY="$lib_pr_base is not built in $RELAY_BIN"
+            return 1
+        fi
+        if [ -n "$lib_pr_dir" ] && [ "$lib_pr_dir" != "$lib_pr_bindir" ]; then
+            WHY="$1: make install puts $lib_pr_base in $lib_pr_bindir"
+            return 1
+        fi
+        if [ -z "$lib_pr_dir" ]; then
+            case ":$2:" in
+            *":$lib_pr_bindir:"*) ;;
+            *)
+                WHY="$lib_pr_base is run with PATH=$2, without $lib_pr_bindir"
+                return 1
+                ;;
+            esac
+        fi
+        FOUND=$RELAY_BIN/$lib_pr_base
+        return 0
+    fi
+    if [ -n "$lib_pr_dir" ]; then
+        [ ! -x "$1" ] || FOUND=$1
+        WHY="$1 does not exist"
+    else
+        FOUND=$(PATH=$2 command -v "$1" 2>/dev/null)
+        WHY="$1 is not in PATH=$2"
+    fi
+    [ -n "$FOUND" ] || return 2
+    WHY=
+}
+
+# ---- the test drivers -------------------------------------------------------------------------
+
+# driver_path NAME: the test driver tests/NAME (redis-probe, policy-pair: make testprogs) of
+# the build in $RELAY_BIN, else of the source tree, where need_built does not look.
+# need_driver NAME...: fail the whole test at once, with one line, when one is not built.
+driver_path() {
+    if [ -x "$RELAY_BIN/tests/$1" ] || [ ! -x "$lib_top/tests/$1" ]; then
+        echo "$RELAY_BIN/tests/$1"
+    else
+        echo "$lib_top/tests/$1"
+    fi
+}
+need_driver() {
+    for lib_dn in "$@"; do
+        lib_dp=$(driver_path "$lib_dn")
+        if [ ! -x "$lib_dp" ]; then
+            not_ok "program is built: $lib_dp"
+            exit 1
+        fi
+    done
+}

@@ -18,20 +18,6 @@ local_rcpt=postmaster@example.com
 relay_rcpt=friend@example.net
 refused="553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"
 
-start_pop() { # NAME ENVFILE [relay-allow]: a POP3 server, with or without relay-allow
-    start_tcpserver "$1" 127.0.0.1 0 env RELAY_DIR="$store" STANDIN_PASSWD="$SCRATCH/passwd" \
-        "$STANDINS/popup" localhost "$STANDINS/checkpassword" ${3:+"$RELAY_BIN/relay-allow"} \
-        "$STANDINS/pop3d" -e "$2"
-}
-start_smtp() { # NAME ENVFILE [TCPSERVER-OPTION] [VAR=value...]: relay-check in front of smtpd
-    lib_s_name=$1 lib_s_env=$2
-    shift 2
-    lib_s_opt=
-    case ${1:-} in -*) lib_s_opt=$1 && shift ;; esac
-    start_tcpserver "$lib_s_name" ${lib_s_opt:+"$lib_s_opt"} 127.0.0.1 0 \
-        env RELAY_DIR="$store" "$@" \
-        "$RELAY_BIN/relay-check" "$STANDINS/smtpd" -e "$lib_s_env" "$SCRATCH/rcpthosts"
-}
 # env_added BEFORE AFTER: the variables AFTER has and BEFORE has not (or has with another
 # value), sorted; env_removed: the other way round (env_diff's lines, without their mark).
 env_added() {
@@ -41,21 +27,24 @@ env_removed() {
     env_diff "$1" "$2" | sed -n 's/^- //p'
 }
 
-start_pop pop "$SCRATCH/home/bob/pop3d.env" relay-allow && pop=$SERVER_PORT
-start_pop pop-plain "$SCRATCH/home/bob/pop3d-plain.env" && pop_plain=$SERVER_PORT
-start_smtp smtp "$SCRATCH/smtpd.env" && smtp=$SERVER_PORT
-start_tcpserver smtp-plain 127.0.0.1 0 env RELAY_DIR="$store" \
-    "$STANDINS/smtpd" -e "$SCRATCH/smtpd-plain.env" "$SCRATCH/rcpthosts" &&
-    smtp_plain=$SERVER_PORT
-start_smtp smtp-info "$SCRATCH/smtpd-info.env" RELAY_REMOTEINFO=1 \
+bob_env=$SCRATCH/home/bob # pop3d runs as the mail user: its environment goes to bob's home
+start_pop_chain pop 127.0.0.1 RELAY_DIR="$store" -- \
+    checkpassword relay-allow pop3d -e "$bob_env/pop3d.env" && pop=$SERVER_PORT
+start_pop_chain pop-plain 127.0.0.1 RELAY_DIR="$store" -- \
+    checkpassword pop3d -e "$bob_env/pop3d-plain.env" && pop_plain=$SERVER_PORT
+start_smtp_chain smtp 127.0.0.1 RELAY_DIR="$store" && smtp=$SERVER_PORT
+start_smtp_chain smtp-plain 127.0.0.1 RELAY_DIR="$store" -- \
+    smtpd -e "$SCRATCH/smtp-plain.env" "$SCRATCH/rcpthosts" && smtp_plain=$SERVER_PORT
+start_smtp_chain smtp-info 127.0.0.1 RELAY_DIR="$store" RELAY_REMOTEINFO=1 \
     RELAY_RELAYCLIENT=@fixup.example && smtp_info=$SERVER_PORT
-start_smtp smtp-short "$SCRATCH/smtpd-short.env" RELAY_EXPIRY=2 && smtp_short=$SERVER_PORT
+start_smtp_chain smtp-expiry 127.0.0.1 RELAY_DIR="$store" RELAY_EXPIRY=300 &&
+    smtp_expiry=$SERVER_PORT
 printf '%s\n' '127.0.0.1:allow,RELAYCLIENT="@static.example"' ':allow' |
     tcprules "$SCRATCH/rules.cdb" "$SCRATCH/rules.tmp"
-start_smtp smtp-rules "$SCRATCH/smtpd-rules.env" -x"$SCRATCH/rules.cdb" \
+start_smtp_chain smtp-rules -x"$SCRATCH/rules.cdb" 127.0.0.1 RELAY_DIR="$store" \
     RELAY_RELAYCLIENT=@dynamic.example && smtp_rules=$SERVER_PORT
 if [ -z "${pop:-}" ] || [ -z "${pop_plain:-}" ] || [ -z "${smtp:-}" ] ||
-    [ -z "${smtp_plain:-}" ] || [ -z "${smtp_info:-}" ] || [ -z "${smtp_short:-}" ] ||
+    [ -z "${smtp_plain:-}" ] || [ -z "${smtp_info:-}" ] || [ -z "${smtp_expiry:-}" ] ||
     [ -z "${smtp_rules:-}" ]; then
     not_ok "every tcpserver started"
     exit 1
@@ -90,11 +79,11 @@ else
     skip "relay-allow ran as the mail user, not root" "not root, or the build is not reachable by uid 65534"
 fi
 pop_login 127.0.0.1 "$pop_plain" bob secret
-is "$(env_added "$SCRATCH/home/bob/pop3d-plain.env" "$SCRATCH/home/bob/pop3d.env")" "" \
+is "$(env_added "$bob_env/pop3d-plain.env" "$bob_env/pop3d.env")" "" \
     "relay-allow adds nothing to pop3d's environment"
-is "$(env_removed "$SCRATCH/home/bob/pop3d-plain.env" "$SCRATCH/home/bob/pop3d.env")" "" \
+is "$(env_removed "$bob_env/pop3d-plain.env" "$bob_env/pop3d.env")" "" \
     "relay-allow removes nothing from pop3d's environment"
-check "pop3d runs with USER=bob from checkpassword" grep -qx 'USER=bob' "$SCRATCH/home/bob/pop3d.env"
+check "pop3d runs with USER=bob from checkpassword" grep -qx 'USER=bob' "$bob_env/pop3d.env"
 
 diag "relay after the login"
 is "$(rcpt_reply 127.0.0.1 "$smtp")" "250 ok" "relay is granted after the login"
@@ -105,16 +94,16 @@ like "$(grep '^relay-check: granted' "$SCRATCH/smtp.log")" \
     'relay-check: granted 127.0.0.1 user=bob age=[0-9]*' "relay-check logs the grant"
 smtp_try 127.0.0.1 "$smtp_plain" "$relay_rcpt"
 is "$(reply_to "$SCRATCH/smtp.chat" RCPT)" "$refused" "without relay-check the relay is refused"
-is "$(env_added "$SCRATCH/smtpd-plain.env" "$SCRATCH/smtpd.env")" "RELAYCLIENT=" \
+is "$(env_added "$SCRATCH/smtp-plain.env" "$SCRATCH/smtp.env")" "RELAYCLIENT=" \
     "relay-check adds only RELAYCLIENT to the smtpd's environment"
-is "$(env_removed "$SCRATCH/smtpd-plain.env" "$SCRATCH/smtpd.env")" "" \
+is "$(env_removed "$SCRATCH/smtp-plain.env" "$SCRATCH/smtp.env")" "" \
     "relay-check removes nothing from the smtpd's environment"
 
 is "$(rcpt_reply 127.0.0.1 "$smtp_info")" "250 ok" "relay is granted with RELAY_REMOTEINFO=1"
 is "$(reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' ')" \
     '250-RELAYCLIENT="@fixup.example" 250 TCPREMOTEINFO="bob" ' \
     "RELAY_RELAYCLIENT gives RELAYCLIENT, RELAY_REMOTEINFO=1 gives TCPREMOTEINFO"
-is "$(env_added "$SCRATCH/smtpd-plain.env" "$SCRATCH/smtpd-info.env" |
+is "$(env_added "$SCRATCH/smtp-plain.env" "$SCRATCH/smtp-info.env" |
     grep -v '^RELAY_' | tr '\n' ' ')" "RELAYCLIENT=@fixup.example TCPREMOTEINFO=bob " \
     "with RELAY_REMOTEINFO=1 relay-check adds RELAYCLIENT and TCPREMOTEINFO only"
 
@@ -128,30 +117,31 @@ is "$(rcpt_reply 127.0.0.1 "$smtp_rules")" "250 ok" "with a rule for another add
 is "$(reply_lines "$SCRATCH/smtp.chat" XENV | sed -n 1p)" '250-RELAYCLIENT="@dynamic.example"' \
     "and RELAYCLIENT is RELAY_RELAYCLIENT"
 
-diag "expiry (RELAY_EXPIRY=2 on one server)"
+diag "expiry (RELAY_EXPIRY=300 on one server)"
 pop_login 127.0.0.1 "$pop" bob secret
 is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a second login refreshes the allowance"
-is "$(rcpt_reply 127.0.0.1 "$smtp_short")" "250 ok" "relay is granted right after the login"
+is "$(rcpt_reply 127.0.0.1 "$smtp_expiry")" "250 ok" "relay is granted right after the login"
 RELAY_DIR=$store "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>&1
 like "$(grep '^127\.0\.0\.1 ' "$SCRATCH/list.out")" '127.0.0.1 bob [0-9]* [0-9]*' \
     "relay-expire -l lists the allowance"
-# The allowance expires under RELAY_EXPIRY=2: its record back-dated by 10 s, no waiting.
-touch -d "@$(($(date +%s) - 10))" "$store/127.0.0.1"
-is "$(rcpt_reply 127.0.0.1 "$smtp_short")" "$refused" "relay is refused once the allowance expired"
-like "$(grep '^relay-check: refused' "$SCRATCH/smtp-short.log")" \
+# The allowance expires under RELAY_EXPIRY=300, not under the default 900: its record
+# back-dated by 600 s, no waiting.
+touch -d "@$(($(date +%s) - 600))" "$store/127.0.0.1"
+is "$(rcpt_reply 127.0.0.1 "$smtp_expiry")" "$refused" "relay is refused once the allowance expired"
+like "$(grep '^relay-check: refused' "$SCRATCH/smtp-expiry.log")" \
     'relay-check: refused 127.0.0.1 expired user=bob age=[0-9]*' "relay-check logs the expiry"
 is "$(rcpt_reply 127.0.0.1 "$smtp")" "250 ok" "with the default expiry it is still granted"
 RELAY_DIR=$store "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
 check "relay-expire with the default expiry keeps the record" test -f "$store/127.0.0.1"
-RELAY_DIR=$store RELAY_EXPIRY=2 "$RELAY_BIN/relay-expire" -n >"$SCRATCH/dry.out" 2>&1
+RELAY_DIR=$store RELAY_EXPIRY=300 "$RELAY_BIN/relay-expire" -n >"$SCRATCH/dry.out" 2>&1
 check "relay-expire -n removes nothing" test -f "$store/127.0.0.1"
-RELAY_DIR=$store RELAY_EXPIRY=2 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
+RELAY_DIR=$store RELAY_EXPIRY=300 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
 is "$?" 0 "relay-expire exits 0"
 check "relay-expire removes the stale record" test ! -e "$store/127.0.0.1"
 is "$(rcpt_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused after the sweep"
 
 pop_login 127.0.0.1 "$pop" bob secret
 is "$(reply_to "$SCRATCH/pop.chat" PASS)" "+OK " "a new login succeeds"
-is "$(rcpt_reply 127.0.0.1 "$smtp_short")" "250 ok" "and grants relay again"
+is "$(rcpt_reply 127.0.0.1 "$smtp_expiry")" "250 ok" "and grants relay again"
 
 done_testing

@@ -39,20 +39,6 @@ echo example.com >"$SCRATCH/rcpthosts"
 relay_rcpt=friend@example.net
 refused="553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"
 
-start_pop() { # NAME HOST [-6]
-    start_tcpserver "$1" ${3:+"$3"} "$2" 0 env RELAY_DIR="$store" \
-        STANDIN_PASSWD="$SCRATCH/passwd" "$STANDINS/popup" localhost \
-        "$STANDINS/checkpassword" "$RELAY_BIN/relay-allow" "$STANDINS/pop3d"
-}
-start_smtp() { # NAME HOST [-6] [VAR=value...]
-    lib_s_name=$1 lib_s_host=$2
-    shift 2
-    lib_s_opt=
-    case ${1:-} in -*) lib_s_opt=$1 && shift ;; esac
-    start_tcpserver "$lib_s_name" ${lib_s_opt:+"$lib_s_opt"} "$lib_s_host" 0 \
-        env RELAY_DIR="$store" "$@" \
-        "$RELAY_BIN/relay-check" "$STANDINS/smtpd" "$SCRATCH/rcpthosts"
-}
 # relay_direct TCP6REMOTEIP: relay-check run by hand with the environment tcpserver -6 would
 # give a client at that address; prints the reply to RCPT.
 relay_direct() {
@@ -62,12 +48,12 @@ relay_direct() {
         sed -n 3p | tr -d '\r'
 }
 
-start_pop pop6 ::1 && pop6=$SERVER_PORT
-start_smtp smtp6 ::1 && smtp6=$SERVER_PORT
-start_smtp smtp6-128 ::1 RELAY_IPV6_PREFIX=128 && smtp6_128=$SERVER_PORT
-start_pop pop4m 127.0.0.1 -6 && pop4m=$SERVER_PORT
-start_smtp smtp4m 127.0.0.1 -6 && smtp4m=$SERVER_PORT
-start_smtp smtp4 127.0.0.1 && smtp4=$SERVER_PORT
+start_pop_chain pop6 ::1 RELAY_DIR="$store" && pop6=$SERVER_PORT
+start_smtp_chain smtp6 ::1 RELAY_DIR="$store" && smtp6=$SERVER_PORT
+start_smtp_chain smtp6-128 ::1 RELAY_DIR="$store" RELAY_IPV6_PREFIX=128 && smtp6_128=$SERVER_PORT
+start_pop_chain pop4m -6 127.0.0.1 RELAY_DIR="$store" && pop4m=$SERVER_PORT
+start_smtp_chain smtp4m -6 127.0.0.1 RELAY_DIR="$store" && smtp4m=$SERVER_PORT
+start_smtp_chain smtp4 127.0.0.1 RELAY_DIR="$store" && smtp4=$SERVER_PORT
 if [ -z "${pop6:-}" ] || [ -z "${smtp6:-}" ] || [ -z "${smtp6_128:-}" ] ||
     [ -z "${pop4m:-}" ] || [ -z "${smtp4m:-}" ] || [ -z "${smtp4:-}" ]; then
     not_ok "every tcpserver started"
@@ -121,8 +107,8 @@ fi
 rm -f "$store"/*
 # Listening on the wildcard and connecting to one of the namespace's addresses makes that address the
 # client's too (the kernel prefers the destination itself as the source).
-start_pop popg 0 -6 && popg=$SERVER_PORT
-start_smtp smtpg 0 -6 && smtpg=$SERVER_PORT
+start_pop_chain popg -6 0 RELAY_DIR="$store" && popg=$SERVER_PORT
+start_smtp_chain smtpg -6 0 RELAY_DIR="$store" && smtpg=$SERVER_PORT
 if [ -z "${popg:-}" ] || [ -z "${smtpg:-}" ]; then
     not_ok "the tcpservers on the IPv6 wildcard started"
     exit 1

@@ -20,7 +20,10 @@ dated=$(date +%s)
 touch -d "@$((dated - 1200))" "$store/10.0.0.2"
 printf 'x' >"$store/.tmp.99999.10.0.0.7"
 touch -d '5 minutes ago' "$store/.tmp.99999.10.0.0.7"
-printf 'x' >"$store/.tmp.99998.10.0.0.8"
+# A writer at work: its temp file is dated now again just before each run (a temp file lives
+# 60 s), so that no slow step before makes it a crashed writer's.
+young=$store/.tmp.99998.10.0.0.8
+printf 'x' >"$young"
 mkdir "$store/10.0.0.9"
 touch -d '20 minutes ago' "$store/10.0.0.9"
 printf 'relaylease1 10.0.0.5 eve\n' >"$store/10.0.0.5"
@@ -32,6 +35,7 @@ age_between() {
     ab_age=$(printf '%s\n' "$1" | sed -n "s/$2/\\1/p" | sed -n 1p)
     [ -n "$ab_age" ] && [ "$ab_age" -ge "$3" ] && [ "$ab_age" -le "$4" ]
 }
+touch "$young"
 out=$("$RELAY_BIN/relay-expire" -n 2>"$SCRATCH/err")
 ran=$(date +%s)
 if age_between "$out" '^would remove 10\.0\.0\.2 age \([0-9]*\)$' 1200 $((ran - dated + 1200)); then
@@ -59,17 +63,18 @@ fi
 like "$list" "*2001:db8:1:2::/64 carol *" "list shows IPv6 allowances as prefixes"
 case $list in *10.0.0.2*) not_ok "list leaves out stale records" ;; *) ok "list leaves out stale records" ;; esac
 
+touch "$young"
 out=$("$RELAY_BIN/relay-expire" 2>"$SCRATCH/err")
 is "$out" "kept 2 removed 2 temp 1 skipped 1" "sweep summary"
 check "the stale record is gone" test ! -e "$store/10.0.0.2"
 check "the record from the future is gone" test ! -e "$store/10.0.0.5"
 check "the fresh records stay" test -f "$store/10.0.0.1" -a -f "$store/2001:db8:1:2::_64"
 check "a crashed writer's old temp file is gone" test ! -e "$store/.tmp.99999.10.0.0.7"
-check "a young temp file (a writer at work) stays" test -f "$store/.tmp.99998.10.0.0.8"
+check "a young temp file (a writer at work) stays" test -f "$young"
 check "a directory in the store is left alone" test -d "$store/10.0.0.9"
 like "$(cat "$SCRATCH/err")" "relay-expire: warning: *10.0.0.9 is not a regular file: left alone" "and reported"
 check "a fresh allowance still grants after the sweep" granted 10.0.0.1
-check "a removed one does not" sh -c "! TCPREMOTEIP=10.0.0.2 RELAY_LOG=0 '$RELAY_BIN/relay-check' sh -c '[ \"\${RELAYCLIENT+set}\" = set ]'"
+check "a removed one does not" refused 10.0.0.2
 
 # --- errors ------------------------------------------------------------------------------------
 RELAY_DIR=$SCRATCH/none "$RELAY_BIN/relay-expire" >/dev/null 2>"$SCRATCH/err"

@@ -8,9 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 
 top=$(cd "$(dirname "$0")/.." && pwd) || exit 111
-# Where `make install` puts the programs, and so where the files may expect them.
-prefix=$(sed -n 's/^PREFIX *= *//p' "$top/Makefile")
-bindir=${prefix:-/usr/local}/bin
 mkdir "$SCRATCH/bin" "$SCRATCH/man" "$SCRATCH/man/man8" "$SCRATCH/units" || exit 111
 
 # programs WORD...: the programs a command line runs, one per line: its first word, and after
@@ -36,54 +33,25 @@ programs() {
     done
 }
 
-# resolve WORD FILE SEARCH: is the program WORD, named in FILE, there to run? SEARCH is the
-# PATH that FILE's command is run with. Prints ok/not ok, and sets RESOLVED to a path that
-# runs it here (for systemd-analyze), or to nothing.
+# resolve WORD FILE SEARCH: is the program WORD, named in FILE, there to run (program_runs)?
+# SEARCH is the PATH that FILE's command is run with. Prints ok/not ok, and sets RESOLVED to a
+# path that runs it here (for systemd-analyze), or to nothing.
 resolve() {
-    RESOLVED=
-    r_base=${1##*/}
     r_name=${2##*/}
-    case $1 in
-    '(none)')
-        not_ok "$r_name: a program follows every envdir, setuidgid and env"
-        return
-        ;;
-    */*) r_dir=${1%/*} ;;
-    *) r_dir= ;;
-    esac
-    case $r_base in
-    relay-*)
-        if [ ! -x "$RELAY_BIN/$r_base" ]; then
-            not_ok "$r_name runs $r_base, which is built"
-            return
-        fi
-        RESOLVED=$RELAY_BIN/$r_base
-        if [ -n "$r_dir" ]; then
-            is "$r_dir" "$bindir" "$r_name runs $r_base from where make install puts it"
-        else
-            case ":$3:" in
-            *":$bindir:"*) ok "$r_name runs $r_base with $bindir in its PATH" ;;
-            *) not_ok "$r_name runs $r_base with $bindir in its PATH (PATH is $3)" ;;
-            esac
-        fi
-        return
-        ;;
-    esac
-    if [ -n "$r_dir" ] && [ -x "$1" ]; then
-        RESOLVED=$1
-    elif [ -z "$r_dir" ]; then
-        RESOLVED=$(PATH=$3 command -v "$1" 2>/dev/null)
-    fi
-    if [ -n "$RESOLVED" ]; then
-        ok "$r_name runs $1, which is installed"
-    elif [ "$r_base" = envdir ] && grep -q daemontools "$2"; then
+    program_runs "$1" "$3"
+    r_rc=$?
+    RESOLVED=$FOUND
+    if [ "$r_rc" -eq 2 ] && [ "${1##*/}" = envdir ] && grep -q daemontools "$2"; then
         # Not every test machine has daemontools; then the file must say where envdir
         # comes from. A stand-in lets systemd-analyze check the rest of the unit.
         printf '#!/bin/sh\nexit 0\n' >"$SCRATCH/bin/envdir" && chmod 755 "$SCRATCH/bin/envdir"
         RESOLVED=$SCRATCH/bin/envdir
         ok "$r_name runs envdir, not installed here, and says it comes from daemontools"
+    elif [ "$r_rc" -eq 0 ]; then
+        ok "$r_name runs $1, which is there to run"
     else
-        not_ok "$r_name runs $1, which is installed"
+        not_ok "$r_name runs $1, which is there to run"
+        diag "$WHY"
     fi
 }
 
@@ -305,6 +273,23 @@ segments() {
         }'
 }
 
+# quotes SOURCE TEXT DESC: ok if the rendered TEXT has every piece of SOURCE's log lines;
+# otherwise not ok, with the pieces it lacks.
+quotes() {
+    q_missing=
+    segments "$1" >"$SCRATCH/segments"
+    while IFS= read -r q_seg; do
+        grep -qF -- "$q_seg" "$2" || q_missing="$q_missing
+$q_seg"
+    done <"$SCRATCH/segments"
+    if [ -z "$q_missing" ]; then
+        ok "$3"
+    else
+        not_ok "$3"
+        printf '%s\n' "missing:$q_missing" | diag
+    fi
+}
+
 have_groff=0
 command -v groff >/dev/null 2>&1 && have_groff=1
 pages=
@@ -378,18 +363,7 @@ for f in "$top"/man/*.8; do
     is "$missing" "" "$page names every variable $prog reads"
     if [ "$have_groff" -eq 1 ]; then
         render "$f" >"$SCRATCH/page.txt"
-        missing=
-        segments "$src" >"$SCRATCH/segments"
-        while IFS= read -r seg; do
-            grep -qF -- "$seg" "$SCRATCH/page.txt" || missing="$missing
-$seg"
-        done <"$SCRATCH/segments"
-        if [ -z "$missing" ]; then
-            ok "$page quotes every log line of $prog.c"
-        else
-            not_ok "$page quotes every log line of $prog.c"
-            printf '%s\n' "missing:$missing" | diag
-        fi
+        quotes "$src" "$SCRATCH/page.txt" "$page quotes every log line of $prog.c"
     else
         skip "$page quotes every log line of $prog.c" "groff is not installed"
     fi
@@ -411,18 +385,7 @@ if [ "$have_groff" -eq 0 ]; then
 elif [ -n "$installed_pages" ]; then
     for f in $installed_pages; do render "$f"; done >"$SCRATCH/pages.txt"
     for src in store/dir.c store/redis.c settings.c log.c; do
-        missing=
-        segments "$top/$src" >"$SCRATCH/segments"
-        while IFS= read -r seg; do
-            grep -qF -- "$seg" "$SCRATCH/pages.txt" || missing="$missing
-$seg"
-        done <"$SCRATCH/segments"
-        if [ -z "$missing" ]; then
-            ok "the man pages quote every log line of $src"
-        else
-            not_ok "the man pages quote every log line of $src"
-            printf '%s\n' "missing:$missing" | diag
-        fi
+        quotes "$top/$src" "$SCRATCH/pages.txt" "the man pages quote every log line of $src"
     done
 fi
 

@@ -16,16 +16,6 @@ echo example.com >"$SCRATCH/rcpthosts"
 relay_rcpt=friend@example.net
 refused="553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)"
 
-start_smtp() { # NAME VAR=value...: relay-check in front of smtpd, with these settings
-    lib_s_name=$1
-    shift
-    start_tcpserver "$lib_s_name" 127.0.0.1 0 env "$@" \
-        "$RELAY_BIN/relay-check" "$STANDINS/smtpd" -e "$SCRATCH/$lib_s_name.env" \
-        "$SCRATCH/rcpthosts" || {
-        not_ok "tcpserver $lib_s_name started"
-        exit 1
-    }
-}
 xenv() { # the XENV reply of the last session, on one line
     reply_lines "$SCRATCH/smtp.chat" XENV | tr '\n' ' '
 }
@@ -35,16 +25,19 @@ spool_file() { # NAME PRINTF-FORMAT AGE: a spool file with this content, AGE sec
     touch -d "@$(($(date +%s) - $3))" "$spool/$1"
 }
 
-start_smtp ctrl RELAY_CTRL_DIR="$spool" RELAY_CTRL_EXPIRY=60 \
-    RELAY_CTRL_RELAYCLIENT=@ctrl.example RELAY_REMOTEINFO=1
-ctrl=$SERVER_PORT
-start_smtp ctrl-long RELAY_CTRL_DIR="$spool" RELAY_CTRL_EXPIRY=600
-ctrl_long=$SERVER_PORT
-start_smtp ours-first RELAY_DIR="$SCRATCH/empty-store" RELAY_CTRL_DIR="$spool" \
-    RELAY_CTRL_EXPIRY=600
-ours_first=$SERVER_PORT
-start_smtp expiry-first RELAY_CTRL_DIR="$spool" RELAY_EXPIRY=60 RELAY_CTRL_EXPIRY=600
-expiry_first=$SERVER_PORT
+start_smtp_chain ctrl 127.0.0.1 RELAY_CTRL_DIR="$spool" RELAY_CTRL_EXPIRY=300 \
+    RELAY_CTRL_RELAYCLIENT=@ctrl.example RELAY_REMOTEINFO=1 && ctrl=$SERVER_PORT
+start_smtp_chain ctrl-long 127.0.0.1 RELAY_CTRL_DIR="$spool" RELAY_CTRL_EXPIRY=3600 &&
+    ctrl_long=$SERVER_PORT
+start_smtp_chain ours-first 127.0.0.1 RELAY_DIR="$SCRATCH/empty-store" RELAY_CTRL_DIR="$spool" \
+    RELAY_CTRL_EXPIRY=3600 && ours_first=$SERVER_PORT
+start_smtp_chain expiry-first 127.0.0.1 RELAY_CTRL_DIR="$spool" RELAY_EXPIRY=300 \
+    RELAY_CTRL_EXPIRY=3600 && expiry_first=$SERVER_PORT
+if [ -z "${ctrl:-}" ] || [ -z "${ctrl_long:-}" ] || [ -z "${ours_first:-}" ] ||
+    [ -z "${expiry_first:-}" ]; then
+    not_ok "every tcpserver started"
+    exit 1
+fi
 
 diag "a fresh relay-ctrl file"
 spool_file 127.0.0.1 'USER=bob\000DOMAIN=example.org\000' 0
@@ -73,27 +66,27 @@ check "nor a DOMAIN or USER from the file" \
     test -z "$(grep -e '^DOMAIN=' -e '^USER=bob' "$SCRATCH/ctrl.env")"
 
 diag "a stale relay-ctrl file"
-spool_file 127.0.0.1 'USER=bob\000DOMAIN=example.org\000' 120
+spool_file 127.0.0.1 'USER=bob\000DOMAIN=example.org\000' 1200
 is "$(rcpt_reply 127.0.0.1 "$ctrl")" "$refused" "a file older than RELAY_CTRL_EXPIRY does not grant"
 like "$(grep '^relay-check: refused' "$SCRATCH/ctrl.log")" \
-    'relay-check: refused 127.0.0.1 expired user=bob@example.org age=1[0-9][0-9]' \
+    'relay-check: refused 127.0.0.1 expired user=bob@example.org age=1[0-9][0-9][0-9]' \
     "relay-check logs the expiry"
-is "$(rcpt_reply 127.0.0.1 "$ctrl_long")" "250 ok" "the same file grants with RELAY_CTRL_EXPIRY=600"
+is "$(rcpt_reply 127.0.0.1 "$ctrl_long")" "250 ok" "the same file grants with RELAY_CTRL_EXPIRY=3600"
 is "$(rcpt_reply 127.0.0.1 "$expiry_first")" "$refused" "RELAY_EXPIRY wins over RELAY_CTRL_EXPIRY"
 
 diag "relay-expire on the spool"
 spool_file 127.0.0.2 'USER=carol\000DOMAIN=example.org\000' 0
-RELAY_CTRL_DIR=$spool RELAY_CTRL_EXPIRY=60 "$RELAY_BIN/relay-expire" -n \
+RELAY_CTRL_DIR=$spool RELAY_CTRL_EXPIRY=300 "$RELAY_BIN/relay-expire" -n \
     >"$SCRATCH/dry.out" 2>&1
 is "$?" 0 "relay-expire -n exits 0"
 check "relay-expire -n names the stale file" grep -q '127\.0\.0\.1' "$SCRATCH/dry.out"
 check "relay-expire -n removes nothing" test -f "$spool/127.0.0.1"
-RELAY_CTRL_DIR=$spool RELAY_CTRL_EXPIRY=60 "$RELAY_BIN/relay-expire" -l \
+RELAY_CTRL_DIR=$spool RELAY_CTRL_EXPIRY=300 "$RELAY_BIN/relay-expire" -l \
     >"$SCRATCH/list.out" 2>&1
 like "$(grep '^127\.0\.0\.2 ' "$SCRATCH/list.out")" '127.0.0.2 carol@example.org [0-9]* [0-9]*' \
     "relay-expire -l lists the fresh file with its user"
 check "relay-expire -l leaves the stale file out" test -z "$(grep '^127\.0\.0\.1 ' "$SCRATCH/list.out")"
-RELAY_CTRL_DIR=$spool RELAY_CTRL_EXPIRY=60 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
+RELAY_CTRL_DIR=$spool RELAY_CTRL_EXPIRY=300 "$RELAY_BIN/relay-expire" >"$SCRATCH/expire.out" 2>&1
 is "$?" 0 "relay-expire exits 0"
 check "relay-expire prunes the stale file" test ! -e "$spool/127.0.0.1"
 check "relay-expire keeps the fresh file" test -f "$spool/127.0.0.2"

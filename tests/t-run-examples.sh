@@ -45,12 +45,8 @@
 . "$(dirname "$0")/exim-lib.sh"
 
 top=$lib_top
-prefix=$(sed -n 's/^PREFIX *= *//p' "$top/Makefile")
-prefix=${prefix:-/usr/local}
-bindir=$prefix/bin
 # Where the READMEs install the wrapper scripts and the Dovecot hook.
-libexecdir=$prefix/libexec/relaylease
-our_progs=$(sed -n 's/^PROGS *= *//p' "$top/Makefile")
+libexecdir=$(install_prefix)/libexec/relaylease
 
 # Programs the examples run that this machine may lack, by the path the examples use, and
 # where each comes from. Anything else must be installed here.
@@ -296,16 +292,14 @@ programs_of() {
     done
 }
 
-# resolve WORD SEARCH: does the program WORD exist? SEARCH is the PATH it is run with.
+# resolve WORD SEARCH: does the program WORD exist? SEARCH is the PATH it is run with. Our
+# programs and any installed one as program_runs says; besides, our scripts where the READMEs
+# install them, and the programs this machine may lack by the path the examples use.
 # Returns 0 or 1 and sets WHY (for a failure, or a note on a program not installed here).
 resolve() {
     WHY=
     r_base=${1##*/}
     case $1 in
-    '(none)')
-        WHY="no program follows a program that runs one"
-        return 1
-        ;;
     *'$'*)
         WHY="$1: a program named by a variable the file does not set"
         return 1
@@ -313,30 +307,14 @@ resolve() {
     */*) r_dir=${1%/*} ;;
     *) r_dir= ;;
     esac
-    for r_p in $our_progs; do
-        [ "$r_p" = "$r_base" ] || continue
-        if [ ! -x "$RELAY_BIN/$r_base" ]; then
-            WHY="$r_base is not built in $RELAY_BIN"
-            return 1
-        fi
-        if [ -n "$r_dir" ] && [ "$r_dir" != "$bindir" ]; then
-            WHY="$1: make install puts $r_base in $bindir"
-            return 1
-        fi
-        if [ -z "$r_dir" ]; then
-            case ":$2:" in
-            *":$bindir:"*) ;;
-            *)
-                WHY="$r_base is run with PATH=$2, without $bindir"
-                return 1
-                ;;
-            esac
-        fi
-        return 0
-    done
     # Our scripts: the wrappers and the Dovecot hook, installed in libexecdir.
-    r_ours=$(find "$top/run-examples" -type f -name "$r_base" 2>/dev/null | sed -n 1p)
-    case $r_base in relay-*) ;; *) r_ours= ;; esac
+    r_ours=
+    case $r_base in
+    relay-*)
+        our_program "$r_base" ||
+            r_ours=$(find "$top/run-examples" -type f -name "$r_base" 2>/dev/null | sed -n 1p)
+        ;;
+    esac
     if [ -n "$r_ours" ]; then
         if [ "$r_dir" != "$libexecdir" ]; then
             WHY="$1: the README installs ${r_ours#"$top"/} as $libexecdir/$r_base"
@@ -344,12 +322,13 @@ resolve() {
         fi
         return 0
     fi
+    program_runs "$1" "$2"
+    r_rc=$?
+    [ "$r_rc" -eq 2 ] || return "$r_rc"
     if [ -n "$r_dir" ]; then
-        [ -x "$1" ] && return 0
         r_from=$(awk -v p="$1" '$1 == p { $1 = ""; sub(/^ /, ""); print; exit }' \
             "$SCRATCH/external")
     else
-        PATH=$2 command -v "$1" >/dev/null 2>&1 && return 0
         r_from=$(awk -v b="$1" -v s=":$2:" '
             { n = split($1, part, "/"); d = substr($1, 1, length($1) - length(part[n]) - 1) }
             part[n] == b && index(s, ":" d ":") { $1 = ""; sub(/^ /, ""); print; exit }' \
@@ -359,11 +338,7 @@ resolve() {
         WHY="$1 is not installed here: $r_from"
         return 0
     fi
-    if [ -n "$r_dir" ]; then
-        WHY="$1 does not exist, and is not one of the programs this machine may lack"
-    else
-        WHY="$1 is not in PATH=$2, and is not one of the programs this machine may lack"
-    fi
+    WHY="$WHY, and is not one of the programs this machine may lack"
     return 1
 }
 
@@ -681,12 +656,11 @@ redis_try() {
     rt_kind=$1 rt_d=$2 rt_label=$3
     shift 3
     if [ "$rt_kind" = sentinel ]; then
-        redis-sentinel "$@" >"$rt_d/log" 2>&1 &
+        start_bg redis-sentinel "$@" >"$rt_d/log" 2>&1
     else
-        redis-server "$@" >"$rt_d/log" 2>&1 &
+        start_bg redis-server "$@" >"$rt_d/log" 2>&1
     fi
-    rt_pid=$!
-    lib_pids="$lib_pids $rt_pid"
+    rt_pid=$LAST_PID
     rt_n=0 rt_up=0
     while kill -0 "$rt_pid" 2>/dev/null && [ "$rt_n" -lt 600 ]; do
         if [ "$rt_kind" = sentinel ]; then
@@ -714,10 +688,9 @@ check_redis_acl() { # FILE LABEL
     redis_skip "$2" && return
     ra_d=$(mktemp -d "$REDIS_DIR/c.XXXXXX") || return
     # As shipped: the placeholders are not hashes, and Redis refuses to start.
-    redis-server --port 0 --unixsocket "$ra_d/sock" --dir "$ra_d" --save '' \
-        --appendonly no --aclfile "$1" >"$ra_d/log" 2>&1 &
-    ra_pid=$!
-    lib_pids="$lib_pids $ra_pid"
+    start_bg redis-server --port 0 --unixsocket "$ra_d/sock" --dir "$ra_d" --save '' \
+        --appendonly no --aclfile "$1" >"$ra_d/log" 2>&1
+    ra_pid=$LAST_PID
     eventually 60 redis_gone "$ra_pid"
     stop_pid "$ra_pid"
     check "$2: as shipped (placeholders), Redis refuses to start with it" \
