@@ -389,4 +389,12 @@ elif [ -n "$installed_pages" ]; then
     done
 fi
 
+# relay-query(8) shows the statements of the shipped Exim ACL word for word (t-exim.sh runs
+# them through the real Exim).
+acl=$top/run-examples/exim/relaylease.acl
+sed 's/\\-/-/g' "$top/man/relay-query.8" >"$SCRATCH/relay-query.txt" || exit 111
+grep -v -e '^#' -e '^[[:space:]]*$' "$acl" >"$SCRATCH/acl.lines" || exit 111
+missing=$(grep -vxF -f "$SCRATCH/relay-query.txt" "$SCRATCH/acl.lines")
+is "$missing" "" "relay-query(8) shows every statement of run-examples/exim/relaylease.acl"
+
 done_testing
