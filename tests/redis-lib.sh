@@ -25,10 +25,9 @@
 #                 REDIS_MASTER (the name they monitor); REDIS_DOWN_AFTER, if set before
 #                 sentinels_start, replaces the 1000 ms of down-after-milliseconds
 #
-# Every server is started directly, `redis-server CONF &`, so that $! is the server's own
-# PID: through `eval ... &` or a subshell, $! would be the shell's, and stopping it would leave
-# the server running. Each PID goes on lib.sh's list, so the exit trap stops it; the trap
-# also sends CONT first (a paused server cannot act on TERM) and removes REDIS_DIR.
+# Every server is started with lib.sh's start_bg, whose subshell execs it: LAST_PID is the
+# server's own PID, and it is on lib.sh's list, so the exit trap stops it; the trap also
+# sends CONT first (a paused server cannot act on TERM) and removes REDIS_DIR.
 # Every wait is `eventually`: a guard against a hang, never a measure.
 
 # shellcheck disable=SC2154 # lib_top: set by lib.sh
@@ -175,12 +174,11 @@ redis_spawn() {
     rs_d=$REDIS_DIR/$2
     : >"$rs_d/log"
     if [ "$1" = sentinel ]; then
-        redis-sentinel "$rs_d/conf" >>"$rs_d/log" 2>&1 &
+        start_bg redis-sentinel "$rs_d/conf" >>"$rs_d/log" 2>&1
     else
-        redis-server "$rs_d/conf" >>"$rs_d/log" 2>&1 &
+        start_bg redis-server "$rs_d/conf" >>"$rs_d/log" 2>&1
     fi
-    rs_pid=$!
-    lib_pids="$lib_pids $rs_pid"
+    rs_pid=$LAST_PID
     redis_pids="$redis_pids $rs_pid"
     echo "$rs_pid" >"$rs_d/started"
     rs_n=0

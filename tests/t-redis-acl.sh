@@ -27,10 +27,9 @@ refuses() {
 
 d=$REDIS_DIR/shipped
 mkdir "$d" || exit 111
-redis-server --port 0 --unixsocket "$d/sock" --dir "$d" --save '' --appendonly no \
-    --aclfile "$lib_top/run-examples/redis/users.acl" >"$d/log" 2>&1 &
-pid=$!
-lib_pids="$lib_pids $pid"
+start_bg redis-server --port 0 --unixsocket "$d/sock" --dir "$d" --save '' --appendonly no \
+    --aclfile "$lib_top/run-examples/redis/users.acl" >"$d/log" 2>&1
+pid=$LAST_PID
 eventually 60 redis_gone "$pid"
 stop_pid "$pid"
 if grep -q 'Aborting Redis startup because of ACL errors' "$d/log"; then

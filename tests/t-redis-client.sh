@@ -373,9 +373,8 @@ pidfile $r/pid
 logfile $r/log
 user relaylease-pop on >pw-of-pop ~relaylease:* +set +get
 EOF
-redis-server "$r/redis.conf" --save '' --appendonly no &
-rpid=$!
-lib_pids="$lib_pids $rpid"
+start_bg redis-server "$r/redis.conf" --save '' --appendonly no
+rpid=$LAST_PID
 # shellcheck disable=SC2317 # called through eventually
 ping() { "$probe_bin" "$@" PING 2>&1 | grep -qx 'status PONG'; }
 if ! eventually 60 ping "unix:$r/sock"; then
@@ -423,9 +422,8 @@ dir $r/s$i
 logfile $r/s$i/log
 sentinel monitor relaylease 127.0.0.1 $rport 2
 EOF
-    redis-sentinel "$r/s$i/sentinel.conf" &
-    spids="$spids $!"
-    lib_pids="$lib_pids $!"
+    start_bg redis-sentinel "$r/s$i/sentinel.conf"
+    spids="$spids $LAST_PID"
     sentinels="$sentinels 127.0.0.1:$sport"
 done
 # shellcheck disable=SC2317 # called through eventually
