@@ -1,5 +1,7 @@
 # tests/redis-lib.sh: real Redis servers and sentinels (Debian's redis-server and
-# redis-sentinel) for the t-redis-*.sh tests. Source it after lib.sh; do not run it.
+# redis-sentinel) for the t-redis-*.sh tests, and fakeredis. Source it after lib.sh; do not
+# run it. Sourced with redis_fakes_only=1 set, it defines the functions and sets nothing up
+# (no REDIS_DIR, passwords or exit trap): only fakeredis_start is of use then.
 # shellcheck shell=sh
 #
 # What it gives a test:
@@ -24,6 +26,7 @@
 #                 REDIS_SENTINELS (127.0.0.1:PORT,... as RELAY_REDIS_SENTINELS takes it),
 #                 REDIS_MASTER (the name they monitor); REDIS_DOWN_AFTER, if set before
 #                 sentinels_start, replaces the 1000 ms of down-after-milliseconds
+#   fakeredis     fakeredis_start NAME ADDR [OPTION...] < SCRIPT: FAKE_PID, FAKE_PORT
 #
 # Every server is started with lib.sh's start_bg, whose subshell execs it: LAST_PID is the
 # server's own PID, and it is on lib.sh's list, so the exit trap stops it; the trap also
@@ -36,21 +39,6 @@ REDIS_MASTER=relaylease
 REDIS_SENTINELS=
 redis_pids=
 redis_own_dir=
-
-# sun_path holds 107 bytes and a NUL; the longest socket is $REDIS_DIR/NAME/sock with a
-# NAME of up to 8 bytes. mktemp -t uses TMPDIR, else the system's temporary directory.
-if [ "${#SCRATCH}" -le 80 ]; then
-    REDIS_DIR=$SCRATCH/r
-    mkdir "$REDIS_DIR" || exit 111
-else
-    REDIS_DIR=$(mktemp -d -t rl.XXXXXX) || exit 111
-    [ "${#REDIS_DIR}" -le 80 ] || REDIS_DIR=$(rm -rf "$REDIS_DIR" && env -u TMPDIR mktemp -d -t rl.XXXXXX) ||
-        exit 111
-    redis_own_dir=$REDIS_DIR
-fi
-# Programs the tests run as the mail user (MAIL_UID) connect to sockets in here.
-chmod 711 "$REDIS_DIR" || exit 111
-export REDIS_DIR REDIS_MASTER
 
 redis_cleanup() {
     redis_rc=$?
@@ -72,7 +60,6 @@ redis_cleanup() {
     (exit "$redis_rc")
     lib_cleanup
 }
-trap redis_cleanup EXIT
 
 # redis_have: are the Debian packages' programs here?
 redis_have() {
@@ -104,22 +91,6 @@ redis_acl_from() {
     done
     mv "$2.tmp" "$2"
 }
-
-# The test passwords: random, so that nothing depends on a fixed one; one line each.
-for redis_acct in pop smtp repl sentinel admin sentinels; do
-    (umask 077 && od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$REDIS_DIR/$redis_acct.pass" &&
-        echo >>"$REDIS_DIR/$redis_acct.pass") || exit 111
-done
-# relay-allow runs as the mail user and reads the POP account's passfile and the sentinels':
-# root's, in the mail user's group, as the README sets them up (a passfile owned by another
-# account is refused, root reads them too).
-for redis_acct in pop sentinels; do
-    chown "0:$MAIL_GID" "$REDIS_DIR/$redis_acct.pass" &&
-        chmod 640 "$REDIS_DIR/$redis_acct.pass" || exit 111
-done
-REDIS_ACL=$REDIS_DIR/users.acl
-redis_acl_from "$redis_top/run-examples/redis/users.acl" "$REDIS_ACL" || exit 111
-export REDIS_ACL
 
 redis_pass() {
     sed -n 1p "$REDIS_DIR/$1.pass"
@@ -377,3 +348,63 @@ redis_cluster() {
     done
     sentinels_start p && sentinels_ready $#
 }
+
+# fakeredis_start NAME ADDR [OPTION...] < SCRIPT: tests/standins/fakeredis on ADDR (unix:PATH,
+# or 127.0.0.1:0 for a free port) with OPTIONs and SCRIPT (kept in $SCRATCH/NAME.script),
+# its requests logged to $SCRATCH/NAME.log and its stderr added to $SCRATCH/fake.err; waits
+# (eventually 60) until it listens. FAKE_PID is its PID (stop it with stop_pid), FAKE_PORT
+# its port (or "unix"). If it does not listen, one not ok line and return 1.
+# shellcheck disable=SC2034 # FAKE_PID and FAKE_PORT: read by the tests
+fakeredis_start() {
+    fs_name=$1 fs_addr=$2
+    shift 2
+    cat >"$SCRATCH/$fs_name.script"
+    : >"$SCRATCH/$fs_name.log"
+    rm -f "$SCRATCH/$fs_name.ready"
+    start_bg "$STANDINS/fakeredis" "$@" -r "$SCRATCH/$fs_name.ready" -l "$SCRATCH/$fs_name.log" \
+        "$fs_addr" "$SCRATCH/$fs_name.script" 2>>"$SCRATCH/fake.err"
+    FAKE_PID=$LAST_PID
+    if ! appears "$SCRATCH/$fs_name.ready" 60; then
+        not_ok "fakeredis $fs_name listens on $fs_addr"
+        diag <"$SCRATCH/fake.err"
+        return 1
+    fi
+    FAKE_PORT=$(cat "$SCRATCH/$fs_name.ready")
+}
+
+# redis_setup: REDIS_DIR, the passwords, the ACL file and the exit trap (done as the file is
+# sourced, unless redis_fakes_only=1).
+redis_setup() {
+    # sun_path holds 107 bytes and a NUL; the longest socket is $REDIS_DIR/NAME/sock with a
+    # NAME of up to 8 bytes. mktemp -t uses TMPDIR, else the system's temporary directory.
+    if [ "${#SCRATCH}" -le 80 ]; then
+        REDIS_DIR=$SCRATCH/r
+        mkdir "$REDIS_DIR" || exit 111
+    else
+        REDIS_DIR=$(mktemp -d -t rl.XXXXXX) || exit 111
+        [ "${#REDIS_DIR}" -le 80 ] || REDIS_DIR=$(rm -rf "$REDIS_DIR" && env -u TMPDIR mktemp -d -t rl.XXXXXX) ||
+            exit 111
+        redis_own_dir=$REDIS_DIR
+    fi
+    # Programs the tests run as the mail user (MAIL_UID) connect to sockets in here.
+    chmod 711 "$REDIS_DIR" || exit 111
+    export REDIS_DIR REDIS_MASTER
+    trap redis_cleanup EXIT
+    # The test passwords: random, so that nothing depends on a fixed one; one line each.
+    for redis_acct in pop smtp repl sentinel admin sentinels; do
+        (umask 077 && od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$REDIS_DIR/$redis_acct.pass" &&
+            echo >>"$REDIS_DIR/$redis_acct.pass") || exit 111
+    done
+    # relay-allow runs as the mail user and reads the POP account's passfile and the sentinels':
+    # root's, in the mail user's group, as the README sets them up (a passfile owned by another
+    # account is refused, root reads them too).
+    for redis_acct in pop sentinels; do
+        chown "0:$MAIL_GID" "$REDIS_DIR/$redis_acct.pass" &&
+            chmod 640 "$REDIS_DIR/$redis_acct.pass" || exit 111
+    done
+    REDIS_ACL=$REDIS_DIR/users.acl
+    redis_acl_from "$redis_top/run-examples/redis/users.acl" "$REDIS_ACL" || exit 111
+    export REDIS_ACL
+}
+
+[ "${redis_fakes_only:-}" = 1 ] || redis_setup

@@ -244,17 +244,16 @@ fi
 # ---- the script's reply, checked strictly ---------------------------------------------------
 
 diag "replies a real server would not give to the record script"
-fake_bin=$STANDINS/fakeredis
 n=0
 # reply_case MAX REPLY WANT DESC: relay-allow for bob from 192.0.2.200 with RELAY_USER_MAX=MAX,
 # against fakeredis answering REPLY (fakeredis escapes) to its one request; its stderr must
 # match WANT.
 reply_case() {
     n=$((n + 1))
-    printf 'wait\nsend %s\n' "$2" >"$SCRATCH/fake$n.script"
-    start_bg "$fake_bin" -r "$SCRATCH/fake$n.ready" -l "$SCRATCH/fake$n.log" \
-        "unix:$SCRATCH/fake$n.sock" "$SCRATCH/fake$n.script" 2>>"$SCRATCH/fake.err"
-    appears "$SCRATCH/fake$n.ready" || not_ok "fakeredis $n listens"
+    fakeredis_start "fake$n" "unix:$SCRATCH/fake$n.sock" <<EOF || return
+wait
+send $2
+EOF
     rm -f "$ran"
     env RELAY_LOG=0 RELAY_REDIS="unix:$SCRATCH/fake$n.sock" RELAY_USER_MAX="$1" \
         TCPREMOTEIP=192.0.2.200 USER=bob "$RELAY_BIN/relay-allow" sh -c ': >"$1"' sh "$ran" \
@@ -264,7 +263,7 @@ reply_case() {
     else
         not_ok "$4: the login goes on"
     fi
-    stop_pid "$LAST_PID"
+    stop_pid "$FAKE_PID"
 }
 bad="relay-allow: warning: unable to record 192.0.2.200 in redis unix:*: an unexpected reply to EVAL"
 reply_case 2 ':0\r\n' "" "0 (a renewal): nothing said"

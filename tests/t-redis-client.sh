@@ -8,6 +8,10 @@
 # more bytes than the deadline has milliseconds).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck disable=SC2034 # read by redis-lib.sh
+redis_fakes_only=1
+# shellcheck source-path=SCRIPTDIR source=redis-lib.sh
+. "$(dirname "$0")/redis-lib.sh"
 
 probe_bin=$RELAY_BIN/tests/redis-probe
 fake_bin=$STANDINS/fakeredis
@@ -18,23 +22,10 @@ for p in "$probe_bin" "$fake_bin"; do
     fi
 done
 
-# fake NAME ADDR [OPTION...] < SCRIPT: start fakeredis on ADDR with SCRIPT, wait until it
-# listens. FAKE_PID, FAKE_PORT (the port, or "unix"). Its requests go to $SCRATCH/NAME.log.
+# fake NAME ADDR [OPTION...] < SCRIPT: redis-lib.sh's fakeredis_start (FAKE_PID, FAKE_PORT,
+# the requests in $SCRATCH/NAME.log); here a fake that does not listen ends the test.
 fake() {
-    f_name=$1
-    f_addr=$2
-    shift 2
-    cat >"$SCRATCH/$f_name.script"
-    : >"$SCRATCH/$f_name.log"
-    start_bg "$fake_bin" "$@" -r "$SCRATCH/$f_name.ready" -l "$SCRATCH/$f_name.log" \
-        "$f_addr" "$SCRATCH/$f_name.script" 2>>"$SCRATCH/fake.err"
-    FAKE_PID=$LAST_PID
-    if ! appears "$SCRATCH/$f_name.ready"; then
-        not_ok "fakeredis $f_name listens on $f_addr"
-        diag <"$SCRATCH/fake.err"
-        exit 1
-    fi
-    FAKE_PORT=$(cat "$SCRATCH/$f_name.ready")
+    fakeredis_start "$@" || exit 1
 }
 
 # probe ARGS...: run redis-probe; OUT is its output (one line per item), RC its exit code.
