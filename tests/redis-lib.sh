@@ -1,7 +1,8 @@
 # tests/redis-lib.sh: real Redis servers and sentinels (Debian's redis-server and
 # redis-sentinel) for the t-redis-*.sh tests, and fakeredis. Source it after lib.sh; do not
 # run it. Sourced with redis_fakes_only=1 set, it defines the functions and sets nothing up
-# (no REDIS_DIR, passwords or exit trap): only fakeredis_start is of use then.
+# (no REDIS_DIR, passwords or exit trap): only fakeredis_start and REDIS_TIMEOUT are of use
+# then.
 # shellcheck shell=sh
 #
 # What it gives a test:
@@ -26,6 +27,9 @@
 #                 REDIS_SENTINELS (127.0.0.1:PORT,... as RELAY_REDIS_SENTINELS takes it),
 #                 REDIS_MASTER (the name they monitor); REDIS_DOWN_AFTER, if set before
 #                 sentinels_start, replaces the 1000 ms of down-after-milliseconds
+#   our programs  redis_host ACCOUNT WHERE... (a host's settings, with RELAY_REDIS_TIMEOUT
+#                 REDIS_TIMEOUT), redis_answer HOST ADDRESS (relay-check's answer),
+#                 granted_on HOST ADDRESS, refused_on HOST ADDRESS
 #   fakeredis     fakeredis_start NAME ADDR [OPTION...] < SCRIPT: FAKE_PID, FAKE_PORT
 #
 # Every server is started with lib.sh's start_bg, whose subshell execs it: LAST_PID is the
@@ -37,6 +41,9 @@
 redis_top=$lib_top
 REDIS_MASTER=relaylease
 REDIS_SENTINELS=
+# RELAY_REDIS_TIMEOUT for our programs (redis_host), the most it takes: a busy machine's slow
+# exchange is not what these tests test. A check whose subject is the timeout sets its own.
+REDIS_TIMEOUT=5000
 redis_pids=
 redis_own_dir=
 
@@ -347,6 +354,48 @@ redis_cluster() {
         redis_wait_link "$rc_r" || return 1
     done
     sentinels_start p && sentinels_ready $#
+}
+
+# redis_host ACCOUNT [WHERE...]: the settings of a host that uses Redis as relaylease-ACCOUNT
+# (pop, smtp, admin), as VAR=value words for env. Each WHERE is a data node's NAME (its Unix
+# socket, as RELAY_REDIS), tcp:NAME (its TCP port) or sentinels (the three, with their
+# password). RELAY_REDIS_TIMEOUT is REDIS_TIMEOUT; a word given after these replaces one of
+# them (env takes the last), as RELAY_REDIS_TIMEOUT=200 for a check of the timeout itself.
+redis_host() {
+    rh_words="RELAY_REDIS_USER=relaylease-$1 RELAY_REDIS_PASSFILE=$REDIS_DIR/$1.pass"
+    shift
+    for rh_w in "$@"; do
+        case $rh_w in
+        sentinels)
+            rh_words="$rh_words RELAY_REDIS_SENTINELS=$REDIS_SENTINELS"
+            rh_words="$rh_words RELAY_REDIS_MASTER=$REDIS_MASTER"
+            rh_words="$rh_words RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass"
+            ;;
+        tcp:*) rh_words="$rh_words RELAY_REDIS=127.0.0.1:$(redis_port "${rh_w#tcp:}")" ;;
+        *) rh_words="$rh_words RELAY_REDIS=unix:$(redis_sock "$rh_w")" ;;
+        esac
+    done
+    echo "$rh_words RELAY_REDIS_TIMEOUT=$REDIS_TIMEOUT"
+}
+
+# redis_answer HOST ADDRESS [WRAPPER...]: what relay-check with HOST's settings (redis_host's
+# words) does for a client at ADDRESS: "granted" or "refused" (it ran its next program, with
+# RELAYCLIENT set or not), or "exit N" (it did not). It runs under `timeout 60`, a guard
+# against a hang, and WRAPPER (unshare -n); its stderr is in $SCRATCH/check.err.
+# granted_on HOST ADDRESS: the answer is granted; refused_on HOST ADDRESS: refused.
+redis_answer() {
+    ra_host=$1 ra_addr=$2
+    shift 2
+    # shellcheck disable=SC2046,SC2086,SC2016 # settings, one word each; expanded by that sh
+    env $ra_host $(client_env "$ra_addr") timeout 60 "$@" "$RELAY_BIN/relay-check" \
+        sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi' \
+        </dev/null 2>"$SCRATCH/check.err" || echo "exit $?"
+}
+granted_on() {
+    [ "$(redis_answer "$1" "$2")" = granted ]
+}
+refused_on() {
+    [ "$(redis_answer "$1" "$2")" = refused ]
 }
 
 # fakeredis_start NAME ADDR [OPTION...] < SCRIPT: tests/standins/fakeredis on ADDR (unix:PATH,

@@ -35,11 +35,11 @@ redis_cluster r || {
     done_testing
 }
 export RELAY_DIR="$SCRATCH/no-such-store"
-pop="RELAY_LOG=0 RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
+pop="RELAY_LOG=0 $(redis_host pop p)"
 # relay-expire as the admin: on the primary alone, or as an SMTP host in cdb mode would run it
 # (writes to the primary through the sentinels, reads from its replica).
-admin_p="RELAY_LOG=0 RELAY_REDIS_TIMEOUT=5000 RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-admin RELAY_REDIS_PASSFILE=$REDIS_DIR/admin.pass"
-admin_r="RELAY_LOG=0 RELAY_REDIS_TIMEOUT=5000 RELAY_REDIS=unix:$(redis_sock r) RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass RELAY_REDIS_USER=relaylease-admin RELAY_REDIS_PASSFILE=$REDIS_DIR/admin.pass"
+admin_p="RELAY_LOG=0 $(redis_host admin p)"
+admin_r="RELAY_LOG=0 $(redis_host admin r sentinels)"
 err=$SCRATCH/err
 ran=$SCRATCH/ran
 
@@ -213,7 +213,7 @@ else
         rm -f "$SCRATCH/race$i.trace"
         # shellcheck disable=SC2046,SC2086
         ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o "$SCRATCH/race$i.trace" -s 512 \
-            -e trace=sendto,write,writev env $pop RELAY_USER_MAX=1 RELAY_REDIS_TIMEOUT=5000 \
+            -e trace=sendto,write,writev env $pop RELAY_USER_MAX=1 \
             $(client_env "198.51.100.$i") USER=grace "$RELAY_BIN/relay-allow" true \
             2>"$SCRATCH/race$i.err" &
         eval "race_pid$i=\$!"
@@ -255,9 +255,9 @@ wait
 send $2
 EOF
     rm -f "$ran"
-    env RELAY_LOG=0 RELAY_REDIS="unix:$SCRATCH/fake$n.sock" RELAY_USER_MAX="$1" \
-        TCPREMOTEIP=192.0.2.200 USER=bob "$RELAY_BIN/relay-allow" sh -c ': >"$1"' sh "$ran" \
-        2>"$err"
+    env RELAY_LOG=0 RELAY_REDIS="unix:$SCRATCH/fake$n.sock" RELAY_REDIS_TIMEOUT="$REDIS_TIMEOUT" \
+        RELAY_USER_MAX="$1" TCPREMOTEIP=192.0.2.200 USER=bob "$RELAY_BIN/relay-allow" \
+        sh -c ': >"$1"' sh "$ran" 2>"$err"
     if [ -e "$ran" ]; then
         like "$(cat "$err")" "$3" "$4"
     else
@@ -381,8 +381,8 @@ for variant in stopped batches; do
         env $admin_p "$RELAY_BIN/relay-expire" -r kate >"$out" 2>"$err" &
         ex_pid=$!
         # shellcheck disable=SC2046,SC2086
-        env $pop RELAY_USER_MAX=0 $(client_env 10.2.9.1) USER=kate RELAY_REDIS_TIMEOUT=5000 \
-            "$RELAY_BIN/relay-allow" true 2>"$SCRATCH/login.err" &
+        env $pop RELAY_USER_MAX=0 $(client_env 10.2.9.1) USER=kate "$RELAY_BIN/relay-allow" true \
+            2>"$SCRATCH/login.err" &
         lg_pid=$!
         sleep 0.5 # not a measure: either order is checked below
         redis_resume p

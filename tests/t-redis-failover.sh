@@ -17,13 +17,10 @@ redis_need "a Sentinel failover"
 
 redis_cluster r1 r2 || exit 1
 
-export RELAY_DIR="$SCRATCH/no-such-store" RELAY_REDIS_TIMEOUT=500
-host_a="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass
-RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
-host_b="RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
-RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
-host_c="RELAY_REDIS=unix:$(redis_sock r2) RELAY_REDIS_USER=relaylease-smtp
-RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
+export RELAY_DIR="$SCRATCH/no-such-store"
+host_a=$(redis_host pop sentinels)
+host_b=$(redis_host smtp r1)
+host_c=$(redis_host smtp r2)
 
 # login ADDRESS: relay-allow on host A; appends "ADDRESS RC RAN" and its stderr to the logs.
 login() {
@@ -35,17 +32,6 @@ login() {
     lg_ran=no
     [ -e "$SCRATCH/ran" ] && lg_ran=yes
     echo "$1 $lg_rc $lg_ran" >>"$SCRATCH/logins.log"
-}
-# answer HOST ADDRESS: granted or refused by relay-check on HOST, or what went wrong.
-answer() {
-    # shellcheck disable=SC2086,SC2016 # the host's settings; expanded by the inner shell
-    env $1 TCPREMOTEIP="$2" timeout 60 "$RELAY_BIN/relay-check" \
-        sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi' \
-        2>>"$SCRATCH/checks.err"
-}
-# shellcheck disable=SC2317 # called through check and eventually
-granted_on() {
-    [ "$(answer "$1" "$2")" = granted ]
 }
 
 login 192.0.2.1
@@ -61,7 +47,7 @@ i=10
 # Logins and checks on host C, one after the other, until the sentinels name a new primary.
 while ! sentinels_name r1 && ! sentinels_name r2; do
     login "192.0.2.$i"
-    answer "$host_c" 192.0.2.1 >>"$SCRATCH/c.log"
+    redis_answer "$host_c" 192.0.2.1 >>"$SCRATCH/c.log"
     i=$((i + 1))
     if [ "$i" -gt 250 ]; then
         diag "the sentinels named no new primary in 240 logins"

@@ -35,8 +35,7 @@ while [ "$i" -lt "$n" ]; do
 done >"$SCRATCH/load.resp"
 redis_admin p --pipe <"$SCRATCH/load.resp" >"$SCRATCH/load.out"
 is "$(redis_admin p DBSIZE)" "$n" "Redis holds the $n records"
-smtp="RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-smtp
-RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
+smtp=$(redis_host smtp p)
 # shellcheck disable=SC2086 # the settings, one word each
 env $smtp "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>"$SCRATCH/list.err"
 is "$?" 0 "relay-expire -l exits 0"
@@ -56,8 +55,8 @@ wait
 send -ERR unknown command 'AUTH', with args beginning with: '$pw' \r\n
 EOF
 env -i TCPREMOTEIP=192.0.2.7 RELAY_REDIS="unix:$SCRATCH/echo.sock" \
-    RELAY_REDIS_PASSFILE="$REDIS_DIR/smtp.pass" "$RELAY_BIN/relay-check" true \
-    2>"$SCRATCH/echo.err"
+    RELAY_REDIS_PASSFILE="$REDIS_DIR/smtp.pass" RELAY_REDIS_TIMEOUT="$REDIS_TIMEOUT" \
+    "$RELAY_BIN/relay-check" true 2>"$SCRATCH/echo.err"
 like "$(cat "$SCRATCH/echo.err")" "*granting nothing*" "relay-check grants nothing"
 check "the password is not in its log line" sh -c '! grep -qF "$1" "$2"' sh "$pw" "$SCRATCH/echo.err"
 
