@@ -7,7 +7,8 @@
 #     was recorded before.
 #   - Once the sentinels name the new primary, a login is recorded there and granted on both
 #     SMTP hosts.
-# No count of logins in the window is asserted: how many fall in it depends on the machine.
+# No count of logins or checks in the window is asserted: how many fall in it (none, on a
+# loaded machine where Sentinel is done before the first) depends on the machine.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_built relay-allow relay-check
@@ -55,13 +56,13 @@ while ! sentinels_name r1 && ! sentinels_name r2; do
     fi
 done
 n=$(wc -l <"$SCRATCH/logins.log" | tr -d ' ')
-diag "$n logins during the failover; their lines:"
+diag "$n logins and checks on host C during the failover; the logins' lines:"
 sort "$SCRATCH/logins.err" | sed 's/192\.0\.2\.[0-9]*/ADDR/' | uniq -c | diag
 is "$(awk '$2 != 0 || $3 != "yes"' "$SCRATCH/logins.log")" "" \
     "every login during the failover went on to its next program"
 check "each wrote at most one line" test "$(wc -l <"$SCRATCH/logins.err")" -le "$n"
-is "$(sort -u "$SCRATCH/c.log" | tr '\n' ' ')" "granted " \
-    "host C kept granting the earlier login all through it"
+is "$(grep -v -x granted "$SCRATCH/c.log" | sort | uniq -c)" "" \
+    "host C kept granting the earlier login all through it (no check refused it)"
 
 if sentinels_name r1; then
     new=r1 other=r2 new_host=$host_b
@@ -76,11 +77,11 @@ login 192.0.2.2
 is "$(tail -n 1 "$SCRATCH/logins.log")" "192.0.2.2 0 yes" "a login goes on"
 like "$(redis_admin "$new" GET relaylease:192.0.2.2)" "relaylease2 * 192.0.2.2 bob" \
     "and is recorded on the new primary"
-check "granted on the new primary's host" granted_on "$new_host" 192.0.2.2
+check "granted on the new primary's host" eventually 60 granted_on "$new_host" 192.0.2.2
 check "the other replica follows the new primary" eventually 60 redis_link_up "$other"
 other_host=$host_b
 [ "$other" = r2 ] && other_host=$host_c
 check "and grants it too" eventually 60 granted_on "$other_host" 192.0.2.2
-check "the earlier login is still granted there" granted_on "$other_host" 192.0.2.1
+check "the earlier login is still granted there" eventually 60 granted_on "$other_host" 192.0.2.1
 
 done_testing
