@@ -65,7 +65,7 @@ fakeredis_start sent "unix:$SCRATCH/sent.sock" <<'EOF'
 wait
 send *2\r\n$4\r\nunix\r\n$5\r\n/a/bc\r\n
 EOF
-"$probe_bin" -t 5000 -s relaylease "unix:$SCRATCH/sent.sock" >"$SCRATCH/sent.out" 2>&1
+"$probe_bin" -s relaylease "unix:$SCRATCH/sent.sock" >"$SCRATCH/sent.out" 2>&1
 rc=$?
 is "$rc" 111 "the sentinel's answer is refused ($(cat "$SCRATCH/sent.out"))"
 
