@@ -106,8 +106,9 @@ max=2
 diag "cap 2"
 recorded bob 192.0.2.1 192.0.2.1 "bob's first allowance"
 is "$(redis_admin p TYPE relaylease:user:bob)" zset "bob's index is a sorted set"
-ttl_rec=$(redis_admin p TTL relaylease:192.0.2.1)
+# The index's first: read a second later, the record's could only be smaller.
 ttl_idx=$(redis_admin p TTL relaylease:user:bob)
+ttl_rec=$(redis_admin p TTL relaylease:192.0.2.1)
 check "the index's TTL ($ttl_idx) is at least the record's ($ttl_rec)" test "$ttl_idx" -ge "$ttl_rec"
 recorded bob 192.0.2.2 192.0.2.2 "bob's second allowance"
 over bob 192.0.2.3 2 "bob's third, over the cap"
@@ -208,35 +209,50 @@ if ! command -v strace >/dev/null 2>&1; then
     skip "two logins in flight" "strace is not installed"
 else
     max=1
-    redis_pause p
-    for i in 1 2; do
-        rm -f "$SCRATCH/race$i.trace"
-        # shellcheck disable=SC2046,SC2086
-        ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o "$SCRATCH/race$i.trace" -s 512 \
-            -e trace=sendto,write,writev env $pop RELAY_USER_MAX=1 \
-            $(client_env "198.51.100.$i") USER=grace "$RELAY_BIN/relay-allow" true \
-            2>"$SCRATCH/race$i.err" &
-        eval "race_pid$i=\$!"
-    done
     # shellcheck disable=SC2317 # called through eventually
     sent() {
         grep -q 'EVAL' "$SCRATCH/race1.trace" 2>/dev/null &&
             grep -q 'EVAL' "$SCRATCH/race2.trace" 2>/dev/null
     }
-    check "both logins sent their EVAL to the stopped primary" eventually 60 sent
-    redis_resume p
-    # shellcheck disable=SC2154 # set by the eval above
-    wait "$race_pid1"
-    # shellcheck disable=SC2154
-    wait "$race_pid2"
+    # Each login's deadline (RELAY_REDIS_TIMEOUT) runs while the primary is stopped: where the
+    # machine is too busy to resume it in time, a login times out (its EVAL runs all the same,
+    # unanswered), and the race is run again for another user, five times at most.
+    try=0
+    while :; do
+        try=$((try + 1))
+        race_user=grace$try
+        redis_pause p
+        for i in 1 2; do
+            rm -f "$SCRATCH/race$i.trace"
+            # shellcheck disable=SC2046,SC2086
+            ASAN_OPTIONS=detect_leaks=0 strace -f -qq -o "$SCRATCH/race$i.trace" -s 512 \
+                -e trace=sendto,write,writev env $pop RELAY_USER_MAX=1 \
+                $(client_env "198.51.100.$try$i") USER="$race_user" "$RELAY_BIN/relay-allow" \
+                true 2>"$SCRATCH/race$i.err" &
+            eval "race_pid$i=\$!"
+        done
+        both_sent=yes
+        eventually 60 sent || both_sent=no
+        redis_resume p
+        # shellcheck disable=SC2154 # set by the eval above
+        wait "$race_pid1"
+        # shellcheck disable=SC2154
+        wait "$race_pid2"
+        if [ "$both_sent" = no ] || [ "$try" -ge 5 ] ||
+            ! grep -q 'timed out' "$SCRATCH/race1.err" "$SCRATCH/race2.err"; then
+            break
+        fi
+        diag "a login timed out before the primary was resumed (try $try): again"
+    done
+    is "$both_sent" yes "both logins sent their EVAL to the stopped primary"
     n=0
     for i in 1 2; do
-        [ -z "$(value "198.51.100.$i")" ] || n=$((n + 1))
+        [ -z "$(value "198.51.100.$try$i")" ] || n=$((n + 1))
     done
     is "$n" 1 "exactly one of the two is recorded"
-    is "$(redis_admin p ZCARD relaylease:user:grace)" 1 "exactly one index entry"
-    is "$(cat "$SCRATCH/race1.err" "$SCRATCH/race2.err" | grep -c 'user grace over RELAY_USER_MAX: 1 live allowances')" \
-        1 "exactly one over-cap line"
+    is "$(redis_admin p ZCARD "relaylease:user:$race_user")" 1 "exactly one index entry"
+    is "$(cat "$SCRATCH/race1.err" "$SCRATCH/race2.err" |
+        grep -c "user $race_user over RELAY_USER_MAX: 1 live allowances")" 1 "exactly one over-cap line"
     is "$(cat "$SCRATCH/race1.err" "$SCRATCH/race2.err" | grep -v -c 'over RELAY_USER_MAX')" 0 \
         "and nothing else said"
 fi
