@@ -24,6 +24,9 @@ need_programs
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "several hosts through Redis"
 
+# No failover is wanted here: a primary a busy machine leaves without CPU for a second is
+# not down.
+REDIS_DOWN_AFTER=600000
 redis_cluster r1 r2 || exit 1
 
 # The hosts: each a set of settings. A writes through the sentinels, B and C read their own
@@ -127,8 +130,8 @@ set_record 192.0.2.52 "relaylease2 $((now + 600)) 192.0.2.52 future
 "
 check "a fresh record reaches host B" eventually 60 granted_on "$host_b" 192.0.2.51
 check "a record dated past the expiry is refused" refused_on "$host_b" 192.0.2.50
-check "with RELAY_EXPIRY=1000 it is granted (the reader's own expiry)" \
-    granted_on "$host_b RELAY_EXPIRY=1000" 192.0.2.50
+check "with RELAY_EXPIRY=3600 it is granted (the reader's own expiry)" \
+    granted_on "$host_b RELAY_EXPIRY=3600" 192.0.2.50
 check "a record dated 10 minutes ahead is refused" refused_on "$host_b" 192.0.2.52
 refused_on "$host_b" 192.0.2.50
 like "$(cat "$SCRATCH/check.err")" "relay-check: refused 192.0.2.50 expired user=old age=9*" \
