@@ -1,5 +1,8 @@
 # tests/redis-lib.sh: real Redis servers and sentinels (Debian's redis-server and
-# redis-sentinel) for the t-redis-*.sh tests. Source it after lib.sh; do not run it.
+# redis-sentinel) for the t-redis-*.sh tests, and fakeredis. Source it after lib.sh; do not
+# run it. Sourced with redis_fakes_only=1 set, it defines the functions and sets nothing up
+# (no REDIS_DIR, passwords or exit trap): only fakeredis_start and REDIS_TIMEOUT are of use
+# then.
 # shellcheck shell=sh
 #
 # What it gives a test:
@@ -24,34 +27,25 @@
 #                 REDIS_SENTINELS (127.0.0.1:PORT,... as RELAY_REDIS_SENTINELS takes it),
 #                 REDIS_MASTER (the name they monitor); REDIS_DOWN_AFTER, if set before
 #                 sentinels_start, replaces the 1000 ms of down-after-milliseconds
+#   our programs  redis_host ACCOUNT WHERE... (a host's settings, with RELAY_REDIS_TIMEOUT
+#                 REDIS_TIMEOUT), redis_answer HOST ADDRESS (relay-check's answer),
+#                 granted_on HOST ADDRESS, refused_on HOST ADDRESS
+#   fakeredis     fakeredis_start NAME ADDR [OPTION...] < SCRIPT: FAKE_PID, FAKE_PORT
 #
-# Every server is started directly, `redis-server CONF &`, so that $! is the server's own
-# PID: through `eval ... &` or a subshell, $! would be the shell's, and stopping it would leave
-# the server running. Each PID goes on lib.sh's list, so the exit trap stops it; the trap
-# also sends CONT first (a paused server cannot act on TERM) and removes REDIS_DIR.
+# Every server is started with lib.sh's start_bg, whose subshell execs it: LAST_PID is the
+# server's own PID, and it is on lib.sh's list, so the exit trap stops it; the trap also
+# sends CONT first (a paused server cannot act on TERM) and removes REDIS_DIR.
 # Every wait is `eventually`: a guard against a hang, never a measure.
 
 # shellcheck disable=SC2154 # lib_top: set by lib.sh
 redis_top=$lib_top
 REDIS_MASTER=relaylease
 REDIS_SENTINELS=
+# RELAY_REDIS_TIMEOUT for our programs (redis_host), the most it takes: a busy machine's slow
+# exchange is not what these tests test. A check whose subject is the timeout sets its own.
+REDIS_TIMEOUT=5000
 redis_pids=
 redis_own_dir=
-
-# sun_path holds 107 bytes and a NUL; the longest socket is $REDIS_DIR/NAME/sock with a
-# NAME of up to 8 bytes. mktemp -t uses TMPDIR, else the system's temporary directory.
-if [ "${#SCRATCH}" -le 80 ]; then
-    REDIS_DIR=$SCRATCH/r
-    mkdir "$REDIS_DIR" || exit 111
-else
-    REDIS_DIR=$(mktemp -d -t rl.XXXXXX) || exit 111
-    [ "${#REDIS_DIR}" -le 80 ] || REDIS_DIR=$(rm -rf "$REDIS_DIR" && env -u TMPDIR mktemp -d -t rl.XXXXXX) ||
-        exit 111
-    redis_own_dir=$REDIS_DIR
-fi
-# Programs the tests run as the mail user (MAIL_UID) connect to sockets in here.
-chmod 711 "$REDIS_DIR" || exit 111
-export REDIS_DIR REDIS_MASTER
 
 redis_cleanup() {
     redis_rc=$?
@@ -73,7 +67,6 @@ redis_cleanup() {
     (exit "$redis_rc")
     lib_cleanup
 }
-trap redis_cleanup EXIT
 
 # redis_have: are the Debian packages' programs here?
 redis_have() {
@@ -105,22 +98,6 @@ redis_acl_from() {
     done
     mv "$2.tmp" "$2"
 }
-
-# The test passwords: random, so that nothing depends on a fixed one; one line each.
-for redis_acct in pop smtp repl sentinel admin sentinels; do
-    (umask 077 && od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$REDIS_DIR/$redis_acct.pass" &&
-        echo >>"$REDIS_DIR/$redis_acct.pass") || exit 111
-done
-# relay-allow runs as the mail user and reads the POP account's passfile and the sentinels':
-# root's, in the mail user's group, as the README sets them up (a passfile owned by another
-# account is refused, root reads them too).
-for redis_acct in pop sentinels; do
-    chown "0:$MAIL_GID" "$REDIS_DIR/$redis_acct.pass" &&
-        chmod 640 "$REDIS_DIR/$redis_acct.pass" || exit 111
-done
-REDIS_ACL=$REDIS_DIR/users.acl
-redis_acl_from "$redis_top/run-examples/redis/users.acl" "$REDIS_ACL" || exit 111
-export REDIS_ACL
 
 redis_pass() {
     sed -n 1p "$REDIS_DIR/$1.pass"
@@ -175,12 +152,11 @@ redis_spawn() {
     rs_d=$REDIS_DIR/$2
     : >"$rs_d/log"
     if [ "$1" = sentinel ]; then
-        redis-sentinel "$rs_d/conf" >>"$rs_d/log" 2>&1 &
+        start_bg redis-sentinel "$rs_d/conf" >>"$rs_d/log" 2>&1
     else
-        redis-server "$rs_d/conf" >>"$rs_d/log" 2>&1 &
+        start_bg redis-server "$rs_d/conf" >>"$rs_d/log" 2>&1
     fi
-    rs_pid=$!
-    lib_pids="$lib_pids $rs_pid"
+    rs_pid=$LAST_PID
     redis_pids="$redis_pids $rs_pid"
     echo "$rs_pid" >"$rs_d/started"
     rs_n=0
@@ -379,3 +355,105 @@ redis_cluster() {
     done
     sentinels_start p && sentinels_ready $#
 }
+
+# redis_host ACCOUNT [WHERE...]: the settings of a host that uses Redis as relaylease-ACCOUNT
+# (pop, smtp, admin), as VAR=value words for env. Each WHERE is a data node's NAME (its Unix
+# socket, as RELAY_REDIS), tcp:NAME (its TCP port) or sentinels (the three, with their
+# password). RELAY_REDIS_TIMEOUT is REDIS_TIMEOUT; a word given after these replaces one of
+# them (env takes the last), as RELAY_REDIS_TIMEOUT=200 for a check of the timeout itself.
+redis_host() {
+    rh_words="RELAY_REDIS_USER=relaylease-$1 RELAY_REDIS_PASSFILE=$REDIS_DIR/$1.pass"
+    shift
+    for rh_w in "$@"; do
+        case $rh_w in
+        sentinels)
+            rh_words="$rh_words RELAY_REDIS_SENTINELS=$REDIS_SENTINELS"
+            rh_words="$rh_words RELAY_REDIS_MASTER=$REDIS_MASTER"
+            rh_words="$rh_words RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass"
+            ;;
+        tcp:*) rh_words="$rh_words RELAY_REDIS=127.0.0.1:$(redis_port "${rh_w#tcp:}")" ;;
+        *) rh_words="$rh_words RELAY_REDIS=unix:$(redis_sock "$rh_w")" ;;
+        esac
+    done
+    echo "$rh_words RELAY_REDIS_TIMEOUT=$REDIS_TIMEOUT"
+}
+
+# redis_answer HOST ADDRESS [WRAPPER...]: what relay-check with HOST's settings (redis_host's
+# words) does for a client at ADDRESS: "granted" or "refused" (it ran its next program, with
+# RELAYCLIENT set or not), or "exit N" (it did not). It runs under `timeout 60`, a guard
+# against a hang, and WRAPPER (unshare -n); its stderr is in $SCRATCH/check.err.
+# granted_on HOST ADDRESS: the answer is granted; refused_on HOST ADDRESS: refused.
+redis_answer() {
+    ra_host=$1 ra_addr=$2
+    shift 2
+    # shellcheck disable=SC2046,SC2086,SC2016 # settings, one word each; expanded by that sh
+    env $ra_host $(client_env "$ra_addr") timeout 60 "$@" "$RELAY_BIN/relay-check" \
+        sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi' \
+        </dev/null 2>"$SCRATCH/check.err" || echo "exit $?"
+}
+granted_on() {
+    [ "$(redis_answer "$1" "$2")" = granted ]
+}
+refused_on() {
+    [ "$(redis_answer "$1" "$2")" = refused ]
+}
+
+# fakeredis_start NAME ADDR [OPTION...] < SCRIPT: tests/standins/fakeredis on ADDR (unix:PATH,
+# or 127.0.0.1:0 for a free port) with OPTIONs and SCRIPT (kept in $SCRATCH/NAME.script),
+# its requests logged to $SCRATCH/NAME.log and its stderr added to $SCRATCH/fake.err; waits
+# (eventually 60) until it listens. FAKE_PID is its PID (stop it with stop_pid), FAKE_PORT
+# its port (or "unix"). If it does not listen, one not ok line and return 1.
+# shellcheck disable=SC2034 # FAKE_PID and FAKE_PORT: read by the tests
+fakeredis_start() {
+    fs_name=$1 fs_addr=$2
+    shift 2
+    cat >"$SCRATCH/$fs_name.script"
+    : >"$SCRATCH/$fs_name.log"
+    rm -f "$SCRATCH/$fs_name.ready"
+    start_bg "$STANDINS/fakeredis" "$@" -r "$SCRATCH/$fs_name.ready" -l "$SCRATCH/$fs_name.log" \
+        "$fs_addr" "$SCRATCH/$fs_name.script" 2>>"$SCRATCH/fake.err"
+    FAKE_PID=$LAST_PID
+    if ! appears "$SCRATCH/$fs_name.ready" 60; then
+        not_ok "fakeredis $fs_name listens on $fs_addr"
+        diag <"$SCRATCH/fake.err"
+        return 1
+    fi
+    FAKE_PORT=$(cat "$SCRATCH/$fs_name.ready")
+}
+
+# redis_setup: REDIS_DIR, the passwords, the ACL file and the exit trap (done as the file is
+# sourced, unless redis_fakes_only=1).
+redis_setup() {
+    # sun_path holds 107 bytes and a NUL; the longest socket is $REDIS_DIR/NAME/sock with a
+    # NAME of up to 8 bytes. mktemp -t uses TMPDIR, else the system's temporary directory.
+    if [ "${#SCRATCH}" -le 80 ]; then
+        REDIS_DIR=$SCRATCH/r
+        mkdir "$REDIS_DIR" || exit 111
+    else
+        REDIS_DIR=$(mktemp -d -t rl.XXXXXX) || exit 111
+        [ "${#REDIS_DIR}" -le 80 ] || REDIS_DIR=$(rm -rf "$REDIS_DIR" && env -u TMPDIR mktemp -d -t rl.XXXXXX) ||
+            exit 111
+        redis_own_dir=$REDIS_DIR
+    fi
+    # Programs the tests run as the mail user (MAIL_UID) connect to sockets in here.
+    chmod 711 "$REDIS_DIR" || exit 111
+    export REDIS_DIR REDIS_MASTER
+    trap redis_cleanup EXIT
+    # The test passwords: random, so that nothing depends on a fixed one; one line each.
+    for redis_acct in pop smtp repl sentinel admin sentinels; do
+        (umask 077 && od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$REDIS_DIR/$redis_acct.pass" &&
+            echo >>"$REDIS_DIR/$redis_acct.pass") || exit 111
+    done
+    # relay-allow runs as the mail user and reads the POP account's passfile and the sentinels':
+    # root's, in the mail user's group, as the README sets them up (a passfile owned by another
+    # account is refused, root reads them too).
+    for redis_acct in pop sentinels; do
+        chown "0:$MAIL_GID" "$REDIS_DIR/$redis_acct.pass" &&
+            chmod 640 "$REDIS_DIR/$redis_acct.pass" || exit 111
+    done
+    REDIS_ACL=$REDIS_DIR/users.acl
+    redis_acl_from "$redis_top/run-examples/redis/users.acl" "$REDIS_ACL" || exit 111
+    export REDIS_ACL
+}
+
+[ "${redis_fakes_only:-}" = 1 ] || redis_setup

@@ -7,7 +7,7 @@
  * The first form connects to ADDR (redis_addr_parse's syntax), sends "AUTH [USER] PASSWORD"
  * (with -p) and the command in one write, and reads the AUTH reply and then the command's.
  * -z adds an argument of N bytes to the command (a request too big for the socket buffer).
- * -b sets the reply buffer's size (default 4096). -t is the one deadline (default 5000 ms).
+ * -b sets the reply buffer's size (default 4096). -t is the one deadline (default 30000 ms).
  * The second form asks the sentinels which primary they name for MASTER.
  *
  * Output: "status TEXT", "error TEXT", "integer N", "bulk TEXT" (bytes outside printable
@@ -117,7 +117,7 @@ static long number(const char *s)
 
 int main(int argc, char **argv)
 {
-    long ms = 5000, bufsize = 4096, zbytes = -1;
+    long ms = 30000, bufsize = 4096, zbytes = -1;
     const char *user = NULL, *passfile = NULL, *master = NULL, *why = NULL;
     long long deadline;
     int opt;

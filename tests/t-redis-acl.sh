@@ -27,10 +27,9 @@ refuses() {
 
 d=$REDIS_DIR/shipped
 mkdir "$d" || exit 111
-redis-server --port 0 --unixsocket "$d/sock" --dir "$d" --save '' --appendonly no \
-    --aclfile "$lib_top/run-examples/redis/users.acl" >"$d/log" 2>&1 &
-pid=$!
-lib_pids="$lib_pids $pid"
+start_bg redis-server --port 0 --unixsocket "$d/sock" --dir "$d" --save '' --appendonly no \
+    --aclfile "$lib_top/run-examples/redis/users.acl" >"$d/log" 2>&1
+pid=$LAST_PID
 eventually 60 redis_gone "$pid"
 stop_pid "$pid"
 if grep -q 'Aborting Redis startup because of ACL errors' "$d/log"; then
@@ -52,12 +51,21 @@ rec="relaylease2 1700000000 192.0.2.7 bob
 "
 
 is "$(redis_as pop p SET relaylease:192.0.2.7 "$rec" EX 960)" OK "pop: SET relaylease:KEY VALUE EX 960"
-is "$(redis_admin p TTL relaylease:192.0.2.7)" 960 "pop: the key has its TTL"
+# ttl_near_960 ACCOUNT: the TTL of relaylease:192.0.2.7, as ACCOUNT reads it, is 960 less the
+# seconds since it was set (a busy machine takes some between two redis-cli runs).
+# shellcheck disable=SC2317 # called through check
+ttl_near_960() {
+    tn_ttl=$(redis_as "$1" p TTL relaylease:192.0.2.7)
+    [ "$tn_ttl" -gt 900 ] 2>/dev/null && [ "$tn_ttl" -le 960 ] && return 0
+    echo "TTL $tn_ttl"
+    return 1
+}
+check "pop: the key has its TTL" ttl_near_960 admin
 # The record script (store/redis.c) reads records and keeps the user's index: the POP account
 # may GET, EVAL and touch sorted sets and TTLs under relaylease:*, and nothing more.
 is "$(redis_as pop p GET relaylease:192.0.2.7)" "$(printf '%s' "$rec")" "pop: may GET relaylease:KEY (the record script reads)"
 is "$(redis_as pop p EXPIRE relaylease:192.0.2.7 960)" 1 "pop: may EXPIRE relaylease:KEY"
-is "$(redis_as pop p TTL relaylease:192.0.2.7)" 960 "pop: may TTL relaylease:KEY"
+check "pop: may TTL relaylease:KEY" ttl_near_960 pop
 is "$(redis_as pop p EVAL "return redis.call('GET', KEYS[1])" 1 relaylease:192.0.2.7)" \
     "$(printf '%s' "$rec")" "pop: may EVAL a script that reads relaylease:KEY"
 is "$(redis_as pop p ZADD relaylease:user:bob 1700000000 192.0.2.7)" 1 "pop: may ZADD relaylease:user:USER"

@@ -5,9 +5,14 @@
 # No case passes or fails on a time: "ends at the deadline" is the errno ETIMEDOUT from a probe
 # that ended (eventually guards a hang); each deadline that must pass is short, and each
 # server that must be slower than it is slower by construction (it never answers, or it drips
-# more bytes than the deadline has milliseconds).
+# a reply for longer than the probe's guard of 60 s). A deadline that must not pass is the
+# probe's default, 30 s.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck disable=SC2034 # read by redis-lib.sh
+redis_fakes_only=1
+# shellcheck source-path=SCRIPTDIR source=redis-lib.sh
+. "$(dirname "$0")/redis-lib.sh"
 
 probe_bin=$RELAY_BIN/tests/redis-probe
 fake_bin=$STANDINS/fakeredis
@@ -18,28 +23,15 @@ for p in "$probe_bin" "$fake_bin"; do
     fi
 done
 
-# fake NAME ADDR [OPTION...] < SCRIPT: start fakeredis on ADDR with SCRIPT, wait until it
-# listens. FAKE_PID, FAKE_PORT (the port, or "unix"). Its requests go to $SCRATCH/NAME.log.
+# fake NAME ADDR [OPTION...] < SCRIPT: redis-lib.sh's fakeredis_start (FAKE_PID, FAKE_PORT,
+# the requests in $SCRATCH/NAME.log); here a fake that does not listen ends the test.
 fake() {
-    f_name=$1
-    f_addr=$2
-    shift 2
-    cat >"$SCRATCH/$f_name.script"
-    : >"$SCRATCH/$f_name.log"
-    start_bg "$fake_bin" "$@" -r "$SCRATCH/$f_name.ready" -l "$SCRATCH/$f_name.log" \
-        "$f_addr" "$SCRATCH/$f_name.script" 2>>"$SCRATCH/fake.err"
-    FAKE_PID=$LAST_PID
-    if ! appears "$SCRATCH/$f_name.ready"; then
-        not_ok "fakeredis $f_name listens on $f_addr"
-        diag <"$SCRATCH/fake.err"
-        exit 1
-    fi
-    FAKE_PORT=$(cat "$SCRATCH/$f_name.ready")
+    fakeredis_start "$@" || exit 1
 }
 
 # probe ARGS...: run redis-probe; OUT is its output (one line per item), RC its exit code.
 # A probe still running after 60 s is killed and counts as "hung" (the deadlines here are at
-# most 10 s, so only a probe that ignores its deadline gets there).
+# most 30 s, so only a probe that ignores its deadline gets there).
 probe() {
     rm -f "$SCRATCH/probe.rc"
     (
@@ -152,12 +144,13 @@ EOF
 fails ETIMEDOUT "a server that never answers: ETIMEDOUT" -t 200 "unix:$sock" PING
 stop_pid "$FAKE_PID"
 
-# 400 bytes, one every 10 ms: at least 4 s of dripping against a 200 ms deadline; every
-# byte comes well within any per-read timeout.
-drip=$(printf '%0400d' 0)
+# 2000 bytes, one every 50 ms: 100 s of dripping, longer than the probe's guard of 60 s,
+# against a 200 ms deadline (however slow the machine, the reply cannot be whole before the
+# deadline); every byte comes well within any per-read timeout.
+drip=$(printf '%02000d' 0)
 fake drip 127.0.0.1:0 <<EOF
 wait
-drip 10 \$400\\r\\n$drip\\r\\n
+drip 50 \$2000\\r\\n$drip\\r\\n
 EOF
 fails ETIMEDOUT "a server that drips a long reply: ETIMEDOUT" -t 200 "127.0.0.1:$FAKE_PORT" GET k
 stop_pid "$FAKE_PID"
@@ -165,8 +158,8 @@ fake dripok 127.0.0.1:0 <<'EOF'
 wait
 drip 1 +OK\r\n
 EOF
-answers "status OK" "a short drip within a long deadline is read whole" -t 10000 \
-    "127.0.0.1:$FAKE_PORT" PING
+answers "status OK" "a short drip within a long deadline is read whole" "127.0.0.1:$FAKE_PORT" \
+    PING
 stop_pid "$FAKE_PID"
 
 fake backlog 127.0.0.1:0 -b </dev/null
@@ -295,13 +288,19 @@ p_nil=$S_PORT
 pid_nil=$S_PID
 
 answers "primary 127.0.0.1:6380" "one sentinel answers while one hangs and one never accepts" \
-    -t 10000 -s relaylease "127.0.0.1:$p_hang" "127.0.0.1:$p_backlog" "127.0.0.1:$p_good"
+    -s relaylease "127.0.0.1:$p_hang" "127.0.0.1:$p_backlog" "127.0.0.1:$p_good"
 answers "primary 127.0.0.1:6380" "an answer wins over a sentinel that does not know the name" \
-    -t 10000 -s relaylease "127.0.0.1:$p_nil" "127.0.0.1:$p_good"
+    -s relaylease "127.0.0.1:$p_nil" "127.0.0.1:$p_good"
 is "$(sort -u "$SCRATCH/s_good.log" "$SCRATCH/s_nil.log" "$SCRATCH/s_hang.log")" \
     "SENTINEL get-master-addr-by-name relaylease" "the sentinels are asked the question, and nothing else"
-fails ENOENT "the only sentinel that answers does not know the name: ENOENT" -t 300 \
-    -s relaylease "127.0.0.1:$p_nil" "127.0.0.1:$p_hang"
+# ENOENT wins over ETIMEDOUT once the nil answer is read before the deadline; a machine too
+# busy to read it in time gives ETIMEDOUT, so the deadline grows until it does not.
+for ms in 300 1000 3000 10000 30000; do
+    probe -t "$ms" -s relaylease "127.0.0.1:$p_nil" "127.0.0.1:$p_hang"
+    case $OUT in "fail ETIMEDOUT: "*) ;; *) break ;; esac
+done
+like "$RC $OUT" "111 fail ENOENT: *" "the only sentinel that answers does not know the name: ENOENT"
+[ "$ms" -eq 300 ] || diag "(the nil answer came in before a deadline of $ms ms)"
 fails ETIMEDOUT "no sentinel answers: ETIMEDOUT" -t 200 -s relaylease "127.0.0.1:$p_hang" \
     "127.0.0.1:$p_backlog"
 port=$(free_port 127.0.0.1)
@@ -373,9 +372,8 @@ pidfile $r/pid
 logfile $r/log
 user relaylease-pop on >pw-of-pop ~relaylease:* +set +get
 EOF
-redis-server "$r/redis.conf" --save '' --appendonly no &
-rpid=$!
-lib_pids="$lib_pids $rpid"
+start_bg redis-server "$r/redis.conf" --save '' --appendonly no
+rpid=$LAST_PID
 # shellcheck disable=SC2317 # called through eventually
 ping() { "$probe_bin" "$@" PING 2>&1 | grep -qx 'status PONG'; }
 if ! eventually 60 ping "unix:$r/sock"; then
@@ -423,9 +421,8 @@ dir $r/s$i
 logfile $r/s$i/log
 sentinel monitor relaylease 127.0.0.1 $rport 2
 EOF
-    redis-sentinel "$r/s$i/sentinel.conf" &
-    spids="$spids $!"
-    lib_pids="$lib_pids $!"
+    start_bg redis-sentinel "$r/s$i/sentinel.conf"
+    spids="$spids $LAST_PID"
     sentinels="$sentinels 127.0.0.1:$sport"
 done
 # shellcheck disable=SC2317 # called through eventually
@@ -443,7 +440,7 @@ done
     first=${spids# }
     first=${first%% *}
     kill -STOP "$first"
-    answers "primary 127.0.0.1:$rport" "one sentinel stopped: the others answer" -t 10000 \
+    answers "primary 127.0.0.1:$rport" "one sentinel stopped: the others answer" \
         -s relaylease $sentinels
     for pid in $spids; do kill -STOP "$pid"; done
     fails ETIMEDOUT "every sentinel stopped: ETIMEDOUT" -t 300 -s relaylease $sentinels

@@ -7,7 +7,8 @@
 #     was recorded before.
 #   - Once the sentinels name the new primary, a login is recorded there and granted on both
 #     SMTP hosts.
-# No count of logins in the window is asserted: how many fall in it depends on the machine.
+# No count of logins or checks in the window is asserted: how many fall in it (none, on a
+# loaded machine where Sentinel is done before the first) depends on the machine.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_built relay-allow relay-check
@@ -17,13 +18,10 @@ redis_need "a Sentinel failover"
 
 redis_cluster r1 r2 || exit 1
 
-export RELAY_DIR="$SCRATCH/no-such-store" RELAY_REDIS_TIMEOUT=500
-host_a="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass
-RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
-host_b="RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
-RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
-host_c="RELAY_REDIS=unix:$(redis_sock r2) RELAY_REDIS_USER=relaylease-smtp
-RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
+export RELAY_DIR="$SCRATCH/no-such-store"
+host_a=$(redis_host pop sentinels)
+host_b=$(redis_host smtp r1)
+host_c=$(redis_host smtp r2)
 
 # login ADDRESS: relay-allow on host A; appends "ADDRESS RC RAN" and its stderr to the logs.
 login() {
@@ -35,17 +33,6 @@ login() {
     lg_ran=no
     [ -e "$SCRATCH/ran" ] && lg_ran=yes
     echo "$1 $lg_rc $lg_ran" >>"$SCRATCH/logins.log"
-}
-# answer HOST ADDRESS: granted or refused by relay-check on HOST, or what went wrong.
-answer() {
-    # shellcheck disable=SC2086,SC2016 # the host's settings; expanded by the inner shell
-    env $1 TCPREMOTEIP="$2" timeout 60 "$RELAY_BIN/relay-check" \
-        sh -c 'if [ -n "${RELAYCLIENT+set}" ]; then echo granted; else echo refused; fi' \
-        2>>"$SCRATCH/checks.err"
-}
-# shellcheck disable=SC2317 # called through check and eventually
-granted_on() {
-    [ "$(answer "$1" "$2")" = granted ]
 }
 
 login 192.0.2.1
@@ -61,7 +48,7 @@ i=10
 # Logins and checks on host C, one after the other, until the sentinels name a new primary.
 while ! sentinels_name r1 && ! sentinels_name r2; do
     login "192.0.2.$i"
-    answer "$host_c" 192.0.2.1 >>"$SCRATCH/c.log"
+    redis_answer "$host_c" 192.0.2.1 >>"$SCRATCH/c.log"
     i=$((i + 1))
     if [ "$i" -gt 250 ]; then
         diag "the sentinels named no new primary in 240 logins"
@@ -69,13 +56,13 @@ while ! sentinels_name r1 && ! sentinels_name r2; do
     fi
 done
 n=$(wc -l <"$SCRATCH/logins.log" | tr -d ' ')
-diag "$n logins during the failover; their lines:"
+diag "$n logins and checks on host C during the failover; the logins' lines:"
 sort "$SCRATCH/logins.err" | sed 's/192\.0\.2\.[0-9]*/ADDR/' | uniq -c | diag
 is "$(awk '$2 != 0 || $3 != "yes"' "$SCRATCH/logins.log")" "" \
     "every login during the failover went on to its next program"
 check "each wrote at most one line" test "$(wc -l <"$SCRATCH/logins.err")" -le "$n"
-is "$(sort -u "$SCRATCH/c.log" | tr '\n' ' ')" "granted " \
-    "host C kept granting the earlier login all through it"
+is "$(grep -v -x granted "$SCRATCH/c.log" | sort | uniq -c)" "" \
+    "host C kept granting the earlier login all through it (no check refused it)"
 
 if sentinels_name r1; then
     new=r1 other=r2 new_host=$host_b
@@ -90,11 +77,11 @@ login 192.0.2.2
 is "$(tail -n 1 "$SCRATCH/logins.log")" "192.0.2.2 0 yes" "a login goes on"
 like "$(redis_admin "$new" GET relaylease:192.0.2.2)" "relaylease2 * 192.0.2.2 bob" \
     "and is recorded on the new primary"
-check "granted on the new primary's host" granted_on "$new_host" 192.0.2.2
+check "granted on the new primary's host" eventually 60 granted_on "$new_host" 192.0.2.2
 check "the other replica follows the new primary" eventually 60 redis_link_up "$other"
 other_host=$host_b
 [ "$other" = r2 ] && other_host=$host_c
 check "and grants it too" eventually 60 granted_on "$other_host" 192.0.2.2
-check "the earlier login is still granted there" granted_on "$other_host" 192.0.2.1
+check "the earlier login is still granted there" eventually 60 granted_on "$other_host" 192.0.2.1
 
 done_testing

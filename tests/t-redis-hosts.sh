@@ -24,16 +24,16 @@ need_programs
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "several hosts through Redis"
 
+# No failover is wanted here: a primary a busy machine leaves without CPU for a second is
+# not down.
+REDIS_DOWN_AFTER=600000
 redis_cluster r1 r2 || exit 1
 
 # The hosts: each a set of settings. A writes through the sentinels, B and C read their own
 # replica over its socket.
-host_a="RELAY_REDIS_SENTINELS=$REDIS_SENTINELS RELAY_REDIS_MASTER=$REDIS_MASTER RELAY_REDIS_SENTINEL_PASSFILE=$REDIS_DIR/sentinels.pass
-RELAY_REDIS_USER=relaylease-pop RELAY_REDIS_PASSFILE=$REDIS_DIR/pop.pass"
-host_b="RELAY_REDIS=unix:$(redis_sock r1) RELAY_REDIS_USER=relaylease-smtp
-RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
-host_c="RELAY_REDIS=unix:$(redis_sock r2) RELAY_REDIS_USER=relaylease-smtp
-RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
+host_a=$(redis_host pop sentinels)
+host_b=$(redis_host smtp r1)
+host_c=$(redis_host smtp r2)
 # The directory store must never be used: RELAY_DIR points at nothing.
 export RELAY_DIR="$SCRATCH/no-such-store"
 
@@ -58,17 +58,6 @@ on() {
     shift
     # shellcheck disable=SC2086 # the host's settings, one word each
     env $on_h "$@"
-}
-# granted_on HOST ADDRESS: relay-check on HOST grants ADDRESS (see lib.sh's granted).
-# shellcheck disable=SC2317 # called through check and eventually
-granted_on() {
-    # shellcheck disable=SC2086
-    granted "$2" $1
-}
-# shellcheck disable=SC2317 # called through check
-refused_on() {
-    # shellcheck disable=SC2086
-    refused "$2" $1
 }
 
 diag "before any login"
@@ -141,12 +130,11 @@ set_record 192.0.2.52 "relaylease2 $((now + 600)) 192.0.2.52 future
 "
 check "a fresh record reaches host B" eventually 60 granted_on "$host_b" 192.0.2.51
 check "a record dated past the expiry is refused" refused_on "$host_b" 192.0.2.50
-check "with RELAY_EXPIRY=1000 it is granted (the reader's own expiry)" \
-    granted_on "$host_b RELAY_EXPIRY=1000" 192.0.2.50
+check "with RELAY_EXPIRY=3600 it is granted (the reader's own expiry)" \
+    granted_on "$host_b RELAY_EXPIRY=3600" 192.0.2.50
 check "a record dated 10 minutes ahead is refused" refused_on "$host_b" 192.0.2.52
-: >"$SCRATCH/relay-check.log"
 refused_on "$host_b" 192.0.2.50
-like "$(cat "$SCRATCH/relay-check.log")" "relay-check: refused 192.0.2.50 expired user=old age=9*" \
+like "$(cat "$SCRATCH/check.err")" "relay-check: refused 192.0.2.50 expired user=old age=9*" \
     "and logged as expired"
 
 diag "hostile values under relaylease:KEY"
@@ -187,18 +175,16 @@ check "the hostile values reach host B's replica" eventually 60 sh -c \
     '[ "$(REDISCLI_AUTH=$(sed -n 1p "$1") redis-cli --user relaylease-admin -s "$2" TYPE relaylease:192.0.2.72)" = list ]' \
     sh "$REDIS_DIR/admin.pass" "$(redis_sock r1)"
 while read -r a what; do
-    : >"$SCRATCH/relay-check.log"
     check "$what: refused" refused_on "$host_b" "$a"
-    is "$(grep -c 'warning: invalid record' "$SCRATCH/relay-check.log")" 1 \
+    is "$(grep -c 'warning: invalid record' "$SCRATCH/check.err")" 1 \
         "$what: one line says so"
 done <"$SCRATCH/hostile.list"
 
 diag "the SMTP account cannot record"
 : >"$SCRATCH/smtp-writer.err"
 # shellcheck disable=SC2016 # expanded by the inner shell
-on "RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-smtp
-RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass" TCPREMOTEIP=192.0.2.80 "$RELAY_BIN/relay-allow" \
-    sh -c 'exit 7' 2>"$SCRATCH/smtp-writer.err"
+on "$(redis_host smtp p)" TCPREMOTEIP=192.0.2.80 "$RELAY_BIN/relay-allow" sh -c 'exit 7' \
+    2>"$SCRATCH/smtp-writer.err"
 is "$?" 7 "relay-allow with the SMTP account: the login goes on"
 like "$(cat "$SCRATCH/smtp-writer.err")" "relay-allow: warning: unable to record 192.0.2.80 in redis unix:*: SET: NOPERM*" \
     "with one line: NOPERM"
@@ -271,9 +257,8 @@ touch -d "@$((now - 200))" "$old/192.0.2.92"
 printf 'relaylease1 192.0.2.93 eve\n' >"$old/192.0.2.93"
 chmod 666 "$old/192.0.2.93"
 chown -R "$MAIL_UID:$MAIL_GID" "$old"
-on "RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-admin
-RELAY_REDIS_PASSFILE=$REDIS_DIR/admin.pass" "$RELAY_BIN/relay-import-dir" "$old" \
-    >"$SCRATCH/import.out" 2>"$SCRATCH/import.err"
+on "$(redis_host admin p)" "$RELAY_BIN/relay-import-dir" "$old" >"$SCRATCH/import.out" \
+    2>"$SCRATCH/import.err"
 is "$?" 0 "relay-import-dir exits 0"
 is "$(cat "$SCRATCH/import.out")" "imported 2 stale 1 newer 0 failed 0" "two imported, one stale"
 like "$(cat "$SCRATCH/import.err")" "relay-import-dir: warning: invalid record $old/192.0.2.93: *" \
@@ -286,9 +271,8 @@ is "$(redis_admin p EXISTS relaylease:192.0.2.91)" 0 "the stale one is left out"
 ttl=$(redis_admin p TTL relaylease:192.0.2.90)
 check "the TTL counts from the old login time ($ttl)" test "$ttl" -gt 0 -a "$ttl" -le 860
 check "host C grants the imported allowance" eventually 60 granted_on "$host_c" 192.0.2.90
-on "RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-admin
-RELAY_REDIS_PASSFILE=$REDIS_DIR/admin.pass" "$RELAY_BIN/relay-import-dir" "$old" \
-    >"$SCRATCH/import.out" 2>/dev/null
+on "$(redis_host admin p)" "$RELAY_BIN/relay-import-dir" "$old" >"$SCRATCH/import.out" \
+    2>/dev/null
 is "$(cat "$SCRATCH/import.out")" "imported 0 stale 1 newer 2 failed 0" \
     "run again, it finds them all there"
 

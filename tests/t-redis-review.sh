@@ -15,19 +15,10 @@
 
 need_built relay-check relay-expire relay-cdb
 probe_bin=$RELAY_BIN/tests/redis-probe
-fake_bin=$STANDINS/fakeredis
 # shellcheck source-path=SCRIPTDIR source=redis-lib.sh
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "the review's Redis cases"
 export RELAY_DIR="$SCRATCH/no-such-store"
-
-# fake NAME SCRIPT: fakeredis on the Unix socket SCRATCH/NAME.sock running SCRIPT.
-fake() {
-    printf '%s\n' "$2" >"$SCRATCH/$1.script"
-    start_bg "$fake_bin" -r "$SCRATCH/$1.ready" -l "$SCRATCH/$1.log" "unix:$SCRATCH/$1.sock" \
-        "$SCRATCH/$1.script" 2>>"$SCRATCH/fake.err"
-    appears "$SCRATCH/$1.ready" || not_ok "fakeredis $1 listens"
-}
 
 diag "1. listing a store of 20000 live allowances"
 redis_start p || exit 1
@@ -44,8 +35,7 @@ while [ "$i" -lt "$n" ]; do
 done >"$SCRATCH/load.resp"
 redis_admin p --pipe <"$SCRATCH/load.resp" >"$SCRATCH/load.out"
 is "$(redis_admin p DBSIZE)" "$n" "Redis holds the $n records"
-smtp="RELAY_REDIS=unix:$(redis_sock p) RELAY_REDIS_USER=relaylease-smtp
-RELAY_REDIS_PASSFILE=$REDIS_DIR/smtp.pass"
+smtp=$(redis_host smtp p)
 # shellcheck disable=SC2086 # the settings, one word each
 env $smtp "$RELAY_BIN/relay-expire" -l >"$SCRATCH/list.out" 2>"$SCRATCH/list.err"
 is "$?" 0 "relay-expire -l exits 0"
@@ -60,18 +50,22 @@ like "$(cat "$SCRATCH/cdb.err")" "*$n allowances*" "with every allowance"
 
 diag "2. an error reply to AUTH that echoes the password"
 pw=$(redis_pass smtp)
-fake echo "wait
-send -ERR unknown command 'AUTH', with args beginning with: '$pw' \\r\\n"
+fakeredis_start echo "unix:$SCRATCH/echo.sock" <<EOF
+wait
+send -ERR unknown command 'AUTH', with args beginning with: '$pw' \r\n
+EOF
 env -i TCPREMOTEIP=192.0.2.7 RELAY_REDIS="unix:$SCRATCH/echo.sock" \
-    RELAY_REDIS_PASSFILE="$REDIS_DIR/smtp.pass" "$RELAY_BIN/relay-check" true \
-    2>"$SCRATCH/echo.err"
+    RELAY_REDIS_PASSFILE="$REDIS_DIR/smtp.pass" RELAY_REDIS_TIMEOUT="$REDIS_TIMEOUT" \
+    "$RELAY_BIN/relay-check" true 2>"$SCRATCH/echo.err"
 like "$(cat "$SCRATCH/echo.err")" "*granting nothing*" "relay-check grants nothing"
 check "the password is not in its log line" sh -c '! grep -qF "$1" "$2"' sh "$pw" "$SCRATCH/echo.err"
 
 diag "3. a sentinel that names a Unix socket"
-fake sent 'wait
-send *2\r\n$4\r\nunix\r\n$5\r\n/a/bc\r\n'
-"$probe_bin" -t 5000 -s relaylease "unix:$SCRATCH/sent.sock" >"$SCRATCH/sent.out" 2>&1
+fakeredis_start sent "unix:$SCRATCH/sent.sock" <<'EOF'
+wait
+send *2\r\n$4\r\nunix\r\n$5\r\n/a/bc\r\n
+EOF
+"$probe_bin" -s relaylease "unix:$SCRATCH/sent.sock" >"$SCRATCH/sent.out" 2>&1
 rc=$?
 is "$rc" 111 "the sentinel's answer is refused ($(cat "$SCRATCH/sent.out"))"
 
