@@ -124,6 +124,11 @@ is "$(cat "$SCRATCH/err")" "" "and says nothing about .users"
 # RELAY_USER_MAX=1. Writer 1 (bob, .1) is held by strace in the rename of its record, that
 # is inside its critical section: after its count and its index line, holding bob's lock.
 # Writer 2 (bob, .2) runs meanwhile: it must wait for writer 1, then find bob at his cap.
+# Both are held until the test lets them go, so that no step has to come within a time:
+# writer 2 at its second flock, the wait for bob's lock after its first, the try without
+# waiting, found it taken. Writer 1 is let go and ends, then writer 2, whose wait then ends at
+# once with the lock (its bound of 5 s is looked at only when a wait is cut short), and which
+# finds bob at his cap.
 if ! command -v strace >/dev/null 2>&1 || ! command -v flock >/dev/null 2>&1; then
     skip "two logins of one user at once: one recorded" "strace or flock is not installed"
     done_testing
@@ -134,24 +139,27 @@ race() {
     shift
     mkdir "$race"
     RELAY_DIR=$race
-    rm -f "$SCRATCH/strace.out"
+    rm -f "$SCRATCH/strace1.out" "$SCRATCH/strace2.out"
     RELAY_USER_MAX=1 TCPREMOTEIP=192.0.2.1 USER=bob \
-        strace_hold "$SCRATCH/strace.out" rename,renameat,renameat2 all \
+        strace_hold -r "$SCRATCH/strace1.out" rename,renameat,renameat2 all \
         "$RELAY_BIN/relay-allow" >/dev/null 2>"$SCRATCH/err1"
+    writer1=$held
     check "$race_what: writer 1 is held in the rename of its record" \
-        strace_held "$SCRATCH/strace.out" 'rename.*"192\.0\.2\.1"'
+        strace_held "$SCRATCH/strace1.out" 'rename.*"192\.0\.2\.1"$'
     bucket=$(ls "$race/.users")
     # shellcheck disable=SC2016 # $1 is the inner shell's
     check "$race_what: writer 1 holds bob's lock meanwhile" \
         sh -c '[ -f "$1" ] && ! flock -n -x "$1" true' - "$race/.users/$bucket"
-    RELAY_USER_MAX=1 "$@" >/dev/null 2>"$SCRATCH/err2"
-    # strace ends the held line with the result when the call returns: if writer 2 waited,
-    # it is there already when writer 2 returns (no clock is read).
-    grep 'rename.*"192\.0\.2\.1"' "$SCRATCH/strace.out" >"$SCRATCH/rename.line"
-    wait "$held"
+    RELAY_USER_MAX=1 strace_hold -r "$SCRATCH/strace2.out" flock 2 "$@" >/dev/null \
+        2>"$SCRATCH/err2"
+    writer2=$held
+    check "$race_what: writer 2 finds bob's lock taken, and waits for it" \
+        strace_held_lock "$SCRATCH/strace2.out"
+    strace_release "$writer1"
+    wait "$writer1"
     is "$?" 0 "$race_what: writer 1 ends well"
-    check "$race_what: writer 2 waited for writer 1 (its rename had returned)" \
-        grep -q ') *= 0' "$SCRATCH/rename.line"
+    strace_release "$writer2"
+    wait "$writer2"
     is "$(cd "$race" && ls)" "192.0.2.1" "$race_what: only writer 1's allowance exists"
     is "$(cat "$SCRATCH/err1")" "" "$race_what: writer 1 said nothing"
     is "$(cat "$SCRATCH/err2")" "$race_warn" "$race_what: writer 2 is over the cap, and says so"
