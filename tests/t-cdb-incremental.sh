@@ -323,50 +323,50 @@ fi
 # ---- the swap, one step at a time: strace holds a login at the step that matters ----
 # A login that opened the journal just before the builder took it, and locks it just after,
 # must write to the new journal; a builder that takes the journal while a login holds it must
-# wait for that login's line. Each case is made certain by delaying one call of relay-allow:
-# its third flock (LOCK_SH on the journal; the first two are the store's lock) or its second
-# write (the journal's line; the first is the record).
+# wait for that login's line. Each case is made certain by holding one call of relay-allow
+# until the test lets it go: its third flock (LOCK_SH on the journal; the first two are the
+# store's lock) or its first write (the journal's line; the record is written by writev).
+# The held call's line is the one still open in the trace (it ends at the call's entry).
 if command -v strace >/dev/null 2>&1 && strace -qq -o /dev/null true 2>/dev/null; then
-    # The login is held for 0.5 s; a build started within it takes the journal meanwhile. A
-    # machine too busy to start one in time is given two more tries (the verdicts below
-    # hold either way; this only makes sure the window was hit).
-    tries=0
-    while :; do
-        incremental
-        rm -f "$CDB.journal"
-        TCPREMOTEIP=192.0.2.60 start_bg strace -qq -o /dev/null -e trace=flock \
-            -e inject=flock:delay_enter=500000:when=3 "$RELAY_BIN/relay-allow" true
-        held=$LAST_PID
-        appears "$CDB.journal" 60 && opened=1 || opened=0
-        incremental
-        kill -0 "$held" 2>/dev/null && meanwhile=1 || meanwhile=0
-        tries=$((tries + 1))
-        [ "$meanwhile" = 1 ] || [ "$tries" -ge 3 ] && break
-        wait "$held"
-    done
-    is "$opened" 1 "a login held between its open of the journal and its lock"
-    is "$meanwhile" 1 "the builder takes the journal meanwhile ($tries tries)"
-    wait "$held"
+    incremental
+    rm -f "$CDB.journal"
+    TCPREMOTEIP=192.0.2.60 strace_hold -r "$SCRATCH/login.trace" flock 3 \
+        "$RELAY_BIN/relay-allow" true
+    login=$held
+    check "a login held between its open of the journal and its lock" \
+        strace_held "$SCRATCH/login.trace" 'flock([0-9]*, LOCK_SH|LOCK_NB$'
+    incremental
+    # shellcheck disable=SC2016 # the inner shell expands them
+    check "the builder takes the journal meanwhile" sh -c \
+        'kill -0 "$1" && [ ! -e "$2" ] && grep -q "from the snapshot and 0 journal keys" "$3"' \
+        - "$login" "$CDB.journal" "$SCRATCH/incr.err"
+    strace_release "$login"
+    wait "$login"
     is "$(cat "$CDB.journal" 2>/dev/null)" 192.0.2.60 \
         "the login finds the journal taken and writes to a new one"
     incremental
     check "so the next build has it" grants 192.0.2.60
 
-    TCPREMOTEIP=192.0.2.61 start_bg strace -qq -o /dev/null -e trace=write \
-        -e inject=write:delay_enter=300000:when=2 "$RELAY_BIN/relay-allow" true
-    held=$LAST_PID
-    check "a login held between its lock of the journal and its write" appears "$CDB.journal" 60
-    # until the login holds its lock (a build that came before it would take the journal
-    # from under it: then the login writes to a new one, and this case is not shown)
-    n=0
-    while [ "$n" -lt 600 ] && flock -n -x "$CDB.journal" true 2>/dev/null; do
-        sleep 0.01
-        n=$((n + 1))
-    done
-    incremental
+    # The login held with the journal's lock; the builder held at its second flock, the wait
+    # for the journal after its try without waiting found it locked. The login is let go and
+    # ends, then the builder, whose wait then ends at once with the lock (its bound of a
+    # second, JOURNAL_WAIT_MS, is looked at only when a wait is cut short).
+    TCPREMOTEIP=192.0.2.61 strace_hold -r "$SCRATCH/login.trace" write first \
+        "$RELAY_BIN/relay-allow" true
+    login=$held
+    check "a login held between its lock of the journal and its write" \
+        strace_held "$SCRATCH/login.trace" 'write([0-9]*, "192\.0\.2\.61\\n", 11$'
+    RELAY_LOG=1 strace_hold -r "$SCRATCH/builder.trace" flock 2 "$RELAY_BIN/relay-cdb" -i \
+        "$CDB" "$CDB.tmp" <"$SCRATCH/rules.txt" 2>"$SCRATCH/incr.err"
+    builder=$held
+    check "the builder finds the journal locked, and waits for it" \
+        strace_held_lock "$SCRATCH/builder.trace"
+    strace_release "$login"
+    wait "$login"
+    strace_release "$builder"
+    wait "$builder"
     check "the builder waited for the login's line" grants 192.0.2.61
     check "and took it in the journal" incremental_said
-    wait "$held"
     check "which is not left for a later build" test ! -s "$CDB.journal"
 else
     ok "the swap, one step at a time # SKIP strace cannot run here"
