@@ -37,8 +37,10 @@ CDB=$SCRATCH/rules.cdb
 printf '#!/bin/sh\nexit 0\n' >"$SCRATCH/nobuild"
 chmod 755 "$SCRATCH/nobuild"
 # Logins append to the journal; the builds are run by hand, one at a time, as the trigger's
-# builder would run them.
-export RELAY_DIR="$store" RELAY_EXPIRY=600 RELAY_LOG=0 RELAY_CDB="$CDB" \
+# builder would run them. The expiry is a day, so that no allowance expires while the test
+# runs, however slowly; a stale record is two days old.
+expiry=86400
+export RELAY_DIR="$store" RELAY_EXPIRY=$expiry RELAY_LOG=0 RELAY_CDB="$CDB" \
     RELAY_CDB_RULES="$SCRATCH/rules.txt" RELAY_CDB_PROG="$SCRATCH/nobuild"
 # Every login is bob's, from dozens of addresses: no per-user cap here (t-cap.sh has it).
 export RELAY_USER_MAX=0
@@ -99,22 +101,22 @@ check "the journal was taken" test ! -e "$CDB.journal" -a ! -e "$CDB.journal.tak
 check "192.0.2.77's own rule gets RELAYCLIENT" grants 192.0.2.77
 check "a deny stays a deny" sh -c "! cdb -q '$CDB' 10.9.0.5 >/dev/null 2>&1"
 
-# Expiry is time passing: a login made (expiry - 30) seconds ago goes into the snapshot, and
+# Expiry is time passing: a login made (expiry - 300) seconds ago goes into the snapshot, and
 # later it has expired there, with no login to say so. The snapshot keeps login times and the
-# build judges them against RELAY_EXPIRY, so "later" is a shorter expiry from round 3 on
-# (600 - 40 s: as if 40 s had passed), not a wait.
+# build judges them against RELAY_EXPIRY, so "later" is a shorter expiry in rounds 3 and 4
+# (expiry - 310 s: as if 310 s had passed), not a wait.
 login 192.0.2.5
-age 192.0.2.5 570
+age 192.0.2.5 $((expiry - 300))
 login 198.51.100.1                  # refreshed
 login 203.0.113.50
 login 2001:db8:1:2::77              # the same /64 again
-login 2001:db8:5::10                # the same /64, made (expiry - 30) seconds ago
-age 2001:db8:5::_64 570
+login 2001:db8:5::10                # the same /64, made (expiry - 300) seconds ago
+age 2001:db8:5::_64 $((expiry - 300))
 incremental
 check "round 2: from the snapshot" incremental_said
 same "round 2 (refreshes, new logins, old ones): the same records as a rescan"
 check "an allowance about to expire is in" grants 192.0.2.5
-RELAY_EXPIRY=560
+RELAY_EXPIRY=$((expiry - 310))
 login 192.0.2.6
 RELAY_CDB_V4MAPPED=1 incremental
 check "round 3: from the snapshot" incremental_said
@@ -125,18 +127,20 @@ check "::ffff: keys are written" grants ::ffff:192.0.2.3
 
 # A login whose record is stale by the time the build looks it up, for every key.
 for k in "$store"/*; do
-    age "$(basename "$k")" 1000
+    age "$(basename "$k")" $((2 * expiry))
     basename "$k" >>"$CDB.journal"
 done
 incremental
 same "round 4 (every key in the journal, every record stale): only the static rules are left"
 check "the snapshot is down to its header" test "$(wc -l <"$CDB.idx")" -eq 1
+# Nothing is left that the full expiry would judge otherwise.
+RELAY_EXPIRY=$expiry
 
 # ---- journal entries that grant nothing ----
 login 192.0.2.10
 login 192.0.2.11
 incremental
-old=$(($(date +%s) - 1000))
+old=$(($(date +%s) - 2 * expiry))
 printf 'relaylease1 203.0.113.1 bob\n' >"$store/203.0.113.1"
 touch -d "@$old" "$store/203.0.113.1"                                   # stale
 printf 'relaylease1 203.0.113.2 bob\n' >"$store/203.0.113.2"
@@ -217,7 +221,7 @@ for how in cut line extra garbage empty magic key time crlf store mode symlink f
     login 192.0.2.21
     corrupt "$how"
     # shellcheck disable=SC2016 # the arguments are expanded by the inner shell
-    timeout 20 sh -c 'RELAY_LOG=1 "$1" -i "$2" "$2.tmp" <"$3" 2>"$4"' sh "$RELAY_BIN/relay-cdb" \
+    timeout 60 sh -c 'RELAY_LOG=1 "$1" -i "$2" "$2.tmp" <"$3" 2>"$4"' sh "$RELAY_BIN/relay-cdb" \
         "$CDB" "$SCRATCH/rules.txt" "$SCRATCH/incr.err"
     rc=$?
     warnings=$(grep -c 'warning' "$SCRATCH/incr.err")
@@ -410,11 +414,7 @@ like "$(cat "$SCRATCH/login.err")" "relay-allow: warning: unable to append to *.
     "with one warning"
 check "and its builder rescans the store (-s)" appears "$SCRATCH/asked" 60
 # the login's builder holds the cdb's lock until it is done: then nothing more is asked
-n=0
-while [ "$n" -lt 600 ] && ! flock -n "$CDB.lock" true 2>/dev/null; do
-    sleep 0.1
-    n=$((n + 1))
-done
+cdb_idle "$CDB" || diag "the login's builder is still running"
 is "$(cat "$SCRATCH/asked")" -s "(only that)"
 stop_pid "$holder"
 
