@@ -573,7 +573,7 @@ strace_held() {
 strace_held_lock() {
     strace_held "$1" 'flock([0-9]*, LOCK_[A-Z]*$' &&
         grep -q 'flock([0-9]*, LOCK_[A-Z]*|LOCK_NB) *= -1 EAGAIN' "$1" && return 0
-    cat "$1"
+    awk 1 "$1" # the held line has no newline yet
     return 1
 }
 # strace_release PID: end the hold of strace_hold -r on PID: its tracer is killed, which
