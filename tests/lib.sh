@@ -5,16 +5,20 @@
 #   TAP lines     ok DESC, not_ok DESC, skip DESC REASON, diag LINES..., check DESC CMD...,
 #                 is GOT WANT DESC, like GOT GLOB DESC, done_testing
 #   SCRATCH       a private directory (mktemp -d), removed on exit unless KEEP_SCRATCH is set
-#   processes     start_bg CMD... (PID recorded, stopped on exit), start_tcpserver NAME ARGS...
+#   processes     start_bg CMD... (PID recorded, stopped on exit), start_tcpserver NAME ARGS...,
+#                 children PID, no_children PID
 #   ports         free_port HOST, wait_port HOST PORT
 #   talking       chat HOST PORT < script, smtp_try, pop_login, reply_to, reply_lines
-#   logs          log_mark NAME, log_new NAME
+#   logs          log_mark NAME, log_new NAME, log_wait FILE ERE [N]
 #   the chain     RELAY_BIN (our programs), STANDINS (the stand-ins), MAIL_UID/MAIL_GID,
 #                 make_store DIR, make_passwd FILE, file_is FILE FORMAT, owned_by FILE UID,
 #                 need_built NAME..., need_programs
-#   questions     granted ADDRESS, refused ADDRESS (relay-check's answer), client_env ADDRESS,
-#                 rcpt_reply HOST PORT, env_sorted FILE, env_diff BEFORE AFTER, now_ms
+#   questions     granted ADDRESS, refused ADDRESS, relay_query ADDRESS (relay-check's answer),
+#                 client_env ADDRESS, rcpt_reply HOST PORT, env_sorted FILE, env_diff BEFORE
+#                 AFTER, now_ms
 #   waiting       eventually SECONDS CMD..., appears FILE, lock_held FILE, cdb_idle CDB
+#   holding       strace_hold [-r] ..., strace_held TRACE PATTERN, strace_held_lock TRACE,
+#                 strace_release PID
 #
 # RELAY_BIN is the directory holding our built programs (tests/run sets it); it defaults to
 # the top of the source tree. The stand-ins are found in $RELAY_BIN/tests/standins, else in
@@ -127,12 +131,7 @@ stop_pid() {
         [ "$lib_pid" = "$1" ] || lib_new="$lib_new $lib_pid"
     done
     lib_pids=$lib_new
-    lib_kids=
-    if [ -r "/proc/$1/task/$1/children" ]; then
-        lib_kids=$(cat "/proc/$1/task/$1/children" 2>/dev/null)
-    elif command -v pgrep >/dev/null 2>&1; then
-        lib_kids=$(pgrep -P "$1" 2>/dev/null)
-    fi
+    lib_kids=$(children "$1")
     if kill -TERM "$1" 2>/dev/null; then
         lib_n=0
         while kill -0 "$1" 2>/dev/null && [ "$lib_n" -lt 20 ]; do
@@ -146,6 +145,29 @@ stop_pid() {
         kill -TERM "$lib_kid" 2>/dev/null
     done
     return 0
+}
+
+# children PID: the PIDs of PID's children, one a line (none: no output).
+children() {
+    if [ -r "/proc/$1/task/$1/children" ]; then
+        # one line, the PIDs separated by spaces
+        tr -s ' ' '\n' <"/proc/$1/task/$1/children" 2>/dev/null | grep .
+    elif command -v pgrep >/dev/null 2>&1; then
+        pgrep -P "$1" 2>/dev/null
+    fi
+}
+# no_children PID: eventually (60 s: a guard, not a measure) PID has no child left, as a
+# server whose sessions have all ended. If some are left, says which.
+no_children() {
+    eventually 60 lib_childless "$1" && return 0
+    echo "children of $1 still running:"
+    for lib_kid in $(children "$1"); do
+        echo "$lib_kid $(tr '\0' ' ' <"/proc/$lib_kid/cmdline" 2>/dev/null)"
+    done
+    return 1
+}
+lib_childless() {
+    [ -z "$(children "$1")" ]
 }
 
 lib_cleanup() {
@@ -182,15 +204,16 @@ free_port() {
     "$STANDINS/chat" -f "$1"
 }
 
-# wait_port HOST PORT: wait (up to 5 s) until something accepts connections on HOST PORT.
+# wait_port HOST PORT: wait (60 s at most: a guard against a hang, not a measure) until
+# something accepts connections on HOST PORT.
 wait_port() {
-    "$STANDINS/chat" -w -t 5 "$1" "$2"
+    "$STANDINS/chat" -w -t 60 "$1" "$2"
 }
 
 # start_tcpserver NAME TCPSERVER-ARGS...: run the real tcpserver with ARGS (options, host,
-# port, program...; give port 0), without DNS or ident lookups, and wait until it listens.
-# Sets SERVER_PORT. Its stderr, which is also the stderr of every program it runs, goes to
-# $SCRATCH/NAME.log.
+# port, program...; give port 0), without DNS or ident lookups, and wait until it listens
+# (60 s at most: a guard against a hang). Sets SERVER_PORT. Its stderr, which is also the
+# stderr of every program it runs, goes to $SCRATCH/NAME.log.
 start_tcpserver() {
     lib_name=$1
     shift
@@ -199,7 +222,7 @@ start_tcpserver() {
         >"$SCRATCH/$lib_name.port" 2>"$SCRATCH/$lib_name.log"
     lib_n=0
     while [ "$(wc -l <"$SCRATCH/$lib_name.port")" -lt 1 ]; do
-        if ! kill -0 "$LAST_PID" 2>/dev/null || [ "$lib_n" -ge 100 ]; then
+        if ! kill -0 "$LAST_PID" 2>/dev/null || [ "$lib_n" -ge 600 ]; then
             diag "tcpserver $lib_name did not start:"
             diag <"$SCRATCH/$lib_name.log"
             SERVER_PORT=
@@ -221,10 +244,21 @@ log_new() {
     tail -n +"$(($(cat "$SCRATCH/$1.mark" 2>/dev/null || echo 0) + 1))" "$SCRATCH/$1.log"
 }
 
+# log_wait FILE ERE [N]: eventually (60 s: a guard against a hang, not a measure) at least N
+# lines of FILE (default 1) match ERE (grep -E), as a server's log that is written a moment
+# after the reply that the test has seen.
+log_wait() {
+    eventually 60 lib_lines_match "$1" "$2" "${3:-1}"
+}
+lib_lines_match() {
+    [ "$(grep -cE -- "$2" "$1" 2>/dev/null)" -ge "$3" ]
+}
+
 # chat HOST PORT < script: one line at a time, each after the previous reply. Prints the
-# transcript: "C: sent", "S: received", "-- closed" if the server hung up early.
+# transcript: "C: sent", "S: received", "-- closed" if the server hung up early. A reply
+# that has not come in 60 s ends it (exit 111): a guard against a hang, not a measure.
 chat() {
-    "$STANDINS/chat" -t 10 "$@"
+    "$STANDINS/chat" -t 60 "$@"
 }
 
 # smtp_try HOST PORT RCPT: HELO, MAIL, RCPT TO:<RCPT>, XENV (the stand-in's report of
@@ -375,9 +409,9 @@ eventually() {
     done
 }
 
-# appears FILE [SECONDS]: eventually (default 30 s) FILE exists.
+# appears FILE [SECONDS]: eventually (default 60 s) FILE exists.
 appears() {
-    eventually "${2:-30}" test -e "$1"
+    eventually "${2:-60}" test -e "$1"
 }
 
 # lock_held FILE: eventually (60 s) another process holds a lock on FILE.
@@ -435,6 +469,11 @@ granted() {
 refused() {
     granted "$@"
     [ $? -eq 1 ]
+}
+# relay_query ADDRESS [VAR=value...]: relay-check's answer for ADDRESS in one word, "granted"
+# or "refused" (anything but a grant), for a test that compares answers.
+relay_query() {
+    if granted "$@"; then echo granted; else echo refused; fi
 }
 
 # rcpt_reply HOST PORT: the SMTP server's reply to RCPT for a domain that is not its own (a
@@ -494,27 +533,54 @@ lo_documentation_v6() {
         ip -6 addr add 2001:db8:1:3::1/64 dev lo nodad
 }
 
-# strace_hold TRACE CALLS first|all PROGRAM ARGS...: PROGRAM in the background under strace,
-# the first (or every) call of CALLS (strace's names: "unlinkat,unlink") held 3 s at its
-# entry, the trace in TRACE; $held is its PID. strace writes a call's line at its entry and
-# ends it with the result at its exit: a racing process that returns while the held line
-# already ends in "= 0" waited for it, which proves the wait without reading a clock (copy the
-# line as the racer returns, before waiting for $held). LeakSanitizer cannot run under
-# ptrace; the sanitizer build still checks everything else.
+# strace_hold [-r] TRACE CALLS first|all|N PROGRAM ARGS...: PROGRAM in the background under
+# strace, the first (N-th, or every) call of CALLS (strace's names: "unlinkat,unlink"; each
+# process counts its own) held at its entry, the trace in TRACE; $held is its PID.
+#   Without -r the hold lasts 3 s. strace writes a call's line at its entry and ends it with
+#   the result at its exit: a racing process that returns while the held line already ends in
+#   "= 0" waited for it, which proves the wait without reading a clock (copy the line as the
+#   racer returns, before waiting for $held). The racer must come within the 3 s.
+#   With -r the hold lasts until strace_release $held (600 s at most: a guard against a
+#   hang), so that every step the test takes meanwhile lands inside it however slow the
+#   machine is. $held is then PROGRAM itself (strace -D), whose exit status wait reports;
+#   the trace ends at the release: the held call's result is not in it.
+# LeakSanitizer cannot run under ptrace; the sanitizer build still checks everything else.
 strace_hold() {
+    sh_us=3000000 sh_detach=
+    if [ "$1" = -r ]; then
+        sh_us=600000000 sh_detach=-D
+        shift
+    fi
     sh_trace=$1 sh_calls=$2 sh_when=
-    [ "$3" = first ] && sh_when=:when=1
+    case $3 in first) sh_when=:when=1 ;; all) ;; *) sh_when=:when=$3 ;; esac
     shift 3
     ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-        strace -f -qq -o "$sh_trace" -e trace="$sh_calls" \
-        -e inject="$sh_calls:delay_enter=3000000$sh_when" "$@" &
+        strace ${sh_detach:+"$sh_detach"} -f -qq -o "$sh_trace" -e trace="$sh_calls" \
+        -e inject="$sh_calls:delay_enter=$sh_us$sh_when" "$@" &
     # shellcheck disable=SC2034 # the caller's
     held=$!
+    # A test that ends early must not leave a program held for ten minutes.
+    [ -z "$sh_detach" ] || lib_pids="$lib_pids $held"
 }
-# strace_held TRACE PATTERN: eventually (30 s: a guard, not a measure) the held call's line,
+# strace_held TRACE PATTERN: eventually (60 s: a guard, not a measure) the held call's line,
 # PATTERN for grep, is in TRACE.
 strace_held() {
-    eventually 30 grep -q "$2" "$1"
+    eventually 60 grep -q "$2" "$1" 2>/dev/null
+}
+# strace_held_lock TRACE: eventually (60 s) TRACE shows a program that strace_hold holds at
+# its second flock where a lock was taken by another: its first, the try without waiting,
+# failed (EAGAIN), and the held call is the wait that follows. Else prints the trace.
+strace_held_lock() {
+    strace_held "$1" 'flock([0-9]*, LOCK_[A-Z]*$' &&
+        grep -q 'flock([0-9]*, LOCK_[A-Z]*|LOCK_NB) *= -1 EAGAIN' "$1" && return 0
+    awk 1 "$1" # the held line has no newline yet
+    return 1
+}
+# strace_release PID: end the hold of strace_hold -r on PID: its tracer is killed, which
+# detaches it, and the held call goes on at once (untraced). False if PID has no tracer.
+strace_release() {
+    sr_tracer=$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null)
+    [ -n "$sr_tracer" ] && [ "$sr_tracer" != 0 ] && kill -KILL "$sr_tracer"
 }
 
 # ---- the chains under the real tcpserver ------------------------------------------------------

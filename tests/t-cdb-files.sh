@@ -206,11 +206,7 @@ else
     RELAY_CDB=$own/rules.cdb RELAY_CDB_RULES=$SCRATCH/rules.txt \
         RELAY_CDB_PROG=$RELAY_BIN/relay-cdb IP=1.2.3.6 USER=bob \
         "$RELAY_BIN/relay-allow" true 2>"$SCRATCH/login.err"
-    n=0
-    while [ "$n" -lt 600 ] && ! flock -n "$own/rules.cdb.lock" true 2>/dev/null; do
-        sleep 0.1
-        n=$((n + 1))
-    done
+    cdb_idle "$own/rules.cdb" || diag "the builder is still running"
     is "$(stat -c '%u:%g:%a:%s' "$SCRATCH/rootfile") $(cat "$SCRATCH/rootfile")" "$before root's own" \
         "a root login and its builder leave root's file as it was"
     chown 0:0 "$store"

@@ -37,8 +37,10 @@ CDB=$SCRATCH/rules.cdb
 printf '#!/bin/sh\nexit 0\n' >"$SCRATCH/nobuild"
 chmod 755 "$SCRATCH/nobuild"
 # Logins append to the journal; the builds are run by hand, one at a time, as the trigger's
-# builder would run them.
-export RELAY_DIR="$store" RELAY_EXPIRY=600 RELAY_LOG=0 RELAY_CDB="$CDB" \
+# builder would run them. The expiry is a day, so that no allowance expires while the test
+# runs, however slowly; a stale record is two days old.
+expiry=86400
+export RELAY_DIR="$store" RELAY_EXPIRY=$expiry RELAY_LOG=0 RELAY_CDB="$CDB" \
     RELAY_CDB_RULES="$SCRATCH/rules.txt" RELAY_CDB_PROG="$SCRATCH/nobuild"
 # Every login is bob's, from dozens of addresses: no per-user cap here (t-cap.sh has it).
 export RELAY_USER_MAX=0
@@ -99,22 +101,22 @@ check "the journal was taken" test ! -e "$CDB.journal" -a ! -e "$CDB.journal.tak
 check "192.0.2.77's own rule gets RELAYCLIENT" grants 192.0.2.77
 check "a deny stays a deny" sh -c "! cdb -q '$CDB' 10.9.0.5 >/dev/null 2>&1"
 
-# Expiry is time passing: a login made (expiry - 30) seconds ago goes into the snapshot, and
+# Expiry is time passing: a login made (expiry - 300) seconds ago goes into the snapshot, and
 # later it has expired there, with no login to say so. The snapshot keeps login times and the
-# build judges them against RELAY_EXPIRY, so "later" is a shorter expiry from round 3 on
-# (600 - 40 s: as if 40 s had passed), not a wait.
+# build judges them against RELAY_EXPIRY, so "later" is a shorter expiry in rounds 3 and 4
+# (expiry - 310 s: as if 310 s had passed), not a wait.
 login 192.0.2.5
-age 192.0.2.5 570
+age 192.0.2.5 $((expiry - 300))
 login 198.51.100.1                  # refreshed
 login 203.0.113.50
 login 2001:db8:1:2::77              # the same /64 again
-login 2001:db8:5::10                # the same /64, made (expiry - 30) seconds ago
-age 2001:db8:5::_64 570
+login 2001:db8:5::10                # the same /64, made (expiry - 300) seconds ago
+age 2001:db8:5::_64 $((expiry - 300))
 incremental
 check "round 2: from the snapshot" incremental_said
 same "round 2 (refreshes, new logins, old ones): the same records as a rescan"
 check "an allowance about to expire is in" grants 192.0.2.5
-RELAY_EXPIRY=560
+RELAY_EXPIRY=$((expiry - 310))
 login 192.0.2.6
 RELAY_CDB_V4MAPPED=1 incremental
 check "round 3: from the snapshot" incremental_said
@@ -125,18 +127,20 @@ check "::ffff: keys are written" grants ::ffff:192.0.2.3
 
 # A login whose record is stale by the time the build looks it up, for every key.
 for k in "$store"/*; do
-    age "$(basename "$k")" 1000
+    age "$(basename "$k")" $((2 * expiry))
     basename "$k" >>"$CDB.journal"
 done
 incremental
 same "round 4 (every key in the journal, every record stale): only the static rules are left"
 check "the snapshot is down to its header" test "$(wc -l <"$CDB.idx")" -eq 1
+# Nothing is left that the full expiry would judge otherwise.
+RELAY_EXPIRY=$expiry
 
 # ---- journal entries that grant nothing ----
 login 192.0.2.10
 login 192.0.2.11
 incremental
-old=$(($(date +%s) - 1000))
+old=$(($(date +%s) - 2 * expiry))
 printf 'relaylease1 203.0.113.1 bob\n' >"$store/203.0.113.1"
 touch -d "@$old" "$store/203.0.113.1"                                   # stale
 printf 'relaylease1 203.0.113.2 bob\n' >"$store/203.0.113.2"
@@ -217,7 +221,7 @@ for how in cut line extra garbage empty magic key time crlf store mode symlink f
     login 192.0.2.21
     corrupt "$how"
     # shellcheck disable=SC2016 # the arguments are expanded by the inner shell
-    timeout 20 sh -c 'RELAY_LOG=1 "$1" -i "$2" "$2.tmp" <"$3" 2>"$4"' sh "$RELAY_BIN/relay-cdb" \
+    timeout 60 sh -c 'RELAY_LOG=1 "$1" -i "$2" "$2.tmp" <"$3" 2>"$4"' sh "$RELAY_BIN/relay-cdb" \
         "$CDB" "$SCRATCH/rules.txt" "$SCRATCH/incr.err"
     rc=$?
     warnings=$(grep -c 'warning' "$SCRATCH/incr.err")
@@ -323,50 +327,50 @@ fi
 # ---- the swap, one step at a time: strace holds a login at the step that matters ----
 # A login that opened the journal just before the builder took it, and locks it just after,
 # must write to the new journal; a builder that takes the journal while a login holds it must
-# wait for that login's line. Each case is made certain by delaying one call of relay-allow:
-# its third flock (LOCK_SH on the journal; the first two are the store's lock) or its second
-# write (the journal's line; the first is the record).
+# wait for that login's line. Each case is made certain by holding one call of relay-allow
+# until the test lets it go: its third flock (LOCK_SH on the journal; the first two are the
+# store's lock) or its first write (the journal's line; the record is written by writev).
+# The held call's line is the one still open in the trace (it ends at the call's entry).
 if command -v strace >/dev/null 2>&1 && strace -qq -o /dev/null true 2>/dev/null; then
-    # The login is held for 0.5 s; a build started within it takes the journal meanwhile. A
-    # machine too busy to start one in time is given two more tries (the verdicts below
-    # hold either way; this only makes sure the window was hit).
-    tries=0
-    while :; do
-        incremental
-        rm -f "$CDB.journal"
-        TCPREMOTEIP=192.0.2.60 start_bg strace -qq -o /dev/null -e trace=flock \
-            -e inject=flock:delay_enter=500000:when=3 "$RELAY_BIN/relay-allow" true
-        held=$LAST_PID
-        appears "$CDB.journal" 60 && opened=1 || opened=0
-        incremental
-        kill -0 "$held" 2>/dev/null && meanwhile=1 || meanwhile=0
-        tries=$((tries + 1))
-        [ "$meanwhile" = 1 ] || [ "$tries" -ge 3 ] && break
-        wait "$held"
-    done
-    is "$opened" 1 "a login held between its open of the journal and its lock"
-    is "$meanwhile" 1 "the builder takes the journal meanwhile ($tries tries)"
-    wait "$held"
+    incremental
+    rm -f "$CDB.journal"
+    TCPREMOTEIP=192.0.2.60 strace_hold -r "$SCRATCH/login.trace" flock 3 \
+        "$RELAY_BIN/relay-allow" true
+    login=$held
+    check "a login held between its open of the journal and its lock" \
+        strace_held "$SCRATCH/login.trace" 'flock([0-9]*, LOCK_SH|LOCK_NB$'
+    incremental
+    # shellcheck disable=SC2016 # the inner shell expands them
+    check "the builder takes the journal meanwhile" sh -c \
+        'kill -0 "$1" && [ ! -e "$2" ] && grep -q "from the snapshot and 0 journal keys" "$3"' \
+        - "$login" "$CDB.journal" "$SCRATCH/incr.err"
+    strace_release "$login"
+    wait "$login"
     is "$(cat "$CDB.journal" 2>/dev/null)" 192.0.2.60 \
         "the login finds the journal taken and writes to a new one"
     incremental
     check "so the next build has it" grants 192.0.2.60
 
-    TCPREMOTEIP=192.0.2.61 start_bg strace -qq -o /dev/null -e trace=write \
-        -e inject=write:delay_enter=300000:when=2 "$RELAY_BIN/relay-allow" true
-    held=$LAST_PID
-    check "a login held between its lock of the journal and its write" appears "$CDB.journal" 60
-    # until the login holds its lock (a build that came before it would take the journal
-    # from under it: then the login writes to a new one, and this case is not shown)
-    n=0
-    while [ "$n" -lt 600 ] && flock -n -x "$CDB.journal" true 2>/dev/null; do
-        sleep 0.01
-        n=$((n + 1))
-    done
-    incremental
+    # The login held with the journal's lock; the builder held at its second flock, the wait
+    # for the journal after its try without waiting found it locked. The login is let go and
+    # ends, then the builder, whose wait then ends at once with the lock (its bound of a
+    # second, JOURNAL_WAIT_MS, is looked at only when a wait is cut short).
+    TCPREMOTEIP=192.0.2.61 strace_hold -r "$SCRATCH/login.trace" write first \
+        "$RELAY_BIN/relay-allow" true
+    login=$held
+    check "a login held between its lock of the journal and its write" \
+        strace_held "$SCRATCH/login.trace" 'write([0-9]*, "192\.0\.2\.61\\n", 11$'
+    RELAY_LOG=1 strace_hold -r "$SCRATCH/builder.trace" flock 2 "$RELAY_BIN/relay-cdb" -i \
+        "$CDB" "$CDB.tmp" <"$SCRATCH/rules.txt" 2>"$SCRATCH/incr.err"
+    builder=$held
+    check "the builder finds the journal locked, and waits for it" \
+        strace_held_lock "$SCRATCH/builder.trace"
+    strace_release "$login"
+    wait "$login"
+    strace_release "$builder"
+    wait "$builder"
     check "the builder waited for the login's line" grants 192.0.2.61
     check "and took it in the journal" incremental_said
-    wait "$held"
     check "which is not left for a later build" test ! -s "$CDB.journal"
 else
     ok "the swap, one step at a time # SKIP strace cannot run here"
@@ -410,11 +414,7 @@ like "$(cat "$SCRATCH/login.err")" "relay-allow: warning: unable to append to *.
     "with one warning"
 check "and its builder rescans the store (-s)" appears "$SCRATCH/asked" 60
 # the login's builder holds the cdb's lock until it is done: then nothing more is asked
-n=0
-while [ "$n" -lt 600 ] && ! flock -n "$CDB.lock" true 2>/dev/null; do
-    sleep 0.1
-    n=$((n + 1))
-done
+cdb_idle "$CDB" || diag "the login's builder is still running"
 is "$(cat "$SCRATCH/asked")" -s "(only that)"
 stop_pid "$holder"
 

@@ -5,8 +5,9 @@
 # Relay is refused before the login; the login triggers a rebuild (a detached builder) and
 # relay is granted once it is done, with the static rule's variables; the POP3 session is not
 # held open by the builder, even one held until the session is over; after the allowance
-# expires (its record back-dated), relay-expire
-# rebuilds the cdb and relay is refused again. The same for an IPv6 client on ::1.
+# expires (its record back-dated), relay-expire rebuilds the cdb and relay is refused again.
+# The same for an IPv6 client on ::1. The expiry is an hour, so that no allowance can expire
+# while a build waits (the held one included); expiring is back-dating by two.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 need_programs
@@ -42,7 +43,7 @@ EOF
 chmod 755 "$SCRATCH/slow-relay-cdb"
 
 cdbenv() { # the settings relay-allow and relay-expire get in cdb mode
-    echo RELAY_DIR="$store" RELAY_EXPIRY=3 RELAY_IPV6_PREFIX=128 RELAY_CDB="$cdbdir/smtp.cdb" \
+    echo RELAY_DIR="$store" RELAY_EXPIRY=3600 RELAY_IPV6_PREFIX=128 RELAY_CDB="$cdbdir/smtp.cdb" \
         RELAY_CDB_RULES="$cdbdir/smtp.txt" RELAY_CDB_PROG="$SCRATCH/slow-relay-cdb"
 }
 # shellcheck disable=SC2046 # the settings are words on purpose
@@ -61,19 +62,18 @@ fi
 # wait_rule IP PATTERN: until tcprulescheck shows PATTERN for IP (60 s at most: a guard
 # against a hang, not a measure).
 wait_rule() {
-    lib_n=0
-    while [ "$lib_n" -lt 600 ]; do
-        # shellcheck disable=SC2254 # the pattern is meant to be a pattern
-        case $(TCPREMOTEIP=$1 tcprulescheck "$cdbdir/smtp.cdb" 2>&1) in $2) return 0 ;; esac
-        sleep 0.1
-        lib_n=$((lib_n + 1))
-    done
+    eventually 60 rule_is "$1" "$2"
+}
+# shellcheck disable=SC2317 # called through eventually
+rule_is() {
+    # shellcheck disable=SC2254 # the pattern is meant to be a pattern
+    case $(TCPREMOTEIP=$1 tcprulescheck "$cdbdir/smtp.cdb" 2>&1) in $2) return 0 ;; esac
     return 1
 }
 
 is "$(rcpt_reply 127.0.0.1 "$smtp")" "$refused" "relay is refused before the login"
 
-# chat exits 0 once the server has closed the connection (111 if it is still open after 10
+# chat exits 0 once the server has closed the connection (111 if it is still open after 60
 # s): the build cannot end while the gate is there, so a 0 says the builder holds nothing of
 # the session.
 : >"$SCRATCH/gate"
@@ -106,8 +106,8 @@ else
     skip "an IPv6 client's allowance works through tcpserver -x" "no IPv6 on loopback"
 fi
 
-# Both allowances expire (RELAY_EXPIRY=3): their records back-dated, no waiting.
-old=$(($(date +%s) - 60))
+# Both allowances expire (RELAY_EXPIRY=3600): their records back-dated, no waiting.
+old=$(($(date +%s) - 7200))
 for f in "$store"/*; do
     [ -f "$f" ] && touch -d "@$old" "$f"
 done

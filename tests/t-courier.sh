@@ -35,11 +35,8 @@ root=
 [ "$(id -u)" -eq 0 ] && [ "$MAIL_UID" -ne 0 ] && command -v setpriv >/dev/null 2>&1 && root=yes
 store=$SCRATCH/store
 mkdir -p "$store" && chmod 755 "$store" || exit 111
-
-# relay_query IP: what relay-check decides for a client at IP: "granted" or "refused".
-relay_query() {
-    if granted "$1" RELAY_DIR="$store"; then echo granted; else echo refused; fi
-}
+# relay_query asks this store (every program the test runs is given it too).
+export RELAY_DIR="$store"
 
 # records: how many allowances the store holds (its dot files, such as a lock, are none, nor
 # is anything in the per-user cap's index, .users).
@@ -317,12 +314,7 @@ install_run imapd.run imapd.run && install_run pop3d.run pop3d.run &&
 check "the test's imapd.run names relay-session" grep -q "$RELAY_BIN/relay-session" "$CX/imapd.run"
 
 start_bg "$CX/ns" "$CR/usr/lib/courier/courier-authlib/authdaemond" >"$CX/authdaemond.log" 2>&1
-n=0
-while [ ! -S "$CX/run/courier/authdaemon/socket" ] && [ "$n" -lt 50 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
-if [ ! -S "$CX/run/courier/authdaemon/socket" ]; then
+if ! eventually 60 test -S "$CX/run/courier/authdaemon/socket"; then
     not_ok "authdaemond starts"
     diag <"$CX/authdaemond.log"
     exit 1
@@ -351,14 +343,6 @@ imap_session() {
 tagged() { # tagged TAG: the server's tagged reply to TAG in imap.chat
     grep "^S: $1 " "$SCRATCH/imap.chat"
 }
-# wait_line FILE PATTERN: wait (up to 3 s) until FILE has a line matching PATTERN (grep -E).
-wait_line() {
-    n=0
-    while ! grep -qE "$2" "$1" && [ "$n" -lt 30 ]; do
-        sleep 0.1
-        n=$((n + 1))
-    done
-}
 
 # IMAP
 imap_session "$imap" bob secret
@@ -367,7 +351,7 @@ like "$(tagged b)" "S: b OK*" "Courier-IMAP: SELECT INBOX works after the hook"
 is "$(cat "$store/127.0.0.1" 2>/dev/null)" "relaylease1 127.0.0.1 bob" \
     "Courier-IMAP: recorded 127.0.0.1 (couriertcpd says ::ffff:127.0.0.1) for bob"
 is "$(relay_query 127.0.0.1)" granted "Courier-IMAP login: relay-check grants 127.0.0.1"
-wait_line "$CX/imapd.log" 'relay-session: recorded'
+log_wait "$CX/imapd.log" 'relay-session: recorded'
 like "$(grep 'relay-session: ' "$CX/imapd.log")" "relay-session: recorded 127.0.0.1 user=bob" \
     "Courier-IMAP: relay-session's line in the service log"
 is "$(grep -c 'relay-allow: warning' "$CX/imapd.log")" 0 "Courier-IMAP: no warning from relay-allow"
@@ -400,7 +384,7 @@ before=$(grep -c 'relay-allow: warning' "$CX/imapd-norelaysession.log")
 imap_session "$imap2" bob secret
 like "$(tagged b)" "S: b OK*" "no relay-session: Courier-IMAP login and SELECT still work"
 is "$(records)" 0 "modern hook, no relay-session: the mail user records nothing"
-wait_line "$CX/imapd-norelaysession.log" 'relay-allow: warning'
+log_wait "$CX/imapd-norelaysession.log" 'relay-allow: warning' $((before + 1))
 is "$(grep -c 'relay-allow: warning' "$CX/imapd-norelaysession.log")" $((before + 1)) \
     "no relay-session: one warning line in the service log"
 

@@ -2,12 +2,14 @@
 # t-session-long.sh: with RELAY_SESSION_REFRESH=1, relay-session keeps the allowance fresh
 # for as long as the POP3 session lasts, and lets it expire once the session has ended.
 #   tcpserver -> popup -> relay-session -> checkpassword -> relay-allow -> pop3d
-# With RELAY_EXPIRY=3, a record of a session held open that is back-dated past its expiry
-# (twice) comes back fresh and relay is granted; once the session has closed, nothing brings
-# it back and relay is refused. Without the option a back-dated record stays expired while the
-# session is still open (the option is opt-in). No test waits for an expiry: records are
-# back-dated (touch -d), and "a refresh interval has passed" is read from a session run by hand
-# whose record is back-dated and seen refreshed twice (tick).
+# With RELAY_EXPIRY=3 (a refresh every second), a record of a session held open that is
+# back-dated past its expiry (twice) comes back fresh and relay is granted; once the session
+# has closed, nothing brings it back and relay is refused. Without the option a back-dated
+# record stays expired while the session is still open (the option is opt-in). No test waits
+# for an expiry: records are back-dated (touch -d) by two hours, and relay-check is asked
+# with an expiry of one hour, so that its answer never depends on how soon it comes after a
+# refresh; "a refresh interval has passed" is read from a session run by hand whose record is
+# back-dated and seen refreshed twice (tick).
 # The mail user owns the chain and can stop it (or it can hang): once the client has hung up,
 # the allowance is no longer refreshed although the child lives on, and relay-session holds
 # nothing of the connection.
@@ -18,6 +20,8 @@ need_programs
 need_built relay-session
 
 expiry=3
+# relay-check's (the SMTP side's): far above any wait of the test, far below the back-dating.
+check_expiry=3600
 make_passwd "$SCRATCH/passwd"
 
 # Each server has its own store, so that both sessions can run at once from 127.0.0.1.
@@ -41,18 +45,14 @@ if [ -z "${long:-}" ] || [ -z "${short:-}" ] || [ -z "${stopped:-}" ]; then
     exit 1
 fi
 
-grants() { # NAME: relay-check, as the SMTP side runs it, grants 127.0.0.1 from store NAME
-    env TCPREMOTEIP=127.0.0.1 RELAY_DIR="$SCRATCH/$1" RELAY_EXPIRY="$expiry" \
-        "$RELAY_BIN/relay-check" printenv RELAYCLIENT >/dev/null 2>>"$SCRATCH/check.log"
-}
 # open_session NAME PORT: log in as bob and keep the session open until $SCRATCH/NAME.close
-# exists; then NOOP and QUIT. Waits (up to 5 s) for the record to appear.
+# exists; then NOOP and QUIT. Waits (60 s at most: a guard) for the record to appear.
 open_session() {
     start_bg sh -c '{
         printf "%s\n" "USER bob" "PASS secret" STAT
         while [ ! -e "$1" ]; do sleep 0.1; done
         printf "%s\n" NOOP QUIT
-    } | "$2" -t 30 127.0.0.1 "$3"' sh "$SCRATCH/$1.close" "$STANDINS/chat" "$2" \
+    } | "$2" -t 60 127.0.0.1 "$3"' sh "$SCRATCH/$1.close" "$STANDINS/chat" "$2" \
         >"$SCRATCH/$1.chat" 2>&1
     eval "session_$1=\$LAST_PID"
     check "the login in session $1 made a record" appears "$SCRATCH/$1/127.0.0.1"
@@ -65,11 +65,13 @@ close_session() { # NAME
 mtime() { # NAME
     stat -c %Y "$SCRATCH/$1/127.0.0.1"
 }
-grants_now() { # NAME DESC
-    if grants "$1"; then ok "$2"; else not_ok "$2"; fi
+# grants_now NAME DESC, refuses_now NAME DESC: relay-check, as the SMTP side runs it, grants
+# (refuses) 127.0.0.1 from store NAME.
+grants_now() {
+    check "$2" granted 127.0.0.1 RELAY_DIR="$SCRATCH/$1" RELAY_EXPIRY="$check_expiry"
 }
-refuses_now() { # NAME DESC
-    if grants "$1"; then not_ok "$2"; else ok "$2"; fi
+refuses_now() {
+    check "$2" refused 127.0.0.1 RELAY_DIR="$SCRATCH/$1" RELAY_EXPIRY="$check_expiry"
 }
 
 # shellcheck disable=SC2317 # called through check
@@ -82,7 +84,7 @@ refreshed() {
 mtime_is_not() {
     [ "$(mtime "$1")" != "$2" ]
 }
-old=$(($(date +%s) - expiry - 10))
+old=$(($(date +%s) - 2 * check_expiry))
 
 diag "run by hand, with no socket on fd 0: refreshed for as long as the child lives, as before"
 if ! mkdir "$SCRATCH/hand" || ! chmod 755 "$SCRATCH/hand"; then
@@ -125,12 +127,7 @@ refuses_now short "without RELAY_SESSION_REFRESH relay is refused once it expire
 close_session short
 close_session long
 grants_now long "relay is still granted right after the session closed"
-n=0
-while [ -n "$(pgrep -P "$long_pid" 2>/dev/null)" ] && [ "$n" -lt 300 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
-is "$(pgrep -P "$long_pid" 2>/dev/null)" "" "relay-session is gone with the session"
+check "relay-session is gone with the session" no_children "$long_pid"
 # (Its record is back-dated with the stopped chain's below, and looked at after one tick.)
 check "relay-session logged the record" \
     grep -q 'relay-session: recorded 127.0.0.1 user=bob (refreshed while the session lasts)' \
@@ -148,30 +145,28 @@ else
 fi
 
 diag "a stopped chain outlives its client: the refresh stops when the client hangs up"
-# kids PID: the children of PID.
-kids() {
-    tr -d ' ' <"/proc/$1/task/$1/children" 2>/dev/null
-}
 # The client logs in, then waits for stopped.close; then its script ends and chat shuts its
-# sending side. With pop3d stopped no reply comes: chat gives up after 2 s and exits, which
-# closes the connection altogether.
+# sending side (relay-session sees the hang-up). With pop3d stopped no reply comes: the test
+# then stops chat (its PID in stopped.pid), which closes the connection altogether.
 start_bg sh -c '{
     printf "%s\n" "USER bob" "PASS secret" STAT
     while [ ! -e "$1" ]; do sleep 0.1; done
-} | "$2" -t 2 127.0.0.1 "$3"' sh "$SCRATCH/stopped.close" "$STANDINS/chat" "$stopped" \
+} | "$2" -t 60 127.0.0.1 "$3" &
+echo $! >"$4"
+wait' sh "$SCRATCH/stopped.close" "$STANDINS/chat" "$stopped" "$SCRATCH/stopped.pid" \
     >"$SCRATCH/stopped.chat" 2>&1
 client=$LAST_PID
-n=0
-while [ "$(reply_to "$SCRATCH/stopped.chat" STAT)" = "" ] && [ "$n" -lt 300 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
+# shellcheck disable=SC2317 # called through eventually
+stat_replied() {
+    [ -n "$(reply_to "$SCRATCH/stopped.chat" STAT)" ]
+}
+eventually 60 stat_replied
 like "$(reply_to "$SCRATCH/stopped.chat" STAT)" '+OK *' "the client is logged in"
 check "the login made a record" test -e "$SCRATCH/stopped/127.0.0.1"
 # tcpserver -> popup -> relay-session -> the chain, by now pop3d as bob
-popup=$(kids "$stopped_pid")
-session=$(kids "$popup")
-pop3d=$(kids "$session")
+popup=$(children "$stopped_pid")
+session=$(children "$popup")
+pop3d=$(children "$session")
 if [ -z "$pop3d" ] || [ "$(cat "/proc/$pop3d/comm" 2>/dev/null)" != pop3d ]; then
     not_ok "found the chain: popup '$popup', relay-session '$session', pop3d '$pop3d'"
     done_testing
@@ -179,13 +174,10 @@ fi
 is "$(stat -c %u "/proc/$pop3d")" "$MAIL_UID" "the chain runs as the mail user"
 kill -STOP "$pop3d"
 touch "$SCRATCH/stopped.close"
+log_wait "$SCRATCH/stopped.log" 'client hung up'
+kill -TERM "$(cat "$SCRATCH/stopped.pid")"
 wait "$client"
 check "the client has closed the connection" sh -c '! kill -0 "$1" 2>/dev/null' sh "$client"
-n=0
-until grep -q 'client hung up' "$SCRATCH/stopped.log" || [ "$n" -ge 300 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
 check "relay-session logged the hang-up" grep -q \
     'relay-session: session for 127.0.0.1: the client hung up: no longer refreshed' \
     "$SCRATCH/stopped.log"
@@ -204,12 +196,11 @@ refuses_now long "relay is refused once the record expired after the session clo
 is "$(mtime stopped)" "$old" "the record is not refreshed after the client hung up"
 refuses_now stopped "relay is refused once the record has expired, the chain still alive"
 kill -CONT "$pop3d"
-n=0
-while kill -0 "$session" 2>/dev/null && [ "$n" -lt 300 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
-check "relay-session ends with the chain" sh -c '! kill -0 "$1" 2>/dev/null' sh "$session"
+# shellcheck disable=SC2317 # called through eventually
+gone() {
+    ! kill -0 "$1" 2>/dev/null
+}
+check "relay-session ends with the chain" eventually 60 gone "$session"
 if grep -q 'warning' "$SCRATCH/stopped.log"; then
     not_ok "no warnings from the stopped chain"
     diag <"$SCRATCH/stopped.log"

@@ -4,15 +4,17 @@
 # `make check-all` runs it for 60), with a short expiry (TORTURE_EXPIRY, default 2 s).
 # What is checked holds over however many rounds ran: how many ran is a figure for the log
 # (diag), never a verdict, since a busy machine runs fewer. The floors are the test's own:
-# one login checked at once, the never-seen addresses, the sweeper's first round (each actor
-# runs its first round even if it starts after the deadline), and records back-dated past the
-# expiry before the last sweep.
+# one login checked at once (with an expiry of an hour, however long the check takes to
+# come), the never-seen addresses, the sweeper's first round (the sweeper runs its first round
+# even if it starts after the deadline), and records that the test makes and back-dates past
+# the expiry before the last sweep.
 #   keepers (2): each owns 100 addresses (IPv4 and IPv6) and refreshes each one just before it
 #     goes stale, so these allowances should never lapse;
 #   a dropper: owns 100 more, logs each in once every few seconds and lets it go stale;
 #   readers (2): relay-check on every address, and on 20 never seen, over and over;
 #   a sweeper: relay-expire in a loop.
-# Every login and every check is logged with its start and end time (ms). Afterwards:
+# Every login and every check is logged with its start and end time (ms), and a check with its
+# expiry if it is not TORTURE_EXPIRY. Afterwards:
 #   0 fresh allowances lost: a check that started after a login ended, and ended within the
 #     expiry of that login's start, was granted;
 #   0 stale ones granted: a granted check had a login that could still have been fresh;
@@ -222,12 +224,20 @@ actors=
 actors_hung $((end + 60000)) $actors
 is "$ACTORS_HUNG" 0 "every actor stopped by itself at the deadline"
 
-# A last pass by the test itself: one login, checked at once (the floor of "some checks had to
-# grant"), every address once more, then one more sweep.
+# A last pass by the test itself: one login, checked at once with an expiry of an hour (the
+# floor of "some checks had to grant", however long the check takes to come: nothing removes
+# a record now), every address once more, then one more sweep.
 a=$(sed -n 1p "$logs/all.addrs")
 tb=$(date +%s%3N)
 TCPREMOTEIP=$a USER=last "$RELAY_BIN/relay-allow" /bin/true 2>>"$logs/final.err"
-echo "L $a $tb $(date +%s%3N) $?" >>"$logs/final.log"
+rc=$?
+echo "L $a $tb $(date +%s%3N) $rc" >>"$logs/final.log"
+tr0=$(date +%s%3N)
+# shellcheck disable=SC2016 # expanded by that shell
+RELAY_EXPIRY=3600 TCPREMOTEIP=$a "$RELAY_BIN/relay-check" /bin/sh -c \
+    '[ "${RELAYCLIENT+set}" = set ]' 2>>"$logs/final.err"
+rc=$?
+echo "C $a $tr0 $(date +%s%3N) $rc 3600" >>"$logs/final.log"
 while read -r a; do
     tr0=$(date +%s%3N)
     # shellcheck disable=SC2016 # expanded by that shell
@@ -236,36 +246,42 @@ while read -r a; do
     rc=$?
     echo "C $a $tr0 $(date +%s%3N) $rc" >>"$logs/final.log"
 done <"$logs/all.addrs"
-# The floor of "the sweeps removed stale records": some of the dropper's records back-dated
-# past the expiry (after every check above, so no verdict below sees them as logins); the last
-# sweep must remove them, and the cdb it builds must not grant them.
+# The floor of "the sweeps removed stale records": ten of the dropper's addresses logged in
+# once more and back-dated past the expiry (after every check above, and not in the logs the
+# verdicts read); the last sweep must remove them, and the cdb it builds must not grant them.
 backdated=0
-for f in "$store"/10.3.*; do
-    if [ ! -f "$f" ] || [ "$backdated" -ge 10 ]; then
-        continue
-    fi
-    touch -d "@$(($(date +%s) - expiry - 60))" "$f"
-    backdated=$((backdated + 1))
-done
+grep '^10\.3\.' "$logs/d.addrs" | sed -n 1,10p >"$logs/backdated.addrs"
+while read -r a; do
+    TCPREMOTEIP=$a USER=drop "$RELAY_BIN/relay-allow" 2>>"$logs/final.err" </dev/null &&
+        touch -d "@$(($(date +%s) - expiry - 60))" "$store/$a" &&
+        backdated=$((backdated + 1))
+done <"$logs/backdated.addrs"
+# Before the sweep, and after it (it waits for its build): a record kept is fresh at the first,
+# one the cdb must grant is fresh at the second, however long the build took.
+sweep_began=$(date +%s)
 final_sweep=$("$RELAY_BIN/relay-expire" 2>>"$logs/final.err")
 final_rc=$?
 swept_at=$(date +%s)
 
 # cdb mode: what the cdb grants now, against the store's records as the last build saw them.
-# A record at most EXPIRY-1 s old must be granted; one over EXPIRY+1 s old, or gone, must
-# not (the second at the edge is left alone: the build ran within the sweep's second or so).
+# The build ran between sweep_began and swept_at: a record at most EXPIRY-1 s old at swept_at
+# must be granted; one over EXPIRY+1 s old at sweep_began, or gone, must not (the second at
+# the edge is left alone).
 if [ "$cdbmode" = 1 ]; then
     cdb_lost=0 cdb_stale=0 cdb_granted=0
     while read -r a; do
         case $a in *:*) key=${a%::1}::_64 ;; *) key=$a ;; esac
-        age=-1
-        [ -f "$store/$key" ] && age=$((swept_at - $(stat -c %Y "$store/$key")))
+        age=-1 age0=-1
+        if [ -f "$store/$key" ]; then
+            t=$(stat -c %Y "$store/$key")
+            age=$((swept_at - t)) age0=$((sweep_began - t))
+        fi
         if TCPREMOTEIP=$a tcprulescheck "$RELAY_CDB" 2>>"$logs/final.err" |
             grep -q '^set environment variable RELAYCLIENT='; then
             cdb_granted=$((cdb_granted + 1))
-            if [ "$age" -lt 0 ] || [ "$age" -gt $((expiry + 1)) ]; then
+            if [ ! -f "$store/$key" ] || [ "$age0" -gt $((expiry + 1)) ]; then
                 cdb_stale=$((cdb_stale + 1))
-                diag "the cdb grants $a, whose record is $age s old (-1: gone)"
+                diag "the cdb grants $a, whose record was $age0 s old as the sweep began (-1: gone)"
             fi
         elif [ "$age" -ge 0 ] && [ "$age" -le $((expiry - 1)) ]; then
             cdb_lost=$((cdb_lost + 1))
@@ -295,15 +311,18 @@ cat "$logs"/k1.log "$logs"/k2.log "$logs"/d.log "$logs"/r1.log "$logs"/r2.log \
         n = ++cnt[$2]; tb[$2, n] = $3; ta[$2, n] = $4
         next
     }
-    $1 == "C" { nc++; c_a[nc] = $2; c_0[nc] = $3; c_1[nc] = $4; c_rc[nc] = $5 }
+    $1 == "C" {
+        nc++; c_a[nc] = $2; c_0[nc] = $3; c_1[nc] = $4; c_rc[nc] = $5
+        c_e[nc] = NF > 5 ? $6 : e
+    }
     END {
         for (i = 1; i <= nc; i++) {
-            a = c_a[i]; t0 = c_0[i]; t1 = c_1[i]; rc = c_rc[i]
+            a = c_a[i]; t0 = c_0[i]; t1 = c_1[i]; rc = c_rc[i]; ce = c_e[i]
             if (rc != 0 && rc != 1) { badcheck++; continue }
             must = 0; may = 0
             for (j = 1; j <= cnt[a]; j++) {
-                if (ta[a, j] < t0 && fl(t1) - fl(tb[a, j] - 20) <= e) must = 1
-                if (tb[a, j] <= t1 && fl(t0 - 20) - fl(ta[a, j]) <= e) may = 1
+                if (ta[a, j] < t0 && fl(t1) - fl(tb[a, j] - 20) <= ce) must = 1
+                if (tb[a, j] <= t1 && fl(t0 - 20) - fl(ta[a, j]) <= ce) may = 1
             }
             if (rc == 0) granted++; else refused++
             if (must)
@@ -335,10 +354,11 @@ removed=$(awk '$1 == "S" { for (i = 4; i < NF; i++) if ($i == "removed") r += $(
 temps=$(find "$store" -name '.tmp.*' | wc -l | tr -d ' ')
 sanitizer=$(cat "$logs"/*.err | grep -c -e 'Sanitizer' -e 'runtime error')
 errlines=$(cat "$logs"/*.err | wc -l | tr -d ' ')
+# A record the last sweep kept was fresh when it looked, after sweep_began.
 old=0
 for f in "$store"/*; do
     [ -f "$f" ] || continue
-    [ $((swept_at - $(stat -c %Y "$f"))) -le $((expiry + 1)) ] || old=$((old + 1))
+    [ $((sweep_began - $(stat -c %Y "$f"))) -le $((expiry + 1)) ] || old=$((old + 1))
 done
 crashes=$((badlogin + badcheck + badsweep + sanitizer))
 [ "$final_rc" -eq 0 ] || crashes=$((crashes + 1))
