@@ -121,9 +121,10 @@ static int check_judged(const char *file, int line, const struct judged *j, enum
  * (the key may hold the key looked up, which the backend writes), the time and legacy 0. */
 static int record_clean(const struct record *r, const char *key)
 {
-    size_t klen = key != NULL ? strlen(key) : 0;
+    const char *k = key != NULL ? key : "";
+    size_t klen = strlen(k);
     for (size_t i = 0; i < sizeof r->key; i++)
-        if (i < klen ? r->key[i] != key[i] : r->key[i] != '\0')
+        if (i < klen ? r->key[i] != k[i] : r->key[i] != '\0')
             return 0;
     for (size_t i = 0; i < sizeof r->user; i++)
         if (r->user[i] != '\0')
