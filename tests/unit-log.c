@@ -110,18 +110,19 @@ static void test_levels(void)
     CHECK_ONE(PROG ": warning: \n", "an empty warning is still a line");
 
     /* errno is the caller's still: a program logs, then goes on to look at it. */
-    errno = ENOSPC;
-    capture_on();
-    log_warn("x");
-    capture_off();
-    CHECK_LONG(errno, ENOSPC, "log_warn keeps errno");
-    drain(pair[0], NULL, 0);
-    errno = EXDEV;
-    capture_on();
-    log_info("y");
-    capture_off();
-    CHECK_LONG(errno, EXDEV, "log_info keeps errno");
-    drain(pair[0], NULL, 0);
+    {
+        static log_fn *const fns[] = {log_warn, log_info};
+        static const char *const names[] = {"log_warn", "log_info"};
+        for (int i = 0; i < 2; i++) {
+            capture_on();
+            errno = ENOSPC;
+            fns[i]("x");
+            int e = errno;
+            capture_off();
+            drain(pair[0], NULL, 0);
+            CHECK_LONG(e, ENOSPC, "%s keeps errno", names[i]);
+        }
+    }
     {
         /* A write that fails (descriptor 2 closed) is swallowed, and errno kept too. */
         fflush(stderr);
