@@ -61,7 +61,7 @@ UNITS = tests/unit-addr tests/unit-store tests/unit-settings tests/unit-rules te
 	tests/unit-fuzz-regress tests/unit-owner tests/unit-lock tests/unit-io tests/unit-fds \
 	tests/unit-client tests/unit-hostile tests/unit-buf tests/unit-replace tests/unit-map \
 	tests/unit-merge tests/unit-sources tests/unit-writer tests/unit-resp tests/unit-redis \
-	tests/unit-policy tests/unit-clock
+	tests/unit-policy tests/unit-clock tests/unit-grant tests/unit-log tests/unit-trigger
 # The unit tests that work in a scratch directory include unit-files.h as well.
 UNITFILES = $(SRC)/tests/unit.h $(SRC)/tests/unit-files.h
 STANDINS = tests/standins/smtpd tests/standins/popup tests/standins/checkpassword \
@@ -123,6 +123,22 @@ tests/unit-addr: $(SRC)/tests/unit-addr.c $(SRC)/tests/unit.h $(CORE) $(HDRS)
 tests/unit-store: $(SRC)/tests/unit-store.c $(UNITFILES) $(CORE) $(HDRS)
 	@mkdir -p tests
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-store.c $(CORE) $(LDFLAGS)
+
+tests/unit-grant: $(SRC)/tests/unit-grant.c $(UNITFILES) $(SRC)/grant.c $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-grant.c $(SRC)/grant.c \
+		$(CORE) $(LDFLAGS)
+
+tests/unit-log: $(SRC)/tests/unit-log.c $(SRC)/tests/unit.h $(SRC)/log.c $(SRC)/log.h $(SRC)/io.c \
+		$(SRC)/io.h
+	@mkdir -p tests
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-log.c $(SRC)/log.c \
+		$(SRC)/io.c $(LDFLAGS)
+
+tests/unit-trigger: $(SRC)/tests/unit-trigger.c $(UNITFILES) $(TRIGGER) $(CORE) $(HDRS)
+	@mkdir -p tests
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -I$(SRC) -o $@ $(SRC)/tests/unit-trigger.c \
+		$(SRC)/cdb/trigger.c $(CORE) $(LDFLAGS)
 
 # t-hostile.sh's inputs, and the parser vectors of other shell tests, through the parsers.
 tests/unit-hostile: $(SRC)/tests/unit-hostile.c $(UNITFILES) $(CORE) $(HDRS) $(RULES)
