@@ -13,17 +13,13 @@
 # back-dated, never slept.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-need_built relay-policy relay-check
+need_built relay-policy relay-check fakeredis
+need_driver policy-pair
 # shellcheck disable=SC2034 # read by redis-lib.sh
 redis_fakes_only=1
 # shellcheck source-path=SCRIPTDIR source=redis-lib.sh
 . "$(dirname "$0")/redis-lib.sh"
-pair=$RELAY_BIN/tests/policy-pair
-[ -x "$pair" ] || pair=$lib_top/tests/policy-pair
-if [ ! -x "$pair" ]; then
-    not_ok "tests/policy-pair is built"
-    exit 1
-fi
+pair=$(driver_path policy-pair)
 
 store=$SCRATCH/store
 make_store "$store"

@@ -22,7 +22,7 @@
 #     more members than a batch, an unindexed record, and a login between two batches.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-need_built relay-allow relay-expire
+need_built relay-allow relay-expire fakeredis
 # shellcheck source-path=SCRIPTDIR source=redis-lib.sh
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "the per-user cap on Redis"

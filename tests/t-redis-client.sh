@@ -14,14 +14,9 @@ redis_fakes_only=1
 # shellcheck source-path=SCRIPTDIR source=redis-lib.sh
 . "$(dirname "$0")/redis-lib.sh"
 
-probe_bin=$RELAY_BIN/tests/redis-probe
-fake_bin=$STANDINS/fakeredis
-for p in "$probe_bin" "$fake_bin"; do
-    if [ ! -x "$p" ]; then
-        not_ok "built: $p"
-        exit 1
-    fi
-done
+need_driver redis-probe
+need_built fakeredis
+probe_bin=$(driver_path redis-probe)
 
 # fake NAME ADDR [OPTION...] < SCRIPT: redis-lib.sh's fakeredis_start (FAKE_PID, FAKE_PORT,
 # the requests in $SCRATCH/NAME.log); here a fake that does not listen ends the test.

@@ -13,8 +13,9 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-need_built relay-check relay-expire relay-cdb
-probe_bin=$RELAY_BIN/tests/redis-probe
+need_built relay-check relay-expire relay-cdb fakeredis
+need_driver redis-probe
+probe_bin=$(driver_path redis-probe)
 # shellcheck source-path=SCRIPTDIR source=redis-lib.sh
 . "$(dirname "$0")/redis-lib.sh"
 redis_need "the review's Redis cases"
