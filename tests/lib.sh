@@ -12,8 +12,11 @@
 #   logs          log_mark NAME, log_new NAME, log_wait FILE ERE [N]
 #   the chain     RELAY_BIN (our programs), STANDINS (the stand-ins), MAIL_UID/MAIL_GID,
 #                 make_store DIR, make_passwd FILE, file_is FILE FORMAT, owned_by FILE UID,
-#                 need_built NAME..., need_programs
+#                 need_built NAME..., need_driver NAME..., driver_path NAME, need_programs,
+#                 start_pop_chain / start_smtp_chain NAME [OPTIONS] HOST [VAR=value] [-- PROG...],
+#                 program_runs WORD SEARCH (a program an example names: ours, or installed)
 #   questions     granted ADDRESS, refused ADDRESS, relay_query ADDRESS (relay-check's answer),
+#                 granted_says ADDRESS [VAR=value...] (and what relay-check said, in SAYS),
 #                 client_env ADDRESS, rcpt_reply HOST PORT, env_sorted FILE, env_diff BEFORE
 #                 AFTER, now_ms
 #   waiting       eventually SECONDS CMD..., appears FILE, lock_held FILE, cdb_idle CDB
