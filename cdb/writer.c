@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cdb/writer.h"
+#include "clock.h"
 #include "lock.h"
 #include "replace.h"
 
@@ -59,7 +60,7 @@ static int remove_stale(const char *tmp, void (*stale)(const char *tmp, void *ar
 int writer_open(const char *tmp, void (*stale)(const char *tmp, void *arg), void *arg)
 {
     struct timespec nap = {0, 10000000L};
-    long waited = 0;
+    long long end = -1; /* set at the first wait for a live build's temp file */
     for (int tries = 0; tries < 1000; tries++) {
         int fd = replace_open(AT_FDCWD, tmp);
         if (fd >= 0) {
@@ -74,12 +75,14 @@ int writer_open(const char *tmp, void (*stale)(const char *tmp, void *arg), void
         if (r < 0)
             return -1;
         if (r > 0) {
-            if (waited >= WRITER_WAIT_MS) {
+            /* On the clock, not by counting naps: a starved machine makes each nap longer. */
+            if (end < 0) {
+                end = clock_deadline(WRITER_WAIT_MS);
+            } else if (clock_left(end) == 0) {
                 errno = EBUSY;
                 return -1;
             }
             nanosleep(&nap, NULL);
-            waited += 10;
         }
     }
     errno = EAGAIN;
